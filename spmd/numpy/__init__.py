@@ -1,0 +1,44 @@
+"""spmd.numpy: NumPy's API with JAX's conventions (immutable arrays, `x.at[i].set(v)`, weak
+Python scalars), running eagerly on devices or traced under jit/grad/vmap/pmap."""
+import numpy as _np
+
+from spmd.numpy import _operators
+from spmd.numpy._creation import (arange, array, asarray, empty, empty_like, eye, full,  # noqa: F401
+                                  full_like, identity, linspace, ones, ones_like, zeros,
+                                  zeros_like)
+from spmd.numpy._ufuncs import *  # noqa: F401,F403
+from spmd.numpy._ufuncs import abs  # noqa: F401
+from transforms import dtypes as _dtypes
+from transforms.array import Array as ndarray  # noqa: F401
+from transforms.core import Tracer as _Tracer
+
+# dtypes, as JAX exposes them
+bool_ = _np.bool_
+int8, int16, int32, int64 = _np.int8, _np.int16, _np.int32, _np.int64
+uint8, uint16, uint32, uint64 = _np.uint8, _np.uint16, _np.uint32, _np.uint64
+float16, float32, float64 = _np.float16, _np.float32, _np.float64
+bfloat16 = _dtypes.bfloat16.type
+complex64, complex128 = _np.complex64, _np.complex128
+float_ = float64
+int_ = int64
+complex_ = complex128
+dtype = _np.dtype
+inf, nan, pi, e, newaxis = _np.inf, _np.nan, _np.pi, _np.e, None
+finfo = _dtypes.finfo
+iinfo = _np.iinfo
+integer, floating, inexact, number, signedinteger, unsignedinteger, complexfloating = (
+    _np.integer, _np.floating, _np.inexact, _np.number, _np.signedinteger, _np.unsignedinteger,
+    _np.complexfloating)
+
+
+def issubdtype(arg1, arg2):
+    return _np.issubdtype(arg1, arg2)
+
+
+def result_type(*args):
+    from spmd.numpy._core import result_dtype
+    return result_dtype(*args)[0]
+
+
+_operators.install(ndarray)
+_operators.install(_Tracer)

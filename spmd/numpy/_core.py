@@ -1,0 +1,102 @@
+"""What every spmd.numpy function starts with: turning inputs into typed values, NumPy's dtype
+promotion (with JAX's weak Python scalars), and broadcasting to a common shape."""
+from __future__ import annotations
+
+import numpy as np
+
+from transforms import core, dtypes, lax
+from transforms.array import Array, make_array
+from transforms.core import Tracer
+
+
+def is_array_like(x) -> bool:
+    return isinstance(x, (Array, Tracer, np.ndarray, np.generic, bool, int, float, complex))
+
+
+def check_array_like(name: str, *args):
+    for x in args:
+        if not is_array_like(x) and not hasattr(x, "__jax_array__"):
+            raise TypeError(f"{name} requires array-like arguments (arrays or Python scalars), "
+                            f"got {type(x).__name__}: {x!r:.60}")
+
+
+def result_dtype(*args):
+    """(dtype, weak) that NumPy-style promotion gives these operands."""
+    return dtypes.result_type(*((core.get_aval(x).dtype, core.get_aval(x).weak_type)
+                                for x in args))
+
+
+def to_dtype(x, dtype, weak=False):
+    """`x` as an array of `dtype` (an Array or tracer; host values are placed on the device)."""
+    aval = core.get_aval(x)
+    if aval.dtype == dtype and aval.weak_type == weak and isinstance(x, (Array, Tracer)):
+        return x
+    if not isinstance(x, (Array, Tracer)) and core.current_trace() is core.eval_trace:
+        return make_array(np.asarray(x, dtype=dtype), weak_type=weak)
+    return lax.convert_element_type(x, dtype, weak)  # under a trace, a scalar becomes a literal
+
+
+def broadcast_shapes(*shapes):
+    try:
+        return tuple(np.broadcast_shapes(*shapes))
+    except ValueError:
+        raise ValueError("operands could not be broadcast together with shapes "
+                         + " ".join(str(tuple(s)) for s in shapes)) from None
+
+
+def broadcast_to(x, shape):
+    shape = tuple(shape)
+    aval = core.get_aval(x)
+    if aval.shape == shape:
+        return x
+    nd = len(shape)
+    if aval.ndim > nd:
+        raise ValueError(f"cannot broadcast an array of shape {aval.shape} to shape {shape}")
+    for have, want in zip(aval.shape[::-1], shape[::-1]):
+        if have not in (1, want):
+            raise ValueError(f"cannot broadcast an array of shape {aval.shape} to shape {shape}")
+    # drop the size-1 dims that broadcast, then broadcast_in_dim
+    lead = nd - aval.ndim
+    keep = [i for i, n in enumerate(aval.shape) if n == shape[lead + i]]
+    squeezed = lax.reshape(x, tuple(aval.shape[i] for i in keep)) if len(keep) != aval.ndim else x
+    return lax.broadcast_in_dim(squeezed, shape, tuple(lead + i for i in keep))
+
+
+def promote_args(name: str, *args):
+    """Operands promoted to one dtype and broadcast to one shape."""
+    check_array_like(name, *args)
+    dtype, weak = result_dtype(*args)
+    shape = broadcast_shapes(*(core.get_aval(x).shape for x in args))
+    return [broadcast_to(to_dtype(x, dtype, weak), shape) for x in args]
+
+
+def promote_to_inexact(name: str, *args):
+    """Like promote_args, then ints and bools become the default float (as NumPy's true ufuncs)."""
+    out = promote_args(name, *args)
+    aval = core.get_aval(out[0])
+    if not dtypes.is_inexact(aval.dtype):
+        out = [lax.convert_element_type(x, dtypes.default_float(), aval.weak_type) for x in out]
+    return out
+
+
+def asarray_value(x, dtype=None):
+    """An Array or tracer for any array-like (nested lists included)."""
+    if isinstance(x, (Array, Tracer)):
+        return x if dtype is None else to_dtype(x, dtypes.canonicalize(dtype))
+    if isinstance(x, (list, tuple)) and any(isinstance(e, (Array, Tracer)) for e in _flatten(x)):
+        from spmd.numpy._shape import stack
+        return stack([asarray_value(e, dtype) for e in x])
+    if dtype is None and isinstance(x, (bool, int, float, complex)):
+        return make_array(x)
+    host = np.asarray(x, dtype=None if dtype is None else dtypes.canonicalize(dtype))
+    if host.dtype == object:
+        raise TypeError(f"cannot convert {x!r:.60} to an array")
+    return make_array(host.astype(dtypes.canonicalize(host.dtype)))
+
+
+def _flatten(x):
+    for e in x:
+        if isinstance(e, (list, tuple)):
+            yield from _flatten(e)
+        else:
+            yield e

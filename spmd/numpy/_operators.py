@@ -1,0 +1,75 @@
+"""Python operators on spmd.Array and on tracers, as NumPy functions (installed at import)."""
+from __future__ import annotations
+
+from spmd.numpy import _ufuncs as uf
+
+
+def _swap(fn):
+    return lambda self, other: fn(other, self)
+
+
+def _defer_to_others(fn):
+    """Return NotImplemented for operands NumPy-style functions cannot take (lists, strings...)
+    so Python tries the other operand's method."""
+    from spmd.numpy._core import is_array_like
+
+    def method(self, other):
+        if not is_array_like(other) and not hasattr(other, "__jax_array__"):
+            return NotImplemented
+        return fn(self, other)
+    return method
+
+
+_BINARY = {
+    "add": uf.add, "sub": uf.subtract, "mul": uf.multiply, "truediv": uf.divide,
+    "floordiv": uf.floor_divide, "mod": uf.remainder, "pow": uf.power, "and": uf.bitwise_and,
+    "or": uf.bitwise_or, "xor": uf.bitwise_xor, "lshift": uf.left_shift,
+    "rshift": uf.right_shift,
+}
+_COMPARE = {"eq": uf.equal, "ne": uf.not_equal, "lt": uf.less, "le": uf.less_equal,
+            "gt": uf.greater, "ge": uf.greater_equal}
+
+
+def install(cls):
+    for name, fn in _BINARY.items():
+        setattr(cls, f"__{name}__", _defer_to_others(fn))
+        setattr(cls, f"__r{name}__", _defer_to_others(_swap(fn)))
+    for name, fn in _COMPARE.items():
+        setattr(cls, f"__{name}__", _defer_to_others(fn))
+    cls.__neg__ = lambda self: uf.negative(self)
+    cls.__pos__ = lambda self: self
+    cls.__abs__ = lambda self: uf.absolute(self)
+    cls.__invert__ = lambda self: uf.invert(self)
+    cls.__matmul__ = _defer_to_others(lambda a, b: _np().matmul(a, b))
+    cls.__rmatmul__ = _defer_to_others(lambda a, b: _np().matmul(b, a))
+    cls.__divmod__ = _defer_to_others(lambda a, b: (uf.floor_divide(a, b), uf.remainder(a, b)))
+    cls.__rdivmod__ = _defer_to_others(lambda a, b: (uf.floor_divide(b, a), uf.remainder(b, a)))
+    cls.__round__ = lambda self, ndigits=None: _np().round(self, ndigits or 0)
+    for name in ("sum", "mean", "max", "min", "prod", "var", "std", "argmax", "argmin", "all",
+                 "any", "reshape", "transpose", "squeeze", "cumsum", "clip", "round", "astype",
+                 "ravel", "flatten", "dot", "take", "swapaxes", "repeat", "sort", "argsort",
+                 "conj", "conjugate", "nonzero", "trace", "diagonal", "cumprod"):
+        setattr(cls, name, _method(name))
+    cls.T = property(lambda self: _np().transpose(self))
+    cls.mT = property(lambda self: _np().swapaxes(self, -1, -2))
+    cls.real = property(lambda self: uf.real(self))
+    cls.imag = property(lambda self: uf.imag(self))
+    cls.at = property(lambda self: _np()._indexing.IndexUpdateHelper(self))
+    cls.__getitem__ = lambda self, idx: _np()._indexing.getitem(self, idx)
+
+
+def _np():
+    import spmd.numpy as jnp
+    return jnp
+
+
+def _method(name):
+    def method(self, *args, **kwargs):
+        if name == "reshape" and args and not isinstance(args[0], (tuple, list)) and len(args) > 1:
+            args = (args,)
+        if name == "transpose" and len(args) > 1:
+            args = (args,)
+        fn = getattr(_np(), "ravel" if name == "flatten" else name)
+        return fn(self, *args, **kwargs)
+    method.__name__ = name
+    return method

@@ -1,0 +1,163 @@
+"""NumPy's elementwise functions: promote and broadcast, then one lax primitive (or a few)."""
+from __future__ import annotations
+
+import numpy as np
+
+from spmd.numpy._core import promote_args, promote_to_inexact
+from transforms import core, dtypes, lax
+
+
+def _binary(name, op, inexact=False):
+    promote = promote_to_inexact if inexact else promote_args
+
+    def fn(x1, x2, /):
+        return op(*promote(name, x1, x2))
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = f"Elementwise {name} with NumPy broadcasting and promotion."
+    return fn
+
+
+def _unary(name, op, inexact=False):
+    promote = promote_to_inexact if inexact else promote_args
+
+    def fn(x, /):
+        return op(*promote(name, x))
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = f"Elementwise {name}."
+    return fn
+
+
+def _kind(x):
+    return core.get_aval(x).dtype
+
+
+def _const_like(x, value):
+    return lax.full(core.get_aval(x).shape, value, _kind(x))
+
+
+def _true_divide(x, y):
+    return lax.div(x, y)
+
+
+def _floor_divide(x, y):
+    dtype = _kind(x)
+    if dtypes.is_integer(dtype):
+        # C division truncates; NumPy floors: step down where the signs differ and it is inexact
+        q = lax.div(x, y)
+        if dtypes.is_unsigned(dtype):
+            return q
+        r = lax.rem(x, y)
+        zero = lax.full(core.get_aval(x).shape, 0, dtype)
+        fix = lax.bitwise_and(lax.ne(r, zero), lax.ne(lax.lt(r, zero), lax.lt(y, zero)))
+        return lax.select(fix, lax.sub(q, lax.full(core.get_aval(x).shape, 1, dtype)), q)
+    return lax.floor(lax.div(x, y))
+
+
+def _remainder(x, y):
+    r = lax.rem(x, y)
+    dtype = _kind(x)
+    if dtypes.is_unsigned(dtype) or dtype == np.bool_:
+        return r
+    zero = lax.full(core.get_aval(x).shape, 0, dtype)
+    fix = lax.bitwise_and(lax.ne(r, zero), lax.ne(lax.lt(r, zero), lax.lt(y, zero)))
+    return lax.select(fix, lax.add(r, y), r)
+
+
+def _power(x, y):
+    if dtypes.is_inexact(_kind(x)):
+        return lax.pow(x, y)
+    # integer power by repeated squaring over the bits of y (y >= 0)
+    acc = lax.full(core.get_aval(x).shape, 1, _kind(x))
+    base, exp = x, y
+    one = lax.full(core.get_aval(y).shape, 1, _kind(y))
+    for _ in range(np.iinfo(_kind(y)).bits):
+        bit = lax.ne(lax.bitwise_and(exp, one), lax.full(core.get_aval(y).shape, 0, _kind(y)))
+        acc = lax.select(bit, lax.mul(acc, base), acc)
+        base = lax.mul(base, base)
+        exp = lax.shift_right_logical(exp, one)
+    return acc
+
+
+def _logical(op):
+    def fn(x, y):
+        bx = lax.ne(x, lax.full(core.get_aval(x).shape, 0, _kind(x))) if _kind(x) != np.bool_ else x
+        by = lax.ne(y, lax.full(core.get_aval(y).shape, 0, _kind(y))) if _kind(y) != np.bool_ else y
+        return op(bx, by)
+    return fn
+
+
+add = _binary("add", lambda x, y: lax.bitwise_or(x, y) if _kind(x) == np.bool_ else lax.add(x, y))
+subtract = _binary("subtract", lax.sub)
+multiply = _binary("multiply", lax.mul)
+divide = true_divide = _binary("divide", _true_divide, inexact=True)
+floor_divide = _binary("floor_divide", _floor_divide)
+remainder = mod = _binary("remainder", _remainder)
+fmod = _binary("fmod", lax.rem)
+power = _binary("power", _power)
+float_power = _binary("float_power", lax.pow, inexact=True)
+maximum = _binary("maximum", lax.max)
+minimum = _binary("minimum", lax.min)
+arctan2 = _binary("arctan2", lax.atan2, inexact=True)
+nextafter = _binary("nextafter", lax.nextafter, inexact=True)
+equal = _binary("equal", lax.eq)
+not_equal = _binary("not_equal", lax.ne)
+less = _binary("less", lax.lt)
+less_equal = _binary("less_equal", lax.le)
+greater = _binary("greater", lax.gt)
+greater_equal = _binary("greater_equal", lax.ge)
+bitwise_and = _binary("bitwise_and", lax.bitwise_and)
+bitwise_or = _binary("bitwise_or", lax.bitwise_or)
+bitwise_xor = _binary("bitwise_xor", lax.bitwise_xor)
+left_shift = _binary("left_shift", lax.shift_left)
+right_shift = _binary("right_shift", lambda x, y: lax.shift_right_logical(x, y) if dtypes.is_unsigned(
+    _kind(x)) else lax.shift_right_arithmetic(x, y))
+logical_and = _binary("logical_and", _logical(lax.bitwise_and))
+logical_or = _binary("logical_or", _logical(lax.bitwise_or))
+logical_xor = _binary("logical_xor", _logical(lax.bitwise_xor))
+
+negative = _unary("negative", lax.neg)
+positive = _unary("positive", lambda x: x)
+absolute = abs = _unary("absolute", lambda x: x if dtypes.is_unsigned(_kind(x)) or _kind(x) == np.bool_
+                        else lax.abs(x))
+sign = _unary("sign", lax.sign)
+exp = _unary("exp", lax.exp, True)
+exp2 = _unary("exp2", lambda x: lax.exp(lax.mul(x, _const_like(x, np.log(2)))), True)
+log = _unary("log", lax.log, True)
+log2 = _unary("log2", lambda x: lax.div(lax.log(x), _const_like(x, np.log(2))), True)
+log10 = _unary("log10", lambda x: lax.div(lax.log(x), _const_like(x, np.log(10))), True)
+log1p = _unary("log1p", lax.log1p, True)
+expm1 = _unary("expm1", lax.expm1, True)
+sqrt = _unary("sqrt", lax.sqrt, True)
+cbrt = _unary("cbrt", lax.cbrt, True)
+square = _unary("square", lambda x: lax.integer_pow(x, 2))
+reciprocal = _unary("reciprocal", lambda x: lax.integer_pow(x, -1))
+sin = _unary("sin", lax.sin, True)
+cos = _unary("cos", lax.cos, True)
+tan = _unary("tan", lax.tan, True)
+arcsin = _unary("arcsin", lax.asin, True)
+arccos = _unary("arccos", lax.acos, True)
+arctan = _unary("arctan", lax.atan, True)
+sinh = _unary("sinh", lax.sinh, True)
+cosh = _unary("cosh", lax.cosh, True)
+tanh = _unary("tanh", lax.tanh, True)
+arcsinh = _unary("arcsinh", lax.asinh, True)
+arccosh = _unary("arccosh", lax.acosh, True)
+arctanh = _unary("arctanh", lax.atanh, True)
+floor = _unary("floor", lambda x: x if not dtypes.is_inexact(_kind(x)) else lax.floor(x))
+ceil = _unary("ceil", lambda x: x if not dtypes.is_inexact(_kind(x)) else lax.ceil(x))
+trunc = _unary("trunc", lambda x: x if not dtypes.is_inexact(_kind(x)) else lax.mul(
+    lax.sign(x), lax.floor(lax.abs(x))))
+rint = _unary("rint", lambda x: x if not dtypes.is_inexact(_kind(x)) else lax.round(x))
+isfinite = _unary("isfinite", lambda x: lax.is_finite(x) if dtypes.is_float(_kind(x)) else
+                  lax.full(core.get_aval(x).shape, True, np.bool_))
+isnan = _unary("isnan", lambda x: lax.ne(x, x))
+isinf = _unary("isinf", lambda x: lax.eq(lax.abs(x), lax.full(core.get_aval(x).shape, np.inf, _kind(
+    x))) if dtypes.is_float(_kind(x)) else lax.full(core.get_aval(x).shape, False, np.bool_))
+signbit = _unary("signbit", lambda x: lax.lt(x, lax.full(core.get_aval(x).shape, 0, _kind(x))))
+logical_not = _unary("logical_not", lambda x: lax.bitwise_not(x) if _kind(x) == np.bool_ else
+                     lax.eq(x, lax.full(core.get_aval(x).shape, 0, _kind(x))))
+invert = bitwise_not = _unary("invert", lax.bitwise_not)
+real = _unary("real", lambda x: lax.real(x) if dtypes.is_complex(_kind(x)) else x)
+imag = _unary("imag", lambda x: lax.imag(x) if dtypes.is_complex(_kind(x)) else
+              lax.full(core.get_aval(x).shape, 0, _kind(x)))
+conjugate = conj = _unary("conjugate", lambda x: lax.conj(x) if dtypes.is_complex(_kind(x)) else x)

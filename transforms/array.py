@@ -1,0 +1,138 @@
+"""`Array`: a value that lives on devices. One buffer on one device, or (from pmap) one buffer
+spread over several devices, stacked along dimension 0. Operators come from spmd.numpy."""
+from __future__ import annotations
+
+import numpy as np
+
+from transforms import backend, core
+from transforms.core import ShapedArray
+
+
+class Array:
+    __array_priority__ = 1000
+    __slots__ = ("_buf", "aval", "_npy", "__weakref__")
+
+    def __init__(self, buf, aval: ShapedArray):
+        self._buf = buf
+        self.aval = aval
+        self._npy = None
+
+    shape = property(lambda self: self.aval.shape)
+    dtype = property(lambda self: self.aval.dtype)
+    ndim = property(lambda self: self.aval.ndim)
+    size = property(lambda self: self.aval.size)
+    weak_type = property(lambda self: self.aval.weak_type)
+
+    @property
+    def sharding_devices(self) -> list:
+        """The devices holding this array, in shard order."""
+        return list(self._buf._sharding._device_assignment) if self.is_sharded else [
+            self._buf._sharding._device]
+
+    @property
+    def is_sharded(self) -> bool:
+        return isinstance(self._buf._sharding, backend.StackedSharding)
+
+    def devices(self) -> set:
+        return set(self.sharding_devices)
+
+    def block_until_ready(self) -> "Array":
+        backend.block_until_ready(self._buf)
+        return self
+
+    def is_deleted(self) -> bool:
+        return backend.is_deleted(self._buf)
+
+    def _check_alive(self):
+        if backend.is_deleted(self._buf):
+            raise RuntimeError("this Array's buffer was donated to a jit/pmap call (donate_argnums) "
+                               "and can no longer be used; use the call's result instead")
+
+    def _value(self) -> np.ndarray:
+        if self._npy is None:
+            self._check_alive()
+            if self.is_sharded:
+                parts = [backend.to_numpy(b, self.dtype) for b in backend.shard_buffers(self._buf)]
+                value = np.concatenate([p.reshape((-1,) + self.shape[1:]) for p in parts])
+            else:
+                value = backend.to_numpy(self._buf, self.dtype)
+            value = value.reshape(self.shape)
+            value.flags.writeable = False
+            self._npy = value
+        return self._npy
+
+    def __array__(self, dtype=None, copy=None):
+        value = self._value()
+        if copy:
+            return np.array(value, dtype=dtype)
+        return value if dtype is None else value.astype(dtype)
+
+    def item(self):
+        return self._value().item()
+
+    def tolist(self):
+        return self._value().tolist()
+
+    def __bool__(self):
+        return bool(self._value())
+
+    def __int__(self):
+        return int(self._value())
+
+    def __float__(self):
+        return float(self._value())
+
+    def __complex__(self):
+        return complex(self._value())
+
+    def __index__(self):
+        if not np.issubdtype(self.dtype, np.integer):
+            raise TypeError(f"only integer arrays can be used as an index, not {self.dtype}")
+        return int(self._value())
+
+    def __len__(self):
+        if not self.shape:
+            raise TypeError("len() of unsized object (a 0-d array)")
+        return self.shape[0]
+
+    def __iter__(self):
+        if not self.shape:
+            raise TypeError("iteration over a 0-d array")
+        return (self[i] for i in range(self.shape[0]))
+
+    def __hash__(self):
+        raise TypeError("spmd.Array is not hashable (it is mutable-free but compares elementwise); "
+                        "convert it with .item() or tuple(np.asarray(x)) to use it as a key")
+
+    def __repr__(self):
+        if backend.is_deleted(self._buf):
+            return f"Array(<deleted>, shape={self.shape}, dtype={self.dtype})"
+        body = np.array2string(self._value(), separator=", ", prefix="Array(")
+        weak = ", weak_type=True" if self.weak_type else ""
+        return f"Array({body}, dtype={self.dtype}{weak})"
+
+    __str__ = lambda self: str(self._value())
+
+    def __reduce__(self):  # pickling (checkpoints, Ray) goes through NumPy
+        return (_rebuild, (np.asarray(self), self.weak_type))
+
+    def __dlpack__(self, *args, **kwargs):
+        return self._value().__dlpack__(*args, **kwargs)
+
+    def __dlpack_device__(self):
+        return (1, 0)
+
+
+def _rebuild(value, weak_type):
+    return make_array(value, weak_type=weak_type)
+
+
+def make_array(value, weak_type: bool = False, device=None) -> Array:
+    """A host value placed on a device as an Array (64-bit narrowed without x64)."""
+    aval = core.get_aval(value)
+    host = np.asarray(value, dtype=aval.dtype)
+    aval = aval.update(weak_type=weak_type or aval.weak_type)
+    return Array(backend.device_put(host, aval, device), aval)
+
+
+core.pytype_aval_mappings[Array] = lambda x: x.aval

@@ -1,0 +1,332 @@
+"""The XLA backend: the one module that touches jaxlib's private binding.
+
+Clients and devices, host-to-device transfer, compilation (with an in-memory cache and an
+optional on-disk cache of serialized executables), execution, device-to-host through DLPack,
+and the distributed runtime. jaxlib's private API changes between releases, so the version is
+pinned and checked here. The `jax` package is never imported: the C++ side calls back into a
+few Python methods that jax normally monkeypatches, which the sharding classes below supply.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from typing import Sequence
+
+import numpy as np
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")  # hide XLA's INFO lines; must precede jaxlib
+
+REQUIRED_JAXLIB = "0.10.2"
+try:
+    import jaxlib
+except ImportError as e:  # pragma: no cover - install problem
+    raise ImportError(f"spmd needs jaxlib=={REQUIRED_JAXLIB}: pip install jaxlib=={REQUIRED_JAXLIB}") from e
+if jaxlib.__version__ != REQUIRED_JAXLIB:  # pragma: no cover - install problem
+    raise ImportError(f"spmd drives jaxlib's private API, pinned to jaxlib=={REQUIRED_JAXLIB}, "
+                      f"but jaxlib {jaxlib.__version__} is installed: "
+                      f"pip install jaxlib=={REQUIRED_JAXLIB}")
+
+from jaxlib import _jax  # noqa: E402
+from jaxlib import xla_client as xc  # noqa: E402
+
+from transforms import dtypes  # noqa: E402
+from transforms.config import config  # noqa: E402
+
+JaxRuntimeError = _jax.JaxRuntimeError
+_x64_state = _jax.config.Config("jax_enable_x64", bool(config.enable_x64))
+_jax.jax_jit.set_enable_x64_state(_x64_state)
+config.on_change("enable_x64", lambda v: _x64_state.set_global(bool(v)))
+
+
+# ---------------------------------------------------------------- shardings
+_REPLICATED = xc.HloSharding.replicate()
+
+
+class SingleDeviceSharding(_jax.SingleDeviceSharding):
+    """jaxlib's C++ sharding plus the Python methods its C++ side calls back into."""
+
+    @property
+    def memory_kind(self):
+        return self._memory_kind
+
+    def _to_xla_hlo_sharding(self, ndim):
+        return _REPLICATED
+
+
+class StackedSharding(_jax.GSPMDSharding):
+    """Dimension 0 split over devices: a global (N*a, ...) array, shard (a, ...) on device i."""
+
+    @property
+    def memory_kind(self):
+        return self._memory_kind
+
+    def _to_xla_hlo_sharding(self, ndim):
+        return self._hlo_sharding
+
+
+def stacked_sharding(devices: Sequence, ndim: int) -> StackedSharding:
+    op = xc.OpSharding()
+    op.type = xc.OpSharding.Type.OTHER
+    op.tile_assignment_dimensions = [len(devices)] + [1] * (max(ndim, 1) - 1)
+    op.tile_assignment_devices = list(range(len(devices)))
+    return StackedSharding(_jax.DeviceList(tuple(devices)), op)
+
+
+_single_shardings: dict = {}
+
+
+def single_sharding(device) -> SingleDeviceSharding:
+    s = _single_shardings.get(device)
+    if s is None:
+        s = _single_shardings[device] = SingleDeviceSharding(device)
+    return s
+
+
+# ---------------------------------------------------------------- the client
+class _ClientState:
+    def __init__(self):
+        self.client = None
+        self.distributed = None  # (distributed_client, process_id, num_processes)
+        self.lock = threading.Lock()
+
+
+_state = _ClientState()
+
+
+def set_distributed(distributed_client, process_id: int, num_processes: int):
+    """Make the next client a member of a multi-process job (cluster/ calls this)."""
+    if _state.client is not None:
+        raise RuntimeError("spmd.distributed.initialize() must be called before any spmd "
+                           "computation: the backend is already in use in this process")
+    _state.distributed = (distributed_client, process_id, num_processes)
+
+
+def backend_started() -> bool:
+    return _state.client is not None
+
+
+def client():
+    c = _state.client
+    if c is None:
+        with _state.lock:
+            if _state.client is None:
+                _state.client = _make_client()
+            c = _state.client
+    return c
+
+
+def _make_client():
+    count = int(config.cpu_devices)
+    if count < 1:
+        raise ValueError(f"SPMD_CPU_DEVICES must be at least 1, got {count}")
+    if _state.distributed is None:
+        return xc.make_cpu_client(asynchronous=True, num_devices=count)
+    dist, process_id, num_processes = _state.distributed
+    collectives = _jax.make_gloo_tcp_collectives(distributed_client=dist, hostname="127.0.0.1")
+    return xc.make_cpu_client(asynchronous=True, distributed_client=dist, node_id=process_id,
+                              num_nodes=num_processes, collectives=collectives, num_devices=count)
+
+
+def devices() -> list:
+    return list(client().devices())
+
+
+def local_devices() -> list:
+    return list(client().local_devices())
+
+
+def default_device():
+    return client().local_devices()[0]
+
+
+def process_index() -> int:
+    return client().process_index()
+
+
+def distributed_service(address: str, num_processes: int, heartbeat_timeout: int = 10):
+    return _jax.get_distributed_runtime_service(address, num_processes,
+                                                heartbeat_timeout=heartbeat_timeout,
+                                                shutdown_timeout=60)
+
+
+def distributed_client(address: str, process_id: int, init_timeout: int,
+                       heartbeat_timeout: int = 10, missed_heartbeat_callback=None):
+    kwargs = dict(init_timeout=init_timeout, heartbeat_timeout=heartbeat_timeout,
+                  use_compression=True, shutdown_on_destruction=False)
+    if missed_heartbeat_callback is not None:
+        kwargs["missed_heartbeat_callback"] = missed_heartbeat_callback
+    return _jax.get_distributed_runtime_client(address, process_id, **kwargs)
+
+
+# ---------------------------------------------------------------- transfers
+def device_put(x: np.ndarray, aval, device=None):
+    """One host array onto one device. `aval` (shape, dtype, weak_type) types the buffer."""
+    device = device or default_device()
+    return _jax.batched_device_put(aval, single_sharding(device), [x], [device], committed=True,
+                                   enable_x64=bool(config.enable_x64))
+
+
+def device_put_sharded(shards: Sequence[np.ndarray], global_aval, devices: Sequence):
+    """One host array per device, stacked along dim 0 into one global array."""
+    return _jax.batched_device_put(global_aval, stacked_sharding(devices, global_aval.ndim),
+                                   list(shards), list(devices), committed=True,
+                                   enable_x64=bool(config.enable_x64))
+
+
+def assemble_stacked(global_aval, buffers: Sequence, devices: Sequence):
+    """Single-device buffers (one per device, already in place) as one stacked array: no copy."""
+    return _jax.ArrayImpl(global_aval, stacked_sharding(devices, global_aval.ndim), list(buffers),
+                          committed=True, _skip_checks=True)
+
+
+def shard_buffers(buf) -> list:
+    """The per-device buffers of a multi-device array."""
+    return list(buf._arrays)
+
+
+class _DLPackCapsule:
+    __slots__ = ("capsule",)
+
+    def __init__(self, capsule):
+        self.capsule = capsule
+
+    def __dlpack__(self, stream=None, max_version=None, dl_device=None, copy=None):
+        return self.capsule
+
+    def __dlpack_device__(self):
+        return (1, 0)  # kDLCPU
+
+
+def to_numpy(buf, dtype) -> np.ndarray:
+    """Device to host through DLPack (zero-copy on CPU): a read-only view of the buffer."""
+    buf.block_until_ready()
+    if dtype == dtypes.bfloat16:
+        # DLPack has no bfloat16 NumPy understands; jaxlib's own copy path does (slower).
+        return buf._single_device_array_to_np_array_did_copy()[0]
+    return np.from_dlpack(_DLPackCapsule(_jax.buffer_to_dlpack_managed_tensor(buf)))
+
+
+def block_until_ready(buf):
+    buf.block_until_ready()
+    return buf
+
+
+def buffer_device(buf):
+    return buf._sharding._device if isinstance(buf._sharding, _jax.SingleDeviceSharding) else None
+
+
+def is_deleted(buf) -> bool:
+    return buf.is_deleted()
+
+
+# ---------------------------------------------------------------- compile and execute
+class Executable:
+    """A compiled program with prebuilt output handlers: `exe(bufs)` returns output buffers."""
+    __slots__ = ("loaded", "handlers", "devices")
+
+    def __init__(self, loaded, out_avals, devices, out_sharding=None):
+        self.loaded = loaded
+        self.devices = devices
+        if out_sharding is None:
+            sharding = single_sharding(devices[0])
+            self.handlers = [_jax.array_result_handler(a, sharding, True, _skip_checks=True)
+                             for a in out_avals]
+        else:
+            self.handlers = [_jax.array_result_handler(a, out_sharding(a), True, _skip_checks=True)
+                             for a in out_avals]
+
+    def __call__(self, bufs: Sequence):
+        return self.loaded.execute_sharded(bufs).consume_with_handlers(self.handlers)
+
+    def hlo_text(self) -> str:
+        return self.loaded.hlo_modules()[0].to_string()
+
+
+_compile_cache: dict = {}
+
+
+def compile_options(num_replicas: int, device_ids: Sequence[int]):
+    opts = xc.CompileOptions()
+    opts.num_replicas = num_replicas
+    opts.num_partitions = 1
+    opts.device_assignment = xc.DeviceAssignment.create(
+        np.asarray(device_ids, dtype=np.int32).reshape(num_replicas, 1))
+    return opts
+
+
+def compile(module_text: str, out_avals, devices: Sequence, out_sharding=None,
+            host_callbacks=()) -> Executable:
+    """Compile StableHLO text for `devices` (one replica each). Cached in memory by text and
+    devices; with `compilation_cache_dir` set, also on disk as serialized executables."""
+    key = (module_text, tuple(d.id for d in devices))
+    exe = _compile_cache.get(key)
+    if exe is not None:
+        return exe
+    device_list = _jax.DeviceList(tuple(devices))
+    opts = compile_options(len(devices), [d.id for d in devices])
+    loaded = _load_from_disk(key, device_list, opts) if not host_callbacks else None
+    if loaded is None:
+        if host_callbacks:
+            loaded = client().compile_and_load(_parse(module_text), device_list, opts,
+                                               host_callbacks=list(host_callbacks))
+        else:
+            loaded = client().compile_and_load(module_text, device_list, opts)
+            _save_to_disk(key, loaded)
+    exe = Executable(loaded, out_avals, list(devices), out_sharding)
+    _compile_cache[key] = exe
+    return exe
+
+
+def _disk_path(key):
+    folder = config.compilation_cache_dir
+    if not folder:
+        return None
+    digest = hashlib.sha256(repr((key, REQUIRED_JAXLIB)).encode()).hexdigest()
+    return os.path.join(folder, digest + ".xla")
+
+
+def _load_from_disk(key, device_list, opts):
+    path = _disk_path(key)
+    if path is None or not os.path.exists(path):
+        return None
+    with open(path, "rb") as f:
+        blob = f.read()
+    try:
+        return client().deserialize_executable(blob, device_list, opts)
+    except JaxRuntimeError:
+        return None  # stale entry from another build: recompile
+
+
+def _save_to_disk(key, loaded):
+    path = _disk_path(key)
+    if path is None:
+        return
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tmp = f"{path}.{os.getpid()}.tmp"
+    with open(tmp, "wb") as f:
+        f.write(client().serialize_executable(loaded) if hasattr(client(), "serialize_executable")
+                else loaded.serialize())
+    os.replace(tmp, path)
+
+
+def _parse(module_text: str):
+    from jaxlib.mlir import ir
+    from jaxlib.mlir.dialects import stablehlo
+    import jaxlib.mlir._mlir_libs._jax_mlir_ext as jax_mlir_ext
+    registry = ir.DialectRegistry()
+    jax_mlir_ext.register_dialects(registry)
+    ctx = ir.Context()
+    ctx.append_dialect_registry(registry)
+    ctx.load_all_available_dialects()
+    stablehlo.register_dialect(ctx)
+    with ctx:
+        return ir.Module.parse(module_text)
+
+
+def verify(module_text: str) -> None:
+    """Parse and verify StableHLO text; raises with MLIR's diagnostic on a malformed program."""
+    module = _parse(module_text)
+    with module.context:
+        if not module.operation.verify():
+            raise ValueError("generated StableHLO failed verification")

@@ -1,0 +1,44 @@
+"""Runtime settings, read once from the environment and changeable with `config.update`.
+
+`enable_x64` (SPMD_ENABLE_X64): keep 64-bit types; off, float64 input becomes float32 as in JAX.
+`cpu_devices` (SPMD_CPU_DEVICES): how many XLA CPU devices the process gets; it must be set
+before the backend starts, since XLA fixes the device count when the client is created.
+"""
+import os
+
+
+def _env_flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+class Config:
+    def __init__(self):
+        self.values = {
+            "enable_x64": _env_flag("SPMD_ENABLE_X64") or _env_flag("JAX_ENABLE_X64"),
+            "cpu_devices": int(os.environ.get("SPMD_CPU_DEVICES", "1")),
+            "compilation_cache_dir": os.environ.get("SPMD_COMPILATION_CACHE_DIR", ""),
+            "max_inflight_executions": int(os.environ.get("SPMD_MAX_INFLIGHT", "2")),
+        }
+        self._listeners = {}
+
+    def update(self, name: str, value):
+        """Change a setting: `spmd.config.update("enable_x64", True)`. JAX's `jax_` prefix is accepted."""
+        key = name[4:] if name.startswith("jax_") else name
+        if key not in self.values:
+            raise ValueError(f"unknown spmd config option {name!r}; known options: {sorted(self.values)}")
+        self.values[key] = value
+        for listener in self._listeners.get(key, ()):
+            listener(value)
+
+    def on_change(self, name: str, listener):
+        self._listeners.setdefault(name, []).append(listener)
+
+    def __getattr__(self, name):
+        values = self.__dict__.get("values", {})
+        key = name[4:] if name.startswith("jax_") else name
+        if key in values:
+            return values[key]
+        raise AttributeError(name)
+
+
+config = Config()

@@ -1,0 +1,129 @@
+"""Dtypes: canonicalization (64-bit off unless enable_x64), JAX's type promotion lattice with
+weak-typed Python scalars, and float0 for the tangents of integer values."""
+import functools
+
+import ml_dtypes
+import numpy as np
+
+from transforms.config import config
+
+bfloat16 = np.dtype(ml_dtypes.bfloat16)
+float0 = np.dtype([("float0", np.void, 0)])  # the tangent type of ints and bools, as in JAX
+
+bool_ = np.dtype(np.bool_)
+int8, int16, int32, int64 = (np.dtype(t) for t in (np.int8, np.int16, np.int32, np.int64))
+uint8, uint16, uint32, uint64 = (np.dtype(t) for t in (np.uint8, np.uint16, np.uint32, np.uint64))
+float16, float32, float64 = (np.dtype(t) for t in (np.float16, np.float32, np.float64))
+complex64, complex128 = np.dtype(np.complex64), np.dtype(np.complex128)
+
+SUPPORTED = (bool_, int8, int16, int32, int64, uint8, uint16, uint32, uint64,
+             bfloat16, float16, float32, float64, complex64, complex128)
+_NARROW = {int64: int32, uint64: uint32, float64: float32, complex128: complex64}
+
+
+def canonicalize(dtype) -> np.dtype:
+    """The dtype the backend really stores: 64-bit types narrow to 32-bit without enable_x64."""
+    dtype = np.dtype(dtype)
+    if dtype not in SUPPORTED and dtype != float0:
+        raise TypeError(f"dtype {dtype} is not supported by spmd's XLA backend; "
+                        f"supported dtypes: {', '.join(str(d) for d in SUPPORTED)}")
+    if not config.enable_x64:
+        return _NARROW.get(dtype, dtype)
+    return dtype
+
+
+def default_int():
+    return canonicalize(int64)
+
+
+def default_float():
+    return canonicalize(float64)
+
+
+def default_complex():
+    return canonicalize(complex128)
+
+
+def is_float(dtype) -> bool:
+    return np.issubdtype(dtype, np.floating) or dtype == bfloat16
+
+
+def is_complex(dtype) -> bool:
+    return np.issubdtype(dtype, np.complexfloating)
+
+
+def is_inexact(dtype) -> bool:
+    return is_float(dtype) or is_complex(dtype)
+
+
+def is_integer(dtype) -> bool:
+    return np.issubdtype(dtype, np.integer)
+
+
+def is_unsigned(dtype) -> bool:
+    return np.issubdtype(dtype, np.unsignedinteger)
+
+
+def finfo(dtype):
+    return ml_dtypes.finfo(dtype) if dtype == bfloat16 else np.finfo(dtype)
+
+
+def iinfo(dtype):
+    return np.iinfo(dtype)
+
+
+# --- promotion: JAX's lattice, where the weak Python scalar kinds sit below the typed ones ---
+_I, _F, _C = "int*", "float*", "complex*"  # weak kinds
+_EDGES = {
+    bool_: [_I], _I: [uint8, int8], uint8: [int16, uint16], uint16: [int32, uint32],
+    uint32: [int64, uint64], uint64: [_F], int8: [int16], int16: [int32], int32: [int64],
+    int64: [_F], _F: [float16, bfloat16, _C], float16: [float32], bfloat16: [float32],
+    float32: [float64, complex64], float64: [complex128], _C: [complex64],
+    complex64: [complex128], complex128: [],
+}
+
+
+@functools.cache
+def _upper_bounds(node):
+    out = {node}
+    for succ in _EDGES[node]:
+        out |= _upper_bounds(succ)
+    return frozenset(out)
+
+
+@functools.lru_cache(maxsize=1024)
+def _join(nodes: tuple):
+    common = frozenset.intersection(*(_upper_bounds(n) for n in nodes))
+    for candidate in common:
+        if _upper_bounds(candidate) >= common:
+            return candidate
+    raise TypeError(f"no common dtype for {nodes}")  # unreachable: complex128 is above all
+
+
+def _node(dtype, weak):
+    if not weak:
+        return np.dtype(dtype)
+    if dtype == bool_:
+        return bool_
+    return _I if is_integer(dtype) else _F if is_float(dtype) else _C
+
+
+def result_type(*typed):
+    """Promote (dtype, weak) pairs; returns (dtype, weak) with the weak kinds made concrete."""
+    node = _join(tuple(_node(np.dtype(d), w) for d, w in typed))
+    weak = node in (_I, _F, _C)
+    dtype = {_I: default_int(), _F: default_float(), _C: default_complex()}.get(node, node)
+    return canonicalize(dtype), weak
+
+
+def python_scalar_dtype(value):
+    """dtype and weak flag of a Python scalar, as JAX types it."""
+    if isinstance(value, (bool, np.bool_)):
+        return bool_, False
+    if isinstance(value, int):
+        return default_int(), True
+    if isinstance(value, float):
+        return default_float(), True
+    if isinstance(value, complex):
+        return default_complex(), True
+    raise TypeError(f"not a Python scalar: {value!r}")

@@ -1,0 +1,55 @@
+"""Eager execution: each primitive runs as a compiled one-op program, cached by the primitive,
+its parameters and the input types, so eager and jit share the same lowering and numerics."""
+from __future__ import annotations
+
+import numpy as np
+
+from transforms import backend, core, lowering
+from transforms.array import Array
+from transforms.core import Eqn, Jaxpr, Var
+
+_executables: dict = {}
+
+
+def to_buffer(x, device=None):
+    """A device buffer for an eager operand: Arrays as they are (gathered onto one device when
+    sharded), host values transferred."""
+    if type(x) is Array:
+        x._check_alive()
+        if x.is_sharded:
+            return backend.device_put(np.asarray(x), x.aval, device)
+        return x._buf
+    aval = core.get_aval(x)
+    return backend.device_put(np.asarray(x, dtype=aval.dtype), aval, device)
+
+
+def _params_key(params: dict):
+    try:
+        key = tuple(sorted(params.items()))
+        hash(key)
+        return key
+    except TypeError:
+        raise TypeError(f"primitive parameters must be hashable, got {params!r}") from None
+
+
+def one_op_jaxpr(prim, in_avals, params) -> Jaxpr:
+    invars = [Var(a) for a in in_avals]
+    outvars = [Var(a) for a in core.out_avals_of(prim, in_avals, params)]
+    return Jaxpr([], invars, outvars, [Eqn(prim, invars, outvars, params)])
+
+
+def apply(prim, args, params):
+    avals = tuple(core.get_aval(x) for x in args)
+    key = (prim, _params_key(params), avals)
+    entry = _executables.get(key)
+    if entry is None:
+        jaxpr = one_op_jaxpr(prim, avals, params)
+        text = lowering.lower_module(jaxpr, name=prim.name)
+        exe = backend.compile(text, jaxpr.out_avals, [backend.default_device()])
+        entry = _executables[key] = (exe, jaxpr.out_avals)
+    exe, out_avals = entry
+    outs = [Array(b, a) for b, a in zip(exe([to_buffer(x) for x in args]), out_avals)]
+    return outs if prim.multiple_results else outs[0]
+
+
+core.set_eager_executor(apply)

@@ -1,0 +1,293 @@
+"""jit: trace once per signature, lower the whole program to one StableHLO module, compile it
+with XLA (which fuses), and run it. Inside other transforms a jitted function is the `jit`
+call primitive, whose rules transform its sub-program; inside another jit or pmap it is inlined.
+"""
+from __future__ import annotations
+
+import functools
+import inspect
+from typing import Callable, Sequence
+
+from transforms import backend, core, dtypes, lowering, tree_util
+from transforms.array import Array
+from transforms.batching import batching_rules, vmap_flat
+from transforms.core import ClosedJaxpr, Jaxpr, Primitive, Tracer
+from transforms.eager import to_buffer
+from transforms.jvp import Zero, instantiate, jvp_flat, jvp_rules
+from transforms.lowering import lowering_rules
+from transforms.staging import (StagingTrace, closed_as_open, partial_eval_jaxpr,
+                                partial_eval_rules, trace_to_jaxpr)
+from transforms.transpose import backward_pass, is_undefined, transpose_rules
+
+# ---------------------------------------------------------------- the call primitive
+jit_p = Primitive("jit", multiple_results=True)
+jit_p.def_abstract_eval(lambda *avals, jaxpr, name, donated: jaxpr.out_avals)
+lowering_rules[jit_p] = lambda ctx, *args, jaxpr, name, donated: lowering.lower_jaxpr(
+    ctx, jaxpr, [], list(args))
+
+
+class CompiledProgram:
+    """An executable for a program with fixed input types; `run(args)` returns Arrays."""
+    __slots__ = ("exe", "out_avals")
+
+    def __init__(self, jaxpr: Jaxpr, name: str, donated: Sequence[bool]):
+        text = lowering.lower_module(jaxpr, name=name, donated=donated)
+        self.out_avals = jaxpr.out_avals
+        self.exe = backend.compile(text, self.out_avals, [backend.default_device()])
+
+    def run(self, bufs) -> list:
+        return [Array(b, a) for b, a in zip(self.exe(bufs), self.out_avals)]
+
+
+@functools.lru_cache(maxsize=4096)
+def compiled_program(jaxpr: Jaxpr, name: str, donated: tuple) -> CompiledProgram:
+    return CompiledProgram(jaxpr, name, donated)
+
+
+def _jit_impl(*args, jaxpr, name, donated):
+    return compiled_program(jaxpr, name, donated).run([to_buffer(x) for x in args])
+
+
+core.impl_rules[jit_p] = _jit_impl
+
+
+@functools.lru_cache(maxsize=1024)
+def jvp_jaxpr(jaxpr: Jaxpr, nonzeros: tuple) -> Jaxpr:
+    """A program taking (primals, the non-zero tangents) and returning the primal outputs, then
+    the tangents of the inexact outputs (instantiated; integer outputs have none)."""
+    n = len(jaxpr.invars)
+
+    def fun(*args):
+        it = iter(args[n:])
+        ts = [next(it) if nz else Zero(v.aval) for v, nz in zip(jaxpr.invars, nonzeros)]
+        outs, touts = jvp_flat(lambda *xs: core.eval_jaxpr(jaxpr, [], *xs), args[:n], ts)
+        return outs + [instantiate(t, core.get_aval(o)) for t, o in zip(touts, outs)
+                       if dtypes.is_inexact(core.get_aval(o).dtype)]
+    in_avals = jaxpr.in_avals + [v.aval.strip_weak() for v, nz in zip(jaxpr.invars, nonzeros) if nz]
+    return closed_as_open(trace_to_jaxpr(fun, in_avals, core.eval_trace))[0]
+
+
+def _jit_jvp(primals, tangents, *, jaxpr, name, donated):
+    nonzeros = tuple(type(t) is not Zero for t in tangents)
+    new = jvp_jaxpr(jaxpr, nonzeros)
+    nz_tangents = [t for t in tangents if type(t) is not Zero]
+    outs = jit_p.bind(*primals, *nz_tangents, jaxpr=new, name=f"jvp_{name}",
+                      donated=(False,) * len(new.invars))
+    m = len(jaxpr.outvars)
+    it = iter(outs[m:])
+    touts = [next(it) if dtypes.is_inexact(a.dtype) else Zero(a) for a in jaxpr.out_avals]
+    return outs[:m], touts
+
+
+jvp_rules[jit_p] = _jit_jvp
+
+
+def _jit_partial_eval(trace: StagingTrace, args, params):
+    """Split the call: the known part runs now on the parent, the rest is staged."""
+    jaxpr, name = params["jaxpr"], params["name"]
+    unknowns = [trace.owns(x) for x in args]
+    known, staged, out_unknowns, num_res = _partial_eval_cached(jaxpr, tuple(unknowns))
+    known_args = [x for x, u in zip(args, unknowns) if not u]
+    with core.set_current_trace(trace.parent):
+        known_outs = jit_p.bind(*known_args, jaxpr=known, name=name,
+                                donated=(False,) * len(known.invars))
+    n_known_out = len(known_outs) - num_res
+    residuals = known_outs[n_known_out:]
+    unknown_args = [x for x, u in zip(args, unknowns) if u]
+    staged_outs = trace.stage(jit_p, residuals + unknown_args,
+                              dict(jaxpr=staged, name=name, donated=(False,) * len(staged.invars)))
+    known_it, staged_it = iter(known_outs[:n_known_out]), iter(staged_outs)
+    return [next(staged_it) if u else next(known_it) for u in out_unknowns]
+
+
+@functools.lru_cache(maxsize=1024)
+def _partial_eval_cached(jaxpr, unknowns):
+    return partial_eval_jaxpr(jaxpr, unknowns)
+
+
+partial_eval_rules[jit_p] = _jit_partial_eval
+
+
+def _jit_transpose(cts, *args, jaxpr, name, donated):
+    """Transposes the sub-program inline: its linear inputs are the undefined arguments."""
+    linear = [is_undefined(a) for a in args]
+    consts = [a for a, lin in zip(args, linear) if not lin]
+    # Re-express the program with its non-linear inputs as consts, then run the backward pass.
+    lin_jaxpr = Jaxpr([v for v, lin in zip(jaxpr.invars, linear) if not lin],
+                      [v for v, lin in zip(jaxpr.invars, linear) if lin], jaxpr.outvars, jaxpr.eqns)
+    cts_in = backward_pass(lin_jaxpr, consts, [], cts)
+    it = iter(cts_in)
+    return [next(it) if lin else None for lin in linear]
+
+
+transpose_rules[jit_p] = _jit_transpose
+
+
+def _jit_batch(axis, args, dims, *, jaxpr, name, donated):
+    def fun(*xs):
+        return core.eval_jaxpr(jaxpr, [], *xs)
+    in_avals = [core.get_aval(a) for a in args]
+    batched = trace_to_jaxpr(lambda *xs: vmap_flat(fun, axis, xs, dims, [0] * len(jaxpr.outvars)),
+                             in_avals, core.eval_trace)
+    new, consts = closed_as_open(batched)
+    outs = jit_p.bind(*consts, *args, jaxpr=new, name=name, donated=(False,) * len(new.invars))
+    return outs, [0] * len(outs)
+
+
+batching_rules[jit_p] = _jit_batch
+
+
+# ---------------------------------------------------------------- the user's jit
+class Lowered:
+    def __init__(self, text: str, program: "_Entry"):
+        self._text, self._entry = text, program
+
+    def as_text(self) -> str:
+        return self._text
+
+    def compile(self):
+        return self._entry
+
+
+class _Entry:
+    """One traced signature: the program, its output structure and, when it has no traced
+    consts, its executable and const buffers."""
+    __slots__ = ("closed", "jaxpr", "consts", "out_tree", "program", "const_bufs", "name",
+                 "donated")
+
+    def __init__(self, closed: ClosedJaxpr, out_tree, name, donated):
+        self.closed, self.out_tree, self.name = closed, out_tree, name
+        self.jaxpr, self.consts = closed_as_open(closed)
+        self.donated = tuple([False] * len(self.consts) + list(donated))
+        self.program = None
+        self.const_bufs = None
+
+    def executable(self) -> CompiledProgram:
+        if self.program is None:
+            self.program = compiled_program(self.jaxpr, self.name, self.donated)
+            self.const_bufs = [to_buffer(c) for c in self.consts]
+        return self.program
+
+    def __call__(self, *leaves):
+        program = self.executable()
+        outs = program.run(self.const_bufs + [to_buffer(x) for x in leaves])
+        return tree_util.tree_unflatten(self.out_tree, outs)
+
+
+def _hashable_static(value, where):
+    try:
+        hash(value)
+    except TypeError:
+        raise ValueError(f"a static argument ({where}) must be hashable, but got an unhashable "
+                         f"{type(value).__name__}: {value!r:.80}. Pass a tuple instead of a list, "
+                         "or make the argument non-static.") from None
+    return value
+
+
+class JitFunction:
+    def __init__(self, fun: Callable, static_argnums=(), static_argnames=(), donate_argnums=()):
+        functools.update_wrapper(self, fun)
+        self.fun = fun
+        self.static_argnums = _as_tuple(static_argnums)
+        self.static_argnames = _as_tuple(static_argnames)
+        self.donate_argnums = _as_tuple(donate_argnums)
+        self.name = getattr(fun, "__name__", "fun")
+        self._cache: dict = {}
+        signature = _signature_or_none(fun)
+        if signature is not None:  # a static name passed positionally is static too
+            params = list(signature.parameters)
+            self.static_argnums += tuple(params.index(n) for n in self.static_argnames
+                                         if n in params and params.index(n) not in self.static_argnums)
+
+    def _split(self, args, kwargs):
+        nargs = len(args)
+        static_nums = tuple(i % nargs if nargs else i for i in self.static_argnums
+                            if -nargs <= i < nargs)
+        static = tuple((i, _hashable_static(args[i], f"argument {i}")) for i in static_nums)
+        static_kw = tuple(sorted((k, _hashable_static(v, k)) for k, v in kwargs.items()
+                                 if k in self.static_argnames))
+        dyn_args = [a for i, a in enumerate(args) if i not in static_nums]
+        dyn_kwargs = {k: v for k, v in kwargs.items() if k not in self.static_argnames}
+        dyn_positions = [i for i in range(nargs) if i not in static_nums]
+        return static, static_kw, dyn_args, dyn_kwargs, dyn_positions
+
+    def _entry(self, args, kwargs):
+        static, static_kw, dyn_args, dyn_kwargs, dyn_positions = self._split(args, kwargs)
+        leaves, in_tree = tree_util.tree_flatten((dyn_args, dyn_kwargs))
+        avals = tuple(x.aval if type(x) is Array else core.get_aval(x) for x in leaves)
+        key = (static, static_kw, in_tree, avals)
+        entry = self._cache.get(key)
+        if entry is None:
+            entry = self._trace(static, static_kw, in_tree, avals, len(args), dyn_positions)
+            if all(not isinstance(c, Tracer) for c in entry.consts):
+                self._cache[key] = entry
+        return entry, leaves
+
+    def _trace(self, static, static_kw, in_tree, avals, nargs, dyn_positions):
+        out_tree_box = []
+
+        def flat_fun(*flat):
+            dyn_args, dyn_kwargs = tree_util.tree_unflatten(in_tree, flat)
+            full = [None] * nargs
+            for i, v in static:
+                full[i] = v
+            for i, v in zip(dyn_positions, dyn_args):
+                full[i] = v
+            out = self.fun(*full, **dyn_kwargs, **dict(static_kw))
+            out_leaves, out_tree = tree_util.tree_flatten(out)
+            out_tree_box.append(out_tree)
+            return out_leaves
+
+        closed = trace_to_jaxpr(flat_fun, avals)
+        donated = self._donated_leaves(in_tree, dyn_positions)
+        return _Entry(closed, out_tree_box[0], self.name, donated)
+
+    def _donated_leaves(self, in_tree, dyn_positions):
+        if not self.donate_argnums:
+            return [False] * in_tree.num_leaves
+        args_tree = in_tree.children[0]
+        flags = []
+        for pos, sub in zip(dyn_positions, args_tree.children):
+            flags += [pos in self.donate_argnums] * sub.num_leaves
+        return flags + [False] * (in_tree.num_leaves - len(flags))
+
+    def __call__(self, *args, **kwargs):
+        entry, leaves = self._entry(args, kwargs)
+        if core.current_trace() is core.eval_trace and not any(
+                isinstance(c, Tracer) for c in entry.consts):
+            return entry(*leaves)
+        outs = jit_p.bind(*entry.consts, *leaves, jaxpr=entry.jaxpr, name=self.name,
+                          donated=entry.donated)
+        return tree_util.tree_unflatten(entry.out_tree, outs)
+
+    def lower(self, *args, **kwargs) -> Lowered:
+        entry, _ = self._entry(args, kwargs)
+        text = lowering.lower_module(entry.jaxpr, name=self.name, donated=entry.donated)
+        return Lowered(text, entry)
+
+    def trace(self, *args, **kwargs) -> ClosedJaxpr:
+        return self._entry(args, kwargs)[0].closed
+
+    def __get__(self, obj, objtype=None):  # decorating methods
+        return self if obj is None else functools.partial(self, obj)
+
+
+def _as_tuple(x):
+    if x is None:
+        return ()
+    return (x,) if isinstance(x, (int, str)) else tuple(x)
+
+
+def _signature_or_none(fun):
+    try:
+        return inspect.signature(fun)
+    except (TypeError, ValueError):
+        return None
+
+
+def jit(fun: Callable | None = None, *, static_argnums=(), static_argnames=(), donate_argnums=(),
+        **unused):
+    """Compile `fun` with XLA. Usable as `@jit`, `@jit(static_argnums=...)` or `jit(f, ...)`."""
+    if fun is None:
+        return lambda f: JitFunction(f, static_argnums, static_argnames, donate_argnums)
+    return JitFunction(fun, static_argnums, static_argnames, donate_argnums)

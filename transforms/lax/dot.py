@@ -1,0 +1,125 @@
+"""dot_general: contraction with batch dimensions, the one matrix-product primitive.
+
+`dimension_numbers = ((lhs_contract, rhs_contract), (lhs_batch, rhs_batch))`; the result has the
+batch dimensions first, then lhs's free dimensions, then rhs's, as in XLA and JAX."""
+from __future__ import annotations
+
+import numpy as np
+
+from transforms import core
+from transforms.batching import batching_rules, moveaxis
+from transforms.core import Primitive, ShapedArray
+from transforms.jvp import defjvp
+from transforms.lowering import lowering_rules
+from transforms.transpose import is_undefined, transpose_rules
+
+
+def _free(ndim, contract, batch):
+    return [i for i in range(ndim) if i not in contract and i not in batch]
+
+
+def _dot_general_aval(lhs, rhs, *, dimension_numbers, preferred_element_type):
+    (lc, rc), (lb, rb) = dimension_numbers
+    if len(lc) != len(rc) or len(lb) != len(rb):
+        raise TypeError(f"dot_general: contracting {lc}/{rc} and batch {lb}/{rb} dimensions must "
+                        "pair up")
+    for a, b, what in [(lc, rc, "contracting"), (lb, rb, "batch")]:
+        for i, j in zip(a, b):
+            if not (0 <= i < lhs.ndim and 0 <= j < rhs.ndim) or lhs.shape[i] != rhs.shape[j]:
+                raise TypeError(f"dot_general: {what} dimensions do not match: lhs shape "
+                                f"{lhs.shape} dims {a}, rhs shape {rhs.shape} dims {b}")
+    if lhs.dtype != rhs.dtype:
+        raise TypeError(f"dot_general got operands of different dtypes {lhs.dtype} and "
+                        f"{rhs.dtype}; convert them first (spmd.numpy promotes)")
+    shape = ([lhs.shape[i] for i in lb] + [lhs.shape[i] for i in _free(lhs.ndim, lc, lb)]
+             + [rhs.shape[i] for i in _free(rhs.ndim, rc, rb)])
+    dtype = lhs.dtype if preferred_element_type is None else preferred_element_type
+    return ShapedArray(shape, dtype, lhs.weak_type and rhs.weak_type)
+
+
+def _dot_general_lowering(ctx, lhs, rhs, *, dimension_numbers, preferred_element_type):
+    (lc, rc), (lb, rb) = dimension_numbers
+    fields = [(n, v) for n, v in [("lhs_batching_dimensions", lb), ("rhs_batching_dimensions", rb),
+                                  ("lhs_contracting_dimensions", lc),
+                                  ("rhs_contracting_dimensions", rc)] if v]
+    body = ", ".join(f"{n} = [{', '.join(map(str, v))}]" for n, v in fields)
+    return ctx.op("stablehlo.dot_general", [lhs, rhs],
+                  attrs=f"dot_dimension_numbers = #stablehlo.dot<{body}>")
+
+
+def _ranges_like(*xs):
+    start = 0
+    for x in xs:
+        yield list(range(start, start + len(x)))
+        start += len(x)
+
+
+def _transpose_lhs(ct, x_aval, y, dimension_numbers, swap_ans=False):
+    (xc, yc), (xb, yb) = dimension_numbers
+    y_ndim = core.get_aval(y).ndim
+    x_kept = _free(x_aval.ndim, xc, xb)
+    y_kept = _free(y_ndim, yc, yb)
+    if swap_ans:
+        ans_batch, ans_y, _ = _ranges_like(xb, y_kept, x_kept)
+    else:
+        ans_batch, _, ans_y = _ranges_like(xb, x_kept, y_kept)
+    dims = ((tuple(ans_y), tuple(y_kept)), (tuple(ans_batch), tuple(yb)))
+    xc_sorted_by_y = [xc[i] for i in np.argsort(yc)]
+    out_axes = tuple(int(i) for i in np.argsort(list(xb) + x_kept + xc_sorted_by_y))
+    from transforms.lax.structural import transpose
+    from transforms.lax.elementwise import convert_element_type
+    prod = dot_general(ct, y, dims)
+    return convert_element_type(transpose(prod, out_axes), x_aval.dtype)
+
+
+def _dot_general_transpose(ct, lhs, rhs, *, dimension_numbers, preferred_element_type):
+    (lc, rc), (lb, rb) = dimension_numbers
+    if is_undefined(lhs) and is_undefined(rhs):
+        raise TypeError("dot_general of two linear values is not linear: cannot transpose it")
+    if is_undefined(lhs):
+        return [_transpose_lhs(ct, lhs.aval, rhs, dimension_numbers), None]
+    swapped = ((rc, lc), (rb, lb))
+    return [None, _transpose_lhs(ct, rhs.aval, lhs, swapped, swap_ans=True)]
+
+
+def _dot_general_batch(axis, args, dims, *, dimension_numbers, preferred_element_type):
+    (lhs, rhs), (ld, rd) = args, dims
+    (lc, rc), (lb, rb) = dimension_numbers
+    shift = lambda ds: tuple(d + 1 for d in ds)  # noqa: E731
+    if ld is not None and rd is not None:
+        lhs, rhs = moveaxis(lhs, ld, 0), moveaxis(rhs, rd, 0)
+        dn = ((shift(lc), shift(rc)), ((0,) + shift(lb), (0,) + shift(rb)))
+        out_dim = 0
+    elif ld is not None:
+        lhs = moveaxis(lhs, ld, 0)
+        dn = ((shift(lc), rc), (shift(lb), rb))
+        out_dim = len(lb)
+    else:
+        rhs = moveaxis(rhs, rd, 0)
+        dn = ((lc, shift(rc)), (lb, shift(rb)))
+        lhs_ndim = core.get_aval(lhs).ndim
+        out_dim = len(lb) + len(_free(lhs_ndim, lc, lb))
+    return dot_general(lhs, rhs, dn, preferred_element_type), out_dim
+
+
+dot_general_p = Primitive("dot_general")
+dot_general_p.def_abstract_eval(_dot_general_aval)
+lowering_rules[dot_general_p] = _dot_general_lowering
+defjvp(dot_general_p,
+       lambda t, x, y, **p: dot_general_p.bind(t, y, **p),
+       lambda t, x, y, **p: dot_general_p.bind(x, t, **p))
+transpose_rules[dot_general_p] = _dot_general_transpose
+batching_rules[dot_general_p] = _dot_general_batch
+
+
+def dot_general(lhs, rhs, dimension_numbers, preferred_element_type=None):
+    (lc, rc), (lb, rb) = dimension_numbers
+    dn = ((tuple(int(i) for i in lc), tuple(int(i) for i in rc)),
+          (tuple(int(i) for i in lb), tuple(int(i) for i in rb)))
+    return dot_general_p.bind(lhs, rhs, dimension_numbers=dn,
+                              preferred_element_type=preferred_element_type)
+
+
+def dot(lhs, rhs):
+    """Matrix/vector product of 1-D or 2-D operands (lax.dot)."""
+    return dot_general(lhs, rhs, (((core.get_aval(lhs).ndim - 1,), (0,)), ((), ())))

@@ -1,0 +1,489 @@
+"""Elementwise primitives. Operands have one shape and one dtype (spmd.numpy broadcasts and
+promotes before it binds); each row of the tables below declares a primitive with its dtype
+kinds, its StableHLO op and its JVP, and the rest of its rules follow from its kind."""
+from __future__ import annotations
+
+import numpy as np
+
+from transforms import core, dtypes
+from transforms.batching import batching_rules, bdim_at_front, defbroadcasting, defvectorized
+from transforms.core import Primitive, ShapedArray
+from transforms.jvp import Zero, defjvp, instantiate, defjvp_with_output, defjvp_zero, deflinear, jvp_rules
+from transforms.lowering import lowering_rules
+from transforms.transpose import deftranspose_linear, is_undefined, transpose_rules
+
+FLOAT, COMPLEX, INT, UINT, BOOL = "float", "complex", "int", "uint", "bool"
+INEXACT = (FLOAT, COMPLEX)
+NUMBER = (FLOAT, COMPLEX, INT, UINT)
+INTEGRAL = (INT, UINT, BOOL)
+ANY = (FLOAT, COMPLEX, INT, UINT, BOOL)
+
+
+def _kind(dtype) -> str:
+    if dtype == np.bool_:
+        return BOOL
+    if dtypes.is_unsigned(dtype):
+        return UINT
+    if dtypes.is_integer(dtype):
+        return INT
+    return COMPLEX if dtypes.is_complex(dtype) else FLOAT
+
+
+def elementwise_aval(name: str, kinds, avals, out_dtype=None) -> ShapedArray:
+    """Shape and dtype rule shared by every elementwise primitive."""
+    first = avals[0]
+    for a in avals[1:]:
+        if a.shape != first.shape:
+            raise TypeError(f"{name} got operands of different shapes "
+                            f"{', '.join(str(x.shape) for x in avals)}; broadcast them first "
+                            "(spmd.numpy functions broadcast, spmd.lax ones do not)")
+        if a.dtype != first.dtype:
+            raise TypeError(f"{name} got operands of different dtypes "
+                            f"{', '.join(str(x.dtype) for x in avals)}; convert them first "
+                            "(spmd.numpy functions promote, spmd.lax ones do not)")
+    if _kind(first.dtype) not in kinds:
+        raise TypeError(f"{name} does not accept {first.dtype} operands; it takes "
+                        f"{' or '.join(kinds)} types")
+    weak = all(a.weak_type for a in avals)
+    return ShapedArray(first.shape, first.dtype if out_dtype is None else out_dtype,
+                       weak and out_dtype is None)
+
+
+def _hlo_lowering(op_name: str):
+    def lower(ctx, *operands, **params):
+        return ctx.op(op_name, operands)
+    return lower
+
+
+def _declare(name, nargs, kinds, hlo, out_dtype=None) -> Primitive:
+    prim = Primitive(name)
+    prim.def_abstract_eval(lambda *avals, **p: elementwise_aval(name, kinds, avals, out_dtype))
+    lowering_rules[prim] = _hlo_lowering(hlo) if isinstance(hlo, str) else hlo
+    (defvectorized if nargs == 1 else defbroadcasting)(prim)
+    return prim
+
+
+def _bind(prim):
+    def fn(*args):
+        return prim.bind(*args)
+    fn.__name__ = prim.name
+    return fn
+
+
+# ---------------------------------------------------------------- helpers used by the JVPs
+def _full_like(x, value):
+    aval = core.get_aval(x)
+    return full(aval.shape, value, aval.dtype)
+
+
+def _real_dtype(dtype):
+    return {np.dtype(np.complex64): np.dtype(np.float32),
+            np.dtype(np.complex128): np.dtype(np.float64)}.get(np.dtype(dtype), np.dtype(dtype))
+
+
+# ---------------------------------------------------------------- unary
+neg_p = _declare("neg", 1, NUMBER, "stablehlo.negate")
+neg = _bind(neg_p)
+deflinear(neg_p)
+deftranspose_linear(neg_p, lambda ct, x: neg(ct))
+
+_UNARY = [  # name, kinds, hlo op, jvp(t, out, x)
+    ("exp", INEXACT, "stablehlo.exponential", lambda t, out, x: mul(t, out)),
+    ("log", INEXACT, "stablehlo.log", lambda t, out, x: div(t, x)),
+    ("log1p", INEXACT, "stablehlo.log_plus_one", lambda t, out, x: div(t, add(x, _full_like(x, 1)))),
+    ("expm1", INEXACT, "stablehlo.exponential_minus_one",
+     lambda t, out, x: mul(t, add(out, _full_like(out, 1)))),
+    ("tanh", INEXACT, "stablehlo.tanh",
+     lambda t, out, x: mul(t, sub(_full_like(out, 1), mul(out, out)))),
+    ("logistic", INEXACT, "stablehlo.logistic",
+     lambda t, out, x: mul(t, mul(out, sub(_full_like(out, 1), out)))),
+    ("sin", INEXACT, "stablehlo.sine", lambda t, out, x: mul(t, cos(x))),
+    ("cos", INEXACT, "stablehlo.cosine", lambda t, out, x: neg(mul(t, sin(x)))),
+    ("tan", INEXACT, "stablehlo.tan",
+     lambda t, out, x: mul(t, add(_full_like(out, 1), mul(out, out)))),
+    ("sqrt", INEXACT, "stablehlo.sqrt", lambda t, out, x: div(t, mul(_full_like(out, 2), out))),
+    ("rsqrt", INEXACT, "stablehlo.rsqrt",
+     lambda t, out, x: mul(t, mul(_full_like(out, -0.5), div(out, x)))),
+    ("cbrt", (FLOAT,), "stablehlo.cbrt",
+     lambda t, out, x: mul(t, div(out, mul(_full_like(x, 3), x)))),
+    ("erf", (FLOAT,), "chlo.erf",
+     lambda t, out, x: mul(t, mul(_full_like(x, 2 / np.sqrt(np.pi)), exp(neg(mul(x, x)))))),
+    ("erf_inv", (FLOAT,), "chlo.erf_inv",
+     lambda t, out, x: mul(t, mul(_full_like(x, np.sqrt(np.pi) / 2), exp(mul(out, out))))),
+    ("lgamma", (FLOAT,), "chlo.lgamma", lambda t, out, x: mul(t, digamma(x))),
+    ("digamma", (FLOAT,), "chlo.digamma", None),
+    ("asin", INEXACT, "chlo.asin",
+     lambda t, out, x: mul(t, rsqrt(sub(_full_like(x, 1), mul(x, x))))),
+    ("acos", INEXACT, "chlo.acos",
+     lambda t, out, x: neg(mul(t, rsqrt(sub(_full_like(x, 1), mul(x, x)))))),
+    ("atan", INEXACT, "chlo.atan",
+     lambda t, out, x: div(t, add(_full_like(x, 1), mul(x, x)))),
+    ("sinh", INEXACT, "chlo.sinh", lambda t, out, x: mul(t, cosh(x))),
+    ("cosh", INEXACT, "chlo.cosh", lambda t, out, x: mul(t, sinh(x))),
+    ("asinh", INEXACT, "chlo.asinh",
+     lambda t, out, x: mul(t, rsqrt(add(mul(x, x), _full_like(x, 1))))),
+    ("acosh", INEXACT, "chlo.acosh",
+     lambda t, out, x: mul(t, rsqrt(sub(mul(x, x), _full_like(x, 1))))),
+    ("atanh", INEXACT, "chlo.atanh",
+     lambda t, out, x: div(t, sub(_full_like(x, 1), mul(x, x)))),
+]
+for _name, _kinds, _hlo, _jvp in _UNARY:
+    _p = _declare(_name, 1, _kinds, _hlo)
+    if _jvp is not None:
+        defjvp_with_output(_p, _jvp)
+    globals()[f"{_name}_p"] = _p
+    globals()[_name] = _bind(_p)
+
+# Piecewise constant (or non-differentiable) unary ops: zero tangent.
+for _name, _kinds, _hlo in [
+        ("sign", NUMBER, "stablehlo.sign"), ("floor", (FLOAT,), "stablehlo.floor"),
+        ("ceil", (FLOAT,), "stablehlo.ceil"),
+        ("round", (FLOAT,), "stablehlo.round_nearest_even"),
+        ("round_afz", (FLOAT,), "stablehlo.round_nearest_afz"),
+        ("not", INTEGRAL, "stablehlo.not"),
+        ("population_count", (INT, UINT), "stablehlo.popcnt")]:
+    _p = _declare(_name, 1, _kinds, _hlo)
+    defjvp_zero(_p)
+    globals()[f"{_name}_p"] = _p
+    globals()[_name if _name != "not" else "bitwise_not"] = _bind(_p)
+
+is_finite_p = _declare("is_finite", 1, (FLOAT,), "stablehlo.is_finite", out_dtype=np.bool_)
+defjvp_zero(is_finite_p)
+is_finite = _bind(is_finite_p)
+
+
+def _abs_aval(x):
+    out = elementwise_aval("abs", NUMBER, [x])
+    return out.update(dtype=_real_dtype(x.dtype))
+
+
+abs_p = Primitive("abs")
+abs_p.def_abstract_eval(_abs_aval)
+lowering_rules[abs_p] = _hlo_lowering("stablehlo.abs")
+defvectorized(abs_p)
+defjvp_with_output(abs_p, lambda t, out, x: mul(t, sign(x)) if not dtypes.is_complex(
+    core.get_aval(x).dtype) else real(mul(conj(x), div(t, convert_element_type(out, core.get_aval(x).dtype)))))
+_abs = _bind(abs_p)
+
+# complex parts
+for _name, _hlo in [("real", "stablehlo.real"), ("imag", "stablehlo.imag")]:
+    _p = Primitive(_name)
+    _p.def_abstract_eval(lambda x, _n=_name: elementwise_aval(_n, (COMPLEX,), [x]).update(
+        dtype=_real_dtype(x.dtype)))
+    lowering_rules[_p] = _hlo_lowering(_hlo)
+    defvectorized(_p)
+    deflinear(_p)
+    globals()[f"{_name}_p"] = _p
+    globals()[_name] = _bind(_p)
+deftranspose_linear(real_p, lambda ct, x: complex_(ct, _full_like(ct, 0)))
+deftranspose_linear(imag_p, lambda ct, x: complex_(_full_like(ct, 0), neg(ct)))
+
+conj_p = _declare("conj", 1, (COMPLEX,), lambda ctx, x: ctx.op("chlo.conj", [x]))
+deflinear(conj_p)
+deftranspose_linear(conj_p, lambda ct, x: conj(ct))
+conj = _bind(conj_p)
+
+
+def _complex_aval(x, y):
+    out = elementwise_aval("complex", (FLOAT,), [x, y])
+    return out.update(dtype=np.complex128 if x.dtype == np.float64 else np.complex64)
+
+
+complex_p = Primitive("complex")
+complex_p.def_abstract_eval(_complex_aval)
+lowering_rules[complex_p] = _hlo_lowering("stablehlo.complex")
+defbroadcasting(complex_p)
+deflinear(complex_p)
+transpose_rules[complex_p] = lambda ct, x, y: [real(ct) if is_undefined(x) else None,
+                                               neg(imag(ct)) if is_undefined(y) else None]
+complex_ = _bind(complex_p)
+
+# ---------------------------------------------------------------- binary arithmetic
+add_p = _declare("add", 2, NUMBER, "stablehlo.add")
+sub_p = _declare("sub", 2, NUMBER, "stablehlo.subtract")
+mul_p = _declare("mul", 2, NUMBER + (BOOL,), lambda ctx, x, y: ctx.op(
+    "stablehlo.and" if ctx.in_avals[0].dtype == np.bool_ else "stablehlo.multiply", [x, y]))
+div_p = _declare("div", 2, NUMBER, "stablehlo.divide")
+rem_p = _declare("rem", 2, NUMBER, "stablehlo.remainder")
+pow_p = _declare("pow", 2, INEXACT, "stablehlo.power")
+max_p = _declare("max", 2, ANY, "stablehlo.maximum")
+min_p = _declare("min", 2, ANY, "stablehlo.minimum")
+atan2_p = _declare("atan2", 2, (FLOAT,), "stablehlo.atan2")
+nextafter_p = _declare("nextafter", 2, (FLOAT,), "chlo.next_after")
+# add_any accumulates tangents and cotangents; it is add, kept apart so that programs show
+# where accumulation happens.
+add_any_p = _declare("add_any", 2, NUMBER, "stablehlo.add")
+for _p in (add_p, sub_p, mul_p, div_p, rem_p, pow_p, max_p, min_p, atan2_p, nextafter_p, add_any_p):
+    globals()[_p.name] = _bind(_p)
+
+deflinear(add_p)
+deflinear(add_any_p)
+deflinear(sub_p)
+
+
+transpose_rules[add_p] = lambda ct, x, y: [ct if is_undefined(x) else None,
+                                           ct if is_undefined(y) else None]
+transpose_rules[add_any_p] = transpose_rules[add_p]
+transpose_rules[sub_p] = lambda ct, x, y: [ct if is_undefined(x) else None,
+                                           neg(ct) if is_undefined(y) and type(ct) is not Zero
+                                           else None]
+defjvp(mul_p, lambda t, x, y: mul(t, y), lambda t, x, y: mul(x, t))
+
+
+def _mul_transpose(ct, x, y):
+    if type(ct) is Zero:
+        return [None, None]
+    if is_undefined(x) and is_undefined(y):
+        raise TypeError("mul of two linear values is not linear: cannot transpose it")
+    return [mul(ct, y) if is_undefined(x) else None, mul(x, ct) if is_undefined(y) else None]
+
+
+transpose_rules[mul_p] = _mul_transpose
+defjvp(div_p, lambda t, x, y: div(t, y),
+       lambda t, x, y: neg(mul(t, div(x, mul(y, y)))))
+deftranspose_linear(div_p, lambda ct, x, y: div(ct, y))
+defjvp(rem_p, lambda t, x, y: t,
+       lambda t, x, y: mul(neg(t), round_afz_toward_zero(div(x, y))))
+
+
+def round_afz_toward_zero(x):
+    """trunc(x): sign(x) * floor(|x|)."""
+    return mul(sign(x), floor(_abs(x)))
+
+
+def _pow_jvp_x(t, out, x, y):
+    # d/dx x**y = y * x**(y-1); written to be 0 (not nan) at x == 0 when y == 0
+    ym1 = sub(y, _full_like(y, 1))
+    safe = select(eq(y, _full_like(y, 0)), _full_like(x, 0), mul(y, pow(x, ym1)))
+    return mul(t, safe)
+
+
+def _pow_jvp_y(t, out, x, y):
+    # d/dy x**y = log(x) * x**y, taken as 0 where x == 0
+    zero = _full_like(x, 0)
+    logx = log(select(eq(x, zero), _full_like(x, 1), x))
+    return mul(t, mul(out, logx))
+
+
+defjvp_with_output(pow_p, _pow_jvp_x, _pow_jvp_y)
+
+
+def _minmax_jvp(pick_first_fn):
+    def rule(primals, tangents):
+        x, y = primals
+        out = pick_first_fn[0].bind(x, y)
+        tx, ty = tangents
+        if type(tx) is Zero and type(ty) is Zero:
+            return out, Zero(core.get_aval(out))
+        # JAX's convention: where x == y each side gets half the tangent
+        half = _full_like(out, 0.5)
+        x_wins = convert_element_type(pick_first_fn[1](x, y), core.get_aval(out).dtype)
+        tie = convert_element_type(eq(x, y), core.get_aval(out).dtype)
+        wx = add(x_wins, mul(tie, half))
+        wy = sub(_full_like(out, 1), wx)
+        tx, ty = instantiate(tx, core.get_aval(x)), instantiate(ty, core.get_aval(y))
+        return out, add(mul(tx, wx), mul(ty, wy))
+    return rule
+
+
+jvp_rules[max_p] = _minmax_jvp((max_p, lambda x, y: gt(x, y)))
+jvp_rules[min_p] = _minmax_jvp((min_p, lambda x, y: lt(x, y)))
+defjvp(atan2_p, lambda t, x, y: mul(t, div(y, add(mul(x, x), mul(y, y)))),
+       lambda t, x, y: mul(t, div(neg(x), add(mul(x, x), mul(y, y)))))
+defjvp_zero(nextafter_p)
+
+# ---------------------------------------------------------------- bitwise and logical
+for _name, _hlo in [("and", "stablehlo.and"), ("or", "stablehlo.or"), ("xor", "stablehlo.xor")]:
+    _p = _declare(_name, 2, INTEGRAL, _hlo)
+    defjvp_zero(_p)
+    globals()[f"{_name}_p"] = _p
+    globals()[f"bitwise_{_name}"] = _bind(_p)
+for _name, _hlo in [("shift_left", "stablehlo.shift_left"),
+                    ("shift_right_arithmetic", "stablehlo.shift_right_arithmetic"),
+                    ("shift_right_logical", "stablehlo.shift_right_logical")]:
+    _p = _declare(_name, 2, (INT, UINT), _hlo)
+    defjvp_zero(_p)
+    globals()[f"{_name}_p"] = _p
+    globals()[_name] = _bind(_p)
+
+# ---------------------------------------------------------------- comparisons
+_DIRECTIONS = {"eq": "EQ", "ne": "NE", "lt": "LT", "le": "LE", "gt": "GT", "ge": "GE"}
+
+
+def _compare_lowering(direction):
+    def lower(ctx, x, y):
+        kind = _kind(ctx.in_avals[0].dtype)
+        ctype = {FLOAT: "FLOAT", COMPLEX: "FLOAT", INT: "SIGNED", UINT: "UNSIGNED",
+                 BOOL: "UNSIGNED"}[kind]
+        return ctx.op("stablehlo.compare", [x, y],
+                      attrs=f"comparison_direction = #stablehlo<comparison_direction {direction}>, "
+                            f"compare_type = #stablehlo<comparison_type {ctype}>")
+    return lower
+
+
+for _name, _dir in _DIRECTIONS.items():
+    _kinds = ANY if _name in ("eq", "ne") else (FLOAT, INT, UINT, BOOL)
+    _p = _declare(_name, 2, _kinds, _compare_lowering(_dir), out_dtype=np.bool_)
+    defjvp_zero(_p)
+    globals()[f"{_name}_p"] = _p
+    globals()[_name] = _bind(_p)
+
+
+# ---------------------------------------------------------------- select and clamp
+def _select_aval(pred, on_true, on_false):
+    if pred.dtype != np.bool_:
+        raise TypeError(f"select's predicate must be bool, got {pred.dtype}")
+    if pred.shape not in ((), on_true.shape):
+        raise TypeError(f"select's predicate shape {pred.shape} must be () or match the cases' "
+                        f"shape {on_true.shape}")
+    return elementwise_aval("select", ANY, [on_true, on_false])
+
+
+select_p = Primitive("select")
+select_p.def_abstract_eval(_select_aval)
+lowering_rules[select_p] = _hlo_lowering("stablehlo.select")
+
+
+def _select_jvp(primals, tangents):
+    pred, x, y = primals
+    _, tx, ty = tangents
+    out = select(pred, x, y)
+    if type(tx) is Zero and type(ty) is Zero:
+        return out, Zero(core.get_aval(out))
+    from transforms.jvp import instantiate
+    return out, select(pred, instantiate(tx, core.get_aval(x)), instantiate(ty, core.get_aval(y)))
+
+
+jvp_rules[select_p] = _select_jvp
+
+
+def _select_transpose(ct, pred, x, y):
+    if is_undefined(pred):
+        raise TypeError("select's predicate cannot be linear")
+    if type(ct) is Zero:
+        return [None, None, None]
+    zeros = _full_like(ct, 0)
+    return [None, select(pred, ct, zeros) if is_undefined(x) else None,
+            select(pred, zeros, ct) if is_undefined(y) else None]
+
+
+transpose_rules[select_p] = _select_transpose
+
+
+def _select_batch(axis, args, dims):
+    pred, x, y = args
+    if dims[0] is None and dims[1] == dims[2]:
+        return select(pred, x, y), dims[1]
+    x, y = bdim_at_front(x, dims[1], axis.size), bdim_at_front(y, dims[2], axis.size)
+    pred = bdim_at_front(pred, dims[0], axis.size)
+    if core.get_aval(pred).ndim == 1 and core.get_aval(x).ndim > 1:  # one scalar per example
+        from transforms.lax.structural import broadcast_in_dim
+        pred = broadcast_in_dim(pred, core.get_aval(x).shape, (0,))
+    return select(pred, x, y), 0
+
+
+batching_rules[select_p] = _select_batch
+select = _bind(select_p)
+
+
+def clamp(lo, x, hi):
+    return min(max(x, lo), hi)
+
+
+# ---------------------------------------------------------------- integer_pow
+def _integer_pow_lowering(ctx, x, *, y):
+    aval = ctx.in_avals[0]
+    if y == 0:
+        return ctx.constant(np.ones(aval.shape, aval.dtype), aval.strip_weak())
+    acc, base, n = None, x, abs(y)
+    while n:  # square-and-multiply
+        if n & 1:
+            acc = base if acc is None else ctx.typed("stablehlo.multiply", [acc, base], [aval, aval], aval)
+        n >>= 1
+        if n:
+            base = ctx.typed("stablehlo.multiply", [base, base], [aval, aval], aval)
+    if y < 0:
+        one = ctx.constant(np.ones(aval.shape, aval.dtype), aval.strip_weak())
+        acc = ctx.typed("stablehlo.divide", [one, acc], [aval, aval], aval)
+    return acc
+
+
+integer_pow_p = Primitive("integer_pow")
+integer_pow_p.def_abstract_eval(lambda x, *, y: elementwise_aval("integer_pow", NUMBER, [x]))
+lowering_rules[integer_pow_p] = _integer_pow_lowering
+defvectorized(integer_pow_p)
+defjvp(integer_pow_p, lambda t, x, *, y: mul(t, mul(_full_like(x, y), integer_pow(x, y - 1)))
+       if y != 0 else Zero(core.get_aval(x)))
+
+
+def integer_pow(x, y: int):
+    return integer_pow_p.bind(x, y=int(y))
+
+
+# ---------------------------------------------------------------- dtype conversion
+def _convert_aval(x, *, new_dtype, weak_type):
+    return ShapedArray(x.shape, new_dtype, weak_type)
+
+
+def _convert_lowering(ctx, x, *, new_dtype, weak_type):
+    src, dst = ctx.in_avals[0].dtype, np.dtype(new_dtype)
+    if src == dst:
+        return x
+    if dtypes.is_complex(src) and not dtypes.is_complex(dst):
+        x = ctx.typed("stablehlo.real", [x], [ctx.in_avals[0]],
+                      ctx.in_avals[0].update(dtype=_real_dtype(src)))
+        src = _real_dtype(src)
+        if src == dst:
+            return x
+        in_aval = ctx.in_avals[0].update(dtype=src)
+    else:
+        in_aval = ctx.in_avals[0]
+    if dst == np.bool_ and src != np.bool_:
+        zero = ctx.constant(np.zeros(in_aval.shape, src), in_aval.strip_weak())
+        return ctx.typed("stablehlo.compare", [x, zero], [in_aval, in_aval], ctx.out_avals[0],
+                         attrs="comparison_direction = #stablehlo<comparison_direction NE>")
+    return ctx.typed("stablehlo.convert", [x], [in_aval], ctx.out_avals[0])
+
+
+convert_element_type_p = Primitive("convert_element_type")
+convert_element_type_p.def_abstract_eval(_convert_aval)
+lowering_rules[convert_element_type_p] = _convert_lowering
+defvectorized(convert_element_type_p)
+
+
+def _convert_jvp(primals, tangents, *, new_dtype, weak_type):
+    (x,), (t,) = primals, tangents
+    out = convert_element_type_p.bind(x, new_dtype=new_dtype, weak_type=weak_type)
+    if type(t) is Zero or not dtypes.is_inexact(new_dtype) or not dtypes.is_inexact(
+            core.get_aval(x).dtype):
+        return out, Zero(core.get_aval(out))
+    return out, convert_element_type_p.bind(t, new_dtype=new_dtype, weak_type=weak_type)
+
+
+jvp_rules[convert_element_type_p] = _convert_jvp
+deftranspose_linear(convert_element_type_p, lambda ct, x, *, new_dtype, weak_type:
+                    convert_element_type_p.bind(ct, new_dtype=x.aval.dtype,
+                                                weak_type=x.aval.weak_type))
+
+
+def convert_element_type(x, new_dtype, weak_type: bool = False):
+    new_dtype = dtypes.canonicalize(new_dtype)
+    aval = core.get_aval(x)
+    if aval.dtype == new_dtype and aval.weak_type == weak_type and not isinstance(
+            x, (int, float, bool, complex)):
+        return x
+    return convert_element_type_p.bind(x, new_dtype=new_dtype, weak_type=bool(weak_type))
+
+
+def full(shape, value, dtype, weak_type: bool = False):
+    """An array of `shape` filled with `value` (a scalar or 0-d array)."""
+    from transforms.lax.structural import broadcast_in_dim
+    dtype = dtypes.canonicalize(dtype)
+    if core.is_concrete(value) and not hasattr(value, "aval"):
+        value = np.asarray(value, dtype=dtype)
+        if np.shape(value) != ():
+            raise TypeError(f"full's fill value must be a scalar, got shape {np.shape(value)}")
+        scalar = value
+    else:
+        scalar = convert_element_type(value, dtype, weak_type)
+    return broadcast_in_dim(scalar, tuple(shape), ())
