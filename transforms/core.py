@@ -21,12 +21,13 @@ from transforms import dtypes
 class ShapedArray:
     """What every transform knows of a value: shape, dtype, and whether the dtype is weak
     (it came from a Python scalar and yields to the other operand's type)."""
-    __slots__ = ("shape", "dtype", "weak_type")
+    __slots__ = ("shape", "dtype", "weak_type", "_hash")
 
     def __init__(self, shape, dtype, weak_type=False):
         self.shape = tuple(int(d) for d in shape)
         self.dtype = np.dtype(dtype)
         self.weak_type = bool(weak_type)
+        self._hash = hash((self.shape, self.dtype, self.weak_type))  # avals key every cache
 
     ndim = property(lambda self: len(self.shape))
     size = property(lambda self: int(np.prod(self.shape, dtype=np.int64)))
@@ -47,10 +48,11 @@ class ShapedArray:
         return (self.shape, self.dtype, self.weak_type)
 
     def __eq__(self, other):
-        return isinstance(other, ShapedArray) and self._key() == other._key()
+        return self is other or (isinstance(other, ShapedArray) and self._hash == other._hash
+                                 and self._key() == other._key())
 
     def __hash__(self):
-        return hash(self._key())
+        return self._hash
 
     def str_short(self) -> str:
         name = _SHORT_DTYPE.get(self.dtype, str(self.dtype))

@@ -1,0 +1,194 @@
+"""The core: abstract values, dtype promotion, the program printer, pytrees, spmd.Array."""
+import collections
+
+import numpy as np
+import pytest
+
+import spmd
+import spmd.numpy as jnp
+from tests.oracles import assert_close
+from transforms import core, dtypes, tree_util
+
+
+@pytest.fixture
+def x64():
+    spmd.config.update("enable_x64", True)
+    yield
+    spmd.config.update("enable_x64", False)
+
+
+# ---------------------------------------------------------------- promotion
+PROMOTIONS = [  # (a, a weak, b, b weak) -> (dtype, weak), JAX's table
+    ((np.int32, False), (np.float32, True), (np.float32, True)),
+    ((np.uint8, False), (np.int8, False), (np.int16, False)),
+    ((np.int32, True), (np.bool_, False), (np.int32, True)),
+    ((np.float16, False), (dtypes.bfloat16, False), (np.float32, False)),
+    ((np.int32, False), (np.float16, False), (np.float16, False)),
+    ((np.float16, False), (np.float32, True), (np.float16, False)),
+    ((np.int8, False), (np.int32, True), (np.int8, False)),
+    ((np.bool_, False), (np.bool_, False), (np.bool_, False)),
+    ((np.float32, False), (np.complex64, True), (np.complex64, False)),
+    ((np.uint32, False), (np.int32, False), (np.int32, False)),  # int64 narrowed without x64
+]
+
+
+@pytest.mark.parametrize("a,b,expected", PROMOTIONS)
+def test_promotion_table(a, b, expected):
+    got = dtypes.result_type(a, b)
+    assert (got[0], got[1]) == (np.dtype(expected[0]), expected[1])
+    assert dtypes.result_type(b, a) == got  # symmetric
+
+
+def test_promotion_under_x64(x64):
+    assert dtypes.result_type((np.uint32, False), (np.int32, False)) == (np.dtype(np.int64), False)
+    assert dtypes.result_type((np.int64, False), (np.float32, True))[0] == np.float64
+
+
+def test_float64_input_narrows_without_x64():
+    x = jnp.asarray(np.arange(3, dtype=np.float64))
+    assert x.dtype == np.float32
+    assert jnp.asarray(np.arange(3, dtype=np.int64)).dtype == np.int32
+
+
+def test_x64_keeps_float64(x64):
+    x = jnp.asarray(np.arange(3, dtype=np.float64))
+    assert x.dtype == np.float64
+    assert_close(x * 2, np.arange(3, dtype=np.float64) * 2)
+
+
+def test_weak_scalars_follow_the_array():
+    x = jnp.ones(3, jnp.float16)
+    assert (x * 2.0).dtype == np.float16
+    assert (jnp.ones(3, jnp.int32) + 1.5).dtype == np.float32
+    y = spmd.jit(lambda a: a + 1)(2.0)
+    assert y.dtype == np.float32 and y.weak_type
+
+
+# ---------------------------------------------------------------- the printer
+def test_make_jaxpr_prints_the_program():
+    def f(x, y):
+        return jnp.sin(x) * y + 1.0
+    text = str(spmd.make_jaxpr(f)(np.ones(3, np.float32), np.ones(3, np.float32)))
+    assert text.startswith("{ lambda ")
+    for op in ("sin", "mul", "add", "f32[3]"):
+        assert op in text
+    assert text.rstrip().endswith("}")
+
+
+def test_make_jaxpr_of_grad_shows_the_backward_ops():
+    jaxpr = spmd.make_jaxpr(spmd.grad(lambda x: jnp.sin(x) * x))(1.0)
+    names = [e.prim.name for e in jaxpr.jaxpr.eqns]
+    assert "sin" in names and "cos" in names
+
+
+def test_eval_jaxpr_reproduces_the_function():
+    f = lambda x: jnp.tanh(x) * 3.0 - x  # noqa: E731
+    x = np.linspace(-1, 1, 5, dtype=np.float32)
+    closed = spmd.make_jaxpr(f)(x)
+    assert_close(core.eval_jaxpr(closed.jaxpr, closed.consts, x)[0], np.tanh(x) * 3 - x)
+
+
+# ---------------------------------------------------------------- pytrees
+Point = collections.namedtuple("Point", "x y")
+
+
+class Box:
+    def __init__(self, a, b):
+        self.a, self.b = a, b
+
+
+tree_util.register_pytree_node(Box, lambda b: ((b.a, b.b), "box"), lambda aux, c: Box(*c))
+
+TREES = [
+    (1, 2.0),
+    [1, [2, (3,)]],
+    {"b": 1, "a": (2, None)},
+    Point(1, {"z": 2}),
+    None,
+    3,
+]
+
+
+@pytest.mark.parametrize("tree", TREES, ids=repr)
+def test_flatten_unflatten_roundtrip(tree):
+    leaves, treedef = tree_util.tree_flatten(tree)
+    assert tree_util.tree_unflatten(treedef, leaves) == tree
+    assert treedef.num_leaves == len(leaves)
+
+
+def test_dict_leaves_in_sorted_key_order():
+    assert tree_util.tree_leaves({"b": 1, "a": 2, "c": 3}) == [2, 1, 3]
+
+
+def test_none_is_an_empty_node():
+    assert tree_util.tree_leaves([None, 1, None]) == [1]
+
+
+def test_tree_map_multi_tree_and_registered_node():
+    out = tree_util.tree_map(lambda a, b: a + b, Box(1, [2]), Box(10, [20]))
+    assert isinstance(out, Box) and (out.a, out.b) == (11, [22])
+    assert tree_util.tree_structure(Box(1, 2)) != tree_util.tree_structure((1, 2))
+
+
+def test_tree_map_structure_mismatch_error():
+    with pytest.raises(ValueError, match="structure mismatch"):
+        tree_util.tree_map(lambda a, b: a, (1, 2), [1, 2])
+
+
+def test_unflatten_wrong_leaf_count_error():
+    treedef = tree_util.tree_structure((1, 2))
+    with pytest.raises(ValueError, match="has 2 leaves, but 3"):
+        tree_util.tree_unflatten(treedef, [1, 2, 3])
+
+
+# ---------------------------------------------------------------- spmd.Array
+def test_array_attributes_and_conversions():
+    host = np.arange(6, dtype=np.float32).reshape(2, 3)
+    x = jnp.asarray(host)
+    assert (x.shape, x.dtype, x.ndim, x.size) == ((2, 3), np.float32, 2, 6)
+    np.testing.assert_array_equal(np.asarray(x), host)
+    assert x.block_until_ready() is x
+    s = jnp.asarray(np.float32(2.5))
+    assert float(s) == 2.5 and int(s) == 2 and bool(s) and s.item() == 2.5
+    assert len(x) == 2 and [np.asarray(r).tolist() for r in x] == host.tolist()
+    assert repr(jnp.asarray(np.array([1.0, 2.0], np.float32))) == \
+        "Array([1., 2.], dtype=float32)"
+    assert "weak_type=True" in repr(jnp.asarray(1.0) * 2)
+
+
+def test_array_is_read_only_and_unhashable():
+    x = jnp.asarray(np.ones(2, np.float32))
+    with pytest.raises(ValueError):
+        np.asarray(x)[0] = 3
+    with pytest.raises(TypeError, match="not hashable"):
+        hash(x)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.int32, np.bool_, np.uint8, np.float16,
+                                   dtypes.bfloat16, np.complex64])
+def test_array_roundtrip_dtypes(dtype):
+    host = (np.arange(6) % 3).astype(dtype).reshape(3, 2)
+    x = jnp.asarray(host)
+    assert x.dtype == dtype
+    np.testing.assert_array_equal(np.asarray(x).astype(np.complex64), host.astype(np.complex64))
+
+
+def test_unsupported_python_object():
+    with pytest.raises(TypeError, match="not a valid array"):
+        core.get_aval(object())
+
+
+def test_missing_rule_names_primitive_and_transform():
+    p = core.Primitive("mystery")
+    p.def_abstract_eval(lambda x: x)
+    with pytest.raises(core.MissingRuleError, match="'mystery' has no differentiation"):
+        spmd.grad(lambda x: p.bind(x))(1.0)
+    with pytest.raises(core.MissingRuleError, match="'mystery' has no batching"):
+        spmd.vmap(lambda x: p.bind(x))(np.ones(2, np.float32))
+    with pytest.raises(core.MissingRuleError, match="'mystery' has no lowering"):
+        p.bind(np.float32(1))
+
+
+def test_jax_never_imported():
+    import sys
+    assert "jax" not in sys.modules

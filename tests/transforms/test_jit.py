@@ -1,0 +1,165 @@
+"""jit: one trace and one compile per signature, static and donated arguments, the StableHLO
+text, and the error texts."""
+import numpy as np
+import pytest
+
+import spmd
+import spmd.numpy as jnp
+from tests.oracles import assert_close
+from transforms import backend, core
+
+
+def counting(fn):
+    calls = []
+
+    def wrapped(*args, **kwargs):
+        calls.append(1)
+        return fn(*args, **kwargs)
+    return wrapped, calls
+
+
+def test_one_trace_per_signature():
+    f, calls = counting(lambda x, y: jnp.tanh(x * y + 1.0))
+    jf = spmd.jit(f)
+    x = np.arange(6, dtype=np.float32).reshape(2, 3)
+    for _ in range(3):
+        assert_close(jf(x, x), np.tanh(x * x + 1.0))
+    assert len(calls) == 1
+    jf(x.astype(np.int32), x.astype(np.int32))      # a new dtype: a new trace
+    jf(x[:1], x[:1])                                  # a new shape: a new trace
+    assert len(calls) == 3
+    jf(jnp.asarray(x), jnp.asarray(x))              # device arrays of the first signature
+    assert len(calls) == 3
+
+
+def test_weak_scalar_argument_is_its_own_signature():
+    f, calls = counting(lambda x: x * 2)
+    jf = spmd.jit(f)
+    assert jf(3.0).dtype == np.float32 and jf(3.0).weak_type
+    assert jf(np.float32(3.0)).weak_type is False
+    assert len(calls) == 2
+
+
+def test_static_argnums_and_argnames():
+    f, calls = counting(lambda x, n, *, mode="sum": jnp.sum(x ** n) if mode == "sum" else
+                        jnp.max(x ** n))
+    jf = spmd.jit(f, static_argnums=1, static_argnames="mode")
+    x = np.array([1.0, -2.0, 3.0], np.float32)
+    assert_close(jf(x, 2), np.float32(14.0))
+    assert_close(jf(x, 3), np.float32(-8 + 1 + 27))
+    assert_close(jf(x, 2, mode="max"), np.float32(9.0))
+    assert_close(jf(x, 2), np.float32(14.0))
+    assert len(calls) == 3
+
+
+def test_pytree_arguments_and_results():
+    def f(params, x):
+        return {"out": params["w"] @ x + params["b"], "norm": jnp.sum(params["w"] ** 2)}
+    w = np.arange(6.0, dtype=np.float32).reshape(2, 3)
+    b = np.ones(2, np.float32)
+    x = np.ones(3, np.float32)
+    out = spmd.jit(f)({"w": w, "b": b}, x)
+    assert_close(out, {"out": w @ x + b, "norm": np.float32((w ** 2).sum())})
+
+
+def test_decorator_forms():
+    @spmd.jit
+    def f(x):
+        return x + 1
+
+    @spmd.jit(static_argnums=(1,))
+    def g(x, k):
+        return x * k
+    assert_close(f(np.float32(1)), np.float32(2))
+    assert_close(g(np.float32(2), 3), np.float32(6))
+
+
+def test_lowered_text_is_one_fused_program():
+    f = spmd.jit(lambda x, y, z: jnp.sum(x + y * z))
+    x = np.ones(8, np.float32)
+    text = f.lower(x, x, x).as_text()
+    assert text.count("func.func") == 1
+    assert "stablehlo.multiply" in text and "stablehlo.reduce" in text
+    backend.verify(text)
+    hlo = f.lower(x, x, x).compile().executable().exe.hlo_text()
+    assert "fusion" in hlo  # XLA fused the elementwise ops into the reduction
+
+
+def test_closure_constants_and_nested_jit():
+    c = np.arange(3, dtype=np.float32)
+    inner = spmd.jit(lambda x: x * c)
+    outer = spmd.jit(lambda x: inner(x) + inner(x * 2))
+    x = np.ones(3, np.float32)
+    assert_close(outer(x), x * c + 2 * x * c)
+    assert outer.lower(x).as_text().count("func.func") == 1  # the inner jit is inlined
+
+
+def test_donated_argument_is_consumed():
+    f = spmd.jit(lambda x: x * 2, donate_argnums=0)
+    x = jnp.asarray(np.ones(4, np.float32))
+    y = f(x)
+    assert_close(y, np.full(4, 2, np.float32))
+    assert x.is_deleted()
+    with pytest.raises(RuntimeError, match="donated"):
+        np.asarray(x)
+
+
+def test_eager_equals_jit_numerics():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((4, 5)).astype(np.float32)
+    fun = lambda a: jnp.exp(jnp.sin(a) * 0.5) / (1.0 + a * a)  # noqa: E731
+    # Same lowering per op; XLA's fusion may still reorder a rounding (1 ulp), as in JAX.
+    np.testing.assert_allclose(np.asarray(fun(x)), np.asarray(spmd.jit(fun)(x)), rtol=3e-7)
+
+
+def test_traced_bool_error_names_operation_and_fix():
+    f = spmd.jit(lambda x: x if x > 0 else -x)
+    with pytest.raises(core.ConcretizationError, match=r"Python bool.*lax.cond.*static_argnums"):
+        f(np.float32(1.0))
+
+
+def test_traced_int_and_index_errors():
+    with pytest.raises(core.ConcretizationError, match="Python int"):
+        spmd.jit(lambda x: int(x))(np.int32(1))
+    with pytest.raises(core.ConcretizationError, match="Python index"):
+        spmd.jit(lambda x: [1, 2, 3][x])(np.int32(1))
+
+
+def test_unhashable_static_argument():
+    f = spmd.jit(lambda x, cfg: x * len(cfg), static_argnums=1)
+    with pytest.raises(ValueError, match="static argument.*must be hashable.*list"):
+        f(np.float32(1), [1, 2])
+
+
+def test_dtype_the_backend_lacks():
+    with pytest.raises(TypeError, match="not supported by spmd's XLA backend"):
+        spmd.jit(lambda x: x)(np.array(["a"]))
+    with pytest.raises(TypeError, match="not supported"):
+        jnp.asarray(np.zeros(2, np.float128) if hasattr(np, "float128") else np.array(["x"]))
+
+
+def test_escaped_tracer_is_reported():
+    leaked = []
+
+    @spmd.jit
+    def f(x):
+        leaked.append(x)
+        return x + 1
+    f(np.float32(1))
+    with pytest.raises(core.EscapedTracerError, match="outside the transform"):
+        jnp.sin(leaked[0])
+
+
+def test_persistent_compilation_cache(tmp_path):
+    spmd.config.update("compilation_cache_dir", str(tmp_path))
+    try:
+        f = spmd.jit(lambda x: jnp.cos(x) * 3.0 - 1.25)
+        x = np.linspace(0, 1, 7, dtype=np.float32)
+        expected = np.cos(x) * 3.0 - 1.25
+        assert_close(f(x), expected)
+        assert list(tmp_path.iterdir()), "the executable was written to the cache"
+        backend._compile_cache.clear()
+        g = spmd.jit(lambda x: jnp.cos(x) * 3.0 - 1.25)
+        assert_close(g(x), expected)  # loaded from disk, same numbers
+    finally:
+        spmd.config.update("compilation_cache_dir", "")
