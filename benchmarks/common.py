@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import importlib.util
+import os
+import platform
+import random
 import statistics
 import time
 
@@ -24,6 +27,44 @@ def median_per_call(fn, calls: int = 2000, repeats: int = 7) -> float:
         for _ in range(calls):
             fn()
     return median_seconds(batch, repeats, warmup=1) / calls
+
+
+def interleaved(fns: dict, rounds: int = 9, calls: int = 1, warmup: int = 1,
+                before: dict | None = None) -> list[tuple[str, float]]:
+    """Seconds per call of each function, side by side: each round times `calls` back-to-back
+    calls of every function, in an order shuffled anew each round (what runs just before a side
+    can slow it: a NumPy side freeing 100 MB of temporaries, say); the result is the median
+    over rounds. Interleaving the sides means a change of machine load (shared CPUs) hits every
+    side alike. `before[name]()`, if given, runs untimed before each timed batch of that side."""
+    for fn in fns.values():
+        for _ in range(warmup):
+            fn()
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    order = list(fns.items())
+    shuffle = random.Random(0).shuffle  # the same orders in every run of a script
+    for _ in range(rounds):
+        shuffle(order)
+        for name, fn in order:
+            if before and name in before:
+                before[name]()
+            start = time.perf_counter()
+            for _ in range(calls):
+                fn()
+            times[name].append((time.perf_counter() - start) / calls)
+    return [(name, statistics.median(t)) for name, t in times.items()]
+
+
+def machine() -> str:
+    """The machine and its load, for RESULTS.md: timings on shared CPUs mean little without."""
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    return (f"{platform.machine()}, {os.cpu_count()} cores, load average {load}, "
+            f"Python {platform.python_version()}")
+
+
+def goal(text: str, ratio: float, limit: float, higher_is_better: bool = False):
+    met = ratio >= limit if higher_is_better else ratio <= limit
+    sign = ">=" if higher_is_better else "<="
+    print(f"  goal {text}: {ratio:.2f} (want {sign} {limit}) -> {'met' if met else 'NOT met'}")
 
 
 def jax_available() -> bool:

@@ -7,8 +7,25 @@ from transforms.api import (grad, jvp, linearize, make_jaxpr, value_and_grad, vj
 from transforms.array import Array  # noqa: F401
 from transforms.config import config  # noqa: F401
 from transforms.jit import jit  # noqa: F401
+from transforms.caches import clear_caches  # noqa: F401
+from spmd.pmap import pmap  # noqa: F401
+from spmd.devices import (device_count, device_put_replicated, device_put_sharded,  # noqa: F401
+                          devices, local_device_count, local_devices, process_count,
+                          process_index)
+from transforms import dtypes  # noqa: F401  (spmd.dtypes.float0, as jax.dtypes)
+from transforms.custom_derivatives import custom_jvp, custom_vjp  # noqa: F401
+from transforms.jacobians import hessian, jacfwd, jacobian, jacrev  # noqa: F401
+from transforms.remat import checkpoint_policies, remat  # noqa: F401
 
 import transforms as _transforms  # noqa: F401  (declares primitives, installs the executor)
 from spmd import numpy  # noqa: F401  (installs the array operators)
+from spmd import checkpoints, data, optim  # noqa: F401,E402
+from spmd import random  # noqa: F401
+from spmd import lax  # noqa: F401
+from spmd import nn, scipy  # noqa: F401
+from spmd import distributed  # noqa: F401
+
+
+checkpoint = remat  # jax.checkpoint; saving training state is spmd.checkpoints
 
 __version__ = "0.1.0"

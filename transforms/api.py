@@ -43,11 +43,7 @@ def jvp(fun: Callable, primals, tangents, has_aux: bool = False):
     if in_tree != t_tree:
         raise ValueError(f"jvp: primals {in_tree} and tangents {t_tree} must have the same "
                          "structure")
-    for p, t in zip(p_leaves, t_leaves):
-        pa, ta = core.get_aval(p), core.get_aval(t)
-        if pa.shape != ta.shape:
-            raise ValueError(f"jvp: tangent shape {ta.shape} does not match primal shape "
-                             f"{pa.shape}")
+    t_leaves = [_checked_tangent(p, t) for p, t in zip(p_leaves, t_leaves)]
     box = []
     aux_fun = _split_aux(fun, has_aux)
     outs, touts = jvp_flat(_flat_fun(aux_fun.main, in_tree, box), p_leaves, t_leaves)
@@ -56,6 +52,33 @@ def jvp(fun: Callable, primals, tangents, has_aux: bool = False):
              else _zeros_for(core.get_aval(o)) for t, o in zip(touts, outs)]
     result = (tree_util.tree_unflatten(out_tree, outs), tree_util.tree_unflatten(out_tree, touts))
     return result + (aux_fun.aux(),) if has_aux else result
+
+
+def _checked_tangent(primal, tangent):
+    """The tangent of one primal leaf as jvp_flat takes it: float0 tangents of integer values
+    become symbolic zeros, weak Python scalars take the primal's dtype; mismatches are errors."""
+    pa, ta = core.get_aval(primal), core.get_aval(tangent)
+    if pa.shape != ta.shape:
+        raise ValueError(f"jvp called with different primal and tangent shapes; got primal "
+                         f"shape {pa.shape} and tangent shape {ta.shape}")
+    expected = pa.tangent_aval().dtype
+    if expected == dtypes.float0:
+        if ta.dtype != dtypes.float0:
+            raise TypeError(
+                f"primal and tangent arguments to jvp do not match; dtypes must be equal, or in "
+                f"case of int/bool primal dtype the tangent dtype must be float0. Got primal "
+                f"dtype {pa.dtype} and so expected tangent dtype float0, but got tangent dtype "
+                f"{ta.dtype} instead. Pass np.zeros(shape, spmd.dtypes.float0) as its tangent.")
+        return Zero(pa)
+    if ta.dtype != expected:
+        if not ta.weak_type:
+            raise TypeError(
+                f"primal and tangent arguments to jvp do not match; dtypes must be equal. Got "
+                f"primal dtype {pa.dtype} and so expected tangent dtype {expected}, but got "
+                f"tangent dtype {ta.dtype} instead.")
+        from transforms.lax import convert_element_type
+        return convert_element_type(tangent, expected)
+    return tangent
 
 
 class _AuxSplitter:
@@ -136,40 +159,72 @@ def vjp(fun: Callable, *primals, has_aux: bool = False):
     return result + (aux_fun.aux(),) if has_aux else result
 
 
-def _argnums_tuple(argnums, nargs):
+def argnums_tuple(argnums, nargs: int) -> tuple[int, ...]:
+    """`argnums` (an int or a sequence of ints, negative counting from the end) as a tuple of
+    non-negative positions, checked against the number of positional arguments."""
     nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
+    if not nums or not all(isinstance(a, int) for a in nums):
+        raise TypeError(f"argnums must be an int or a non-empty tuple of ints, got {argnums!r}")
     for a in nums:
         if not -nargs <= a < nargs:
-            raise ValueError(f"argnums {argnums} out of range for a function called with "
-                             f"{nargs} positional arguments")
+            raise ValueError(f"Differentiating with respect to argnums={argnums} requires at "
+                             f"least {max(a + 1, -a)} positional arguments to be passed by the "
+                             f"caller, but got only {nargs} positional arguments.")
     return tuple(a % nargs for a in nums)
 
 
-def _check_differentiable(x, where):
-    aval = core.get_aval(x)
-    if not dtypes.is_inexact(aval.dtype):
-        raise TypeError(f"grad requires real- or complex-valued inputs (a floating-point dtype), "
-                        f"but {where} has dtype {aval.dtype}. For integer or boolean inputs use "
-                        "vjp, or convert them to float first.")
+def partial_args(fun: Callable, args: tuple, kwargs: dict, nums: tuple[int, ...]):
+    """`fun` as a function of the arguments at positions `nums` only (the rest fixed)."""
+    def partial_fun(*diff_args):
+        full = list(args)
+        for i, a in zip(nums, diff_args):
+            full[i] = a
+        return fun(*full, **kwargs)
+    return partial_fun
+
+
+def check_input_dtype_revderiv(name: str, holomorphic: bool, allow_int: bool, x):
+    """JAX's rule for what reverse-mode derivatives (grad, jacrev) accept as inputs."""
+    dtype = core.get_aval(x).dtype
+    if holomorphic and not dtypes.is_complex(dtype):
+        raise TypeError(f"{name} with holomorphic=True requires inputs with complex dtype, but "
+                        f"got {dtype}.")
+    if not dtypes.is_inexact(dtype) and not allow_int:
+        raise TypeError(f"{name} requires real- or complex-valued inputs (input dtype that is a "
+                        f"sub-dtype of np.inexact), but got {dtype}. If you want to use Boolean- "
+                        "or integer-valued inputs, use vjp or set allow_int to True.")
+
+
+def check_output_dtype_revderiv(name: str, holomorphic: bool, x):
+    """JAX's rule for the outputs of grad and jacrev: real floats (complex when holomorphic)."""
+    dtype = core.get_aval(x).dtype
+    if holomorphic:
+        if not dtypes.is_complex(dtype):
+            raise TypeError(f"{name} with holomorphic=True requires outputs with complex dtype, "
+                            f"but got {dtype}.")
+    elif dtypes.is_complex(dtype):
+        raise TypeError(f"{name} requires real-valued outputs (output dtype that is a sub-dtype "
+                        f"of np.floating), but got {dtype}. For holomorphic differentiation, pass "
+                        "holomorphic=True. For differentiation of non-holomorphic functions "
+                        "involving complex outputs, use spmd.vjp directly.")
+    elif not dtypes.is_float(dtype):
+        raise TypeError(f"{name} requires real-valued outputs (output dtype that is a sub-dtype "
+                        f"of np.floating), but got {dtype}. For differentiation of functions "
+                        "with integer outputs, use spmd.vjp directly.")
 
 
 def value_and_grad(fun: Callable, argnums=0, has_aux: bool = False, holomorphic: bool = False,
                    allow_int: bool = False):
-    """f's value and its gradient with respect to the `argnums` arguments."""
+    """f's value and its gradient with respect to the `argnums` arguments. Integer and boolean
+    arguments are rejected unless allow_int=True; their gradients are then float0 zeros."""
     @functools.wraps(fun)
     def value_and_grad_f(*args, **kwargs):
-        nums = _argnums_tuple(argnums, len(args))
+        nums = argnums_tuple(argnums, len(args))
         for i in nums:
-            if not allow_int:
-                for leaf in tree_util.tree_leaves(args[i]):
-                    _check_differentiable(leaf, f"argument {i}")
-
-        def partial_fun(*diff_args):
-            full = list(args)
-            for i, a in zip(nums, diff_args):
-                full[i] = a
-            return fun(*full, **kwargs)
-        out = vjp(partial_fun, *[args[i] for i in nums], has_aux=has_aux)
+            for leaf in tree_util.tree_leaves(args[i]):
+                check_input_dtype_revderiv("grad", holomorphic, allow_int, leaf)
+        out = vjp(partial_args(fun, args, kwargs, nums), *[args[i] for i in nums],
+                  has_aux=has_aux)
         value, vjp_fn = out[0], out[1]
         leaves = tree_util.tree_leaves(value)
         if len(leaves) != 1 or core.get_aval(leaves[0]).shape != ():
@@ -177,8 +232,7 @@ def value_and_grad(fun: Callable, argnums=0, has_aux: bool = False, holomorphic:
             raise TypeError(f"Gradient only defined for scalar-output functions. Output had "
                             f"shape: {shapes[0] if len(shapes) == 1 else shapes}.")
         out_aval = core.get_aval(leaves[0])
-        if not dtypes.is_inexact(out_aval.dtype):
-            raise TypeError(f"grad requires a real- or complex-valued output, got {out_aval.dtype}")
+        check_output_dtype_revderiv("grad", holomorphic, leaves[0])
         from transforms.lax import full
         grads = vjp_fn(tree_util.tree_unflatten(tree_util.tree_structure(value),
                                                 [full((), 1, out_aval.dtype)]))
@@ -200,17 +254,28 @@ def grad(fun: Callable, argnums=0, has_aux: bool = False, holomorphic: bool = Fa
 
 
 # ---------------------------------------------------------------- vmap
-def _broadcast_prefix(prefix, tree, what):
+def _is_axis(d) -> bool:
+    return d is None or (isinstance(d, int) and not isinstance(d, bool))
+
+
+def _check_axes_spec(spec, what: str):
+    leaves = tree_util.tree_leaves(spec, is_leaf=lambda x: x is None)
+    if not all(_is_axis(d) for d in leaves):
+        raise TypeError(f"vmap {what} must be an int, None, or a (nested) tuple/list/dict with "
+                        f"those as leaves, but got {what}={spec!r}")
+
+
+def _broadcast_prefix(prefix, tree, what: str, whose: str):
     """`prefix` (an int/None or a pytree prefix of `tree`) expanded to one entry per leaf."""
     treedef = tree_util.tree_structure(tree)
-    if prefix is None or isinstance(prefix, int):
+    if _is_axis(prefix):
         return [prefix] * treedef.num_leaves
     try:
         subtrees = tree_util.flatten_up_to(
             tree_util.tree_structure(prefix, is_leaf=lambda x: x is None), tree)
     except ValueError as e:
-        raise ValueError(f"vmap {what} {prefix!r} is not a prefix of the arguments' structure "
-                         f"{treedef}: {e}") from None
+        raise ValueError(f"vmap {what} specification must be a tree prefix of the {whose}, got "
+                         f"{what}={prefix!r} for {whose} structure {treedef}: {e}") from None
     prefix_leaves = tree_util.tree_leaves(prefix, is_leaf=lambda x: x is None)
     out = []
     for p, sub in zip(prefix_leaves, subtrees):
@@ -218,26 +283,49 @@ def _broadcast_prefix(prefix, tree, what):
     return out
 
 
+def _leaf_labels(args, kwargs) -> list[str]:
+    """For each leaf of (args, kwargs), the argument it belongs to, for error messages."""
+    labels = []
+    for i, a in enumerate(args):
+        labels += [f"argument {i}"] * len(tree_util.tree_leaves(a))
+    for k in sorted(kwargs):
+        labels += [f"keyword argument {k!r}"] * len(tree_util.tree_leaves(kwargs[k]))
+    return labels
+
+
 def vmap(fun: Callable, in_axes=0, out_axes=0, axis_name=None, axis_size=None,
          spmd_axis_name=None):
-    """Vectorize `fun` over a new leading (or `in_axes`) axis, as in JAX."""
+    """Vectorize `fun` over a new leading (or `in_axes`) axis, as in JAX.
+
+    `in_axes`: an int, None, or a tuple with one entry per positional argument, each an int,
+    None or a pytree prefix of that argument (dicts, tuples, lists); negative axes count from
+    the end. Keyword arguments are always mapped along axis 0. `out_axes`: likewise, a prefix of
+    the output; None for an output that does not vary along the mapped axis. `axis_size` gives
+    the size when no input is mapped; `axis_name` binds the axis for collectives (psum, ...).
+    """
     if isinstance(in_axes, list):
-        in_axes = tuple(in_axes)
-    if not (in_axes is None or isinstance(in_axes, (int, tuple, dict))):
-        raise TypeError(f"vmap in_axes must be an int, None, or a tuple/pytree of those, got "
-                        f"{in_axes!r}")
+        in_axes = tuple(in_axes)  # JAX reads a top-level list as a tuple of per-argument axes
+    if not (_is_axis(in_axes) or isinstance(in_axes, tuple)):
+        raise TypeError(f"vmap in_axes must be an int, None, or a tuple of entries corresponding "
+                        f"to the positional arguments passed to the function, but got "
+                        f"in_axes={in_axes!r}")
+    _check_axes_spec(in_axes, "in_axes")
+    _check_axes_spec(out_axes, "out_axes")
 
     @functools.wraps(fun)
     def vmapped(*args, **kwargs):
         leaves, in_tree = tree_util.tree_flatten((args, kwargs))
         if isinstance(in_axes, tuple) and len(in_axes) != len(args):
-            raise ValueError(f"vmap in_axes has {len(in_axes)} entries but the function was "
-                             f"called with {len(args)} positional arguments")
+            raise ValueError(f"vmap in_axes must be an int, None, or a tuple of entries "
+                             f"corresponding to the positional arguments passed to the "
+                             f"function, but got len(in_axes)={len(in_axes)}, "
+                             f"len(args)={len(args)}")
+        labels = _leaf_labels(args, kwargs)
         num_kw_leaves = len(leaves) - tree_util.tree_structure(args).num_leaves
-        dims = _broadcast_prefix(in_axes, args, "in_axes") + [0] * num_kw_leaves
-        dims = [None if d is None else _canonical_axis(d, core.get_aval(x).ndim, "in_axes")
-                for d, x in zip(dims, leaves)]
-        size = _mapped_size(leaves, dims, in_tree, axis_size)
+        dims = _broadcast_prefix(in_axes, args, "in_axes", "arguments") + [0] * num_kw_leaves
+        dims = [None if d is None else _canonical_in_axis(d, core.get_aval(x), label)
+                for d, x, label in zip(dims, leaves, labels)]
+        size = _mapped_size(leaves, dims, labels, axis_size)
         box = []
 
         def flat(*xs):
@@ -249,19 +337,32 @@ def vmap(fun: Callable, in_axes=0, out_axes=0, axis_name=None, axis_size=None,
 
         def out_dims():  # out_axes is a prefix of the output, known once traced
             out_tree, out = box[0]
-            return _broadcast_prefix(out_axes, out, "out_axes")
+            dims = _broadcast_prefix(out_axes, out, "out_axes", "output")
+            return [None if d is None else _canonical_out_axis(d, core.get_aval(o).ndim, i)
+                    for i, (d, o) in enumerate(zip(dims, tree_util.tree_leaves(out)))]
         outs = vmap_flat(flat, AxisFrame(axis_name, size, "vmap"), leaves, dims, out_dims)
         return tree_util.tree_unflatten(box[0][0], outs)
     return vmapped
 
 
-def _canonical_axis(d, ndim, what):
-    if not -ndim <= d < ndim:
-        raise ValueError(f"vmap {what}={d} is out of range for an argument of rank {ndim}")
-    return d % ndim
+def _canonical_in_axis(d: int, aval, label: str) -> int:
+    if not -aval.ndim <= d < aval.ndim:
+        raise ValueError(f"vmap was requested to map {label} along axis {d}, which implies that "
+                         f"its rank should be at least {d + 1 if d >= 0 else -d}, but it is only "
+                         f"{aval.ndim} (its shape is {aval.shape})")
+    return d % aval.ndim
 
 
-def _mapped_size(leaves, dims, in_tree, axis_size):
+def _canonical_out_axis(d: int, ndim: int, index: int) -> int:
+    """out_axes index the mapped output, which has one more axis than the function's output."""
+    if not -(ndim + 1) <= d <= ndim:
+        raise ValueError(f"vmap out_axes={d} is out of range for output {index}: the function "
+                         f"returns rank {ndim} there, so the mapped output has {ndim + 1} axes "
+                         f"(valid out_axes: {-(ndim + 1)} to {ndim})")
+    return d % (ndim + 1)
+
+
+def _mapped_size(leaves, dims, labels, axis_size) -> int:
     sizes = {core.get_aval(x).shape[d] for x, d in zip(leaves, dims) if d is not None}
     if not sizes:
         if axis_size is None:
@@ -269,20 +370,15 @@ def _mapped_size(leaves, dims, in_tree, axis_size):
                              "axis_size")
         return int(axis_size)
     if len(sizes) > 1:
-        args, _ = tree_util.tree_unflatten(in_tree, leaves)
-        described = []
-        for i, arg in enumerate(args):
-            arg_leaves = tree_util.tree_leaves(arg)
-            start = sum(len(tree_util.tree_leaves(a)) for a in args[:i])
-            arg_sizes = sorted({core.get_aval(x).shape[d] for x, d in zip(
-                arg_leaves, dims[start:start + len(arg_leaves)]) if d is not None})
-            if arg_sizes:
-                described.append(f"argument {i} has mapped size {'/'.join(map(str, arg_sizes))}")
-        raise ValueError("vmap got inconsistent sizes for the mapped axis: "
-                         + "; ".join(described))
+        described = [f"{label} of type {core.get_aval(x).str_short()} has size "
+                     f"{core.get_aval(x).shape[d]} along axis {d}"
+                     for x, d, label in zip(leaves, dims, labels) if d is not None]
+        raise ValueError("vmap got inconsistent sizes for array axes to be mapped:\n  * "
+                         + ";\n  * ".join(described))
     size = sizes.pop()
     if axis_size is not None and axis_size != size:
-        raise ValueError(f"vmap axis_size={axis_size} but the mapped inputs have size {size}")
+        raise ValueError(f"vmap got axis_size={axis_size} but the mapped inputs have size {size} "
+                         "along the mapped axis; leave axis_size out or make them agree")
     return size
 
 

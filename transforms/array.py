@@ -1,5 +1,6 @@
 """`Array`: a value that lives on devices. One buffer on one device, or (from pmap) one buffer
-spread over several devices, stacked along dimension 0. Operators come from spmd.numpy."""
+spread over several devices: stacked along dimension 0 (device i holds row i, as a (1, ...)
+shard) or replicated (every device holds the whole). Operators come from spmd.numpy."""
 from __future__ import annotations
 
 import numpy as np
@@ -26,12 +27,34 @@ class Array:
     @property
     def sharding_devices(self) -> list:
         """The devices holding this array, in shard order."""
-        return list(self._buf._sharding._device_assignment) if self.is_sharded else [
+        return list(self._buf._sharding._devices) if self.is_multi_device else [
             self._buf._sharding._device]
 
     @property
     def is_sharded(self) -> bool:
+        """Stacked over several devices (a pmap result with out_axes=0)."""
         return isinstance(self._buf._sharding, backend.StackedSharding)
+
+    @property
+    def is_replicated(self) -> bool:
+        """A full copy on each of several devices (a pmap result with out_axes=None)."""
+        return isinstance(self._buf._sharding, backend.ReplicatedSharding)
+
+    @property
+    def is_multi_device(self) -> bool:
+        return self.is_sharded or self.is_replicated
+
+    def shard(self, i: int) -> "Array":
+        """Row i of a stacked array, the part device i holds, read from that device alone (no
+        indexing program): `x[i]` of a pmap result."""
+        n = self.shape[0]
+        if not -n <= i < n:
+            raise IndexError(f"index {i} is out of bounds for axis 0 with size {n}")
+        self._check_alive()
+        if self._npy is not None:
+            return make_array(self._npy[i], self.weak_type)
+        part = backend.to_numpy(backend.shard_buffers(self._buf)[i % n], self.dtype)
+        return make_array(part.reshape(self.shape[1:]), self.weak_type)
 
     def devices(self) -> set:
         return set(self.sharding_devices)
@@ -54,6 +77,8 @@ class Array:
             if self.is_sharded:
                 parts = [backend.to_numpy(b, self.dtype) for b in backend.shard_buffers(self._buf)]
                 value = np.concatenate([p.reshape((-1,) + self.shape[1:]) for p in parts])
+            elif self.is_replicated:
+                value = backend.to_numpy(backend.shard_buffers(self._buf)[0], self.dtype)
             else:
                 value = backend.to_numpy(self._buf, self.dtype)
             value = value.reshape(self.shape)

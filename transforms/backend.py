@@ -65,12 +65,41 @@ class StackedSharding(_jax.GSPMDSharding):
         return self._hlo_sharding
 
 
+class ReplicatedSharding(_jax.GSPMDSharding):
+    """The whole array on each of several devices (a pmap's broadcast input or out_axes=None
+    output): every device holds a full copy."""
+
+    @property
+    def memory_kind(self):
+        return self._memory_kind
+
+    def _to_xla_hlo_sharding(self, ndim):
+        return self._hlo_sharding
+
+
+_multi_shardings: dict = {}  # cached, so that `a._sharding is b._sharding` tells equal layouts
+
+
 def stacked_sharding(devices: Sequence, ndim: int) -> StackedSharding:
-    op = xc.OpSharding()
-    op.type = xc.OpSharding.Type.OTHER
-    op.tile_assignment_dimensions = [len(devices)] + [1] * (max(ndim, 1) - 1)
-    op.tile_assignment_devices = list(range(len(devices)))
-    return StackedSharding(_jax.DeviceList(tuple(devices)), op)
+    key = ("stacked", tuple(d.id for d in devices), max(ndim, 1))
+    s = _multi_shardings.get(key)
+    if s is None:
+        op = xc.OpSharding()
+        op.type = xc.OpSharding.Type.OTHER
+        op.tile_assignment_dimensions = [len(devices)] + [1] * (max(ndim, 1) - 1)
+        op.tile_assignment_devices = list(range(len(devices)))
+        s = _multi_shardings[key] = StackedSharding(_jax.DeviceList(tuple(devices)), op)
+    return s
+
+
+def replicated_sharding(devices: Sequence) -> ReplicatedSharding:
+    key = ("replicated", tuple(d.id for d in devices))
+    s = _multi_shardings.get(key)
+    if s is None:
+        op = xc.OpSharding()
+        op.type = xc.OpSharding.Type.REPLICATED
+        s = _multi_shardings[key] = ReplicatedSharding(_jax.DeviceList(tuple(devices)), op)
+    return s
 
 
 _single_shardings: dict = {}
@@ -174,6 +203,13 @@ def device_put_sharded(shards: Sequence[np.ndarray], global_aval, devices: Seque
                                    enable_x64=bool(config.enable_x64))
 
 
+def device_put_replicated(x: np.ndarray, aval, devices: Sequence):
+    """One host array copied onto each of `devices` (a pmap's broadcast argument)."""
+    return _jax.batched_device_put(aval, replicated_sharding(devices), [x] * len(devices),
+                                   list(devices), committed=True,
+                                   enable_x64=bool(config.enable_x64))
+
+
 def assemble_stacked(global_aval, buffers: Sequence, devices: Sequence):
     """Single-device buffers (one per device, already in place) as one stacked array: no copy."""
     return _jax.ArrayImpl(global_aval, stacked_sharding(devices, global_aval.ndim), list(buffers),
@@ -222,28 +258,44 @@ def is_deleted(buf) -> bool:
 
 # ---------------------------------------------------------------- compile and execute
 class Executable:
-    """A compiled program with prebuilt output handlers: `exe(bufs)` returns output buffers."""
+    """A compiled program with prebuilt output handlers: `exe(bufs)` returns output buffers.
+    `out_sharding` is a function of the output aval or a list with one sharding per output."""
     __slots__ = ("loaded", "handlers", "devices")
 
     def __init__(self, loaded, out_avals, devices, out_sharding=None):
         self.loaded = loaded
         self.devices = devices
         if out_sharding is None:
-            sharding = single_sharding(devices[0])
-            self.handlers = [_jax.array_result_handler(a, sharding, True, _skip_checks=True)
-                             for a in out_avals]
+            shardings = [single_sharding(devices[0])] * len(out_avals)
+        elif callable(out_sharding):
+            shardings = [out_sharding(a) for a in out_avals]
         else:
-            self.handlers = [_jax.array_result_handler(a, out_sharding(a), True, _skip_checks=True)
-                             for a in out_avals]
+            shardings = list(out_sharding)
+        self.handlers = [_jax.array_result_handler(a, s, True, _skip_checks=True)
+                         for a, s in zip(out_avals, shardings)]
 
     def __call__(self, bufs: Sequence):
         return self.loaded.execute_sharded(bufs).consume_with_handlers(self.handlers)
+
+    def run_with_token(self, bufs: Sequence):
+        """(output buffers, token): `token.block_until_ready()` waits for the whole execution,
+        on every device, whatever becomes of its outputs (donated later, deleted)."""
+        results = self.loaded.execute_sharded(bufs, with_tokens=True)
+        token = results.consume_token()
+        return results.consume_with_handlers(self.handlers), token
 
     def hlo_text(self) -> str:
         return self.loaded.hlo_modules()[0].to_string()
 
 
 _compile_cache: dict = {}
+_loaded_cache: dict = {}
+
+
+def clear_caches():
+    """Forget the compiled executables kept in memory (the on-disk cache stays)."""
+    _compile_cache.clear()
+    _loaded_cache.clear()
 
 
 def compile_options(num_replicas: int, device_ids: Sequence[int]):
@@ -260,9 +312,23 @@ def compile(module_text: str, out_avals, devices: Sequence, out_sharding=None,
     """Compile StableHLO text for `devices` (one replica each). Cached in memory by text and
     devices; with `compilation_cache_dir` set, also on disk as serialized executables."""
     key = (module_text, tuple(d.id for d in devices))
-    exe = _compile_cache.get(key)
+    # One program may be wanted with different output shardings (pmap's out_axes): the loaded
+    # program is cached by text and devices, the Executable by those and its shardings.
+    exe_key = None if callable(out_sharding) else key + (
+        None if out_sharding is None else tuple(out_sharding),)
+    exe = _compile_cache.get(exe_key) if exe_key is not None else None
     if exe is not None:
         return exe
+    loaded = _loaded_cache.get(key)
+    if loaded is None:
+        loaded = _loaded_cache[key] = _compile_loaded(module_text, key, devices, host_callbacks)
+    exe = Executable(loaded, out_avals, list(devices), out_sharding)
+    if exe_key is not None:
+        _compile_cache[exe_key] = exe
+    return exe
+
+
+def _compile_loaded(module_text, key, devices, host_callbacks):
     device_list = _jax.DeviceList(tuple(devices))
     opts = compile_options(len(devices), [d.id for d in devices])
     loaded = _load_from_disk(key, device_list, opts) if not host_callbacks else None
@@ -273,9 +339,7 @@ def compile(module_text: str, out_avals, devices: Sequence, out_sharding=None,
         else:
             loaded = client().compile_and_load(module_text, device_list, opts)
             _save_to_disk(key, loaded)
-    exe = Executable(loaded, out_avals, list(devices), out_sharding)
-    _compile_cache[key] = exe
-    return exe
+    return loaded
 
 
 def _disk_path(key):

@@ -1,8 +1,11 @@
 """Runtime settings, read once from the environment and changeable with `config.update`.
 
 `enable_x64` (SPMD_ENABLE_X64): keep 64-bit types; off, float64 input becomes float32 as in JAX.
-`cpu_devices` (SPMD_CPU_DEVICES): how many XLA CPU devices the process gets; it must be set
-before the backend starts, since XLA fixes the device count when the client is created.
+`cpu_devices` (SPMD_CPU_DEVICES, or XLA_FLAGS=--xla_force_host_platform_device_count=N): how
+many XLA CPU devices the process gets; it must be set before the backend starts, since XLA fixes
+the device count when the client is created.
+`threefry_partitionable` (JAX_THREEFRY_PARTITIONABLE, default on): which of JAX's two layouts
+spmd.random uses to turn a key into a stream of bits (see spmd/random/streams.py).
 """
 import os
 
@@ -11,13 +14,27 @@ def _env_flag(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
 
 
+def _cpu_device_count() -> int:
+    """SPMD_CPU_DEVICES, else XLA's own --xla_force_host_platform_device_count in XLA_FLAGS
+    (what JAX users set), else 1."""
+    if "SPMD_CPU_DEVICES" in os.environ:
+        return int(os.environ["SPMD_CPU_DEVICES"])
+    for flag in os.environ.get("XLA_FLAGS", "").split():
+        if flag.startswith("--xla_force_host_platform_device_count="):
+            return int(flag.split("=", 1)[1])
+    return 1
+
+
 class Config:
     def __init__(self):
         self.values = {
             "enable_x64": _env_flag("SPMD_ENABLE_X64") or _env_flag("JAX_ENABLE_X64"),
-            "cpu_devices": int(os.environ.get("SPMD_CPU_DEVICES", "1")),
+            "cpu_devices": _cpu_device_count(),
             "compilation_cache_dir": os.environ.get("SPMD_COMPILATION_CACHE_DIR", ""),
             "max_inflight_executions": int(os.environ.get("SPMD_MAX_INFLIGHT", "2")),
+            # spmd.random's stream layout, as JAX's flag (on by default since JAX 0.5)
+            "threefry_partitionable": os.environ.get(
+                "JAX_THREEFRY_PARTITIONABLE", "1").strip().lower() not in ("0", "false", "no", "off"),
         }
         self._listeners = {}
 

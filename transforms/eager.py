@@ -11,12 +11,16 @@ from transforms.core import Eqn, Jaxpr, Var
 _executables: dict = {}
 
 
+def clear_cache():
+    _executables.clear()
+
+
 def to_buffer(x, device=None):
     """A device buffer for an eager operand: Arrays as they are (gathered onto one device when
     sharded), host values transferred."""
     if type(x) is Array:
         x._check_alive()
-        if x.is_sharded:
+        if x.is_multi_device:  # a pmap result: gathered through the host onto one device
             return backend.device_put(np.asarray(x), x.aval, device)
         return x._buf
     aval = core.get_aval(x)

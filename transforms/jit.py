@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import weakref
 from typing import Callable, Sequence
 
 from transforms import backend, core, dtypes, lowering, tree_util
@@ -52,9 +53,10 @@ core.impl_rules[jit_p] = _jit_impl
 
 
 @functools.lru_cache(maxsize=1024)
-def jvp_jaxpr(jaxpr: Jaxpr, nonzeros: tuple) -> Jaxpr:
-    """A program taking (primals, the non-zero tangents) and returning the primal outputs, then
-    the tangents of the inexact outputs (instantiated; integer outputs have none)."""
+def jvp_jaxpr(jaxpr: Jaxpr, nonzeros: tuple) -> tuple[Jaxpr, list]:
+    """A program taking (its consts, primals, the non-zero tangents) and returning the primal
+    outputs, then the tangents of the inexact outputs (instantiated; integer outputs have none),
+    and the consts (e.g. the zeros that instantiation creates)."""
     n = len(jaxpr.invars)
 
     def fun(*args):
@@ -64,14 +66,14 @@ def jvp_jaxpr(jaxpr: Jaxpr, nonzeros: tuple) -> Jaxpr:
         return outs + [instantiate(t, core.get_aval(o)) for t, o in zip(touts, outs)
                        if dtypes.is_inexact(core.get_aval(o).dtype)]
     in_avals = jaxpr.in_avals + [v.aval.strip_weak() for v, nz in zip(jaxpr.invars, nonzeros) if nz]
-    return closed_as_open(trace_to_jaxpr(fun, in_avals, core.eval_trace))[0]
+    return closed_as_open(trace_to_jaxpr(fun, in_avals, core.eval_trace))
 
 
 def _jit_jvp(primals, tangents, *, jaxpr, name, donated):
     nonzeros = tuple(type(t) is not Zero for t in tangents)
-    new = jvp_jaxpr(jaxpr, nonzeros)
+    new, consts = jvp_jaxpr(jaxpr, nonzeros)
     nz_tangents = [t for t in tangents if type(t) is not Zero]
-    outs = jit_p.bind(*primals, *nz_tangents, jaxpr=new, name=f"jvp_{name}",
+    outs = jit_p.bind(*consts, *primals, *nz_tangents, jaxpr=new, name=f"jvp_{name}",
                       donated=(False,) * len(new.invars))
     m = len(jaxpr.outvars)
     it = iter(outs[m:])
@@ -146,6 +148,7 @@ class Lowered:
         return self._text
 
     def compile(self):
+        self._entry.executable()  # compile now, as jax's Lowered.compile() does
         return self._entry
 
 
@@ -175,24 +178,21 @@ class _Entry:
 
 
 class _FastCall:
-    """A signature seen before whose arguments are all device arrays: straight to XLA."""
-    __slots__ = ("nargs", "execute", "handlers", "const_bufs", "out_avals", "single", "out_tree")
+    """A signature seen before whose arguments are all device arrays: what JitFunction.__call__
+    needs to go straight to XLA."""
+    __slots__ = ("execute", "handlers", "const_bufs", "out_avals", "out_aval", "out_tree")
 
-    def __init__(self, entry: "_Entry", nargs: int):
+    def __init__(self, entry: "_Entry"):
         program = entry.executable()
-        self.nargs = nargs
         self.execute = program.exe.loaded.execute_sharded
         self.handlers = program.exe.handlers
         self.const_bufs = entry.const_bufs
         self.out_avals = program.out_avals
         self.out_tree = entry.out_tree
-        self.single = tree_util.treedef_is_leaf(entry.out_tree)
+        # the common case, one array out, is wrapped inline by the caller
+        self.out_aval = program.out_avals[0] if tree_util.treedef_is_leaf(entry.out_tree) else None
 
-    def __call__(self, args):
-        bufs = self.const_bufs + [a._buf for a in args]
-        outs = self.execute(bufs).consume_with_handlers(self.handlers)
-        if self.single:
-            return Array(outs[0], self.out_avals[0])
+    def wrap(self, outs):
         return tree_util.tree_unflatten(self.out_tree, [
             Array(b, a) for b, a in zip(outs, self.out_avals)])
 
@@ -207,8 +207,12 @@ def _hashable_static(value, where):
     return value
 
 
+live_jit_functions: "weakref.WeakSet[JitFunction]" = weakref.WeakSet()  # for clear_caches
+
+
 class JitFunction:
     def __init__(self, fun: Callable, static_argnums=(), static_argnames=(), donate_argnums=()):
+        live_jit_functions.add(self)
         functools.update_wrapper(self, fun)
         self.fun = fun
         self.static_argnums = _as_tuple(static_argnums)
@@ -216,7 +220,8 @@ class JitFunction:
         self.donate_argnums = _as_tuple(donate_argnums)
         self.name = getattr(fun, "__name__", "fun")
         self._cache: dict = {}
-        self._fast: dict = {}
+        self._fast: dict = {}  # avals of array arguments -> _FastCall
+        self._fast_tree: dict = {}  # (pytree structure of the arguments, avals) -> _FastCall
         signature = _signature_or_none(fun)
         if signature is not None:  # a static name passed positionally is static too
             params = list(signature.parameters)
@@ -239,7 +244,9 @@ class JitFunction:
         static, static_kw, dyn_args, dyn_kwargs, dyn_positions = self._split(args, kwargs)
         leaves, in_tree = tree_util.tree_flatten((dyn_args, dyn_kwargs))
         avals = tuple(x.aval if type(x) is Array else core.get_aval(x) for x in leaves)
-        key = (static, static_kw, in_tree, avals)
+        # collectives trace differently under different named axes (all_gather's size)
+        axes = tuple((f.name, f.size) for f in core.axis_env())
+        key = (static, static_kw, in_tree, avals, axes)
         entry = self._cache.get(key)
         if entry is None:
             entry = self._trace(static, static_kw, in_tree, avals, len(args), dyn_positions)
@@ -276,25 +283,61 @@ class JitFunction:
         return flags + [False] * (in_tree.num_leaves - len(flags))
 
     def __call__(self, *args, **kwargs):
-        # Fast path: a repeat call with device arrays only, outside any transform.
-        if not kwargs and core.current_trace() is core.eval_trace:
+        # Fast path: a repeat call with device arrays only, outside any transform. Every
+        # microsecond here is dispatch time (a jitted x + 1 runs in a few), hence one plain
+        # loop, the trace read as a global, and no check of where the buffers live: a buffer
+        # the program cannot take (a pmap result, spread over several devices) makes XLA refuse
+        # the call before it runs, and the general path below moves it. Anything without
+        # `aval` and `_buf` (an Array's) leaves the path at once.
+        if not kwargs and core._current_trace is core.eval_trace:
+            avals, bufs = [], []
             try:
-                fast = self._fast.get(tuple([a.aval for a in args if type(a) is Array]))
-            except AttributeError:
-                fast = None
-            if fast is not None and len(args) == fast.nargs:
-                return fast(args)
+                for a in args:
+                    avals.append(a.aval)
+                    bufs.append(a._buf)
+                fast = self._fast.get(tuple(avals))
+            except AttributeError:  # pytrees (params as dicts, lists) or host values
+                fast, bufs = self._fast_tree_lookup(args)
+            if fast is not None:
+                try:
+                    outs = fast.execute(fast.const_bufs + bufs if fast.const_bufs else bufs
+                                        ).consume_with_handlers(fast.handlers)
+                except backend.JaxRuntimeError:
+                    pass
+                else:
+                    if fast.out_aval is not None:
+                        return Array(outs[0], fast.out_aval)
+                    return fast.wrap(outs)
         entry, leaves = self._entry(args, kwargs)
-        if (not kwargs and not self.static_argnums and len(leaves) == len(args)
-                and all(type(a) is Array for a in args)
+        if (not kwargs and not self.static_argnums and core.current_trace() is core.eval_trace
+                and all(type(a) is Array for a in leaves)
                 and not any(isinstance(c, Tracer) for c in entry.consts)):
-            self._fast[tuple(a.aval for a in args)] = _FastCall(entry, len(args))
+            avals = tuple(a.aval for a in leaves)
+            if len(leaves) == len(args) and all(type(a) is Array for a in args):
+                self._fast[avals] = _FastCall(entry)
+            else:
+                self._fast_tree[(tree_util.tree_structure(args), avals)] = _FastCall(entry)
         if core.current_trace() is core.eval_trace and not any(
                 isinstance(c, Tracer) for c in entry.consts):
             return entry(*leaves)
         outs = jit_p.bind(*entry.consts, *leaves, jaxpr=entry.jaxpr, name=self.name,
                           donated=entry.donated)
         return tree_util.tree_unflatten(entry.out_tree, outs)
+
+    def _fast_tree_lookup(self, args):
+        """(_FastCall, buffers) for a repeat call whose arguments are pytrees of device arrays;
+        (None, None) otherwise."""
+        if not self._fast_tree:
+            return None, None
+        leaves, tree = tree_util.tree_flatten(args)
+        avals, bufs = [], []
+        try:
+            for a in leaves:
+                avals.append(a.aval)
+                bufs.append(a._buf)
+        except AttributeError:  # a host value or a tracer: the general path
+            return None, None
+        return self._fast_tree.get((tree, tuple(avals))), bufs
 
     def lower(self, *args, **kwargs) -> Lowered:
         entry, _ = self._entry(args, kwargs)

@@ -125,6 +125,12 @@ def defjvp_with_output(prim: core.Primitive, *tangent_fns):
     jvp_rules[prim] = rule
 
 
+# Primitives whose JVP applies them to tangents, so that reverse mode must transpose them: each
+# needs a transpose rule (tests/transforms/test_rule_coverage.py checks). `deflinear` adds its
+# primitive; one linear in only some operands, with its own JVP rule, adds itself.
+linear_primitives: set[core.Primitive] = set()
+
+
 def deflinear(prim: core.Primitive):
     """A primitive linear in all its arguments: its JVP applies it to the tangents."""
     def rule(primals, tangents, **params):
@@ -132,6 +138,7 @@ def deflinear(prim: core.Primitive):
         ts = [instantiate(t, core.get_aval(p)) for p, t in zip(primals, tangents)]
         return out, prim.bind(*ts, **params)
     jvp_rules[prim] = rule
+    linear_primitives.add(prim)
 
 
 def defjvp_zero(prim: core.Primitive):

@@ -22,10 +22,10 @@ partial_eval_rules: dict[core.Primitive, Callable] = {}
 
 
 class StagingTracer(Tracer):
-    __slots__ = ("_aval", "var")
+    __slots__ = ("_aval", "_var")  # not `var`: that name is the array method x.var()
 
     def __init__(self, trace: "StagingTrace", aval: ShapedArray, var: Var):
-        self._trace, self._aval, self.var = trace, aval, var
+        self._trace, self._aval, self._var = trace, aval, var
 
     @property
     def aval(self):
@@ -55,7 +55,7 @@ class StagingTrace(Trace):
     def to_var(self, x):
         """The program variable for a value: its own var, a literal, or a new constant."""
         if self.owns(x):
-            return x.var
+            return x._var
         if isinstance(x, StagingTracer) and not x._trace.alive:
             raise core.EscapedTracerError(
                 f"a traced value {x.aval.str_short()} escaped from a finished jit/vmap/pmap/"
@@ -80,7 +80,7 @@ class StagingTrace(Trace):
         invars = [self.to_var(x) for x in args]
         out_avals = core.out_avals_of(prim, [v.aval for v in invars], params)
         outs = [StagingTracer(self, a, Var(a)) for a in out_avals]
-        self.eqns.append(Eqn(prim, invars, [t.var for t in outs], params))
+        self.eqns.append(Eqn(prim, invars, [t._var for t in outs], params))
         return outs if prim.multiple_results else outs[0]
 
     def finish(self, outs: Sequence) -> ClosedJaxpr:
@@ -133,21 +133,26 @@ def closed_as_open(closed: ClosedJaxpr) -> tuple[Jaxpr, list]:
     return Jaxpr([], j.constvars + j.invars, j.outvars, j.eqns), closed.consts
 
 
-def partial_eval_jaxpr(jaxpr: Jaxpr, unknowns: Sequence[bool]):
+def partial_eval_jaxpr(jaxpr: Jaxpr, unknowns: Sequence[bool],
+                       instantiate: bool | Sequence[bool] = False):
     """Split a program whose inputs are part known, part unknown.
 
     Returns (known, staged, out_unknowns, num_residuals): `known` takes the known inputs and
     returns the known outputs followed by the residuals; `staged` takes the residuals followed by
     the unknown inputs and returns the unknown outputs. Done by tracing `jaxpr` once with the
     known inputs on a staging trace and the unknown ones on a folding trace above it.
+    Outputs with `instantiate` set are unknown even when computable now (their known value
+    becomes a residual): loop carries need one fixed known/unknown split.
     """
+    if isinstance(instantiate, bool):
+        instantiate = [instantiate] * len(jaxpr.outvars)
     known_trace = StagingTrace(core.eval_trace)
     unknown_trace = StagingTrace(known_trace, fold_known=True)
     args = [unknown_trace.new_arg(v.aval) if u else known_trace.new_arg(v.aval)
             for v, u in zip(jaxpr.invars, unknowns)]
     with set_current_trace(unknown_trace):
         outs = core.eval_jaxpr(jaxpr, [], *args)
-    out_unknowns = [unknown_trace.owns(x) for x in outs]
+    out_unknowns = [unknown_trace.owns(x) or bool(i) for x, i in zip(outs, instantiate)]
     staged = unknown_trace.finish([x for x, u in zip(outs, out_unknowns) if u])
     residuals = staged.consts
     known_outs = [x for x, u in zip(outs, out_unknowns) if not u]

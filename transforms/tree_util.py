@@ -13,9 +13,15 @@ class _NodeKind(NamedTuple):
 _registry: dict[type, _NodeKind] = {}
 
 
+# Types seen to be leaves (neither registered nor namedtuples): their values are appended
+# without a call per leaf, which is most of flattening a tree of arrays (every jit call).
+_leaf_types: set[type] = set()
+
+
 def register_pytree_node(node_type: type, flatten_func: Callable, unflatten_func: Callable):
     """`flatten_func(node) -> (children, aux)`, `unflatten_func(aux, children) -> node`."""
     _registry[node_type] = _NodeKind(flatten_func, unflatten_func)
+    _leaf_types.clear()
 
 
 register_pytree_node(tuple, lambda t: (t, None), lambda _, c: tuple(c))
@@ -30,7 +36,10 @@ def _node_kind(x):
     if kind is None and isinstance(x, tuple) and hasattr(x, "_fields"):
         return type(x), _NodeKind(lambda t: (tuple(t), None),
                                   lambda _, c, cls=type(x): cls(*c))
-    return (type(x), kind) if kind is not None else (None, None)
+    if kind is None:
+        _leaf_types.add(type(x))
+        return None, None
+    return type(x), kind
 
 
 class PyTreeDef:
@@ -102,7 +111,14 @@ def _flatten(x, leaves, is_leaf):
         leaves.append(x)
         return LEAF
     children, aux = kind.to_iterable(x)
-    return PyTreeDef(node_type, aux, tuple(_flatten(c, leaves, is_leaf) for c in children))
+    subtrees = []
+    for c in children:
+        if is_leaf is None and type(c) in _leaf_types:
+            leaves.append(c)
+            subtrees.append(LEAF)
+        else:
+            subtrees.append(_flatten(c, leaves, is_leaf))
+    return PyTreeDef(node_type, aux, tuple(subtrees))
 
 
 def tree_unflatten(treedef: PyTreeDef, leaves):

@@ -3,11 +3,31 @@ Python scalars), running eagerly on devices or traced under jit/grad/vmap/pmap."
 import numpy as _np
 
 from spmd.numpy import _operators
-from spmd.numpy._creation import (arange, array, asarray, empty, empty_like, eye, full,  # noqa: F401
-                                  full_like, identity, linspace, ones, ones_like, zeros,
-                                  zeros_like)
+from spmd.numpy._creation import (arange, array, asarray, astype, copy, empty,  # noqa: F401
+                                  empty_like, eye, full, full_like, identity, indices, linspace,
+                                  meshgrid, ones, ones_like, zeros, zeros_like)
 from spmd.numpy._ufuncs import *  # noqa: F401,F403
-from spmd.numpy._ufuncs import abs  # noqa: F401
+from spmd.numpy._ufuncs import abs, round  # noqa: F401
+from spmd.numpy._reductions import (all, amax, amin, any, argmax, argmin, average,  # noqa: F401
+                                    count_nonzero, cumprod, cumsum, cumulative_prod,
+                                    cumulative_sum, max, mean, min, nanmax, nanmean, nanmin,
+                                    nanprod, nansum, prod, ptp, std, sum, var)
+from spmd.numpy._shape import (append, array_split, atleast_1d, atleast_2d,  # noqa: F401
+                               atleast_3d, broadcast_arrays, broadcast_to, column_stack, concat,
+                               concatenate, diff, dstack, expand_dims, flip, fliplr, flipud,
+                               hsplit, hstack, matrix_transpose, moveaxis, ndim, pad, permute_dims,
+                               ravel, repeat, reshape, roll, rot90, row_stack, shape, size,
+                               split, squeeze, stack, swapaxes, tile, transpose, vsplit, vstack)
+from spmd.numpy._core import broadcast_shapes  # noqa: F401
+from spmd.numpy._linalg import (dot, inner, kron, matmul, outer, tensordot, vdot,  # noqa: F401
+                                vecdot)
+from spmd.numpy._einsum import einsum  # noqa: F401
+from spmd.numpy._diagonals import diag, diagflat, diagonal, trace, tri, tril, triu  # noqa: F401
+from spmd.numpy._indexing import take, take_along_axis  # noqa: F401
+from spmd.numpy._selection import (argsort, argwhere, clip, flatnonzero, nonzero,  # noqa: F401
+                                   select, sort, unique, where)
+from spmd.numpy._logic import allclose, array_equal, array_equiv, isclose  # noqa: F401
+from spmd.numpy import _indexing  # noqa: F401  (x.at and x[...] reach it through the package)
 from transforms import dtypes as _dtypes
 from transforms.array import Array as ndarray  # noqa: F401
 from transforms.core import Tracer as _Tracer

@@ -100,3 +100,38 @@ def _flatten(x):
             yield from _flatten(e)
         else:
             yield e
+
+
+def canonicalize_axis(axis, ndim: int) -> int:
+    """`axis` in [0, ndim), accepting NumPy's negative axes; a clear error otherwise."""
+    import operator
+    try:
+        axis = operator.index(axis)
+    except TypeError:
+        raise TypeError(f"axis must be an integer, got {axis!r}") from None
+    if not -ndim <= axis < ndim:
+        raise ValueError(f"axis {axis} is out of bounds for array of dimension {ndim}")
+    return axis % ndim
+
+
+def canonicalize_axes(axis, ndim: int) -> tuple:
+    """A sorted tuple of distinct axes; None means all of them."""
+    if axis is None:
+        return tuple(range(ndim))
+    axes = tuple(canonicalize_axis(a, ndim) for a in (axis if isinstance(axis, (tuple, list))
+                                                       else (axis,)))
+    if len(set(axes)) != len(axes):
+        raise ValueError(f"repeated axis in {axis!r}")
+    return tuple(sorted(axes))
+
+
+def ndim_of(x) -> int:
+    return core.get_aval(x).ndim
+
+
+def shape_of(x) -> tuple:
+    return core.get_aval(x).shape
+
+
+def dtype_of(x):
+    return core.get_aval(x).dtype

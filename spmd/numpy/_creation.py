@@ -145,3 +145,54 @@ def eye(N, M=None, k=0, dtype=None):
 
 def identity(n, dtype=None):
     return eye(n, dtype=dtype)
+
+
+def astype(x, dtype, /, *, copy=False, device=None):
+    """x converted to dtype (complex to real keeps the real part, as JAX does)."""
+    from spmd.numpy._core import check_array_like
+    check_array_like("astype", x)
+    return lax.convert_element_type(asarray_value(x), dtypes.canonicalize(dtype))
+
+
+def copy(a, order=None):
+    return asarray_value(a)
+
+
+def meshgrid(*xi, copy=True, sparse=False, indexing="xy"):
+    """Coordinate arrays from 1-D coordinate vectors; 'xy' swaps the first two output axes."""
+    if indexing not in ("xy", "ij"):
+        raise ValueError(f"meshgrid: indexing must be 'xy' or 'ij', got {indexing!r}")
+    vecs = [asarray_value(x) for x in xi]
+    for i, v in enumerate(vecs):
+        if core.get_aval(v).ndim != 1:
+            raise ValueError(f"meshgrid: argument {i} must be 1-D, got shape "
+                             f"{core.get_aval(v).shape}")
+    shape = [core.get_aval(v).shape[0] for v in vecs]
+    if indexing == "xy" and len(vecs) > 1:
+        shape[0], shape[1] = shape[1], shape[0]
+    out = []
+    for i, v in enumerate(vecs):
+        axis = {0: 1, 1: 0}.get(i, i) if indexing == "xy" and len(vecs) > 1 else i
+        if sparse:
+            out.append(lax.reshape(v, tuple(n if d == axis else 1 for d, n in enumerate(shape))))
+        else:
+            out.append(lax.broadcast_in_dim(v, tuple(shape), (axis,)))
+    return out
+
+
+def indices(dimensions, dtype=None, sparse=False):
+    """Grids of the indices along each dimension of an array of shape `dimensions`."""
+    dims = tuple(int(d) for d in dimensions)
+    dtype = _dtype_or_default(dtype, dtypes.int64)
+    grids = []
+    for i, n in enumerate(dims):
+        if sparse:
+            grids.append(lax.reshape(lax.iota(dtype, n),
+                                     tuple(n if j == i else 1 for j in range(len(dims)))))
+        else:
+            grids.append(lax.broadcasted_iota(dtype, dims, i) if n else
+                         lax.full(dims, 0, dtype))
+    if sparse:
+        return tuple(grids)
+    from spmd.numpy._shape import stack
+    return stack(grids) if grids else lax.full((0,), 0, dtype)

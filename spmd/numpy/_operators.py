@@ -48,14 +48,29 @@ def install(cls):
     for name in ("sum", "mean", "max", "min", "prod", "var", "std", "argmax", "argmin", "all",
                  "any", "reshape", "transpose", "squeeze", "cumsum", "clip", "round", "astype",
                  "ravel", "flatten", "dot", "take", "swapaxes", "repeat", "sort", "argsort",
-                 "conj", "conjugate", "nonzero", "trace", "diagonal", "cumprod"):
+                 "conj", "conjugate", "nonzero", "trace", "diagonal", "cumprod", "ptp",
+                 "copy"):
         setattr(cls, name, _method(name))
     cls.T = property(lambda self: _np().transpose(self))
     cls.mT = property(lambda self: _np().swapaxes(self, -1, -2))
     cls.real = property(lambda self: uf.real(self))
     cls.imag = property(lambda self: uf.imag(self))
     cls.at = property(lambda self: _np()._indexing.IndexUpdateHelper(self))
-    cls.__getitem__ = lambda self, idx: _np()._indexing.getitem(self, idx)
+    cls.__getitem__ = _getitem
+    cls.__setitem__ = _immutable
+
+
+def _getitem(self, idx):
+    # x[i] of a pmap result is device i's part, read from that device without an indexing program
+    if type(idx) is int and getattr(self, "is_sharded", False):
+        return self.shard(idx)
+    return _np()._indexing.getitem(self, idx)
+
+
+def _immutable(self, idx, value):
+    raise TypeError(f"{type(self).__name__} is immutable: its elements cannot be assigned. "
+                    "Use x = x.at[idx].set(value) (or .add, .multiply, ...) instead of "
+                    "x[idx] = value.")
 
 
 def _np():

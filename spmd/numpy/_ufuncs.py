@@ -161,3 +161,88 @@ real = _unary("real", lambda x: lax.real(x) if dtypes.is_complex(_kind(x)) else 
 imag = _unary("imag", lambda x: lax.imag(x) if dtypes.is_complex(_kind(x)) else
               lax.full(core.get_aval(x).shape, 0, _kind(x)))
 conjugate = conj = _unary("conjugate", lambda x: lax.conj(x) if dtypes.is_complex(_kind(x)) else x)
+
+
+# ---------------------------------------------------------------- composite elementwise
+def _logaddexp(x, y):
+    # max + log1p(exp(-|x - y|)); where x - y is nan (both infinite, or a nan), x + y gives
+    # the right answer (inf, -inf, or nan). At x == y the max splits its tangent in halves.
+    big = lax.max(x, y)
+    delta = lax.sub(x, y)
+    out = lax.add(big, lax.log1p(lax.exp(lax.neg(lax.abs(delta)))))
+    return lax.select(lax.ne(delta, delta), lax.add(x, y), out)
+
+
+logaddexp = _binary("logaddexp", _logaddexp, inexact=True)
+logaddexp2 = _binary("logaddexp2", lambda x, y: lax.div(
+    _logaddexp(lax.mul(x, _const_like(x, np.log(2))), lax.mul(y, _const_like(y, np.log(2)))),
+    _const_like(x, np.log(2))), inexact=True)
+
+
+def _hypot(x, y):
+    # scale by the larger magnitude so that squares cannot overflow
+    ax, ay = lax.abs(x), lax.abs(y)
+    big, small = lax.max(ax, ay), lax.min(ax, ay)
+    zero = lax.eq(big, _const_like(big, 0))
+    ratio = lax.div(small, lax.select(zero, _const_like(big, 1), big))
+    return lax.mul(big, lax.sqrt(lax.add(_const_like(ratio, 1), lax.mul(ratio, ratio))))
+
+
+hypot = _binary("hypot", _hypot, inexact=True)
+deg2rad = radians = _unary("deg2rad", lambda x: lax.mul(x, _const_like(x, np.pi / 180)), True)
+rad2deg = degrees = _unary("rad2deg", lambda x: lax.mul(x, _const_like(x, 180 / np.pi)), True)
+
+
+def _nan_ignoring(op):
+    def fn(x, y):
+        if not dtypes.is_inexact(_kind(x)):
+            return op(x, y)
+        return lax.select(lax.ne(x, x), y, lax.select(lax.ne(y, y), x, op(x, y)))
+    return fn
+
+
+fmax = _binary("fmax", _nan_ignoring(lax.max))
+fmin = _binary("fmin", _nan_ignoring(lax.min))
+copysign = _binary("copysign", lambda x, y: lax.select(
+    lax.lt(y, _const_like(y, 0)) if not dtypes.is_float(_kind(y)) else _signbit_float(y),
+    lax.neg(lax.abs(x)), lax.abs(x)), inexact=True)
+
+
+def _signbit_float(y):
+    # -0.0 has its sign bit set: 1 / -0.0 is -inf
+    return lax.bitwise_or(lax.lt(y, _const_like(y, 0)), lax.lt(
+        lax.div(_const_like(y, 1), y), _const_like(y, 0)))
+
+
+def _round_float(x, decimals):
+    if decimals == 0:
+        return lax.round(x)
+    factor = _const_like(x, 10.0 ** decimals)
+    return lax.div(lax.round(lax.mul(x, factor)), factor)
+
+
+def round(a, decimals=0, out=None):
+    """Round half to even to `decimals` places (negative: to tens, hundreds, ...)."""
+    if out is not None:
+        raise NotImplementedError("the 'out' argument to spmd.numpy.round is not supported")
+    (x,) = promote_args("round", a)
+    dtype = _kind(x)
+    decimals = int(decimals)
+    if dtypes.is_complex(dtype):
+        return lax.complex_(_round_float(lax.real(x), decimals), _round_float(lax.imag(x),
+                                                                             decimals))
+    if dtypes.is_inexact(dtype):
+        return _round_float(x, decimals)
+    if decimals >= 0 or dtype == np.bool_:
+        return x
+    as_float = lax.convert_element_type(x, dtypes.default_float())
+    return lax.convert_element_type(_round_float(as_float, decimals), dtype)
+
+
+around = round
+fix = trunc
+
+# the public functions of this module (not its imports), for `from _ufuncs import *`
+__all__ = [_name for _name, _value in list(globals().items())
+           if not _name.startswith("_") and callable(_value)
+           and getattr(_value, "__module__", None) == __name__]

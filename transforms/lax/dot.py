@@ -9,7 +9,7 @@ import numpy as np
 from transforms import core
 from transforms.batching import batching_rules, moveaxis
 from transforms.core import Primitive, ShapedArray
-from transforms.jvp import defjvp
+from transforms.jvp import defjvp, linear_primitives
 from transforms.lowering import lowering_rules
 from transforms.transpose import is_undefined, transpose_rules
 
@@ -63,6 +63,13 @@ def _transpose_lhs(ct, x_aval, y, dimension_numbers, swap_ans=False):
         ans_batch, ans_y, _ = _ranges_like(xb, y_kept, x_kept)
     else:
         ans_batch, _, ans_y = _ranges_like(xb, x_kept, y_kept)
+    y_shape = core.get_aval(y).shape
+    if all(y_shape[i] == 1 for i in y_kept):  # nothing to sum: an outer product
+        ans_x = [d for d in range(len(xb) + len(x_kept) + len(y_kept))
+                 if d not in ans_batch and d not in ans_y]
+        ct_to_x = dict(zip(ans_batch, xb)) | dict(zip(ans_x, x_kept))
+        y_to_x = dict(zip(yb, xb)) | dict(zip(yc, xc))
+        return _outer_product(ct, ct_to_x, y, y_to_x, x_aval)
     dims = ((tuple(ans_y), tuple(y_kept)), (tuple(ans_batch), tuple(yb)))
     xc_sorted_by_y = [xc[i] for i in np.argsort(yc)]
     out_axes = tuple(int(i) for i in np.argsort(list(xb) + x_kept + xc_sorted_by_y))
@@ -70,6 +77,27 @@ def _transpose_lhs(ct, x_aval, y, dimension_numbers, swap_ans=False):
     from transforms.lax.elementwise import convert_element_type
     prod = dot_general(ct, y, dims)
     return convert_element_type(transpose(prod, out_axes), x_aval.dtype)
+
+
+def _outer_product(a, a_to_x, b, b_to_x, x_aval):
+    """The cotangent of a dot_general operand when the other operand's free dimensions all have
+    size 1 (per-example gradients, vmap of grad, are made of these): a product of broadcasts
+    written directly in the operand's dimension order. As a dot followed by a transpose, XLA
+    on CPU writes the product in the dot's order and then copies it into the transposed one.
+    `a_to_x` maps the dimensions of `a` to those of the result; unmapped ones have size 1."""
+    from transforms.lax.elementwise import convert_element_type, mul
+    from transforms.lax.structural import broadcast_in_dim, reshape, transpose
+
+    def spread(v, to_x):
+        shape = core.get_aval(v).shape
+        kept = sorted(to_x, key=to_x.get)  # v's dimensions in the result's order
+        if kept != sorted(kept):
+            v = transpose(reshape(v, [shape[d] for d in sorted(kept)]),
+                          [sorted(kept).index(d) for d in kept])
+        elif len(kept) != len(shape):
+            v = reshape(v, [shape[d] for d in kept])
+        return broadcast_in_dim(v, x_aval.shape, [to_x[d] for d in kept])
+    return convert_element_type(mul(spread(a, a_to_x), spread(b, b_to_x)), x_aval.dtype)
 
 
 def _dot_general_transpose(ct, lhs, rhs, *, dimension_numbers, preferred_element_type):
@@ -109,6 +137,7 @@ defjvp(dot_general_p,
        lambda t, x, y, **p: dot_general_p.bind(t, y, **p),
        lambda t, x, y, **p: dot_general_p.bind(x, t, **p))
 transpose_rules[dot_general_p] = _dot_general_transpose
+linear_primitives.add(dot_general_p)  # in each operand, the other one known
 batching_rules[dot_general_p] = _dot_general_batch
 
 

@@ -8,7 +8,8 @@ import numpy as np
 from transforms import core, dtypes
 from transforms.batching import batching_rules, bdim_at_front, defbroadcasting, defvectorized
 from transforms.core import Primitive, ShapedArray
-from transforms.jvp import Zero, defjvp, instantiate, defjvp_with_output, defjvp_zero, deflinear, jvp_rules
+from transforms.jvp import (Zero, defjvp, defjvp_with_output, defjvp_zero, deflinear, instantiate,
+                            jvp_rules, linear_primitives)
 from transforms.lowering import lowering_rules
 from transforms.transpose import deftranspose_linear, is_undefined, transpose_rules
 
@@ -111,7 +112,7 @@ _UNARY = [  # name, kinds, hlo op, jvp(t, out, x)
     ("erf_inv", (FLOAT,), "chlo.erf_inv",
      lambda t, out, x: mul(t, mul(_full_like(x, np.sqrt(np.pi) / 2), exp(mul(out, out))))),
     ("lgamma", (FLOAT,), "chlo.lgamma", lambda t, out, x: mul(t, digamma(x))),
-    ("digamma", (FLOAT,), "chlo.digamma", None),
+    ("digamma", (FLOAT,), "chlo.digamma", lambda t, out, x: mul(t, polygamma(_full_like(x, 1), x))),
     ("asin", INEXACT, "chlo.asin",
      lambda t, out, x: mul(t, rsqrt(sub(_full_like(x, 1), mul(x, x))))),
     ("acos", INEXACT, "chlo.acos",
@@ -210,10 +211,13 @@ max_p = _declare("max", 2, ANY, "stablehlo.maximum")
 min_p = _declare("min", 2, ANY, "stablehlo.minimum")
 atan2_p = _declare("atan2", 2, (FLOAT,), "stablehlo.atan2")
 nextafter_p = _declare("nextafter", 2, (FLOAT,), "chlo.next_after")
+# polygamma(m, x): the m-th derivative of digamma, for integer-valued m
+polygamma_p = _declare("polygamma", 2, (FLOAT,), "chlo.polygamma")
 # add_any accumulates tangents and cotangents; it is add, kept apart so that programs show
 # where accumulation happens.
 add_any_p = _declare("add_any", 2, NUMBER, "stablehlo.add")
-for _p in (add_p, sub_p, mul_p, div_p, rem_p, pow_p, max_p, min_p, atan2_p, nextafter_p, add_any_p):
+for _p in (add_p, sub_p, mul_p, div_p, rem_p, pow_p, max_p, min_p, atan2_p, nextafter_p, polygamma_p,
+           add_any_p):
     globals()[_p.name] = _bind(_p)
 
 deflinear(add_p)
@@ -239,9 +243,11 @@ def _mul_transpose(ct, x, y):
 
 
 transpose_rules[mul_p] = _mul_transpose
+linear_primitives.add(mul_p)  # in each operand, the other one known
 defjvp(div_p, lambda t, x, y: div(t, y),
        lambda t, x, y: neg(mul(t, div(x, mul(y, y)))))
 deftranspose_linear(div_p, lambda ct, x, y: div(ct, y))
+linear_primitives.add(div_p)  # in the numerator
 defjvp(rem_p, lambda t, x, y: t,
        lambda t, x, y: mul(neg(t), round_afz_toward_zero(div(x, y))))
 
@@ -291,6 +297,7 @@ jvp_rules[min_p] = _minmax_jvp((min_p, lambda x, y: lt(x, y)))
 defjvp(atan2_p, lambda t, x, y: mul(t, div(y, add(mul(x, x), mul(y, y)))),
        lambda t, x, y: mul(t, div(neg(x), add(mul(x, x), mul(y, y)))))
 defjvp_zero(nextafter_p)
+defjvp(polygamma_p, None, lambda t, m, x: mul(t, polygamma(add(m, _full_like(m, 1)), x)))
 
 # ---------------------------------------------------------------- bitwise and logical
 for _name, _hlo in [("and", "stablehlo.and"), ("or", "stablehlo.or"), ("xor", "stablehlo.xor")]:
@@ -368,12 +375,13 @@ def _select_transpose(ct, pred, x, y):
 
 
 transpose_rules[select_p] = _select_transpose
+linear_primitives.add(select_p)  # in the cases
 
 
 def _select_batch(axis, args, dims):
     pred, x, y = args
-    if dims[0] is None and dims[1] == dims[2]:
-        return select(pred, x, y), dims[1]
+    if dims[0] is None and dims[1] == dims[2] and core.get_aval(pred).ndim == 0:
+        return select(pred, x, y), dims[1]  # one scalar predicate for the whole batch
     x, y = bdim_at_front(x, dims[1], axis.size), bdim_at_front(y, dims[2], axis.size)
     pred = bdim_at_front(pred, dims[0], axis.size)
     if core.get_aval(pred).ndim == 1 and core.get_aval(x).ndim > 1:  # one scalar per example
@@ -387,7 +395,19 @@ select = _bind(select_p)
 
 
 def clamp(lo, x, hi):
-    return min(max(x, lo), hi)
+    """min(max(x, lo), hi), where each bound is a scalar or has x's shape (lax.clamp)."""
+    from transforms.lax.structural import broadcast_in_dim
+    shape = core.get_aval(x).shape
+
+    def bound(b, name):
+        b_shape = core.get_aval(b).shape
+        if b_shape == shape:
+            return b
+        if b_shape == ():
+            return broadcast_in_dim(b, shape, ())
+        raise TypeError(f"clamp requires {name}.shape == operand.shape or {name}.shape == (), "
+                        f"got {name}.shape={b_shape} and operand.shape={shape}")
+    return min(max(x, bound(lo, "min")), bound(hi, "max"))
 
 
 # ---------------------------------------------------------------- integer_pow
@@ -461,6 +481,7 @@ def _convert_jvp(primals, tangents, *, new_dtype, weak_type):
 
 
 jvp_rules[convert_element_type_p] = _convert_jvp
+linear_primitives.add(convert_element_type_p)  # between inexact types
 deftranspose_linear(convert_element_type_p, lambda ct, x, *, new_dtype, weak_type:
                     convert_element_type_p.bind(ct, new_dtype=x.aval.dtype,
                                                 weak_type=x.aval.weak_type))
@@ -483,7 +504,7 @@ def full(shape, value, dtype, weak_type: bool = False):
         value = np.asarray(value, dtype=dtype)
         if np.shape(value) != ():
             raise TypeError(f"full's fill value must be a scalar, got shape {np.shape(value)}")
-        scalar = value
+        scalar = value[()]  # a NumPy scalar: traced programs write it as a literal
     else:
         scalar = convert_element_type(value, dtype, weak_type)
     return broadcast_in_dim(scalar, tuple(shape), ())

@@ -20,6 +20,15 @@ def _check_shape(shape, who):
     return tuple(int(d) for d in shape)
 
 
+def canonical_axis(axis, ndim: int, who: str) -> int:
+    """`axis` as an index in [0, ndim) (negative counts from the end), or a clear error."""
+    if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
+        raise TypeError(f"{who}: axis must be an int, got {axis!r}")
+    if not -ndim <= axis < ndim:
+        raise ValueError(f"{who}: axis {axis} is out of bounds for an array of rank {ndim}")
+    return int(axis) % ndim
+
+
 # ---------------------------------------------------------------- broadcast_in_dim
 def _broadcast_in_dim_aval(x, *, shape, broadcast_dimensions):
     if len(broadcast_dimensions) != x.ndim:

@@ -1,0 +1,62 @@
+"""Issue 4 benchmarks, spmd and jax 0.10.2 side by side in one run (interleaved rounds):
+per-example gradients of the MLP 784-512-512-10 (bench_autodiff's), batch 128, as one jitted
+program `jit(vmap(grad(loss), in_axes=(None, 0, 0)))`, against a Python loop that calls the
+jitted single-example gradient `jit(grad(loss))` once per example. The examples of the loop
+are split onto the device beforehand, so that the loop pays for its calls only."""
+from __future__ import annotations
+
+import numpy as np
+
+import mlp
+from common import goal, interleaved, jax_available, machine, report
+
+import spmd
+
+
+def _sides(lib, tag, host_params, x, y):
+    loss, _ = mlp.make(lib)
+    per_example = lib.jit(lib.vmap(lib.grad(loss), in_axes=(None, 0, 0)))
+    one = lib.jit(lib.grad(loss))
+    put = lib.numpy.asarray
+    params = lib.tree_util.tree_map(put, host_params)
+    xd, yd = put(x), put(y)
+    examples = [(put(xi), put(yi)) for xi, yi in zip(x, y)]
+
+    def block(tree):  # every leaf, as jax.block_until_ready(tree) does
+        for leaf in lib.tree_util.tree_leaves(tree):
+            leaf.block_until_ready()
+
+    def vmapped():
+        block(per_example(params, xd, yd))
+
+    def loop():
+        block([one(params, xi, yi) for xi, yi in examples])
+    return {f"{tag} vmap": vmapped, f"{tag} loop": loop}, (per_example, params, xd, yd)
+
+
+def per_example_grads():
+    params, (x, y) = mlp.init(), mlp.batch()
+    sides, (s_f, s_p, s_x, s_y) = _sides(spmd, "spmd.jit", params, x, y)
+    if jax_available():
+        import jax
+        jax_sides, (j_f, j_p, j_x, j_y) = _sides(jax, "jax.jit", params, x, y)
+        sides.update(jax_sides)
+        s_g = [np.asarray(g) for g in spmd.tree_util.tree_leaves(s_f(s_p, s_x, s_y))]
+        j_g = [np.asarray(g) for g in jax.tree_util.tree_leaves(j_f(j_p, j_x, j_y))]
+        err = max(float(np.max(np.abs(a - b))) for a, b in zip(s_g, j_g))
+        print(f"per-example gradients, largest |spmd - jax|: {err:.2e}")
+    order = ["spmd.jit vmap", "jax.jit vmap", "spmd.jit loop", "jax.jit loop"]
+    times = dict(interleaved({k: sides[k] for k in order if k in sides}, rounds=9))
+    rows = [(k, times[k]) for k in order if k in times]
+    report(f"per-example gradients, MLP 784-512-512-10, batch {mlp.BATCH}", rows,
+           "jax.jit vmap" if "jax.jit vmap" in times else None)
+    if "jax.jit vmap" in times:
+        goal("spmd vmap / jax vmap", times["spmd.jit vmap"] / times["jax.jit vmap"], 1.1)
+    goal("spmd loop / spmd vmap (speed-up of vmap)",
+         times["spmd.jit loop"] / times["spmd.jit vmap"], 10, higher_is_better=True)
+
+
+if __name__ == "__main__":
+    print(f"machine: {machine()}")
+    per_example_grads()
+    print(f"machine at the end: {machine()}")

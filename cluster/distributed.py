@@ -1,0 +1,230 @@
+"""Joining a multi-process job: `initialize()` and `shutdown()` (spmd.distributed).
+
+Process 0 runs jaxlib's distributed runtime service (the coordinator: a key-value store,
+barriers, heartbeats); every process connects a client to it, and the backend then builds a
+CPU client whose device list spans all processes, with gloo TCP collectives between them.
+
+Never a silent hang: a coordinator that cannot be reached fails with the address and the
+timeout. Once connected, every process sends heartbeats; when one stops (the process died)
+the runtime terminates every other process within `heartbeat_timeout_seconds` with a message
+that another task died. (jaxlib 0.10.2 cannot hand that event to a Python callback: its
+status type has no Python conversion, so the runtime's own termination is the mechanism.)
+A process that leaves on its own (it finished, called sys.exit, or crashed) says so in the
+key-value store, so host collectives waiting for it fail at once; process 0, which serves
+the coordinator, waits at exit until every other process has left.
+"""
+from __future__ import annotations
+
+import atexit
+import os
+import sys
+import time
+from typing import Sequence
+
+from cluster import addresses
+from cluster.cluster_env import JobSpec, resolve
+from transforms import backend
+
+
+# How long a process waits for the others (at shutdown, in host collectives). Long: a peer may
+# still be computing; a peer that died ends the job much sooner through the heartbeats.
+PEER_WAIT_SECONDS = 30 * 60
+
+
+class _State:
+    """This process's membership of a job (process 0 of 1 until initialize())."""
+
+    def __init__(self):
+        self.spec: JobSpec | None = None
+        self.service = None
+        self.client = None
+        self.crashing = False  # an uncaught exception is ending the process
+
+
+state = _State()
+
+
+def initialize(coordinator_address: str | None = None, num_processes: int | None = None,
+               process_id: int | None = None,
+               local_device_ids: int | Sequence[int] | None = None,
+               cluster_detection_method: str | None = None,
+               initialization_timeout: int = 300,
+               coordinator_bind_address: str | None = None, *,
+               heartbeat_timeout_seconds: int = 10) -> None:
+    """Join the job: as in `jax.distributed.initialize`, before any computation.
+
+    With no arguments the launcher is detected (spmd-run, a Ray worker of spmd, mpiexec,
+    Slurm); explicit arguments win. Process 0 serves the coordinator on
+    `coordinator_bind_address` (default: the coordinator address itself, so a loopback
+    address stays on loopback; nothing listens on all interfaces unless you name 0.0.0.0).
+    `local_device_ids` restricts a GPU process to those devices; the CPU backend uses all of
+    its `cpu_devices` devices (as JAX's CPU backend does).
+    """
+    if state.client is not None:
+        spec = state.spec
+        raise RuntimeError(f"spmd.distributed.initialize() was already called in this process "
+                           f"(process {spec.process_id} of {spec.num_processes}, coordinator "
+                           f"{spec.coordinator_address}); call it once per process")
+    spec = resolve(coordinator_address, num_processes, process_id, local_device_ids,
+                   cluster_detection_method)
+    if backend.backend_started():
+        raise RuntimeError("spmd.distributed.initialize() must be called before any spmd "
+                           "computation: this process has already used the backend (an array "
+                           "was created or a function ran). Call it first thing in the script")
+    timeout = int(initialization_timeout)
+    if timeout < 1:
+        raise ValueError(f"initialization_timeout must be at least 1 second, got {timeout}")
+    deadline = time.monotonic() + timeout
+    service = None
+    if spec.process_id == 0:
+        service = _start_service(coordinator_bind_address or spec.coordinator_address,
+                                 spec.num_processes, heartbeat_timeout_seconds)
+    else:
+        _wait_for_coordinator(spec, timeout)
+    left = max(1, int(deadline - time.monotonic()))
+    client = backend.distributed_client(spec.coordinator_address, spec.process_id,
+                                        init_timeout=left,
+                                        heartbeat_timeout=heartbeat_timeout_seconds)
+    # Blocks until every process has connected; a process that never comes ends the job
+    # after `left` seconds with the runtime's DEADLINE_EXCEEDED message.
+    client.connect()
+    # Nobody leaves initialize() before everyone's connect() has returned: a coordinator
+    # that died just after its own connect() would otherwise leave a process still
+    # registering, retrying until the timeout, where heartbeats cannot yet end it.
+    left = max(1, int(deadline - time.monotonic()))
+    try:
+        client.wait_at_barrier("spmd/initialized", left * 1000)
+    except backend.JaxRuntimeError as e:
+        raise RuntimeError(f"process {spec.process_id} of {spec.num_processes} connected to the "
+                           f"coordinator at {spec.coordinator_address}, but the job did not "
+                           f"assemble within initialization_timeout={timeout} s: "
+                           f"{str(e).splitlines()[0]}") from None
+    backend.set_distributed(client, spec.process_id, spec.num_processes)
+    state.spec, state.service, state.client = spec, service, client
+    _install_exit_hooks()
+
+
+def shutdown() -> None:
+    """Leave the job: announce it, and on process 0 (whose coordinator the others use until
+    they leave) wait until every process has left; then disconnect and stop the coordinator.
+    Runs at exit by itself. Does nothing when not initialized."""
+    client, service, spec = state.client, state.service, state.spec
+    state.client = state.service = None
+    if client is None:
+        return
+    try:
+        client.key_value_set(f"{_LEAVING}{spec.process_id}", "left")
+        if service is not None:
+            _wait_until_everyone_left(client, spec.num_processes)
+    except backend.JaxRuntimeError as e:
+        raise RuntimeError(f"process {spec.process_id} could not leave the job cleanly: "
+                           f"{str(e).splitlines()[0]}") from None
+    finally:
+        client.shutdown()
+        if service is not None:
+            service.shutdown()
+
+
+def has_left(process: int) -> bool:
+    """Whether `process` has left the job (it announces so in shutdown())."""
+    client = state.client
+    return client is not None and any(key == f"{_LEAVING}{process}"
+                                      for key, _ in client.key_value_dir_get(_LEAVING))
+
+
+_LEAVING = "spmd/leaving/"
+_NOTICE_SECONDS = 10
+
+
+def _wait_until_everyone_left(client, count: int) -> None:
+    # jaxlib's client.shutdown() does not wait for the others; without this wait, process 0
+    # would take the key-value store and gloo's rendezvous away from processes still working.
+    start = time.monotonic()
+    noticed = False
+    while True:
+        left = {key for key, _ in client.key_value_dir_get(_LEAVING)}
+        waiting = [i for i in range(count) if f"{_LEAVING}{i}" not in left]
+        if not waiting:
+            return
+        waited = time.monotonic() - start
+        if waited > PEER_WAIT_SECONDS:
+            raise TimeoutError(f"process 0 left the job after waiting {PEER_WAIT_SECONDS} s for "
+                               f"processes {waiting} to finish")
+        if waited > _NOTICE_SECONDS and not noticed:
+            noticed = True
+            print(f"spmd: process 0 has finished; it serves the job's coordinator, so it waits "
+                  f"for processes {waiting} to finish too", file=sys.stderr, flush=True)
+        time.sleep(0.05)
+
+
+def is_initialized() -> bool:
+    return state.client is not None
+
+
+def process_index() -> int:
+    """This process's index in the job (0 when not distributed)."""
+    return state.spec.process_id if state.spec is not None else 0
+
+
+def process_count() -> int:
+    """How many processes the job has (1 when not distributed)."""
+    return state.spec.num_processes if state.spec is not None else 1
+
+
+def distributed_client():
+    """The connected runtime client (its key-value store and barriers), or None."""
+    return state.client
+
+
+def _start_service(bind_address: str, num_processes: int, heartbeat_timeout: int):
+    # jaxlib crashes the process on an address it cannot resolve; check it here first.
+    addresses.check_bindable(bind_address)
+    try:
+        return backend.distributed_service(bind_address, num_processes,
+                                           heartbeat_timeout=heartbeat_timeout)
+    except backend.JaxRuntimeError as e:
+        raise RuntimeError(f"cannot start the spmd coordinator on {bind_address}: {e}") from None
+
+
+def _wait_for_coordinator(spec: JobSpec, timeout: int) -> None:
+    # Without this, the runtime's own connect terminates the process on a timeout instead
+    # of raising: probe the port from Python first, for an error the script can see.
+    try:
+        addresses.wait_until_listening(spec.coordinator_address, timeout)
+    except TimeoutError as e:
+        raise TimeoutError(
+            f"process {spec.process_id} of {spec.num_processes} could not reach the spmd "
+            f"coordinator at {spec.coordinator_address} within initialization_timeout="
+            f"{timeout} s ({e}); is process 0 running, and is the address right?") from None
+
+
+_hooks_installed = False
+
+
+def _install_exit_hooks():
+    global _hooks_installed
+    if _hooks_installed:
+        return
+    _hooks_installed = True
+    previous_hook = sys.excepthook
+
+    def excepthook(*exc_info):
+        state.crashing = True
+        previous_hook(*exc_info)
+    sys.excepthook = excepthook
+    atexit.register(_shutdown_at_exit)
+
+
+def _shutdown_at_exit():
+    if state.crashing:
+        # Waiting for the others could hang (they may wait for this process), so: say that
+        # this process has left (anyone waiting for it fails now) and go at once, before the
+        # runtime's teardown turns status 1 into an abort. Missed heartbeats end the rest.
+        try:
+            state.client.key_value_set(f"{_LEAVING}{state.spec.process_id}", "crashed")
+        except Exception:  # noqa: BLE001  (the coordinator may be gone: leave anyway)
+            pass
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(1)
+    shutdown()

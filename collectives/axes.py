@@ -1,0 +1,153 @@
+"""Named axes for the collectives: which names a collective runs over, how big they are, and
+the replica groups that pmap's lowering turns them into.
+
+A pmap program runs one replica per device. Its replicas form a grid with one dimension per
+pmap axis name, outermost first (nested pmaps multiply); replica r sits at index
+`(r // stride(name)) % size(name)` along each name. A collective over a set of names talks
+within the groups of replicas that agree on every other name.
+"""
+from __future__ import annotations
+
+import itertools
+from typing import Sequence
+
+import numpy as np
+
+from transforms import core
+
+
+def canonical_names(axis_name) -> tuple:
+    """`axis_name` (a name or a tuple of names) as a tuple."""
+    names = tuple(axis_name) if isinstance(axis_name, (tuple, list)) else (axis_name,)
+    if not names:
+        raise ValueError("a collective needs at least one axis name")
+    if len(set(names)) != len(names):
+        raise ValueError(f"axis names {names} are repeated; name each axis once")
+    return names
+
+
+def axis_size(names: Sequence) -> int:
+    """The number of participants over `names`: the product of their sizes. Raises the
+    "unbound axis name" error (naming the bound ones) for a name no pmap/vmap binds."""
+    size = 1
+    for name in names:
+        size *= core.axis_frame(name).size
+    return size
+
+
+def canonical_groups(axis_index_groups, names: tuple, who: str):
+    """`axis_index_groups` as a tuple of tuples, checked: groups of one size that together
+    cover every index of the (single) axis exactly once."""
+    if axis_index_groups is None:
+        return None
+    groups = tuple(tuple(int(i) for i in g) for g in axis_index_groups)
+    if len(names) != 1:
+        raise ValueError(f"{who}: axis_index_groups works over a single axis name, but got "
+                         f"axis names {names}")
+    size = axis_size(names)
+    if len({len(g) for g in groups}) != 1:
+        raise ValueError(f"{who}: axis_index_groups {groups} must all have the same size")
+    if sorted(i for g in groups for i in g) != list(range(size)):
+        raise ValueError(f"{who}: axis_index_groups {groups} must contain every index of axis "
+                         f"{names[0]!r} (size {size}) exactly once")
+    return groups
+
+
+def participants(names: tuple, groups) -> int:
+    """How many values a collective over `names` (in `groups`) combines."""
+    return len(groups[0]) if groups is not None else axis_size(names)
+
+
+def check_pure_names(names: tuple, who: str):
+    for n in names:
+        if isinstance(n, int):
+            raise TypeError(f"{who} takes axis names, not positional axes (got {n}); "
+                            "positional axes only work with psum, pmean, pmax and pmin")
+
+
+class ReplicaAxes:
+    """pmap's axis context for lowering: the named axes of the replica grid, outermost first."""
+
+    def __init__(self, axes: Sequence[tuple]):
+        self.axes = tuple((name, int(size)) for name, size in axes)
+        self.sizes = {name: size for name, size in self.axes}
+        self.num_replicas = int(np.prod([s for _, s in self.axes], dtype=np.int64))
+        self.strides, stride = {}, 1
+        for name, size in reversed(self.axes):
+            self.strides[name] = stride
+            stride *= size
+
+    def __repr__(self):
+        return f"ReplicaAxes({self.axes})"
+
+    def _check(self, names):
+        for n in names:
+            if n not in self.sizes:
+                raise NameError(f"axis name {n!r} is not an axis of this pmap program (its axes "
+                                f"are {[a for a, _ in self.axes]}); a collective over a vmap "
+                                "axis must be batched before it is lowered")
+
+    def _replica(self, index: dict) -> int:
+        return sum(index[name] * self.strides[name] for name, _ in self.axes)
+
+    def _others(self, names):
+        """Every combination of indices along the axes not in `names`."""
+        others = [(n, s) for n, s in self.axes if n not in names]
+        for combo in itertools.product(*[range(s) for _, s in others]):
+            yield dict(zip([n for n, _ in others], combo))
+
+    def _linear_members(self, names, base: dict) -> list[int]:
+        """The replicas that differ from `base` along `names`, in the order of the linear index
+        over `names` (the first name slowest)."""
+        members = []
+        for combo in itertools.product(*[range(self.sizes[n]) for n in names]):
+            members.append(self._replica({**base, **dict(zip(names, combo))}))
+        return members
+
+    def groups(self, names: tuple, axis_index_groups=None) -> list[list[int]]:
+        """Replica groups for a collective over `names` (ordered by the linear index over
+        `names`, or by `axis_index_groups` over a single name)."""
+        self._check(names)
+        out = []
+        for base in self._others(names):
+            members = self._linear_members(names, base)
+            if axis_index_groups is None:
+                out.append(members)
+            else:
+                out.extend([members[i] for i in g] for g in axis_index_groups)
+        return out
+
+    def permute_pairs(self, names: tuple, perm) -> list[tuple[int, int]]:
+        """(source replica, target replica) pairs for a ppermute over `names`."""
+        self._check(names)
+        pairs = []
+        for base in self._others(names):
+            members = self._linear_members(names, base)
+            pairs.extend((members[s], members[d]) for s, d in perm)
+        return pairs
+
+    def index_stride(self, name) -> tuple[int, int]:
+        """(stride, size) of `name`: its index is (replica_id // stride) % size."""
+        self._check((name,))
+        return self.strides[name], self.sizes[name]
+
+
+def replica_axes(ctx, who: str) -> ReplicaAxes:
+    """The axis context of the module being lowered, or an error when there is none."""
+    axes = ctx.module.axis_context
+    if not isinstance(axes, ReplicaAxes):
+        raise NameError(f"{who} can only be compiled inside pmap (or computed under vmap with an "
+                        "axis_name); this program is not a pmap program")
+    return axes
+
+
+def groups_attr(groups: Sequence[Sequence[int]]) -> str:
+    """The `replica_groups` attribute."""
+    arr = np.asarray(groups, dtype=np.int64)
+    body = "[" + ", ".join("[" + ", ".join(map(str, row)) + "]" for row in arr.tolist()) + "]"
+    return f"replica_groups = dense<{body}> : tensor<{arr.shape[0]}x{arr.shape[1]}xi64>"
+
+
+def pairs_attr(pairs: Sequence[tuple[int, int]]) -> str:
+    body = "[" + ", ".join(f"[{s}, {d}]" for s, d in pairs) + "]"
+    return f"source_target_pairs = dense<{body}> : tensor<{len(pairs)}x2xi64>"

@@ -1,0 +1,117 @@
+"""spmd-run --ray: each process of the job is a script run by one Ray actor.
+
+The actors come from cluster.ray_pool (one per process, through a placement group); each runs
+the script under the rank-prefixing wrapper with the spmd-run variables, and the driver
+collects their output lines and exit codes in one batched call per poll. A local Ray instance
+(no ADDRESS) runs in a private network namespace: spmd-run re-executes itself inside one.
+"""
+from __future__ import annotations
+
+import os
+import queue
+import subprocess
+import sys
+import threading
+
+from cluster import netns
+from cluster.ray_pool import PoolWorker, RayPool
+from launch.process_death import die_with_parent
+
+_IN_PRIVATE_NETWORK = "SPMD_RUN_PRIVATE_NETWORK"  # set by the re-executed spmd-run
+_ACTOR_LOST = 255  # exit code reported for a process whose Ray actor died
+
+
+class ScriptActor(PoolWorker):
+    """Runs one process of the job and buffers its output until the driver polls."""
+
+    def start(self, command: list[str], env: dict[str, str], cwd: str) -> None:
+        self.lines: queue.Queue = queue.Queue()
+        self.proc = subprocess.Popen(command, env={**os.environ, **env}, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, start_new_session=True,
+                                     preexec_fn=die_with_parent,
+                                     cwd=cwd if os.path.isdir(cwd) else None)
+        self.readers = [threading.Thread(target=self._read, args=(self.proc.stdout, 1)),
+                        threading.Thread(target=self._read, args=(self.proc.stderr, 2))]
+        for t in self.readers:
+            t.start()
+
+    def _read(self, stream, fd: int) -> None:
+        for line in iter(stream.readline, b""):
+            self.lines.put((fd, line))
+
+    def poll(self) -> tuple[list, int | None]:
+        """(output lines so far as (1 or 2, bytes), exit code once ended and drained)."""
+        ended = self.proc.poll() is not None and not any(t.is_alive() for t in self.readers)
+        out = []
+        while not self.lines.empty():
+            out.append(self.lines.get_nowait())
+        return out, (self.proc.returncode if ended else None)
+
+    def signal(self, sig: int) -> None:
+        try:
+            os.killpg(self.proc.pid, sig)
+        except ProcessLookupError:
+            pass
+
+
+class RayGroup:
+    def __init__(self, actors: list, labels: list[str]):
+        self.actors, self.labels = actors, labels
+        self.codes: dict[int, int] = {}
+
+    def poll(self) -> dict[int, int]:
+        import ray
+        live = [i for i in range(len(self.actors)) if i not in self.codes]
+        for i, ref in zip(live, [self.actors[i].poll.remote() for i in live]):
+            try:
+                lines, code = ray.get(ref)
+            except ray.exceptions.RayError as e:
+                print(f"spmd-run: the Ray actor of {self.labels[i]} died: {e}", file=sys.stderr)
+                lines, code = [], _ACTOR_LOST
+            for fd, line in lines:
+                sink = sys.stdout.buffer if fd == 1 else sys.stderr.buffer
+                sink.write(line)
+                sink.flush()
+            if code is not None:
+                self.codes[i] = code
+        return dict(self.codes)
+
+    def signal(self, sig: int, members: list[int]) -> None:
+        import ray
+        refs = [self.actors[i].signal.remote(int(sig)) for i in members]
+        ray.wait(refs, num_returns=len(refs), timeout=10)
+
+
+def ensure_private_network(argv: list[str]) -> None:
+    """Re-execute this spmd-run in a private network namespace unless it already runs in one."""
+    if netns.only_loopback():
+        return
+    if os.environ.get(_IN_PRIVATE_NETWORK):
+        raise RuntimeError("spmd-run --ray: re-executed in a private network namespace, but "
+                           f"it still has interfaces {netns.interfaces()}")
+    problem = netns.unshare_problem()
+    if problem is not None:
+        raise RuntimeError(
+            "spmd-run --ray starts a local Ray instance inside a private network namespace "
+            "(otherwise Ray listens on this machine's outside addresses and probes the "
+            f"network), but `unshare --net` is not permitted here: {problem}. Run as root, or "
+            "give the address of a running Ray cluster: spmd-run --ray ADDRESS ...")
+    os.environ[_IN_PRIVATE_NETWORK] = "1"
+    command = netns.private_network_command([sys.executable, "-m", "launch", *argv])
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execvp(command[0], command)
+
+
+def run(num_processes: int, commands: list[list[str]], envs: list[dict], address: str | None,
+        grace: float, supervise) -> int:
+    """Start the job on Ray and supervise it; `envs[i]` lacks the coordinator, which is only
+    known once process 0's actor exists."""
+    import ray
+    from cluster.spmd_run_env import COORDINATOR
+    with RayPool(num_processes, ScriptActor, address) as pool:
+        coordinator = pool.coordinator_address()
+        ray.get([actor.start.remote(cmd, {**env, COORDINATOR: coordinator}, os.getcwd())
+                 for actor, cmd, env in zip(pool.actors, commands, envs)])
+        return supervise(RayGroup(pool.actors, [f"process {i}" for i in range(num_processes)]),
+                         grace)

@@ -1,0 +1,164 @@
+"""One compiled pmap signature: trace the function once with per-device types under the axis
+name, lower it to an N-replica XLA program, and run it with one shard per device.
+
+Layout: a mapped argument or result is a global (N, ...) Array stacked along dimension 0 over
+the N devices, device i holding row i as a (1, ...) shard; the per-replica program takes that
+(1, ...) shard and reshapes it to the per-device value at entry (and back at exit), which XLA
+does for free. A broadcast argument (in_axes=None) or an out_axes=None result is replicated:
+each device holds the whole value. Arrays already laid out that way on the same devices (the
+results of an earlier pmap) are passed on as they are, with no copy and no host round trip.
+In a job of several processes the program has one replica per device of the job, and each
+process holds (and passes, and gets back) only its own devices' rows: the same layout over its
+local devices.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from collectives.axes import ReplicaAxes
+from spmd import inflight
+from spmd.pmap_agreement import check_same_program
+from transforms import backend, core, lax, lowering
+from transforms.array import Array, make_array
+from transforms.core import AxisFrame, ClosedJaxpr, ShapedArray
+from transforms.staging import closed_as_open, trace_to_jaxpr
+
+
+_COLLECTIVE_OPS = ('"stablehlo.all_reduce"', '"stablehlo.all_gather"', '"stablehlo.all_to_all"',
+                   '"stablehlo.reduce_scatter"', '"stablehlo.collective_permute"')
+
+
+class MappedInput:
+    """How one mapped argument (in_axes = `dim`) reaches the devices: a (N, ...) stacked Array."""
+    __slots__ = ("aval", "dim", "devices", "shardings")
+
+    def __init__(self, aval: ShapedArray, dim: int, devices):
+        self.dim, self.devices = dim, devices
+        shape = list(aval.shape)
+        shape.insert(0, shape.pop(dim))
+        self.aval = aval.update(shape=tuple(shape))  # the mapped axis in front
+        # the layouts taken as they are: stacked on these devices, or (a map over one device)
+        # a plain Array on that device, whose (1, ...) buffer is the one shard
+        self.shardings = (backend.stacked_sharding(devices, self.aval.ndim),) + (
+            (backend.single_sharding(devices[0]),) if len(devices) == 1 else ())
+
+    def __call__(self, x):
+        if type(x) is Array and x._buf._sharding in self.shardings and self.dim == 0:
+            x._check_alive()
+            return x._buf
+        host = np.asarray(x) if type(x) is Array else np.asarray(x, dtype=self.aval.dtype)
+        if self.dim:
+            host = np.moveaxis(host, self.dim, 0)
+        shards = host.reshape((host.shape[0], 1) + host.shape[1:])
+        return backend.device_put_sharded(list(shards), self.aval, self.devices)
+
+
+class BroadcastInput:
+    """An argument with in_axes=None (or a closed-over constant): a copy on every device."""
+    __slots__ = ("aval", "devices", "sharding")
+
+    def __init__(self, aval: ShapedArray, devices):
+        self.aval, self.devices = aval, devices
+        self.sharding = backend.replicated_sharding(devices)
+
+    def __call__(self, x):
+        if type(x) is Array and x._buf._sharding is self.sharding:
+            x._check_alive()
+            return x._buf
+        host = np.asarray(x) if type(x) is Array else np.asarray(x, dtype=self.aval.dtype)
+        return backend.device_put_replicated(host, self.aval.strip_weak(), self.devices)
+
+
+def trace_per_device(fun, axis_name, size: int, per_device_avals, out_axes_of):
+    """Stage `fun(*flat per-device values) -> flat outputs` under the axis name. Returns the
+    per-device program (its consts are the values `fun` closes over) and, from `out_axes_of()`
+    called once `fun` has run, one out axis (or None) per output."""
+    box = []
+
+    def traced(*xs):
+        outs = fun(*xs)
+        box.append(out_axes_of())
+        return outs
+    with core.extend_axis_env(AxisFrame(axis_name, size, "pmap")):
+        closed = trace_to_jaxpr(traced, per_device_avals)
+    return closed, box[0]
+
+
+class PmapProgram:
+    """A per-device program lowered to one N-replica XLA program and compiled; calling it with
+    the flat arguments (in their user layout) runs one step.
+
+    Across processes, `devices` are the devices of the whole (global) mapped axis, as every
+    process compiles the same N-replica program for them; this process passes and gets back
+    only the part its own devices hold (L of the N), in the same layout as a map over local
+    devices alone. XLA runs the collectives between processes (gloo on CPU)."""
+
+    def __init__(self, closed: ClosedJaxpr, axis_name, devices: Sequence, in_avals, in_dims,
+                 out_dims, donated: Sequence[bool], name: str):
+        """`closed` takes the per-device values of the arguments whose types on this process
+        are `in_avals`, mapped along `in_dims` (None: broadcast); its outputs are mapped along
+        `out_dims` (None: one device's value)."""
+        self.devices = list(devices)
+        self.device_ids = tuple(d.id for d in self.devices)
+        me = backend.process_index()
+        self.local_devices = [d for d in self.devices if d.process_index == me]
+        self.spans_processes = len(self.local_devices) < len(self.devices)
+        self.out_dims, self.name = list(out_dims), name
+        n, local = len(self.devices), self.local_devices
+        per_device = [a if d is None else a.update(shape=a.shape[:d] + a.shape[d + 1:])
+                      for a, d in zip(in_avals, in_dims)]
+        replica_avals = [a if d is None else a.update(shape=(1,) + a.shape)
+                         for a, d in zip(per_device, in_dims)]
+
+        def replica(*flat):
+            # the (1, ...) shard of a mapped argument is the per-device value, and back
+            xs = [x if d is None else lax.reshape(x, a.shape)
+                  for x, a, d in zip(flat, per_device, in_dims)]
+            outs = core.eval_jaxpr(closed.jaxpr, closed.consts, *xs)
+            return [o if d is None else lax.reshape(o, (1,) + core.get_aval(o).shape)
+                    for o, d in zip(outs, self.out_dims)]
+
+        with core.extend_axis_env(AxisFrame(axis_name, n, "pmap")):
+            jaxpr, consts = closed_as_open(trace_to_jaxpr(replica, replica_avals))
+        const_avals = [core.get_aval(c) for c in consts]
+        self.text = lowering.lower_module(
+            jaxpr, name=f"pmap_{name}", num_replicas=n,
+            donated=[False] * len(consts) + list(donated),
+            axis_context=ReplicaAxes(((axis_name, n),)))
+        self.out_avals = [a.update(shape=(len(local),) + a.shape[1:]) if d is not None else a
+                          for a, d in zip(jaxpr.out_avals, self.out_dims)]
+        if self.spans_processes:  # before compiling: a mismatch must fail, not hang
+            check_same_program(name, in_avals, self.out_avals, self.text)
+        shardings = [backend.stacked_sharding(local, a.ndim) if d is not None
+                     else backend.replicated_sharding(local)
+                     for a, d in zip(self.out_avals, self.out_dims)]
+        self.exe = backend.compile(self.text, self.out_avals, self.devices, out_sharding=shardings)
+        self.const_bufs = [BroadcastInput(a, local)(c) for a, c in zip(const_avals, consts)]
+        self.inputs = [BroadcastInput(a, local) if d is None
+                       else MappedInput(a, d, local) for a, d in zip(in_avals, in_dims)]
+        self.moved = any(d not in (None, 0) for d in self.out_dims)
+        # only programs whose replicas meet at a collective can deadlock when queued
+        self.bounded = any(op in self.text for op in _COLLECTIVE_OPS)
+
+    def __call__(self, leaves) -> list:
+        bufs = self.const_bufs + [put(x) for put, x in zip(self.inputs, leaves)]
+        if self.bounded:
+            try:
+                outs = inflight.launch(self.device_ids, lambda: self.exe.run_with_token(bufs))
+            except backend.JaxRuntimeError as e:
+                if not self.spans_processes:
+                    raise
+                raise RuntimeError(
+                    f"pmap of {self.name} spans the devices of several processes, and a "
+                    f"collective between them failed: {str(e).splitlines()[0]}. Another process "
+                    "of the job probably died or stopped; see its output") from e
+        else:
+            outs = self.exe(bufs)
+        results = [Array(b, a) for b, a in zip(outs, self.out_avals)]
+        if self.moved:  # out_axes other than 0: move the mapped axis (through the host)
+            results = [r if d in (None, 0) else make_array(np.moveaxis(np.asarray(r), 0, d),
+                                                           r.weak_type)
+                       for r, d in zip(results, self.out_dims)]
+        return results

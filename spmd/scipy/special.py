@@ -1,0 +1,91 @@
+"""scipy.special functions as jax.scipy.special has them: logsumexp, erf, erfc, erfinv, expit,
+logit, gammaln, digamma, xlogy, xlog1py, softmax, log_softmax."""
+from __future__ import annotations
+
+import numpy as np
+
+import spmd.numpy as jnp
+from spmd.numpy._core import promote_to_inexact
+from transforms import dtypes, lax
+from transforms.stop_gradient import stop_gradient
+
+
+def _unary(name, op):
+    def fn(x):
+        (x,) = promote_to_inexact(name, x)
+        return op(x)
+    fn.__name__ = fn.__qualname__ = name
+    return fn
+
+
+erf = _unary("erf", lax.erf)
+erfinv = _unary("erfinv", lax.erf_inv)
+expit = _unary("expit", lax.logistic)
+gammaln = _unary("gammaln", lax.lgamma)
+digamma = _unary("digamma", lax.digamma)
+
+
+def erfc(x):
+    (x,) = promote_to_inexact("erfc", x)
+    return jnp.subtract(1, lax.erf(x))
+
+
+def logit(x):
+    """log(x / (1 - x)), the inverse of expit."""
+    (x,) = promote_to_inexact("logit", x)
+    return jnp.log(jnp.divide(x, jnp.subtract(1, x)))
+
+
+def xlogy(x, y):
+    """x * log(y), taken as 0 where x == 0 (also in its derivatives)."""
+    x, y = promote_to_inexact("xlogy", x, y)
+    zero = jnp.equal(x, 0)
+    safe_y = jnp.where(zero, 1, y)
+    return jnp.where(zero, 0, jnp.multiply(x, jnp.log(safe_y)))
+
+
+def xlog1py(x, y):
+    """x * log1p(y), taken as 0 where x == 0."""
+    x, y = promote_to_inexact("xlog1py", x, y)
+    zero = jnp.equal(x, 0)
+    safe_y = jnp.where(zero, 0, y)
+    return jnp.where(zero, 0, jnp.multiply(x, jnp.log1p(safe_y)))
+
+
+def logsumexp(a, axis=None, b=None, keepdims=False, return_sign=False, where=None):
+    """log(sum(b * exp(a))) along `axis`, computed stably: the maximum is taken out first (as a
+    constant for differentiation, which does not change the value). With return_sign, returns
+    (log|sum|, sign); otherwise a negative sum gives nan."""
+    if where is not None:
+        raise NotImplementedError("the 'where' argument to logsumexp is not supported")
+    if b is not None:
+        a, b = promote_to_inexact("logsumexp", a, b)
+        a = jnp.where(jnp.not_equal(b, 0), a, -np.inf)
+    else:
+        (a,) = promote_to_inexact("logsumexp", a)
+    amax = jnp.max(a, axis=axis, keepdims=True)
+    amax = stop_gradient(jnp.where(jnp.isfinite(amax), amax, 0))
+    exp_a = jnp.exp(jnp.subtract(a, amax))
+    if b is not None:
+        exp_a = jnp.multiply(exp_a, b)
+    sumexp = jnp.sum(exp_a, axis=axis, keepdims=keepdims)
+    sign = jnp.sign(sumexp)
+    if return_sign or not dtypes.is_complex(sumexp.dtype):
+        sumexp = jnp.abs(sumexp)
+    shift = amax if keepdims else jnp.squeeze(amax, axis=axis)
+    out = jnp.add(jnp.log(sumexp), shift)
+    if return_sign:
+        return out, sign
+    if b is not None and not dtypes.is_complex(out.dtype):
+        out = jnp.where(jnp.less(sign, 0), np.nan, out)
+    return out
+
+
+def softmax(x, axis=None):
+    from spmd.nn import softmax as _softmax
+    return _softmax(x, axis=axis)
+
+
+def log_softmax(x, axis=None):
+    from spmd.nn import log_softmax as _log_softmax
+    return _log_softmax(x, axis=axis)

@@ -1,0 +1,29 @@
+"""clear_caches(): forget every traced and compiled program, as `jax.clear_caches()` does, so
+that the next call of a jitted function traces, lowers and compiles anew (for measuring compile
+time, or to free the memory that executables hold)."""
+from __future__ import annotations
+
+import functools
+import sys
+
+from transforms import backend, eager
+from transforms.jit import live_jit_functions
+
+_PACKAGES = ("transforms", "collectives", "spmd")
+
+
+def clear_caches() -> None:
+    for fun in list(live_jit_functions):
+        fun._cache.clear()
+        fun._fast.clear()
+        fun._fast_tree.clear()
+    # Every functools.lru_cache of the project (traced sub-programs, jvp/partial-eval programs,
+    # compiled programs), found by walking the loaded modules so that a new cache is never missed.
+    for name, module in list(sys.modules.items()):
+        if module is None or name.partition(".")[0] not in _PACKAGES:
+            continue
+        for obj in list(vars(module).values()):
+            if isinstance(obj, functools._lru_cache_wrapper):
+                obj.cache_clear()
+    eager.clear_cache()
+    backend.clear_caches()
