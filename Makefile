@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 test: $(STAMP)
-	$(PY) -m pytest tests
+	$(PY) -m pytest -n 2 --dist loadfile tests
 
 demo: $(STAMP)
 	SPMD_CPU_DEVICES=8 $(PY) examples/train_data_parallel.py

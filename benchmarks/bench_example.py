@@ -2,7 +2,8 @@
 
 1. The loader alone vs the train step it feeds, in this process (8 CPU devices, the example's
    own loader, pmapped train step and global batch): batches/s of the loader putting batches
-   onto the devices, of the train step on a batch already there, and of the two together.
+   onto the devices, of the train step on a batch already there, and of the two together
+   (interleaved rounds, medians: the cores are shared).
 2. The whole script under each launcher (a fresh job each: start-up, compilation, training,
    no checkpoints): the median examples/s of its epochs after the first (which compiles), and
    the wall time of the command. `python` runs 1 process x 8 devices; spmd-run, --mpi and --ray
@@ -25,7 +26,7 @@ os.environ.setdefault("SPMD_CPU_DEVICES", "8")
 
 import numpy as np  # noqa: E402
 
-from common import machine, report  # noqa: E402
+from common import interleaved, machine, report  # noqa: E402
 
 import spmd  # noqa: E402
 from spmd.data import ShardedLoader, replicate  # noqa: E402
@@ -48,55 +49,46 @@ def _block(tree):
         leaf.block_until_ready()
 
 
-def seconds_per_batch(run, batches: int, repeats: int = 5) -> float:
-    """Median over repeats of the time per batch of `run(batches)` (after one warm-up)."""
-    run(batches)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run(batches)
-        times.append((time.perf_counter() - start) / batches)
-    return statistics.median(times)
-
-
-def loader_vs_step(batches: int = 110):
+def loader_vs_step(batches: int = 55, rounds: int = 9):
+    """Seconds per batch of each side, interleaved round by round (shared cores: a change of
+    load then hits every side alike), the median over rounds of `batches` batches each."""
     example = load_example()
     train_set, _ = example.digits_split()
     params = example.init_params(0)
     state = [replicate(params), replicate(example.OPTIMIZER.init(params))]
+    loaders = {prefetch: ShardedLoader(train_set, BATCH, seed=0, prefetch=prefetch)
+               for prefetch in (0, 2)}  # the example's loader has prefetch 2
 
-    def take(loader, n, step=None):
-        """n batches (across epochs), each waited for: on its devices, or through the step."""
+    def take(loader, step=None):
+        """`batches` batches (across epochs), each waited for: on its devices, or stepped."""
         done = 0
-        while done < n:
+        while done < batches:
             for batch in loader:
                 if step is None:
                     _block(batch)
                 else:
-                    state[0], state[1], loss = step(state[0], state[1], batch)
+                    state[0], state[1], _ = step(state[0], state[1], batch)
                 done += 1
-                if done == n:
+                if done == batches:
                     break
         _block(state[0])
 
-    rows = []
-    for name, prefetch in [("loader alone, prefetch 0", 0), ("loader alone, prefetch 2", 2)]:
-        loader = ShardedLoader(train_set, BATCH, seed=0, prefetch=prefetch)
-        rows.append((name, seconds_per_batch(lambda n: take(loader, n), batches)))
-        loader.close()
-
     fixed = next(iter(ShardedLoader(train_set, BATCH, seed=0, prefetch=0)))  # on the devices
 
-    def step_alone(n):
-        for _ in range(n):
-            state[0], state[1], loss = example.train_step(state[0], state[1], fixed)
+    def step_alone():
+        for _ in range(batches):
+            state[0], state[1], _ = example.train_step(state[0], state[1], fixed)
         _block(state[0])
-    rows.append(("train step alone", seconds_per_batch(step_alone, batches)))
-    loader = ShardedLoader(train_set, BATCH, seed=0)  # as the example builds it (prefetch 2)
-    rows.append(("train step fed by the loader",
-                 seconds_per_batch(lambda n: take(loader, n, example.train_step), batches)))
-    loader.close()
 
+    rows = interleaved({
+        "loader alone, prefetch 0": lambda: take(loaders[0]),
+        "loader alone, prefetch 2": lambda: take(loaders[2]),
+        "train step alone": step_alone,
+        "train step fed by loader": lambda: take(loaders[2], example.train_step),
+    }, rounds=rounds)
+    for loader in loaders.values():
+        loader.close()
+    rows = [(name, seconds / batches) for name, seconds in rows]
     report(f"the example's loader vs its train step: digits, global batch {BATCH} over "
            f"{spmd.local_device_count()} devices (time per batch)", rows, "train step alone")
     for name, seconds in rows:

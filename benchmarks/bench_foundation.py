@@ -1,7 +1,8 @@
 """Issue 2 benchmarks, spmd, NumPy and jax 0.10.2 side by side in one run (interleaved rounds):
 XLA fusion of sum(x + y*z) on 16M float32, dispatch of a jitted x + 1 on 4 floats with the
-input on device, and trace + compile of a 20-layer tanh MLP forward (every cache cleared
-first, untimed, by `clear_caches()` on both sides, and a new jit object each time)."""
+input on device, and trace + compile of a 20-layer tanh MLP forward,
+`jit(f).lower(*args).compile()` (every cache cleared first, untimed, by `clear_caches()` on
+both sides, and a new jit object each time)."""
 from __future__ import annotations
 
 import numpy as np
@@ -12,7 +13,7 @@ import spmd
 import spmd.numpy as snp
 
 N = 16 * 1024 * 1024
-CALLS = 500  # dispatches per timed batch; the batch waits for its last result
+CALLS = 200  # dispatches per timed batch; the batch waits for its last result
 
 
 def fusion():
@@ -55,7 +56,7 @@ def dispatch():
         import jax
         g = jax.jit(lambda a: a + 1)
         sides["jax.jit"] = _dispatches(g, jax.device_put(np.arange(4, dtype=np.float32)))
-    rows = [(name, t / CALLS) for name, t in interleaved(sides, rounds=15)]
+    rows = [(name, t / CALLS) for name, t in interleaved(sides, rounds=41)]
     report("dispatch of jit(x + 1), 4 floats on device", rows,
            "jax.jit" if len(rows) > 1 else None, unit="us")
     if len(rows) > 1:
@@ -69,9 +70,8 @@ def mlp_forward(lib, params, x):
 
 
 def _trace_compile(lib, params, x):
-    def once():  # timed: a new jit object, traced, lowered, compiled and run once
-        f = lib.jit(lambda p, v: mlp_forward(lib.numpy, p, v))
-        f(params, x).block_until_ready()
+    def once():  # timed: a new jit object, traced, lowered and compiled
+        lib.jit(lambda p, v: mlp_forward(lib.numpy, p, v)).lower(params, x).compile()
     return once
 
 
@@ -89,7 +89,7 @@ def trace_compile():
     if jax_available():
         clear["jax.jit"] = jax.clear_caches
     rows = interleaved(sides, rounds=11, before=clear)
-    report("trace + compile (+ first run), 20-layer tanh MLP forward", rows,
+    report("trace + lower + compile, 20-layer tanh MLP forward", rows,
            "jax.jit" if len(rows) > 1 else None)
     if len(rows) > 1:
         goal("spmd/jax time", rows[0][1] / rows[1][1], 1.0)

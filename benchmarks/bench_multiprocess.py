@@ -11,6 +11,14 @@
    kept on the devices), 128 examples per process (the global batch grows with the job), in
    a loop that never waits (spmd bounds the steps in flight).
 
+3. mpi_callback (under `spmd-run --mpi`, 2 processes; issue 6 item 5, measured before building
+   it): would cross-process reductions run faster over MPI from inside the compiled program?
+   One 2-replica all_reduce program of 16 MiB per process through gloo, against programs whose
+   only op is a host callback that runs mpi4py Allreduce: jaxlib's copying Python callback
+   (xla_ffi_python_cpu_callback: arguments and result copied), its zero-copy buffer callback
+   (xla_buffer_python_cpu_callback: MPI reads and writes XLA's buffers in place), the copying
+   callback's own cost (it returns its argument), and raw mpi4py.
+
 Run one job by hand: spmd-run -n 2 --mpi --cpu-devices 1 bench_multiprocess.py allreduce
 """
 from __future__ import annotations
@@ -40,7 +48,8 @@ def allreduce():
     on_devices = spmd.pmap(lambda v: v, axis_name="i")(x)  # resident: time the collective only
     send, recv = x[0].copy(), np.empty_like(x[0])
     np.testing.assert_allclose(np.asarray(psum(on_devices))[0],
-                               (comm.Allreduce(send, recv, op=MPI.SUM), recv)[1], rtol=1e-5)
+                               (comm.Allreduce(send, recv, op=MPI.SUM), recv)[1], rtol=1e-5,
+                               atol=1e-5)  # another order of summation
     rows = interleaved({
         "spmd psum (gloo)": lambda: psum(on_devices).block_until_ready(),
         "mpi4py Allreduce": lambda: comm.Allreduce(send, recv, op=MPI.SUM),
@@ -103,13 +112,79 @@ def train():
               f"{time.perf_counter() - start:.1f} s)", flush=True)
 
 
+def mpi_callback():
+    from mpi4py import MPI
+
+    import spmd
+    spmd.distributed.initialize()
+    from common import interleaved, report
+    from transforms import backend
+    from transforms.core import ShapedArray
+
+    comm, me, n = MPI.COMM_WORLD, spmd.process_index(), spmd.process_count()
+    everyone, local = backend.devices(), backend.local_devices()
+    t = f"tensor<1x{MIB16}xf32>"
+    head = (f"module @m attributes {{mhlo.num_replicas = {n} : i32, mhlo.num_partitions = 1 : "
+            f"i32}} {{ func.func public @main(%x: {t}) -> {t} {{")
+    groups = f"dense<[[{', '.join(map(str, range(n)))}]]> : tensor<1x{n}xi64>"
+    gloo = head + f"""
+      %0 = "stablehlo.all_reduce"(%x) ({{ ^bb0(%a: tensor<f32>, %b: tensor<f32>):
+          %s = stablehlo.add %a, %b : tensor<f32>
+          stablehlo.return %s : tensor<f32> }}) {{replica_groups = {groups}}} : ({t}) -> {t}
+      return %0 : {t} }} }}"""
+
+    def callback(target):
+        return head + f"""
+      %0 = stablehlo.custom_call @{target}(%x) {{api_version = 4 : i32, has_side_effect = true,
+          backend_config = {{index = 0 : ui64}}}} : ({t}) -> {t}
+      return %0 : {t} }} }}"""
+    result = np.empty((1, MIB16), np.float32)  # reused: no fresh pages per call
+
+    def copying(x):
+        comm.Allreduce(x, result, op=MPI.SUM)
+        return (result,)
+
+    def in_place(ctx, x, out):  # inputs, then outputs, as XLA's own buffers
+        comm.Allreduce(np.asarray(x), np.asarray(out), op=MPI.SUM)
+        return ()
+    aval = ShapedArray((1, MIB16), np.float32)
+    shardings = [backend.stacked_sharding(local, 2)]
+    programs = {
+        "gloo all_reduce": backend.compile(gloo, [aval], everyone, shardings),
+        "callback + mpi4py": backend.compile(callback("xla_ffi_python_cpu_callback"), [aval],
+                                             everyone, shardings, host_callbacks=[copying]),
+        "buffer callback + mpi4py": backend.compile(
+            callback("xla_buffer_python_cpu_callback"), [aval], everyone, shardings,
+            host_callbacks=[in_place]),
+        "callback alone (copies)": backend.compile(
+            callback("xla_ffi_python_cpu_callback").replace("@m ", "@copy "), [aval], everyone,
+            shardings, host_callbacks=[lambda x: (x,)]),
+    }
+    x = backend.device_put_sharded([np.full((1, MIB16), me + 1, np.float32)], aval, local)
+    send, recv = np.full(MIB16, me + 1, np.float32), np.empty(MIB16, np.float32)
+
+    def run(exe):
+        return exe.run_with_token([x])[0][0].block_until_ready()
+    for name, exe in programs.items():
+        if name != "callback alone (copies)":
+            got = backend.to_numpy(run(exe), np.float32)
+            assert np.all(got == n * (n + 1) / 2), (name, got[0, :4])
+    fns = {name: (lambda exe=exe: run(exe)) for name, exe in programs.items()}
+    fns["mpi4py Allreduce"] = lambda: comm.Allreduce(send, recv, op=MPI.SUM)
+    rows = interleaved(fns, rounds=15, calls=3, warmup=2)
+    if me == 0:
+        report(f"16 MiB allreduce inside a compiled program, {n} processes x 1 device", rows,
+               "mpi4py Allreduce")
+
+
 def _job(n: int, mpi: bool, section: str) -> None:
     command = [sys.executable, "-m", "launch", "-n", str(n), *(["--mpi"] if mpi else []),
                "--cpu-devices", "1", os.path.abspath(__file__), section]
     done = subprocess.run(command, capture_output=True, text=True, timeout=600,
                           cwd=os.path.dirname(HERE),
                           env={**os.environ, "PYTHONPATH": os.path.dirname(HERE)})
-    lines = [line[4:] for line in done.stdout.splitlines() if line.startswith("[0] ")]
+    lines = [line[4:] for line in done.stdout.splitlines()
+             if line.startswith("[0] ") and not line.startswith("[0] [Gloo]")]
     print("\n".join(lines), flush=True)
     if done.returncode != 0:
         print(done.stderr[-3000:], file=sys.stderr)
@@ -121,6 +196,7 @@ def driver():
     print(f"# bench_multiprocess on {machine()}")
     for n in (2, 4):
         _job(n, True, "allreduce")
+    _job(2, True, "mpi_callback")
     print("\n## data-parallel MLP train step (784-512-512-10), 128 examples per process")
     for n in (1, 2, 4):
         _job(n, False, "train")
@@ -129,5 +205,5 @@ def driver():
 
 
 if __name__ == "__main__":
-    {"allreduce": allreduce, "train": train}.get(sys.argv[1] if len(sys.argv) > 1 else "",
-                                                 driver)()
+    SECTIONS = {"allreduce": allreduce, "train": train, "mpi_callback": mpi_callback}
+    SECTIONS.get(sys.argv[1] if len(sys.argv) > 1 else "", driver)()

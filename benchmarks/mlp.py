@@ -1,6 +1,6 @@
 """The MLP of the autodiff and vmap benchmarks (issues 3 and 4), written once against a
-JAX-like module set so that spmd and jax run the very same code: 784-512-512-10, ReLU,
-softmax cross-entropy against one-hot labels, plain SGD."""
+JAX-like module set so that spmd and jax run the very same code: 784-512-512-10 (or other
+`sizes`), ReLU, softmax cross-entropy against one-hot labels, plain SGD."""
 from __future__ import annotations
 
 import numpy as np
@@ -10,18 +10,19 @@ BATCH = 128
 LEARNING_RATE = 0.01
 
 
-def init(seed: int = 0):
+def init(seed: int = 0, sizes=SIZES):
     """Host (NumPy) parameters: a list of (w, b) per layer, float32."""
     rng = np.random.default_rng(seed)
     return [((rng.standard_normal((m, n)) * np.sqrt(2.0 / m)).astype(np.float32),
-             np.zeros(n, np.float32)) for m, n in zip(SIZES[:-1], SIZES[1:])]
+             np.zeros(n, np.float32)) for m, n in zip(sizes[:-1], sizes[1:])]
 
 
-def batch(seed: int = 1, size: int = BATCH):
+def batch(seed: int = 1, size: int = BATCH, sizes=SIZES):
+    """(inputs, one-hot labels) on the host."""
     rng = np.random.default_rng(seed)
-    x = rng.standard_normal((size, SIZES[0])).astype(np.float32)
-    labels = rng.integers(0, SIZES[-1], size)
-    return x, np.eye(SIZES[-1], dtype=np.float32)[labels]
+    x = rng.standard_normal((size, sizes[0])).astype(np.float32)
+    labels = rng.integers(0, sizes[-1], size)
+    return x, np.eye(sizes[-1], dtype=np.float32)[labels]
 
 
 def make(jax):

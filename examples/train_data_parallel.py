@@ -10,6 +10,8 @@ One script, any launcher:
     python examples/train_data_parallel.py --resume           # ... and carry on from it
 
 How it works:
+- Started by a launcher (spmd-run, mpiexec, srun, Ray), the script joins the job with
+  `spmd.distributed.initialize()`; started alone, it has nothing to join.
 - Every device holds a copy of the parameters and takes its slice of each global batch. The
   train step is one compiled program replicated over all devices of all processes (spmd.pmap):
   each device computes the gradient of its slice, `lax.pmean` averages the gradients across the
@@ -23,8 +25,9 @@ How it works:
 - Checkpoints (`spmd.checkpoints`: parameters, optimizer state and loader position, written by
   process 0) every --checkpoint-every steps and at the end; `--resume` restores all three, so an
   interrupted run ends exactly where an uninterrupted one does.
-- The loop never waits for a step to finish: spmd bounds the steps in flight, so XLA's CPU
-  collectives cannot pile up and deadlock.
+- The loop never waits for a step to finish (only the evaluation at the end of an epoch and a
+  checkpoint fetch results): spmd bounds the steps in flight, so XLA's CPU collectives cannot
+  pile up and deadlock.
 """
 import os
 

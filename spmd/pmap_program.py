@@ -129,8 +129,8 @@ class PmapProgram:
             axis_context=ReplicaAxes(((axis_name, n),)))
         self.out_avals = [a.update(shape=(len(local),) + a.shape[1:]) if d is not None else a
                           for a, d in zip(jaxpr.out_avals, self.out_dims)]
-        if self.spans_processes:  # before compiling: a mismatch must fail, not hang
-            check_same_program(name, in_avals, self.out_avals, self.text)
+        self.in_avals = list(in_avals)
+        self.unchecked = self.spans_processes  # see __call__
         shardings = [backend.stacked_sharding(local, a.ndim) if d is not None
                      else backend.replicated_sharding(local)
                      for a, d in zip(self.out_avals, self.out_dims)]
@@ -143,6 +143,9 @@ class PmapProgram:
         self.bounded = any(op in self.text for op in _COLLECTIVE_OPS)
 
     def __call__(self, leaves) -> list:
+        if self.unchecked:  # first run across processes: a mismatch must fail, not hang
+            check_same_program(self.name, self.in_avals, self.out_avals, self.text)
+            self.unchecked = False
         bufs = self.const_bufs + [put(x) for put, x in zip(self.inputs, leaves)]
         if self.bounded:
             try:

@@ -48,8 +48,9 @@ class PyTreeDef:
 
     def __init__(self, node_type, aux, children: tuple):
         self.node_type, self.aux, self.children = node_type, aux, children
-        self.num_leaves = 1 if node_type is None else sum(c.num_leaves for c in children)
-        self._hash = hash((node_type, _hashable(aux), children))
+        self.num_leaves = 1 if node_type is None else sum([c.num_leaves for c in children])
+        # the children's stored hashes, not hash(children): that would call __hash__ per child
+        self._hash = hash((node_type, _hashable(aux), tuple([c._hash for c in children])))
 
     def __eq__(self, other):
         return (isinstance(other, PyTreeDef) and self._hash == other._hash

@@ -1,7 +1,7 @@
 """examples/train_data_parallel.py: it learns, it resumes exactly, and it runs unchanged under
 the launchers.
 
-- A short run (6 epochs, global batch 64 over 8 devices) reaches >= 92% test accuracy, and its
+- A short run (6 epochs, global batch 64 over 8 devices) reaches >= 95% test accuracy, and its
   final checkpoint holds the parameters it returned.
 - Interrupted + resumed training equals uninterrupted training BIT FOR BIT (parameters,
   optimizer state, loader position): the resumed run executes the same compiled programs on
@@ -48,7 +48,7 @@ def assert_trees_equal(a, b):
 def test_a_short_run_learns_the_digits(tmp_path, capsys):
     result = example.main(["--epochs", "6", "--batch-size", str(BATCH),
                            "--checkpoint-dir", str(tmp_path), "--checkpoint-every", "50"])
-    assert result["accuracy"] >= 0.92, result["accuracy"]
+    assert result["accuracy"] >= 0.95, result["accuracy"]  # 96.7% here
     assert result["step"] == 6 * 22 and result["loss"] < 0.5
     out = capsys.readouterr().out
     assert "over 8 cpu devices in 1 process; global batch 64, 22 steps an epoch; test " in out
@@ -131,9 +131,9 @@ def test_two_processes_end_with_the_single_process_parameters(tmp_path, single_p
     assert "[0] digits: 1437 training and 360 test images; MLP 64-128-10 data-parallel over 8 " \
            "cpu devices in 2 processes" in done.stdout, done.stdout
     assert f"[0] stopped at step {MULTI_STEPS}" in done.stdout
-    # only rank 0 prints (besides gloo's connection notices, which may come torn)
-    assert not [line for line in done.stdout.splitlines()
-                if line.startswith("[1] ") and line[4:].strip() and "Gloo" not in line]
+    # only rank 0 reports (rank 1's output has just gloo's connection notices, at times torn)
+    assert not [line for line in done.stdout.splitlines() if line.startswith("[1] ") and any(
+        word in line for word in ("digits:", "epoch", "accuracy", "step"))], done.stdout
     saved = checkpoints.restore_checkpoint(tmp_path)
     assert saved["step"] == single_process["step"] == MULTI_STEPS
     assert saved["loader"] == single_process["loader"]

@@ -63,8 +63,8 @@ def test_a_process_killed_mid_training_fails_the_job(tmp_path, launcher):
                 or "another task died" in survivor.stderr), survivor.stderr[-3000:]
         outputs = survivor.stdout + dead.stdout
     else:
-        done, _ = spmd_run_command("-n", 2, *FLAGS[launcher], script("pmap_dies_mid_training.py"),
-                                   tmp_path, timeout=80)
+        done, _ = spmd_run_command("-n", 2, *FLAGS[launcher], "--cpu-devices", 1,
+                                   script("pmap_dies_mid_training.py"), tmp_path, timeout=80)
         finished = time.time()
         assert done.returncode != 0, done.stderr[-3000:]
         outputs = done.stdout

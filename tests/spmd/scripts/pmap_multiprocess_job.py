@@ -103,8 +103,8 @@ def check_helpers():
                                   (2 * X).reshape(P, L, 3))
     spmd.distributed.assert_equal({"total": total}, "a psum")
     expect_error(AssertionError, r"^per process: leaf 0 differs between processes: process 0 "
-                                 r"has \[\[\s*0\.\s+2\.\s+4\.\]", spmd.distributed.assert_equal, doubled,
-                 "per process")
+                                 r"has \[\[\s*0\.\s+2\.\s+4\.\]",
+                 spmd.distributed.assert_equal, doubled, "per process")
     got = spmd.distributed.broadcast_one_to_all({"mine": doubled, "total": total,
                                                  "scalar": jnp.float32(me)})
     np.testing.assert_array_equal(got["mine"], 2 * X[:L])  # process 0's rows
