@@ -8,8 +8,6 @@
 """
 from __future__ import annotations
 
-import numpy as np
-
 import mlp
 from common import goal, interleaved, jax_available, machine, report
 

@@ -41,7 +41,6 @@ import time  # noqa: E402
 import numpy as np  # noqa: E402
 from sklearn.datasets import load_digits  # noqa: E402
 
-import cluster  # noqa: E402  (which launcher, if any, started this process)
 import spmd  # noqa: E402
 import spmd.numpy as jnp  # noqa: E402
 from spmd import checkpoints, lax, optim  # noqa: E402
@@ -223,7 +222,7 @@ def main(argv=None):
     args = p.parse_args(argv)
     if args.resume and not args.checkpoint_dir:
         p.error("--resume needs a --checkpoint-dir")
-    if cluster.detect() is not None:  # started by spmd-run, mpiexec, srun or Ray: join the job
+    if spmd.distributed.launched():  # started by spmd-run, mpiexec, srun or Ray: join the job
         spmd.distributed.initialize()
     return train(args.epochs, args.batch_size, args.seed, args.checkpoint_dir,
                  args.checkpoint_every, args.resume, args.max_steps)

@@ -8,3 +8,10 @@ helpers of JAX's multihost_utils (on host values, through the coordinator's key-
 from cluster.distributed import initialize, is_initialized, shutdown  # noqa: F401
 from cluster.host_collectives import (assert_equal, broadcast_one_to_all,  # noqa: F401
                                       process_allgather, sync_global_devices)
+
+
+def launched() -> bool:
+    """True when a launcher (spmd-run, mpiexec, srun, spmd's Ray workers) started this process as
+    part of a job, so that a script can call `initialize()` only then and also run alone."""
+    from cluster.cluster_env import detect
+    return detect() is not None

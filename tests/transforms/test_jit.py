@@ -163,3 +163,48 @@ def test_persistent_compilation_cache(tmp_path):
         assert_close(g(x), expected)  # loaded from disk, same numbers
     finally:
         spmd.config.update("compilation_cache_dir", "")
+
+
+def test_repeat_calls_with_pytrees_of_arrays():
+    """The repeat-call path for pytree arguments: right values, and no mix-up between
+    structures that hold arrays of the same types."""
+    f, calls = counting(lambda p, x: [p["w"] * x, p["b"] + x])
+    jf = spmd.jit(f)
+    r = np.arange(3, dtype=np.float32)
+    x = jnp.asarray(r)
+    p = {"w": jnp.asarray(np.full(3, 2, np.float32)), "b": jnp.asarray(np.ones(3, np.float32))}
+    for _ in range(3):
+        w_x, b_x = jf(p, x)
+        assert_close(w_x, 2 * r)
+        assert_close(b_x, 1 + r)
+    assert len(calls) == 1
+    swapped = jf({"b": p["w"], "w": p["b"]}, x)  # same structure and avals, other values
+    assert_close(swapped[0], r)
+    g = spmd.jit(lambda p, x: p[0] - x)
+    assert_close(g((x, x), x), np.zeros(3, np.float32))
+    assert_close(g([x, x], x), np.zeros(3, np.float32))  # a list, not a tuple: a new signature
+    assert_close(g((x, x), x), np.zeros(3, np.float32))
+
+
+def test_repeat_call_with_a_pmap_result():
+    """An array spread over several devices, with the avals of a signature seen before, is
+    moved onto the program's device rather than handed to XLA as it is."""
+    n = spmd.device_count()
+    f = spmd.jit(lambda a: a + 1)
+    host = np.arange(n * 2, dtype=np.float32).reshape(n, 2)
+    assert_close(f(jnp.asarray(host)), host + 1)
+    spread = spmd.pmap(lambda v: v * 2)(host)
+    assert_close(f(spread), host * 2 + 1)
+    assert_close(f(spread), host * 2 + 1)
+
+
+def test_clear_caches_retraces_and_recompiles():
+    f, calls = counting(lambda x: x * 3)
+    jf = spmd.jit(f)
+    x = jnp.asarray(np.ones(2, np.float32))
+    jf(x)
+    jf(x)
+    spmd.clear_caches()
+    assert not backend._compile_cache and not backend._loaded_cache
+    assert_close(jf(x), np.full(2, 3.0, np.float32))
+    assert len(calls) == 2
