@@ -10,6 +10,8 @@
 
 The unblocked JAX loops wait for the output of step k-2 before step k (what spmd does by
 itself): without that, jax's pmap aborts on CPU after a few hundred steps of such a loop.
+spmd and jax are timed side by side in interleaved rounds (`common.interleaved`), as in the
+other benchmarks; the tables show medians over rounds.
 """
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ import sys
 
 import numpy as np
 
-from common import jax_available, median_per_call, median_seconds, report
+from common import goal, interleaved, jax_available, machine, median_seconds, report
 
 import spmd
 import spmd.numpy as jnp
@@ -46,13 +48,16 @@ def psum_1mib():
     x = np.random.default_rng(0).standard_normal((N, 262144)).astype(np.float32)
     f = spmd.pmap(lambda v: lax.psum(v, "i"), axis_name="i")
     xs = f(x)
-    rows = [("spmd.pmap", median_seconds(lambda: f(xs).block_until_ready(), 50))]
+    sides = {"spmd.pmap": lambda: f(xs).block_until_ready()}
     if jax_available():
         import jax
         g = jax.pmap(lambda v: jax.lax.psum(v, "i"), axis_name="i")
         xj = g(x)
-        rows.append(("jax.pmap", median_seconds(lambda: g(xj).block_until_ready(), 50)))
+        sides["jax.pmap"] = lambda: g(xj).block_until_ready()
+    rows = interleaved(sides, rounds=21, calls=5, warmup=3)
     report("psum of 1 MiB per device, 8 devices", rows, "jax.pmap" if len(rows) > 1 else None)
+    if len(rows) > 1:
+        goal("spmd/jax time", rows[0][1] / rows[1][1], 1.0)
 
 
 def _mlp(np_mod, lax_mod, value_and_grad, tree_map):
@@ -82,31 +87,48 @@ def mlp_train_step():
 
         def run():
             state["params"] = _loop(pmapped, state["params"], x_dev, y_dev, 2)
-        return median_seconds(run, 5, warmup=1) / STEPS
+        return run
 
     step = spmd.pmap(_mlp(jnp, lax, spmd.value_and_grad, spmd.tree_util.tree_map),
                      axis_name="i", donate_argnums=0)
-    rows = [("spmd.pmap", per_step(step, spmd.pmap(lambda a: a)))]
+    sides = {"spmd.pmap": per_step(step, spmd.pmap(lambda a: a))}
     if jax_available():
         import jax
         jstep = jax.pmap(_mlp(jax.numpy, jax.lax, jax.value_and_grad, jax.tree_util.tree_map),
                          axis_name="i", donate_argnums=0)
-        rows.append(("jax.pmap", per_step(jstep, jax.pmap(lambda a: a))))
+        sides["jax.pmap"] = per_step(jstep, jax.pmap(lambda a: a))
+    rows = [(name, t / STEPS) for name, t in interleaved(sides, rounds=9)]
     report("MLP train step 256-512-10, global batch 1024 over 8 devices", rows,
            "jax.pmap" if len(rows) > 1 else None)
+    if len(rows) > 1:
+        goal("spmd/jax time per step", rows[0][1] / rows[1][1], 1.0)
+
+
+CALLS = 200
+
+
+def _calls(f, x):
+    def run():
+        for _ in range(CALLS):
+            out = f(x)
+        out.block_until_ready()  # both sides pay for what they queued
+    return run
 
 
 def call_overhead():
     f = spmd.pmap(lambda v: v + 1)
     xs = f(np.zeros((N, 4), np.float32))
-    rows = [("spmd.pmap", median_per_call(lambda: f(xs), 1000))]
+    sides = {"spmd.pmap": _calls(f, xs)}
     if jax_available():
         import jax
         g = jax.pmap(lambda v: v + 1)
         xj = g(np.zeros((N, 4), np.float32))
-        rows.append(("jax.pmap", median_per_call(lambda: g(xj), 1000)))
+        sides["jax.pmap"] = _calls(g, xj)
+    rows = [(name, t / CALLS) for name, t in interleaved(sides, rounds=41)]
     report("pmap call overhead, x + 1 on 8 devices, device-resident input", rows,
            "jax.pmap" if len(rows) > 1 else None, unit="us")
+    if len(rows) > 1:
+        goal("spmd/jax time per call", rows[0][1] / rows[1][1], 1.0)
 
 
 def inflight_bound_cost():
@@ -139,5 +161,7 @@ SECTIONS = {"psum": psum_1mib, "mlp": mlp_train_step, "overhead": call_overhead,
             "inflight": inflight_bound_cost}
 
 if __name__ == "__main__":  # `python bench_pmap.py [psum|mlp|overhead|inflight ...]`
+    print(f"machine: {machine()}")
     for section in sys.argv[1:] or SECTIONS:
         SECTIONS[section]()
+    print(f"machine at the end: {machine()}")

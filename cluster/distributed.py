@@ -171,6 +171,23 @@ def process_count() -> int:
     return state.spec.num_processes if state.spec is not None else 1
 
 
+def mpi_communicator():
+    """MPI's world communicator when this job's processes are its ranks, in the same order
+    (the job was started by mpirun/mpiexec): pmap can then reduce between processes over MPI.
+    None otherwise (another launcher, a single process, or no mpi4py)."""
+    from cluster.mpi_env import MpiEnv
+    spec = state.spec
+    if spec is None or spec.num_processes < 2 or not MpiEnv.is_present():
+        return None
+    if (MpiEnv.process_count(), MpiEnv.process_id()) != (spec.num_processes, spec.process_id):
+        return None
+    try:
+        from mpi4py import MPI
+    except ImportError:
+        return None
+    return MPI.COMM_WORLD
+
+
 def distributed_client():
     """The connected runtime client (its key-value store and barriers), or None."""
     return state.client

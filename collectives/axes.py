@@ -66,9 +66,12 @@ def check_pure_names(names: tuple, who: str):
 
 
 class ReplicaAxes:
-    """pmap's axis context for lowering: the named axes of the replica grid, outermost first."""
+    """pmap's axis context for lowering: the named axes of the replica grid, outermost first,
+    and `cross_process`: how all-reduces between processes run when not as XLA all_reduces
+    (collectives/mpi_all_reduce.py), or None."""
 
-    def __init__(self, axes: Sequence[tuple]):
+    def __init__(self, axes: Sequence[tuple], cross_process=None):
+        self.cross_process = cross_process
         self.axes = tuple((name, int(size)) for name, size in axes)
         self.sizes = {name: size for name, size in self.axes}
         self.num_replicas = int(np.prod([s for _, s in self.axes], dtype=np.int64))

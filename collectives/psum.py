@@ -135,7 +135,12 @@ _HLO_BOOL = {"sum": "stablehlo.or", "max": "stablehlo.or", "min": "stablehlo.and
 
 def _all_reduce_lowering(kind):
     def lower(ctx, x, *, axes, axis_index_groups):
-        groups = replica_axes(ctx, f"p{kind}").groups(axes, axis_index_groups)
+        replicas = replica_axes(ctx, f"p{kind}")
+        between_processes = replicas.cross_process  # MPI, when pmap chose it (see there)
+        if between_processes is not None and between_processes.handles(ctx, kind,
+                                                                        axis_index_groups):
+            return between_processes.lower(ctx, x, kind)
+        groups = replicas.groups(axes, axis_index_groups)
         dtype = ctx.in_avals[0].dtype
         op = _HLO_BOOL[kind] if dtype == np.bool_ else _HLO[kind]
         return ctx.op("stablehlo.all_reduce", [x], regions=[ctx.scalar_reducer(dtype, op)],

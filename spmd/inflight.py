@@ -21,10 +21,11 @@ _queues: dict[tuple, collections.deque] = {}
 _lock = threading.Lock()
 
 
-def launch(device_ids: tuple, run):
+def launch(device_ids: tuple, run, limit: int | None = None):
     """`run()` -> (outputs, token), after at most B - 1 earlier executions on `device_ids` are
-    still running; the token (which completes with the execution) is kept for the next call."""
-    limit = int(config.max_inflight_executions)
+    still running (B = `limit`, or the configured bound); the token (which completes with the
+    execution) is kept for the next call."""
+    limit = int(config.max_inflight_executions) if limit is None else limit
     if limit <= 0:
         return run()[0]
     queue = _queues.get(device_ids)

@@ -20,6 +20,7 @@ import numpy as np
 from collectives.axes import ReplicaAxes
 from spmd import inflight
 from spmd.pmap_agreement import check_same_program
+from spmd.pmap_transport import cross_process_transport
 from transforms import backend, core, lax, lowering
 from transforms.array import Array, make_array
 from transforms.core import AxisFrame, ClosedJaxpr, ShapedArray
@@ -93,7 +94,8 @@ class PmapProgram:
     Across processes, `devices` are the devices of the whole (global) mapped axis, as every
     process compiles the same N-replica program for them; this process passes and gets back
     only the part its own devices hold (L of the N), in the same layout as a map over local
-    devices alone. XLA runs the collectives between processes (gloo on CPU)."""
+    devices alone. XLA runs the collectives between processes (gloo on CPU), except the
+    all-reduces that go over MPI in a job mpirun started (spmd/pmap_transport.py)."""
 
     def __init__(self, closed: ClosedJaxpr, axis_name, devices: Sequence, in_avals, in_dims,
                  out_dims, donated: Sequence[bool], name: str):
@@ -123,10 +125,12 @@ class PmapProgram:
         with core.extend_axis_env(AxisFrame(axis_name, n, "pmap")):
             jaxpr, consts = closed_as_open(trace_to_jaxpr(replica, replica_avals))
         const_avals = [core.get_aval(c) for c in consts]
+        host_callbacks = []
         self.text = lowering.lower_module(
             jaxpr, name=f"pmap_{name}", num_replicas=n,
             donated=[False] * len(consts) + list(donated),
-            axis_context=ReplicaAxes(((axis_name, n),)))
+            axis_context=ReplicaAxes(((axis_name, n),), cross_process_transport(self.devices)),
+            host_callbacks=host_callbacks)
         self.out_avals = [a.update(shape=(len(local),) + a.shape[1:]) if d is not None else a
                           for a, d in zip(jaxpr.out_avals, self.out_dims)]
         self.in_avals = list(in_avals)
@@ -134,13 +138,18 @@ class PmapProgram:
         shardings = [backend.stacked_sharding(local, a.ndim) if d is not None
                      else backend.replicated_sharding(local)
                      for a, d in zip(self.out_avals, self.out_dims)]
-        self.exe = backend.compile(self.text, self.out_avals, self.devices, out_sharding=shardings)
+        self.exe = backend.compile(self.text, self.out_avals, self.devices, out_sharding=shardings,
+                                   host_callbacks=host_callbacks)
         self.const_bufs = [BroadcastInput(a, local)(c) for a, c in zip(const_avals, consts)]
         self.inputs = [BroadcastInput(a, local) if d is None
                        else MappedInput(a, d, local) for a, d in zip(in_avals, in_dims)]
         self.moved = any(d not in (None, 0) for d in self.out_dims)
         # only programs whose replicas meet at a collective can deadlock when queued
-        self.bounded = any(op in self.text for op in _COLLECTIVE_OPS)
+        self.bounded = bool(host_callbacks) or any(op in self.text for op in _COLLECTIVE_OPS)
+        # Programs that call MPI run one at a time (in every process, in the order of the
+        # calls), so that two executions never interleave their MPI calls.
+        self.inflight_key, self.inflight_limit = (
+            (("MPI",), 1) if host_callbacks else (self.device_ids, None))
 
     def __call__(self, leaves) -> list:
         if self.unchecked:  # first run across processes: a mismatch must fail, not hang
@@ -149,7 +158,8 @@ class PmapProgram:
         bufs = self.const_bufs + [put(x) for put, x in zip(self.inputs, leaves)]
         if self.bounded:
             try:
-                outs = inflight.launch(self.device_ids, lambda: self.exe.run_with_token(bufs))
+                outs = inflight.launch(self.inflight_key, lambda: self.exe.run_with_token(bufs),
+                                       self.inflight_limit)
             except backend.JaxRuntimeError as e:
                 if not self.spans_processes:
                     raise

@@ -30,7 +30,7 @@ if jaxlib.__version__ != REQUIRED_JAXLIB:  # pragma: no cover - install problem
 from jaxlib import _jax  # noqa: E402
 from jaxlib import xla_client as xc  # noqa: E402
 
-from transforms import dtypes  # noqa: E402
+from transforms import dtypes, host_memory  # noqa: E402
 from transforms.config import config  # noqa: E402
 
 JaxRuntimeError = _jax.JaxRuntimeError
@@ -149,6 +149,7 @@ def _make_client():
     count = int(config.cpu_devices)
     if count < 1:
         raise ValueError(f"SPMD_CPU_DEVICES must be at least 1, got {count}")
+    host_memory.keep_freed_buffers()
     if _state.distributed is None:
         return xc.make_cpu_client(asynchronous=True, num_devices=count)
     dist, process_id, num_processes = _state.distributed

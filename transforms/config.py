@@ -4,6 +4,9 @@
 `cpu_devices` (SPMD_CPU_DEVICES, or XLA_FLAGS=--xla_force_host_platform_device_count=N): how
 many XLA CPU devices the process gets; it must be set before the backend starts, since XLA fixes
 the device count when the client is created.
+`cross_process_collectives` (SPMD_CROSS_PROCESS_COLLECTIVES): how a pmap reduces between the
+processes of a job: "auto" (MPI when mpirun/mpiexec started the job, else gloo), "mpi" or
+"gloo". It applies to pmaps compiled after it changes.
 `threefry_partitionable` (JAX_THREEFRY_PARTITIONABLE, default on): which of JAX's two layouts
 spmd.random uses to turn a key into a stream of bits (see spmd/random/streams.py).
 """
@@ -32,6 +35,8 @@ class Config:
             "cpu_devices": _cpu_device_count(),
             "compilation_cache_dir": os.environ.get("SPMD_COMPILATION_CACHE_DIR", ""),
             "max_inflight_executions": int(os.environ.get("SPMD_MAX_INFLIGHT", "2")),
+            "cross_process_collectives": os.environ.get(
+                "SPMD_CROSS_PROCESS_COLLECTIVES", "auto").strip().lower(),
             # spmd.random's stream layout, as JAX's flag (on by default since JAX 0.5)
             "threefry_partitionable": os.environ.get(
                 "JAX_THREEFRY_PARTITIONABLE", "1").strip().lower() not in ("0", "false", "no", "off"),

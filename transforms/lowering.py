@@ -69,12 +69,17 @@ def i64_dense(values, shape=None) -> str:
 
 
 class ModuleContext:
-    """State of one module being written: fresh names and the axis environment of pmap."""
+    """State of one module being written: fresh names, the axis environment of pmap, and the
+    host callbacks the program calls (their index in `host_callbacks` names them)."""
 
     def __init__(self, axis_context=None, host_callbacks=None):
         self.counter = itertools.count()
         self.axis_context = axis_context  # set by pmap: named axes -> replica groups
         self.host_callbacks = host_callbacks if host_callbacks is not None else []
+        # (name, aval) of the last result of an ordered host callback in the top-level block:
+        # the next one takes it as an operand, so XLA (which may run independent ops
+        # concurrently) runs them in program order, the same order in every process.
+        self.ordered_token: tuple | None = None
 
     def fresh(self) -> str:
         return f"%v{next(self.counter)}"
@@ -84,9 +89,10 @@ class LoweringContext:
     """Where one equation's rule writes. `in_avals` and `out_avals` type its operands and results."""
 
     def __init__(self, module: ModuleContext, lines: list[str], indent: str,
-                 in_avals=(), out_avals=()):
+                 in_avals=(), out_avals=(), nested: bool = False):
         self.module, self.lines, self.indent = module, lines, indent
         self.in_avals, self.out_avals = list(in_avals), list(out_avals)
+        self.nested = nested  # inside a region (a loop body, a branch): runs 0 or many times
 
     def op(self, name: str, operands: Sequence[str], out_avals: Sequence[ShapedArray] | None = None,
            attrs: str = "", regions: Sequence[str] = (), operand_avals=None):
@@ -120,7 +126,7 @@ class LoweringContext:
         args = [f"%r{next(self.module.counter)}" for _ in arg_avals]
         header = ", ".join(f"{a}: {tensor_type(av)}" for a, av in zip(args, arg_avals))
         inner: list[str] = []
-        sub = LoweringContext(self.module, inner, self.indent + "    ")
+        sub = LoweringContext(self.module, inner, self.indent + "    ", nested=True)
         results = body(sub, args)
         types = ", ".join(tensor_type(a) for a in result_avals)
         inner.append(f'{self.indent}    "stablehlo.return"({", ".join(results)}) : ({types}) -> ()')
@@ -153,7 +159,7 @@ def lower_jaxpr(ctx: LoweringContext, jaxpr: Jaxpr, consts: Sequence[str], args:
         return env[id(v)]
 
     def ctx_for(in_avals, out_avals):
-        return LoweringContext(ctx.module, ctx.lines, ctx.indent, in_avals, out_avals)
+        return LoweringContext(ctx.module, ctx.lines, ctx.indent, in_avals, out_avals, ctx.nested)
 
     env.update((id(v), c) for v, c in zip(jaxpr.constvars, consts))
     env.update((id(v), a) for v, a in zip(jaxpr.invars, args))

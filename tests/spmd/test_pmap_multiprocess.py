@@ -3,8 +3,10 @@ processes, mpiexec, Ray) on 127.0.0.1 with 1 or 2 devices per process.
 
 scripts/pmap_multiprocess_job.py checks, on every process, every collective against NumPy on
 the global input, the mapping options, spmd.distributed's helpers on pmap results, data-parallel
-training against single-device training on the whole batch, and the errors for mismatched
-shapes or programs (naming both sides). scripts/pmap_dies_mid_training.py kills process 1 in
+training against single-device training on the whole batch, a psum in a scan body, and the
+errors for mismatched shapes or programs (naming both sides). Under mpiexec the all-reduces
+between processes go over MPI (collectives/mpi_all_reduce.py), and the same checks hold; a job
+can force gloo (SPMD_CROSS_PROCESS_COLLECTIVES=gloo), which the last mpiexec job does. scripts/pmap_dies_mid_training.py kills process 1 in
 the middle of a training loop: the job must fail, not hang."""
 import os
 import time
@@ -17,7 +19,7 @@ from tests.cluster.local_job import run_job
 from tests.launch.test_spmd_run import _alive, spmd_run_command
 
 SCRIPTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "scripts")
-FLAGS = {"local": [], "mpi": ["--mpi"], "ray": ["--ray"]}
+FLAGS = {"local": [], "mpi": ["--mpi"], "mpi-gloo": ["--mpi"], "ray": ["--ray"]}
 
 
 def script(name: str) -> str:
@@ -32,19 +34,26 @@ def _skip_without_private_network(launcher):
 
 
 # (launcher, processes, devices per process): 2 and 4 processes, 1 and 2 devices, each launcher
-JOBS = [("local", 2, 2), ("local", 4, 1), ("mpi", 2, 1), ("mpi", 4, 2), ("ray", 2, 2)]
+# ("mpi-gloo": mpiexec's processes told to reduce over gloo instead of MPI)
+JOBS = [("local", 2, 2), ("local", 4, 1), ("mpi", 2, 1), ("mpi", 4, 2), ("mpi-gloo", 2, 2),
+        ("ray", 2, 2)]
 
 
 @pytest.mark.timeout(150)
 @pytest.mark.parametrize("launcher,n,k", JOBS, ids=[f"{l}-{n}x{k}" for l, n, k in JOBS])
-def test_pmap_across_processes(launcher, n, k):
+def test_pmap_across_processes(launcher, n, k, monkeypatch):
     _skip_without_private_network(launcher)
+    if launcher == "mpi-gloo":
+        monkeypatch.setenv("SPMD_CROSS_PROCESS_COLLECTIVES", "gloo")
     done, _ = spmd_run_command("-n", n, *FLAGS[launcher], "--cpu-devices", k,
                                script("pmap_multiprocess_job.py"), timeout=140)
     assert done.returncode == 0, done.stderr[-4000:]
+    # mpiexec's jobs reduce between processes over MPI by default, the others over gloo
+    transport = "mpi" if launcher == "mpi" else "gloo"
     for i in range(n):
         assert (f"[{i}] process {i} of {n}: {n * k} devices, {k} local: all pmap checks passed"
                 in done.stdout), done.stdout[-3000:]
+        assert f"all-reduce between processes over {transport})" in done.stdout
 
 
 @pytest.mark.timeout(90)

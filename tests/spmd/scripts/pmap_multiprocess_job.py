@@ -23,6 +23,7 @@ spmd.distributed.initialize()
 
 import spmd.numpy as jnp  # noqa: E402
 from spmd import lax  # noqa: E402
+from spmd.pmap_transport import cross_process_transport  # noqa: E402
 from tests.collectives.cases import CASES, groups_for, inputs  # noqa: E402
 from tests.oracles import assert_close  # noqa: E402
 
@@ -170,6 +171,23 @@ def check_training():
     spmd.distributed.assert_equal(final, "trained parameters")  # bit for bit on every process
 
 
+def check_control_flow():
+    """A psum in a scan body (it stays XLA's) between two over MPI when mpiexec started us."""
+    X = np.random.default_rng(5).standard_normal((N, 4)).astype(np.float32)
+
+    def step(v):
+        def body(carry, _):
+            return carry + lax.psum(v, "i"), None
+        total, _ = lax.scan(body, lax.psum(v, "i"), None, length=3)
+        return lax.pmax(total, "i")
+    out = spmd.pmap(step, axis_name="i")(X[MINE])
+    assert_close(out, np.broadcast_to(4 * X.sum(0), (L, 4)), rtol=1e-5, atol=1e-5)
+
+
+def transport() -> str:
+    return "gloo" if cross_process_transport(spmd.devices()) is None else "mpi"
+
+
 def check_errors():
     X = np.ones((L + 1, 3), np.float32)
     expect_error(ValueError, rf"pmap in a job of {P} processes maps over all {N} devices of the "
@@ -190,6 +208,12 @@ def check_errors():
                                rf"same_types\(f32\[{L},3\]\) -> \(f32\[{L},3\]\) program (\w+) "
                                r"but process \d has same_types\(f32\[.*program (?!\1)\w+$",
                  spmd.pmap(same_types, "i"), np.ones((L, 3), np.float32))
+    if "PMI_RANK" not in os.environ and "OMPI_COMM_WORLD_RANK" not in os.environ:
+        spmd.config.update("cross_process_collectives", "mpi")  # but mpiexec did not start us
+        expect_error(RuntimeError, r"cross_process_collectives='mpi' needs a job started by "
+                                   r"mpirun or mpiexec \(spmd-run --mpi\)",
+                     spmd.pmap(lambda x: lax.psum(x, "i"), "i"), np.ones((L, 3), np.float32))
+        spmd.config.update("cross_process_collectives", "auto")
     # still in step: the next cross-process pmap runs
     total = spmd.pmap(lambda x: lax.psum(x, "i"), "i")(np.ones((L, 3), np.float32))
     assert_close(total, np.full((L, 3), N, np.float32))
@@ -199,6 +223,7 @@ count = check_collectives()
 check_mapping()
 check_helpers()
 check_training()
+check_control_flow()
 check_errors()
 print(f"process {me} of {P}: {N} devices, {L} local: all pmap checks passed "
-      f"({count} collective cases)", flush=True)
+      f"({count} collective cases; all-reduce between processes over {transport()})", flush=True)
