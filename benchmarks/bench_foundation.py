@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from common import goal, interleaved, jax_available, machine, report
+from common import back_to_back, goal, interleaved, jax_available, machine, report
 
 import spmd
 import spmd.numpy as snp
@@ -40,22 +40,14 @@ def fusion():
         goal("spmd/jax time", rows[0][1] / rows[1][1], 1.1)
 
 
-def _dispatches(f, x):
-    def run():
-        for _ in range(CALLS):
-            out = f(x)
-        out.block_until_ready()  # both sides pay for what they queued
-    return run
-
-
 def dispatch():
     f = spmd.jit(lambda a: a + 1)
     x = snp.asarray(np.arange(4, dtype=np.float32))
-    sides = {"spmd.jit": _dispatches(f, x)}
+    sides = {"spmd.jit": back_to_back(f, x, CALLS)}
     if jax_available():
         import jax
         g = jax.jit(lambda a: a + 1)
-        sides["jax.jit"] = _dispatches(g, jax.device_put(np.arange(4, dtype=np.float32)))
+        sides["jax.jit"] = back_to_back(g, jax.device_put(np.arange(4, dtype=np.float32)), CALLS)
     rows = [(name, t / CALLS) for name, t in interleaved(sides, rounds=41)]
     report("dispatch of jit(x + 1), 4 floats on device", rows,
            "jax.jit" if len(rows) > 1 else None, unit="us")

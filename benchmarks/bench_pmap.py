@@ -21,7 +21,8 @@ import sys
 
 import numpy as np
 
-from common import goal, interleaved, jax_available, machine, median_seconds, report
+from common import (back_to_back, goal, interleaved, jax_available, machine, median_seconds,
+                    report)
 
 import spmd
 import spmd.numpy as jnp
@@ -107,23 +108,15 @@ def mlp_train_step():
 CALLS = 200
 
 
-def _calls(f, x):
-    def run():
-        for _ in range(CALLS):
-            out = f(x)
-        out.block_until_ready()  # both sides pay for what they queued
-    return run
-
-
 def call_overhead():
     f = spmd.pmap(lambda v: v + 1)
     xs = f(np.zeros((N, 4), np.float32))
-    sides = {"spmd.pmap": _calls(f, xs)}
+    sides = {"spmd.pmap": back_to_back(f, xs, CALLS)}
     if jax_available():
         import jax
         g = jax.pmap(lambda v: v + 1)
         xj = g(np.zeros((N, 4), np.float32))
-        sides["jax.pmap"] = _calls(g, xj)
+        sides["jax.pmap"] = back_to_back(g, xj, CALLS)
     rows = [(name, t / CALLS) for name, t in interleaved(sides, rounds=41)]
     report("pmap call overhead, x + 1 on 8 devices, device-resident input", rows,
            "jax.pmap" if len(rows) > 1 else None, unit="us")

@@ -21,6 +21,16 @@ def median_seconds(fn, repeats: int = 20, warmup: int = 3) -> float:
     return statistics.median(times)
 
 
+def back_to_back(f, x, calls: int = 200):
+    """A timed batch for dispatch benchmarks: `calls` calls of f(x), then a wait for the last
+    result, so that every side pays for all the work it queued."""
+    def run():
+        for _ in range(calls):
+            out = f(x)
+        out.block_until_ready()
+    return run
+
+
 def median_per_call(fn, calls: int = 2000, repeats: int = 7) -> float:
     """Median over `repeats` of the mean time of `calls` back-to-back calls (for microseconds)."""
     def batch():

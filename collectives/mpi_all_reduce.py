@@ -1,21 +1,22 @@
 """psum, pmean, pmax and pmin between processes over MPI, from inside the compiled pmap program.
 
 When the processes of a job are the ranks of an MPI communicator (started by mpirun/mpiexec),
-an all-reduce over a pmap axis that spans processes is lowered in two steps instead of one
-XLA all_reduce (which would run over gloo's TCP, about 0.55 of MPI's bandwidth here):
-1. the replicas of each process reduce among themselves with an XLA all_reduce (in memory);
-2. each replica calls a host callback (jaxlib's zero-copy `xla_buffer_python_cpu_callback`,
-   which hands Python XLA's own buffers): the process's first replica runs MPI Allreduce
-   between the processes straight from its input buffer into its output buffer, and the
-   process's other replicas copy that result into theirs.
+an all-reduce over a pmap axis that spans processes is not lowered to an XLA all_reduce (which
+runs over gloo's TCP, even between the devices of one process) but to a host callback that
+every replica calls: jaxlib's zero-copy `xla_buffer_python_cpu_callback`, which hands Python
+XLA's own input and output buffers. The replicas of a process meet there; the last to arrive
+reduces all of their inputs into its output with NumPy, runs MPI Allreduce in place on it
+between the processes, and copies the result into the others' outputs. Measured here: 16 MiB
+between 2 processes in 0.93 to 1.07 of raw MPI's time, against gloo's 0.5 to 0.6 of its
+bandwidth; a 4 KB psum in 0.16 ms against gloo's 2.9 ms (benchmarks/RESULTS.md, issue 6).
 
 MPI needs every process to call its collectives in the same order. Three things give that:
 - each callback takes the previous one's result as an extra operand (which it ignores), so XLA
   (which may run independent ops concurrently) runs them in program order;
 - only collectives in the program's top-level block use MPI: one inside a loop body or a
   branch (run 0 or many times) stays an XLA all_reduce;
-- pmap runs a program that uses MPI only after the previous such execution has finished
-  (`serial` below), so two executions never interleave their MPI calls.
+- pmap runs a program that calls MPI only after the previous one has finished, so two
+  executions never interleave their MPI calls (spmd/pmap_program.py).
 """
 from __future__ import annotations
 
@@ -24,7 +25,6 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from collectives.axes import groups_attr
 from transforms.core import ShapedArray
 
 # The dtypes MPI reduces natively (mpi4py maps them from the buffer's format). Others
@@ -33,24 +33,24 @@ _MPI_DTYPES = {np.dtype(t) for t in (np.float32, np.float64, np.int8, np.int16, 
                                      np.int64, np.uint8, np.uint16, np.uint32, np.uint64,
                                      np.complex64, np.complex128)}
 _REPLICA_ID = ShapedArray((), np.uint32)
-_HLO = {"sum": "stablehlo.add", "max": "stablehlo.maximum", "min": "stablehlo.minimum"}
+_COMBINE = {"sum": np.add, "max": np.maximum, "min": np.minimum}  # within a process
 
 
 class MpiAllReduce:
     """The cross-process transport of one pmap program.
 
     `groups`: the replicas of each process (global replica ids, one list per process, all of
-    one size). `comms`: for each group that lives in this process, the communicator its first
-    replica reduces over (in a real job: this process's group -> MPI.COMM_WORLD). `ops`: the
-    communicator's reduction op for "sum", "max" and "min"."""
+    one size). `comms`: for each group that lives in this process, the communicator it reduces
+    over (in a real job: this process's group -> MPI.COMM_WORLD). `ops`: the communicator's
+    reduction op for "sum", "max" and "min"; `in_place`: its in-place marker (MPI.IN_PLACE)."""
 
-    def __init__(self, groups: Sequence[Sequence[int]], comms: dict, ops: dict):
+    def __init__(self, groups: Sequence[Sequence[int]], comms: dict, ops: dict, in_place):
         self.groups = [list(g) for g in groups]
         if len({len(g) for g in self.groups}) != 1:
             raise ValueError(f"MPI all-reduce needs the same number of devices in every "
                              f"process, got groups {self.groups}")
         self.group_of = {r: i for i, g in enumerate(self.groups) for r in g}
-        self.comms, self.ops = dict(comms), dict(ops)
+        self.comms, self.ops, self.in_place = dict(comms), dict(ops), in_place
 
     def handles(self, ctx, kind: str, axis_index_groups) -> bool:
         """Whether this all-reduce goes over MPI: over the whole axis (no sub-groups), in the
@@ -61,14 +61,10 @@ class MpiAllReduce:
 
     def lower(self, ctx, x: str, kind: str) -> str:
         aval = ctx.in_avals[0]
-        if len(self.groups[0]) > 1:  # step 1: within each process
-            x = ctx.op("stablehlo.all_reduce", [x],
-                       regions=[ctx.scalar_reducer(aval.dtype, _HLO[kind])],
-                       attrs=groups_attr(self.groups))
         replica = ctx.op("stablehlo.replica_id", [], out_avals=[_REPLICA_ID], operand_avals=[])
         module = ctx.module
         index = len(module.host_callbacks)
-        module.host_callbacks.append(self._callback(self.ops[kind]))
+        module.host_callbacks.append(self._callback(kind))
         operands, operand_avals = [x, replica], [aval, _REPLICA_ID]
         if module.ordered_token is not None:  # the previous call's result: called after it
             operands.append(module.ordered_token[0])
@@ -83,59 +79,61 @@ class MpiAllReduce:
         module.ordered_token = (out, aval)
         return out
 
-    def _callback(self, op) -> Callable:
+    def _callback(self, kind: str) -> Callable:
         """The host callback of one all-reduce site: (ctx, x, replica id, [previous], out)."""
-        meetings = {g: _LocalMeeting(len(self.groups[g]), self.comms[g]) for g in self.comms}
+        meetings = {g: _LocalMeeting(len(self.groups[g]), self.comms[g], _COMBINE[kind],
+                                     self.ops[kind], self.in_place) for g in self.comms}
         group_of = self.group_of
 
         def all_reduce(_ctx, x, replica, *rest):
-            out = np.asarray(rest[-1])
-            meetings[group_of[int(np.asarray(replica))]].reduce(np.asarray(x), out, op)
+            meeting = meetings[group_of[int(np.asarray(replica))]]
+            meeting.reduce(np.asarray(x), np.asarray(rest[-1]))
             return ()
         return all_reduce
 
 
 class _LocalMeeting:
     """Where the replicas of one process meet at one all-reduce site, once per execution: the
-    first to arrive reduces over MPI, the others wait and copy its result. The first one
-    returns only after they have copied: XLA may reuse its output buffer once it returns."""
+    last to arrive reduces every input (their buffers stay valid while their callbacks wait),
+    calls MPI, and fills every output; then all of them return."""
 
-    def __init__(self, count: int, comm):
-        self.count, self.comm = count, comm
+    def __init__(self, count: int, comm, combine, op, in_place):
+        self.count, self.comm, self.combine, self.op = count, comm, combine, op
+        self.in_place = in_place
         self.cond = threading.Condition()
-        self.arrived = self.copied = 0
-        self.result = None   # the first replica's output, once reduced
-        self.error = None    # what its MPI call raised, for the others to raise too
+        self.inputs, self.outputs = [], []
+        self.generation = 0  # executions completed
+        self.error = None    # what the last one raised, for the waiting replicas to raise too
 
-    def reduce(self, x: np.ndarray, out: np.ndarray, op) -> None:
+    def reduce(self, x: np.ndarray, out: np.ndarray) -> None:
         if self.count == 1:
-            self.comm.Allreduce(x, out, op=op)
+            self.comm.Allreduce(x, out, op=self.op)
             return
         with self.cond:
-            first = self.arrived == 0
-            self.arrived += 1
-        if first:
-            try:
-                self.comm.Allreduce(x, out, op=op)
-            except BaseException as e:
-                self.error = e
-                raise
-            finally:
-                with self.cond:
-                    self.result = out
-                    self.cond.notify_all()
-                    self.cond.wait_for(lambda: self.copied == self.count - 1)
-                    self.arrived = self.copied = 0
-                    self.result = self.error = None
-            return
+            self.inputs.append(x)
+            self.outputs.append(out)
+            generation = self.generation
+            if len(self.inputs) < self.count:
+                self.cond.wait_for(lambda: self.generation != generation)
+                if self.error is not None:
+                    raise RuntimeError(f"the MPI all-reduce of this process failed: "
+                                       f"{self.error}")
+                return
+            inputs, outputs = self.inputs, self.outputs
+            self.inputs, self.outputs = [], []
+        error = None
+        try:
+            np.copyto(out, inputs[0])
+            for other in inputs[1:]:
+                self.combine(out, other, out=out)
+            self.comm.Allreduce(self.in_place, out, op=self.op)
+            for other in outputs[:-1]:
+                np.copyto(other, out)
+        except BaseException as e:
+            error = e
         with self.cond:
-            self.cond.wait_for(lambda: self.result is not None)
-            if self.error is not None:
-                error = self.error
-            else:
-                error = None
-                np.copyto(out, self.result)
-            self.copied += 1
+            self.error = error
+            self.generation += 1
             self.cond.notify_all()
         if error is not None:
-            raise RuntimeError(f"the MPI all-reduce of this process failed: {error}")
+            raise error

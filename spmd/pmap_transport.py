@@ -37,4 +37,5 @@ def cross_process_transport(devices: Sequence) -> MpiAllReduce | None:
         return None  # processes with different device counts: XLA's all_reduce handles those
     from mpi4py import MPI
     me = processes.index(backend.process_index())
-    return MpiAllReduce(groups, {me: comm}, {"sum": MPI.SUM, "max": MPI.MAX, "min": MPI.MIN})
+    return MpiAllReduce(groups, {me: comm}, {"sum": MPI.SUM, "max": MPI.MAX, "min": MPI.MIN},
+                        MPI.IN_PLACE)

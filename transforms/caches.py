@@ -10,6 +10,14 @@ from transforms import backend, eager
 from transforms.jit import live_jit_functions
 
 _PACKAGES = ("transforms", "collectives", "spmd")
+_clear_hooks: list = []
+
+
+def on_clear(hook):
+    """Register `hook()` to run in clear_caches (for caches of the layers above transforms,
+    which this module may not import)."""
+    _clear_hooks.append(hook)
+    return hook
 
 
 def clear_caches() -> None:
@@ -25,5 +33,7 @@ def clear_caches() -> None:
         for obj in list(vars(module).values()):
             if isinstance(obj, functools._lru_cache_wrapper):
                 obj.cache_clear()
+    for hook in _clear_hooks:
+        hook()
     eager.clear_cache()
     backend.clear_caches()

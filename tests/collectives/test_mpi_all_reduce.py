@@ -18,6 +18,9 @@ from transforms import lowering
 CALLBACK = "xla_buffer_python_cpu_callback"
 
 
+IN_PLACE = object()  # the stand-in for MPI.IN_PLACE
+
+
 class StandInWorld:
     """P ranks that reduce with NumPy once all P have arrived, as MPI Allreduce would."""
 
@@ -31,7 +34,7 @@ class StandInWorld:
 
         class Rank:
             def Allreduce(self, send, recv, op):
-                world.sends[r] = np.array(send)
+                world.sends[r] = np.array(recv if send is IN_PLACE else send)
                 world.barrier.wait()
                 total = world.sends[0]
                 for other in world.sends[1:]:
@@ -56,7 +59,7 @@ def processes(monkeypatch):
             worlds.append(world)
             return MpiAllReduce([list(range(p * per, (p + 1) * per)) for p in range(count)],
                                 {p: world.rank(p) for p in range(count)},
-                                {"sum": np.add, "max": np.maximum, "min": np.minimum})
+                                {"sum": np.add, "max": np.maximum, "min": np.minimum}, IN_PLACE)
         monkeypatch.setattr(pmap_program, "cross_process_transport", transport)
         lower = lowering.lower_module
 
@@ -72,8 +75,9 @@ def processes(monkeypatch):
 @pytest.mark.parametrize("count", [2, 4, 8])
 def test_every_collective_case_in_one_program(processes, count):
     """All cases of the collective table, each dtype, and the grouped variants, in one program:
-    psum/pmean/pmax/pmin over the whole axis go through the stand-in MPI (in a chain), the
-    grouped ones and the other collectives stay XLA's."""
+    psum/pmean/pmax/pmin over the whole axis go through the stand-in MPI (in a chain, reduced
+    within each stand-in process by the callback), the grouped ones and the other collectives
+    stay XLA's."""
     texts, worlds = processes(count)
     specs = [(case, dtype, None) for case in CASES for dtype in case.dtypes]
     specs += [(case, case.dtypes[0], groups_for(8)) for case in CASES if case.grouped]

@@ -164,6 +164,30 @@ def test_donated_arguments_are_consumed():
         np.asarray(p)
 
 
+def test_device_arrays_take_the_short_path_with_the_same_results():
+    """Calls whose arguments are all device Arrays skip flattening after the first (keyed by
+    their types): results, donation, in_axes/out_axes and a new shape still behave."""
+    step = spmd.pmap(lambda p, g: (p - 0.5 * g, (g * 2,)), donate_argnums=0)
+    put = spmd.pmap(lambda x: x + 0)
+    p, g = put(X8), put(X8 + 1)
+    for i in range(3):
+        p, (twice,) = step(p, g)
+        assert_close(p, X8 - 0.5 * (i + 1) * (X8 + 1))
+        assert_close(twice, (X8 + 1) * 2)
+    assert len(step._by_avals) == 1
+    step(g, put(X8))
+    with pytest.raises(RuntimeError, match="donated"):
+        step(g, put(X8))  # g was donated by the call before
+    moved = spmd.pmap(lambda a: a * 3, in_axes=1, out_axes=1)
+    columns = jnp.asarray(X8.T.copy())  # an Array on one device, mapped over axis 1
+    for _ in range(2):
+        assert_close(moved(columns), X8.T * 3)
+    halves = put(X8[:4])
+    assert_close(step(halves, put(X8[:4]))[0], X8[:4] * 0.5)  # another signature
+    spmd.clear_caches()
+    assert not step._by_avals
+
+
 def test_traced_and_compiled_once():
     traces = []
 
