@@ -188,6 +188,16 @@ def transport() -> str:
     return "gloo" if cross_process_transport(spmd.devices()) is None else "mpi"
 
 
+def check_gloo_on_request():
+    """A job that would reduce over MPI can be told to use gloo (for pmaps compiled after)."""
+    spmd.config.update("cross_process_collectives", "gloo")
+    assert transport() == "gloo"
+    X = np.random.default_rng(6).standard_normal((N, 3)).astype(np.float32)
+    out = spmd.pmap(lambda x: lax.pmax(lax.psum(x, "i"), "i"), "i")(X[MINE])
+    assert_close(out, np.broadcast_to(X.sum(0), (L, 3)), rtol=1e-5, atol=1e-5)
+    spmd.config.update("cross_process_collectives", "auto")
+
+
 def check_errors():
     X = np.ones((L + 1, 3), np.float32)
     expect_error(ValueError, rf"pmap in a job of {P} processes maps over all {N} devices of the "
@@ -225,5 +235,7 @@ check_helpers()
 check_training()
 check_control_flow()
 check_errors()
+over = transport()
+check_gloo_on_request()
 print(f"process {me} of {P}: {N} devices, {L} local: all pmap checks passed "
-      f"({count} collective cases; all-reduce between processes over {transport()})", flush=True)
+      f"({count} collective cases; all-reduce between processes over {over})", flush=True)
