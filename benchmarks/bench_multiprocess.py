@@ -20,6 +20,9 @@
    (xla_buffer_python_cpu_callback: MPI reads and writes XLA's buffers in place), the copying
    callback's own cost (it returns its argument), and raw mpi4py.
 
+4. gloo_local_first (under `spmd-run`, 2 processes x 4 devices, no MPI): small psums as one
+   XLA all_reduce over all 8 devices against the in-process reduction first (GlooAfterLocal).
+
 Run one job by hand: spmd-run -n 2 --mpi --cpu-devices 1 bench_multiprocess.py allreduce
 """
 from __future__ import annotations
@@ -187,9 +190,39 @@ def mpi_callback():
                "mpi4py Allreduce")
 
 
-def _job(n: int, mpi: bool, section: str) -> None:
+def gloo_local_first():
+    """Without MPI, 4 devices per process: small psums lowered as one XLA all_reduce over all
+    devices (gloo between every device) against the in-process reduction in a host callback
+    followed by XLA's all_reduce between the processes only (GlooAfterLocal), interleaved."""
+    import spmd
+    spmd.distributed.initialize()
+    from common import interleaved, report
+    from spmd import lax, pmap_program
+
+    chosen = pmap_program.cross_process_transport
+    x = np.ones((spmd.local_device_count(), 1000), np.float32)
+    on_devices = spmd.pmap(lambda v: v, axis_name="i")(x)
+    fns = {}
+    for name, transport in (("one all_reduce over all devices", lambda devices: None),
+                            ("in-process first", chosen)):
+        pmap_program.cross_process_transport = transport  # read when a pmap compiles
+        one = spmd.pmap(lambda v: lax.psum(v, "i"), axis_name="i")
+        seven = spmd.pmap(lambda v: [lax.psum(v * k, "i") for k in range(7)], axis_name="i")
+        n = spmd.device_count()
+        np.testing.assert_allclose(np.asarray(one(on_devices)), np.full(x.shape, n))
+        np.testing.assert_allclose(np.asarray(seven(on_devices)[3]), np.full(x.shape, 3 * n))
+        fns[f"1 psum, {name}"] = lambda f=one: f(on_devices).block_until_ready()
+        fns[f"7 psums, {name}"] = lambda f=seven: [a.block_until_ready() for a in f(on_devices)]
+    pmap_program.cross_process_transport = chosen
+    rows = interleaved(fns, rounds=9, calls=10, warmup=2)
+    if spmd.process_index() == 0:
+        report(f"4 KB psums, {spmd.process_count()} processes x {spmd.local_device_count()} "
+               "devices, no MPI", rows, "1 psum, one all_reduce over all devices")
+
+
+def _job(n: int, mpi: bool, section: str, devices: int = 1) -> None:
     command = [sys.executable, "-m", "launch", "-n", str(n), *(["--mpi"] if mpi else []),
-               "--cpu-devices", "1", os.path.abspath(__file__), section]
+               "--cpu-devices", str(devices), os.path.abspath(__file__), section]
     done = subprocess.run(command, capture_output=True, text=True, timeout=600,
                           cwd=os.path.dirname(HERE),
                           env={**os.environ, "PYTHONPATH": os.path.dirname(HERE)})
@@ -207,6 +240,7 @@ def driver():
     for n in (2, 4):
         _job(n, True, "allreduce")
     _job(2, True, "mpi_callback")
+    _job(2, False, "gloo_local_first", devices=4)
     print("\n## data-parallel MLP train step (784-512-512-10), 128 examples per process")
     for n in (1, 2, 4):
         _job(n, False, "train")
@@ -215,5 +249,6 @@ def driver():
 
 
 if __name__ == "__main__":
-    SECTIONS = {"allreduce": allreduce, "train": train, "mpi_callback": mpi_callback}
+    SECTIONS = {"allreduce": allreduce, "train": train, "mpi_callback": mpi_callback,
+                "gloo_local_first": gloo_local_first}
     SECTIONS.get(sys.argv[1] if len(sys.argv) > 1 else "", driver)()

@@ -1,13 +1,14 @@
 """How a pmap program's all-reduces between processes travel (config `cross_process_collectives`):
 over MPI from inside the program (collectives/mpi_all_reduce.py) when mpirun/mpiexec started
-the job, else as XLA all_reduces over gloo. MPI is the default there because it measured
-faster (benchmarks/RESULTS.md, issue 6)."""
+the job, else as XLA all_reduces over gloo, between the processes only once each process has
+reduced its own devices' values (when it has several). MPI is the default where it can be
+because it measured faster (benchmarks/RESULTS.md, issue 6)."""
 from __future__ import annotations
 
 from typing import Sequence
 
 from cluster.distributed import mpi_communicator
-from collectives.mpi_all_reduce import MpiAllReduce
+from collectives.mpi_all_reduce import GlooAfterLocal, MpiAllReduce
 from transforms import backend
 from transforms.config import config
 
@@ -15,27 +16,29 @@ CHOICES = ("auto", "mpi", "gloo")
 
 
 def cross_process_transport(devices: Sequence) -> MpiAllReduce | None:
-    """The MPI transport for a program whose replicas are `devices` (one per replica), or None
-    for XLA's own all_reduce (a single process, gloo chosen, or no MPI job)."""
+    """The transport for a program whose replicas are `devices` (one per replica): over MPI, or
+    in-process first then gloo; None for XLA's own all_reduce (one process, or one device per
+    process without MPI)."""
     choice = str(config.cross_process_collectives).strip().lower()
     if choice not in CHOICES:
         raise ValueError(f"spmd.config cross_process_collectives is {choice!r}; choose one of "
                          f"{CHOICES}")
     processes = sorted({d.process_index for d in devices})
-    if len(processes) < 2 or choice == "gloo":
+    if len(processes) < 2:
         return None
-    comm = mpi_communicator()
+    groups = [[i for i, d in enumerate(devices) if d.process_index == p] for p in processes]
+    if len({len(g) for g in groups}) != 1:
+        return None  # processes with different device counts: XLA's all_reduce handles those
+    me = processes.index(backend.process_index())
+    comm = mpi_communicator() if choice != "gloo" else None
     if comm is None or processes != list(range(comm.Get_size())):
         if choice == "mpi":
             raise RuntimeError(
                 "spmd.config cross_process_collectives='mpi' needs a job started by mpirun or "
                 "mpiexec (spmd-run --mpi) with mpi4py installed, whose pmap spans every rank; "
                 "this one is not: set it to 'auto' or 'gloo'")
-        return None
-    groups = [[i for i, d in enumerate(devices) if d.process_index == p] for p in processes]
-    if len({len(g) for g in groups}) != 1:
-        return None  # processes with different device counts: XLA's all_reduce handles those
+        # gloo: within the process first when it has several devices (see GlooAfterLocal)
+        return GlooAfterLocal(groups, [me]) if len(groups[0]) > 1 else None
     from mpi4py import MPI
-    me = processes.index(backend.process_index())
     return MpiAllReduce(groups, {me: comm}, {"sum": MPI.SUM, "max": MPI.MAX, "min": MPI.MIN},
                         MPI.IN_PLACE)

@@ -1,7 +1,8 @@
-"""The MPI lowering of all-reduces between processes (collectives/mpi_all_reduce.py), in one
-process: the 8 devices play P processes of 8/P devices each, and a stand-in communicator
-(threads meeting at a barrier) plays MPI between the P first replicas. Each program is checked
-against NumPy on the gathered inputs. The real thing, under mpiexec, is in
+"""The lowering of all-reduces between processes (collectives/mpi_all_reduce.py), in one
+process: the 8 devices play P processes of 8/P devices each, and either a stand-in
+communicator (threads meeting at a barrier) plays MPI between them, or (gloo's way,
+`GlooAfterLocal`) an XLA all_reduce between one device of each does. Each program is checked
+against NumPy on the gathered inputs. The real thing, under mpiexec and spmd-run, is in
 tests/spmd/test_pmap_multiprocess.py."""
 import threading
 
@@ -10,7 +11,7 @@ import pytest
 
 import spmd
 from spmd import lax, pmap_program
-from collectives.mpi_all_reduce import MpiAllReduce
+from collectives.mpi_all_reduce import GlooAfterLocal, MpiAllReduce
 from tests.collectives.cases import BF16, CASES, F32, I32, groups_for, inputs
 from tests.oracles import assert_close
 from transforms import lowering
@@ -52,13 +53,15 @@ def processes(monkeypatch):
     texts, worlds = [], []
     spmd.clear_caches()
 
-    def set_processes(count):
+    def set_processes(count, between="mpi"):
         def transport(devices):
             per = len(devices) // count
+            groups = [list(range(p * per, (p + 1) * per)) for p in range(count)]
+            if between == "xla":
+                return GlooAfterLocal(groups, range(count))
             world = StandInWorld(count)
             worlds.append(world)
-            return MpiAllReduce([list(range(p * per, (p + 1) * per)) for p in range(count)],
-                                {p: world.rank(p) for p in range(count)},
+            return MpiAllReduce(groups, {p: world.rank(p) for p in range(count)},
                                 {"sum": np.add, "max": np.maximum, "min": np.minimum}, IN_PLACE)
         monkeypatch.setattr(pmap_program, "cross_process_transport", transport)
         lower = lowering.lower_module
@@ -72,13 +75,14 @@ def processes(monkeypatch):
     spmd.clear_caches()
 
 
-@pytest.mark.parametrize("count", [2, 4, 8])
-def test_every_collective_case_in_one_program(processes, count):
+@pytest.mark.parametrize("count,between", [(2, "mpi"), (4, "mpi"), (8, "mpi"), (2, "xla"),
+                                           (4, "xla")])
+def test_every_collective_case_in_one_program(processes, count, between):
     """All cases of the collective table, each dtype, and the grouped variants, in one program:
-    psum/pmean/pmax/pmin over the whole axis go through the stand-in MPI (in a chain, reduced
-    within each stand-in process by the callback), the grouped ones and the other collectives
-    stay XLA's."""
-    texts, worlds = processes(count)
+    psum/pmean/pmax/pmin over the whole axis go through the callbacks (in a chain, reduced
+    within each stand-in process), then the stand-in MPI or an XLA all_reduce between the
+    processes; the grouped ones and the other collectives stay XLA's."""
+    texts, worlds = processes(count, between)
     specs = [(case, dtype, None) for case in CASES for dtype in case.dtypes]
     specs += [(case, case.dtypes[0], groups_for(8)) for case in CASES if case.grouped]
     stacked = [inputs(case, 8, dtype, groups) for case, dtype, groups in specs]
@@ -98,7 +102,13 @@ def test_every_collective_case_in_one_program(processes, count):
         case.name in ("psum", "pmean", "psum_scalar") and dtype != BF16
         or case.name in ("pmax", "pmin") and dtype in (F32, I32))]
     assert sites == len(over_mpi) > 0, over_mpi
-    assert worlds[-1].calls == sites
+    if between == "mpi":
+        assert worlds[-1].calls == sites
+    else:  # one all_reduce between processes after each callback, in groups across them
+        per = 8 // count
+        across = ", ".join("[" + ", ".join(str(p * per + j) for p in range(count)) + "]"
+                           for j in range(per))
+        assert texts[-1].count(f"replica_groups = dense<[{across}]>") == sites
 
 
 def test_callbacks_are_chained_in_program_order(processes):

@@ -185,7 +185,8 @@ def check_control_flow():
 
 
 def transport() -> str:
-    return "gloo" if cross_process_transport(spmd.devices()) is None else "mpi"
+    chosen = cross_process_transport(spmd.devices())
+    return "gloo" if chosen is None else chosen.between_processes
 
 
 def check_gloo_on_request():
