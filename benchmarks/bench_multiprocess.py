@@ -21,7 +21,7 @@
    callback's own cost (it returns its argument), and raw mpi4py.
 
 4. gloo_local_first (under `spmd-run`, 2 processes x 4 devices, no MPI): small psums as one
-   XLA all_reduce over all 8 devices against the in-process reduction first (GlooAfterLocal).
+   XLA all_reduce over all 8 devices against the in-process reduction first (gloo_after_local).
 
 Run one job by hand: spmd-run -n 2 --mpi --cpu-devices 1 bench_multiprocess.py allreduce
 """
@@ -193,7 +193,7 @@ def mpi_callback():
 def gloo_local_first():
     """Without MPI, 4 devices per process: small psums lowered as one XLA all_reduce over all
     devices (gloo between every device) against the in-process reduction in a host callback
-    followed by XLA's all_reduce between the processes only (GlooAfterLocal), interleaved."""
+    followed by XLA's all_reduce between the processes only (gloo_after_local), interleaved."""
     import spmd
     spmd.distributed.initialize()
     from common import interleaved, report

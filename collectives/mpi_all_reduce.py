@@ -1,5 +1,5 @@
 """psum, pmean, pmax and pmin between processes over MPI, from inside the compiled pmap program
-(and, in jobs without MPI, reduced within each process before gloo: `GlooAfterLocal`).
+(and, in jobs without MPI, reduced within each process before gloo: `gloo_after_local`).
 
 When the processes of a job are the ranks of an MPI communicator (started by mpirun/mpiexec),
 an all-reduce over a pmap axis that spans processes is not lowered to an XLA all_reduce (which
@@ -39,13 +39,13 @@ _COMBINE = {"sum": np.add, "max": np.maximum, "min": np.minimum}  # within a pro
 _HLO = {"sum": "stablehlo.add", "max": "stablehlo.maximum", "min": "stablehlo.minimum"}
 
 
-def GlooAfterLocal(groups: Sequence[Sequence[int]], mine: Sequence[int]) -> "MpiAllReduce":
+def gloo_after_local(groups: Sequence[Sequence[int]], mine: Sequence[int]) -> "MpiAllReduce":
     """The transport of a job not started by mpirun, whose processes have several devices: with
     a distributed client, XLA's CPU runtime runs every all_reduce over gloo, even between the
     devices of one process, and its cost grows with the participants (a 4 KB psum over 2 x 4
-    devices: 27 ms flat, 9 ms in groups of one device per process). So the callback reduces
-    within the process, and an XLA all_reduce follows between the processes only, one group
-    per local device index. `mine`: the groups that live in this process."""
+    devices: 20.6 ms over all 8, 6.7 ms this way; benchmarks/RESULTS.md, issue 6). So the
+    callback reduces within the process, and an XLA all_reduce follows between the processes
+    only, one group per local device index. `mine`: the groups that live in this process."""
     return MpiAllReduce(groups, dict.fromkeys(mine), {})
 
 
@@ -56,7 +56,7 @@ class MpiAllReduce:
     one size). `comms`: for each group that lives in this process, the communicator it reduces
     over (in a real job: this process's group -> MPI.COMM_WORLD), or None: then the callback
     only reduces within the process, and an XLA all_reduce between the processes follows, in
-    groups of one replica per process (see `GlooAfterLocal`). `ops`: the communicator's
+    groups of one replica per process (see `gloo_after_local`). `ops`: the communicator's
     reduction op for "sum", "max" and "min"; `in_place`: its in-place marker (MPI.IN_PLACE)."""
 
     def __init__(self, groups: Sequence[Sequence[int]], comms: dict, ops: dict, in_place=None):

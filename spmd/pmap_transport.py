@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Sequence
 
 from cluster.distributed import mpi_communicator
-from collectives.mpi_all_reduce import GlooAfterLocal, MpiAllReduce
+from collectives.mpi_all_reduce import MpiAllReduce, gloo_after_local
 from transforms import backend
 from transforms.config import config
 
@@ -24,8 +24,8 @@ def cross_process_transport(devices: Sequence) -> MpiAllReduce | None:
         raise ValueError(f"spmd.config cross_process_collectives is {choice!r}; choose one of "
                          f"{CHOICES}")
     processes = sorted({d.process_index for d in devices})
-    if len(processes) < 2:
-        return None
+    if len(processes) < 2 or backend.process_index() not in processes:
+        return None  # (a pmap that leaves this process out fails in pmap's own checks)
     groups = [[i for i, d in enumerate(devices) if d.process_index == p] for p in processes]
     if len({len(g) for g in groups}) != 1:
         return None  # processes with different device counts: XLA's all_reduce handles those
@@ -37,8 +37,8 @@ def cross_process_transport(devices: Sequence) -> MpiAllReduce | None:
                 "spmd.config cross_process_collectives='mpi' needs a job started by mpirun or "
                 "mpiexec (spmd-run --mpi) with mpi4py installed, whose pmap spans every rank; "
                 "this one is not: set it to 'auto' or 'gloo'")
-        # gloo: within the process first when it has several devices (see GlooAfterLocal)
-        return GlooAfterLocal(groups, [me]) if len(groups[0]) > 1 else None
+        # gloo: within the process first when it has several devices (see gloo_after_local)
+        return gloo_after_local(groups, [me]) if len(groups[0]) > 1 else None
     from mpi4py import MPI
     return MpiAllReduce(groups, {me: comm}, {"sum": MPI.SUM, "max": MPI.MAX, "min": MPI.MIN},
                         MPI.IN_PLACE)

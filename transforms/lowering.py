@@ -159,7 +159,8 @@ def lower_jaxpr(ctx: LoweringContext, jaxpr: Jaxpr, consts: Sequence[str], args:
         return env[id(v)]
 
     def ctx_for(in_avals, out_avals):
-        return LoweringContext(ctx.module, ctx.lines, ctx.indent, in_avals, out_avals, ctx.nested)
+        return LoweringContext(ctx.module, ctx.lines, ctx.indent, in_avals, out_avals,
+                               ctx.nested)
 
     env.update((id(v), c) for v, c in zip(jaxpr.constvars, consts))
     env.update((id(v), a) for v, a in zip(jaxpr.invars, args))

@@ -1,7 +1,7 @@
 """The lowering of all-reduces between processes (collectives/mpi_all_reduce.py), in one
 process: the 8 devices play P processes of 8/P devices each, and either a stand-in
 communicator (threads meeting at a barrier) plays MPI between them, or (gloo's way,
-`GlooAfterLocal`) an XLA all_reduce between one device of each does. Each program is checked
+`gloo_after_local`) an XLA all_reduce between one device of each does. Each program is checked
 against NumPy on the gathered inputs. The real thing, under mpiexec and spmd-run, is in
 tests/spmd/test_pmap_multiprocess.py."""
 import threading
@@ -11,7 +11,7 @@ import pytest
 
 import spmd
 from spmd import lax, pmap_program
-from collectives.mpi_all_reduce import GlooAfterLocal, MpiAllReduce
+from collectives.mpi_all_reduce import MpiAllReduce, gloo_after_local
 from tests.collectives.cases import BF16, CASES, F32, I32, groups_for, inputs
 from tests.oracles import assert_close
 from transforms import lowering
@@ -58,7 +58,7 @@ def processes(monkeypatch):
             per = len(devices) // count
             groups = [list(range(p * per, (p + 1) * per)) for p in range(count)]
             if between == "xla":
-                return GlooAfterLocal(groups, range(count))
+                return gloo_after_local(groups, range(count))
             world = StandInWorld(count)
             worlds.append(world)
             return MpiAllReduce(groups, {p: world.rank(p) for p in range(count)},

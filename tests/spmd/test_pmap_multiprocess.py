@@ -6,8 +6,8 @@ the global input, the mapping options, spmd.distributed's helpers on pmap result
 training against single-device training on the whole batch, a psum in a scan body, and the
 errors for mismatched shapes or programs (naming both sides). Under mpiexec the all-reduces
 between processes go over MPI (collectives/mpi_all_reduce.py), and the same checks hold; the
-job also checks that such a job can be told to use gloo. scripts/pmap_dies_mid_training.py kills process 1 in
-the middle of a training loop: the job must fail, not hang."""
+job also checks that such a job can be told to use gloo. scripts/pmap_dies_mid_training.py
+kills process 1 in the middle of a training loop: the job must fail, not hang."""
 import os
 import time
 
