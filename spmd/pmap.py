@@ -25,7 +25,8 @@ from transforms.staging import closed_as_open
 
 _MAX_SIGNATURES = 2048
 _signatures: collections.OrderedDict = collections.OrderedDict()
-_live_pmaps: weakref.WeakSet = weakref.WeakSet()
+_leaf_dims_cache: dict = {}
+_live_pmaps: weakref.WeakSet = weakref.WeakSet()  # whose `_by_avals` clear_caches() empties
 
 
 @caches.on_clear
@@ -34,7 +35,6 @@ def _clear_pmap_caches():
     _leaf_dims_cache.clear()
     for f in list(_live_pmaps):
         f._by_avals.clear()
-_leaf_dims_cache: dict = {}
 
 
 def pmap(fun: Callable | None = None, axis_name=None, *, in_axes=0, out_axes=0,

@@ -146,8 +146,9 @@ class PmapProgram:
         self.moved = any(d not in (None, 0) for d in self.out_dims)
         # only programs whose replicas meet at a collective can deadlock when queued
         self.bounded = bool(host_callbacks) or any(op in self.text for op in _COLLECTIVE_OPS)
-        # Programs that call MPI run one at a time (in every process, in the order of the
-        # calls), so that two executions never interleave their MPI calls.
+        # Programs with host callbacks (the all-reduces between processes) run one at a time,
+        # in every process in the order of the calls: their replicas meet in the callbacks
+        # once per execution, and MPI needs every process to make its calls in one order.
         self.inflight_key, self.inflight_limit = (
             (("MPI",), 1) if host_callbacks else (self.device_ids, None))
 
