@@ -26,7 +26,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from collectives.axes import groups_attr
+from collectives.psum import write_all_reduce
 from transforms.core import ShapedArray
 
 # The dtypes MPI reduces natively (mpi4py maps them from the buffer's format). Others
@@ -36,7 +36,6 @@ _MPI_DTYPES = {np.dtype(t) for t in (np.float32, np.float64, np.int8, np.int16, 
                                      np.complex64, np.complex128)}
 _REPLICA_ID = ShapedArray((), np.uint32)
 _COMBINE = {"sum": np.add, "max": np.maximum, "min": np.minimum}  # within a process
-_HLO = {"sum": "stablehlo.add", "max": "stablehlo.maximum", "min": "stablehlo.minimum"}
 
 
 def gloo_after_local(groups: Sequence[Sequence[int]], mine: Sequence[int]) -> "MpiAllReduce":
@@ -99,9 +98,7 @@ class MpiAllReduce:
         module.ordered_token = (out, aval)
         if self.between_processes == "gloo":  # between processes: XLA's all_reduce
             across = [[g[j] for g in self.groups] for j in range(len(self.groups[0]))]
-            out = ctx.op("stablehlo.all_reduce", [out],
-                         regions=[ctx.scalar_reducer(aval.dtype, _HLO[kind])],
-                         attrs=groups_attr(across))
+            out = write_all_reduce(ctx, out, kind, across)
         return out
 
     def _callback(self, kind: str) -> Callable:
@@ -131,11 +128,8 @@ class _LocalMeeting:
         self.error = None    # what the last one raised, for the waiting replicas to raise too
 
     def reduce(self, x: np.ndarray, out: np.ndarray) -> None:
-        if self.count == 1:
-            if self.comm is None:
-                np.copyto(out, x)
-            else:
-                self.comm.Allreduce(x, out, op=self.op)
+        if self.count == 1 and self.comm is not None:  # nothing to meet: MPI straight away
+            self.comm.Allreduce(x, out, op=self.op)
             return
         with self.cond:
             self.inputs.append(x)

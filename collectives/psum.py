@@ -140,12 +140,16 @@ def _all_reduce_lowering(kind):
         if between_processes is not None and between_processes.handles(ctx, kind,
                                                                         axis_index_groups):
             return between_processes.lower(ctx, x, kind)
-        groups = replicas.groups(axes, axis_index_groups)
-        dtype = ctx.in_avals[0].dtype
-        op = _HLO_BOOL[kind] if dtype == np.bool_ else _HLO[kind]
-        return ctx.op("stablehlo.all_reduce", [x], regions=[ctx.scalar_reducer(dtype, op)],
-                      attrs=groups_attr(groups))
+        return write_all_reduce(ctx, x, kind, replicas.groups(axes, axis_index_groups))
     return lower
+
+
+def write_all_reduce(ctx, x: str, kind: str, groups) -> str:
+    """An XLA all_reduce of `x` (typed by ctx.in_avals[0]) in these replica groups."""
+    dtype = ctx.in_avals[0].dtype
+    op = _HLO_BOOL[kind] if dtype == np.bool_ else _HLO[kind]
+    return ctx.op("stablehlo.all_reduce", [x], regions=[ctx.scalar_reducer(dtype, op)],
+                  attrs=groups_attr(groups))
 
 
 # ---------------------------------------------------------------- JVP and transpose

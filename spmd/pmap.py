@@ -93,27 +93,33 @@ class PmapFunction:
                           None if devices is None else tuple(d.id for d in self.devices))
 
     def __call__(self, *args, **kwargs):
-        if not kwargs and core.current_trace() is core.eval_trace and not core.axis_env():
-            # The fastest path: every argument a device Array (the results of an earlier
-            # pmap, as in a training loop), keyed by their types alone.
-            avals = []
-            for a in args:
-                if type(a) is not Array:
-                    break
-                avals.append(a.aval)
-            else:
-                program = self._by_avals.get(tuple(avals))
-                if program is not None:
-                    return tree_util.tree_unflatten(program[1], program[0](args))
+        key = self._array_key(args, kwargs)
+        if key is not None:
+            known = self._by_avals.get(key)
+            if known is not None:  # the fastest path: no flattening, no signature
+                program, out_tree = known
+                return tree_util.tree_unflatten(out_tree, program(args))
         sig, leaves = self._signature(args, kwargs)
         if core.current_trace() is core.eval_trace and sig.program_ok:
             outs = sig.program()(leaves)  # the fast path: straight to the compiled program
-            if not kwargs and not self.static_argnums and len(leaves) == len(args) and all(
-                    type(a) is Array for a in args) and not core.axis_env():
-                self._by_avals[tuple(a.aval for a in args)] = (sig.program(), sig.out_tree)
+            if key is not None:
+                self._by_avals[key] = (sig.program(), sig.out_tree)
         else:
             outs = self._bind(sig, leaves)
         return tree_util.tree_unflatten(sig.out_tree, outs)
+
+    def _array_key(self, args, kwargs):
+        """The avals of the arguments when every one is a device Array passed positionally
+        outside any transform (a training loop feeding back pmap results), else None."""
+        if kwargs or self.static_argnums or core.current_trace() is not core.eval_trace \
+                or core.axis_env():
+            return None
+        avals = []
+        for a in args:
+            if type(a) is not Array:
+                return None
+            avals.append(a.aval)
+        return tuple(avals)
 
     def lower(self, *args, **kwargs):
         """The program for these arguments: `.as_text()` is its StableHLO module."""

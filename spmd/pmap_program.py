@@ -150,7 +150,7 @@ class PmapProgram:
         # in every process in the order of the calls: their replicas meet in the callbacks
         # once per execution, and MPI needs every process to make its calls in one order.
         self.inflight_key, self.inflight_limit = (
-            (("MPI",), 1) if host_callbacks else (self.device_ids, None))
+            (("host callbacks",), 1) if host_callbacks else (self.device_ids, None))
 
     def __call__(self, leaves) -> list:
         if self.unchecked:  # first run across processes: a mismatch must fail, not hang

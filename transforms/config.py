@@ -35,8 +35,8 @@ class Config:
             "cpu_devices": _cpu_device_count(),
             "compilation_cache_dir": os.environ.get("SPMD_COMPILATION_CACHE_DIR", ""),
             "max_inflight_executions": int(os.environ.get("SPMD_MAX_INFLIGHT", "2")),
-            "cross_process_collectives": os.environ.get(
-                "SPMD_CROSS_PROCESS_COLLECTIVES", "auto").strip().lower(),
+            "cross_process_collectives": os.environ.get("SPMD_CROSS_PROCESS_COLLECTIVES",
+                                                        "auto"),
             # spmd.random's stream layout, as JAX's flag (on by default since JAX 0.5)
             "threefry_partitionable": os.environ.get(
                 "JAX_THREEFRY_PARTITIONABLE", "1").strip().lower() not in ("0", "false", "no", "off"),
