@@ -128,9 +128,10 @@ def test_two_processes_end_with_the_single_process_parameters(tmp_path, single_p
                                                               uninterrupted, launcher):
     done = run_under(launcher, tmp_path, timeout=170 if launcher == "ray" else 80)
     assert done.returncode == 0, done.stderr[-3000:]
-    assert "[0] digits: 1437 training and 360 test images; MLP 64-128-10 data-parallel over 8 " \
+    # (gloo's C++ notices can land inside a line of rank 0, so no "[0] " prefix is required)
+    assert "digits: 1437 training and 360 test images; MLP 64-128-10 data-parallel over 8 " \
            "cpu devices in 2 processes" in done.stdout, done.stdout
-    assert f"[0] stopped at step {MULTI_STEPS}" in done.stdout
+    assert f"stopped at step {MULTI_STEPS}" in done.stdout
     # only rank 0 reports (rank 1's output has just gloo's connection notices, at times torn)
     assert not [line for line in done.stdout.splitlines() if line.startswith("[1] ") and any(
         word in line for word in ("digits:", "epoch", "accuracy", "step"))], done.stdout
@@ -146,4 +147,6 @@ def test_two_processes_end_with_the_single_process_parameters(tmp_path, single_p
         assert resumed["step"] == uninterrupted["step"] == 44
         for got, want in zip(tree_util.tree_leaves(resumed["params"]),
                              tree_util.tree_leaves(uninterrupted["params"])):
-            np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-6)
+            # 36 Adam steps on sums taken in another order (within each process first, then
+            # between processes): a few 1e-6 apart on weights of 1e-2
+            np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
