@@ -106,7 +106,7 @@ LAUNCHERS = [
 def run_script(launcher_args: list[str], epochs: int, timeout: float = 300):
     script = [SCRIPT, "--epochs", str(epochs), "--checkpoint-dir", ""]
     command = ([sys.executable, *script] if not launcher_args
-               else [sys.executable, "-m", "launch", *launcher_args, *script])
+               else [sys.executable, "-m", "spmd.launch", *launcher_args, *script])
     env = {**os.environ, "SPMD_CPU_DEVICES": "8", "PYTHONPATH": ROOT}
     start = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, cwd=ROOT,

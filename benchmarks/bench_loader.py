@@ -18,7 +18,7 @@ from common import report  # noqa: E402
 import spmd  # noqa: E402
 from spmd import numpy as snp  # noqa: E402
 from spmd import optim  # noqa: E402
-from transforms import lax  # noqa: E402
+from spmd.transforms import lax  # noqa: E402
 
 
 def _rate(loop, batches: int, warmup: int = 2) -> float:

@@ -131,8 +131,8 @@ def mpi_callback():
     import spmd
     spmd.distributed.initialize()
     from common import interleaved, report
-    from transforms import backend
-    from transforms.core import ShapedArray
+    from spmd.transforms import backend
+    from spmd.transforms.core import ShapedArray
 
     comm, me, n = MPI.COMM_WORLD, spmd.process_index(), spmd.process_count()
     everyone, local = backend.devices(), backend.local_devices()
@@ -221,7 +221,7 @@ def gloo_local_first():
 
 
 def _job(n: int, mpi: bool, section: str, devices: int = 1) -> None:
-    command = [sys.executable, "-m", "launch", "-n", str(n), *(["--mpi"] if mpi else []),
+    command = [sys.executable, "-m", "spmd.launch", "-n", str(n), *(["--mpi"] if mpi else []),
                "--cpu-devices", str(devices), os.path.abspath(__file__), section]
     done = subprocess.run(command, capture_output=True, text=True, timeout=600,
                           cwd=os.path.dirname(HERE),

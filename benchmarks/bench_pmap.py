@@ -27,7 +27,7 @@ from common import (back_to_back, goal, interleaved, jax_available, machine, med
 import spmd
 import spmd.numpy as jnp
 from spmd import lax
-from transforms.config import config
+from spmd.transforms.config import config
 
 N = 8
 STEPS = 100

@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass
 from typing import Sequence
 
-from cluster.addresses import split_address
+from spmd.cluster.addresses import split_address
 
 
 class ClusterEnv:

@@ -21,9 +21,9 @@ import sys
 import time
 from typing import Sequence
 
-from cluster import addresses
-from cluster.cluster_env import JobSpec, resolve
-from transforms import backend
+from spmd.cluster import addresses
+from spmd.cluster.cluster_env import JobSpec, resolve
+from spmd.transforms import backend
 
 
 # How long a process waits for the others (at shutdown, in host collectives). Long: a peer may
@@ -175,7 +175,7 @@ def mpi_communicator():
     """MPI's world communicator when this job's processes are its ranks, in the same order
     (the job was started by mpirun/mpiexec): pmap can then reduce between processes over MPI.
     None otherwise (another launcher, a single process, or no mpi4py)."""
-    from cluster.mpi_env import MpiEnv
+    from spmd.cluster.mpi_env import MpiEnv
     spec = state.spec
     if spec is None or spec.num_processes < 2 or not MpiEnv.is_present():
         return None

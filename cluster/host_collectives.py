@@ -17,8 +17,8 @@ import time
 
 import numpy as np
 
-from cluster import distributed
-from transforms import backend, tree_util
+from spmd.cluster import distributed
+from spmd.transforms import backend, tree_util
 
 _TIMEOUT_MS = distributed.PEER_WAIT_SECONDS * 1000
 _STEP_MS = 500  # how often a wait checks whether the awaited process has left

@@ -8,8 +8,8 @@ from __future__ import annotations
 import os
 import socket
 
-from cluster.addresses import LOOPBACK, free_port, join_address
-from cluster.cluster_env import ClusterEnv, int_variable
+from spmd.cluster.addresses import LOOPBACK, free_port, join_address
+from spmd.cluster.cluster_env import ClusterEnv, int_variable
 
 # (rank, size, local rank) variables of each launcher family
 _LAUNCHERS = (("PMI_RANK", "PMI_SIZE", "MPI_LOCALRANKID"),  # MPICH / Intel MPI (Hydra)

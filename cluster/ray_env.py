@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cluster.cluster_env import ClusterEnv
+from spmd.cluster.cluster_env import ClusterEnv
 
 
 @dataclass(frozen=True)

@@ -15,9 +15,9 @@ import os
 import shutil
 import tempfile
 
-from cluster import netns
-from cluster.addresses import free_port, join_address
-from cluster.ray_env import RayJob, enter_job
+from spmd.cluster import netns
+from spmd.cluster.addresses import free_port, join_address
+from spmd.cluster.ray_env import RayJob, enter_job
 
 _READY_SECONDS = 120
 
@@ -33,7 +33,7 @@ class PoolWorker:
 
 class FunctionWorker(PoolWorker):
     def run(self, fn, args: tuple, job: RayJob, cpu_devices: int):
-        from transforms.config import config  # the backend has not started in this worker
+        from spmd.transforms.config import config  # the backend has not started in this worker
         config.update("cpu_devices", int(cpu_devices))
         enter_job(job)
         try:

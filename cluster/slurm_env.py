@@ -4,8 +4,8 @@ from __future__ import annotations
 import os
 import re
 
-from cluster.addresses import LOOPBACK, join_address
-from cluster.cluster_env import ClusterEnv, int_variable
+from spmd.cluster.addresses import LOOPBACK, join_address
+from spmd.cluster.cluster_env import ClusterEnv, int_variable
 
 # Every task must agree on the port without talking: derive it from the job id, inside the
 # top 4096 ports (the same rule as JAX's, so a job's port is predictable across runs).

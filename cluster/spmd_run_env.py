@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 
-from cluster.cluster_env import ClusterEnv, int_variable
+from spmd.cluster.cluster_env import ClusterEnv, int_variable
 
 COORDINATOR = "SPMD_COORDINATOR"
 NUM_PROCESSES = "SPMD_NUM_PROCESSES"

@@ -7,14 +7,14 @@ axis before and removes one after, as JAX does. Lowers to StableHLO `all_to_all`
 """
 from __future__ import annotations
 
-from collectives.axes import (canonical_groups, canonical_names, check_pure_names, groups_attr,
+from spmd.collectives.axes import (canonical_groups, canonical_names, check_pure_names, groups_attr,
                               participants, replica_axes)
-from transforms import batching, core, lax, tree_util
-from transforms.batching import batching_rules, bdim_at_front, moveaxis
-from transforms.core import Primitive
-from transforms.jvp import deflinear
-from transforms.lowering import lowering_rules
-from transforms.transpose import deftranspose_linear
+from spmd.transforms import batching, core, lax, tree_util
+from spmd.transforms.batching import batching_rules, bdim_at_front, moveaxis
+from spmd.transforms.core import Primitive
+from spmd.transforms.jvp import deflinear
+from spmd.transforms.lowering import lowering_rules
+from spmd.transforms.transpose import deftranspose_linear
 
 all_to_all_p = Primitive("all_to_all")
 

@@ -13,7 +13,7 @@ from typing import Sequence
 
 import numpy as np
 
-from transforms import core
+from spmd.transforms import core
 
 
 def canonical_names(axis_name) -> tuple:

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from collectives.axes import axis_size, canonical_names, check_pure_names, replica_axes
-from transforms import batching, lax
-from transforms.batching import batching_rules
-from transforms.core import Primitive, ShapedArray
-from transforms.jvp import defjvp_zero
-from transforms.lowering import lowering_rules
+from spmd.collectives.axes import axis_size, canonical_names, check_pure_names, replica_axes
+from spmd.transforms import batching, lax
+from spmd.transforms.batching import batching_rules
+from spmd.transforms.core import Primitive, ShapedArray
+from spmd.transforms.jvp import defjvp_zero
+from spmd.transforms.lowering import lowering_rules
 
 axis_index_p = Primitive("axis_index")
 

@@ -26,8 +26,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from collectives.psum import write_all_reduce
-from transforms.core import ShapedArray
+from spmd.collectives.psum import write_all_reduce
+from spmd.transforms.core import ShapedArray
 
 # The dtypes MPI reduces natively (mpi4py maps them from the buffer's format). Others
 # (float16, bfloat16, bool) stay on XLA's all_reduce.

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from collectives.axes import (canonical_groups, canonical_names, groups_attr, participants,
+from spmd.collectives.axes import (canonical_groups, canonical_names, groups_attr, participants,
                               replica_axes)
-from transforms import batching, core, dtypes, lax, tree_util
-from transforms.batching import batching_rules
-from transforms.core import Primitive, Tracer
-from transforms.jvp import Zero, deflinear, jvp_rules
-from transforms.lowering import lowering_rules
-from transforms.transpose import deftranspose_linear
+from spmd.transforms import batching, core, dtypes, lax, tree_util
+from spmd.transforms.batching import batching_rules
+from spmd.transforms.core import Primitive, Tracer
+from spmd.transforms.jvp import Zero, deflinear, jvp_rules
+from spmd.transforms.lowering import lowering_rules
+from spmd.transforms.transpose import deftranspose_linear
 
 psum_p = Primitive("psum")
 pmax_p = Primitive("pmax")

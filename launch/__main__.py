@@ -1,6 +1,6 @@
 """`python -m launch ...` is `spmd-run ...`."""
 import sys
 
-from launch.main import main
+from spmd.launch.main import main
 
 sys.exit(main())

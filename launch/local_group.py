@@ -6,13 +6,13 @@ import os
 import subprocess
 import sys
 
-from launch.process_death import die_with_parent
+from spmd.launch.process_death import die_with_parent
 
 
 def rank_command(script_command: list[str], rank: int | None = None) -> list[str]:
     """`script_command` run under the rank-prefixing wrapper (rank from the environment when
     None, as under mpiexec)."""
-    head = [sys.executable, "-m", "launch.rank_output"]
+    head = [sys.executable, "-m", "spmd.launch.rank_output"]
     return head + (["--rank", str(rank)] if rank is not None else []) + ["--"] + script_command
 
 

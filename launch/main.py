@@ -13,11 +13,11 @@ import re
 import shutil
 import sys
 
-from cluster.addresses import LOOPBACK, free_port, join_address
-from cluster.spmd_run_env import job_environment
-from launch import ray_launch
-from launch.local_group import LocalGroup, rank_command
-from launch.supervisor import supervise
+from spmd.cluster.addresses import LOOPBACK, free_port, join_address
+from spmd.cluster.spmd_run_env import job_environment
+from spmd.launch import ray_launch
+from spmd.launch.local_group import LocalGroup, rank_command
+from spmd.launch.supervisor import supervise
 
 USAGE = "spmd-run -n N [--mpi | --ray [ADDRESS]] [--cpu-devices K] script.py [args...]"
 

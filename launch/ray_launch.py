@@ -13,9 +13,9 @@ import subprocess
 import sys
 import threading
 
-from cluster import netns
-from cluster.ray_pool import PoolWorker, RayPool
-from launch.process_death import die_with_parent
+from spmd.cluster import netns
+from spmd.cluster.ray_pool import PoolWorker, RayPool
+from spmd.launch.process_death import die_with_parent
 
 _IN_PRIVATE_NETWORK = "SPMD_RUN_PRIVATE_NETWORK"  # set by the re-executed spmd-run
 _ACTOR_LOST = 255  # exit code reported for a process whose Ray actor died
@@ -97,7 +97,7 @@ def ensure_private_network(argv: list[str]) -> None:
             f"network), but `unshare --net` is not permitted here: {problem}. Run as root, or "
             "give the address of a running Ray cluster: spmd-run --ray ADDRESS ...")
     os.environ[_IN_PRIVATE_NETWORK] = "1"
-    command = netns.private_network_command([sys.executable, "-m", "launch", *argv])
+    command = netns.private_network_command([sys.executable, "-m", "spmd.launch", *argv])
     sys.stdout.flush()
     sys.stderr.flush()
     os.execvp(command[0], command)
@@ -108,7 +108,7 @@ def run(num_processes: int, commands: list[list[str]], envs: list[dict], address
     """Start the job on Ray and supervise it; `envs[i]` lacks the coordinator, which is only
     known once process 0's actor exists."""
     import ray
-    from cluster.spmd_run_env import COORDINATOR
+    from spmd.cluster.spmd_run_env import COORDINATOR
     with RayPool(num_processes, ScriptActor, address) as pool:
         coordinator = pool.coordinator_address()
         ray.get([actor.start.remote(cmd, {**env, COORDINATOR: coordinator}, os.getcwd())

@@ -12,7 +12,7 @@ import sys
 import time
 from typing import Protocol
 
-from launch.process_death import describe_exit, shell_exit_code
+from spmd.launch.process_death import describe_exit, shell_exit_code
 
 POLL_SECONDS = 0.05
 

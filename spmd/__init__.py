@@ -1,23 +1,23 @@
 """spmd: a distributed SPMD runtime centred on pmap, in the model of JAX.
 
 `import spmd as jax; import spmd.numpy as jnp` ports the core of a JAX program."""
-from transforms import tree_util  # noqa: F401
-from transforms.api import (grad, jvp, linearize, make_jaxpr, value_and_grad, vjp,  # noqa: F401
+from spmd.transforms import tree_util  # noqa: F401
+from spmd.transforms.api import (grad, jvp, linearize, make_jaxpr, value_and_grad, vjp,  # noqa: F401
                             vmap)
-from transforms.array import Array  # noqa: F401
-from transforms.config import config  # noqa: F401
-from transforms.jit import jit  # noqa: F401
-from transforms.caches import clear_caches  # noqa: F401
+from spmd.transforms.array import Array  # noqa: F401
+from spmd.transforms.config import config  # noqa: F401
+from spmd.transforms.jit import jit  # noqa: F401
+from spmd.transforms.caches import clear_caches  # noqa: F401
 from spmd.pmap import pmap  # noqa: F401
 from spmd.devices import (device_count, device_put_replicated, device_put_sharded,  # noqa: F401
                           devices, local_device_count, local_devices, process_count,
                           process_index)
-from transforms import dtypes  # noqa: F401  (spmd.dtypes.float0, as jax.dtypes)
-from transforms.custom_derivatives import custom_jvp, custom_vjp  # noqa: F401
-from transforms.jacobians import hessian, jacfwd, jacobian, jacrev  # noqa: F401
-from transforms.remat import checkpoint_policies, remat  # noqa: F401
+from spmd.transforms import dtypes  # noqa: F401  (spmd.dtypes.float0, as jax.dtypes)
+from spmd.transforms.custom_derivatives import custom_jvp, custom_vjp  # noqa: F401
+from spmd.transforms.jacobians import hessian, jacfwd, jacobian, jacrev  # noqa: F401
+from spmd.transforms.remat import checkpoint_policies, remat  # noqa: F401
 
-import transforms as _transforms  # noqa: F401  (declares primitives, installs the executor)
+import spmd.transforms as _transforms  # noqa: F401  (declares primitives, installs the executor)
 from spmd import numpy  # noqa: F401  (installs the array operators)
 from spmd import checkpoints, data, optim  # noqa: F401,E402
 from spmd import random  # noqa: F401

@@ -22,8 +22,8 @@ import numpy as np
 
 from spmd.data import topology
 from spmd.data.placement import replicate, unreplicate  # noqa: F401
-from transforms import tree_util
-from transforms.array import Array
+from spmd.transforms import tree_util
+from spmd.transforms.array import Array
 
 FORMAT = "spmd-checkpoint"
 VERSION = 1

@@ -7,9 +7,9 @@ from typing import Sequence
 
 import numpy as np
 
-from transforms import backend as _backend
-from transforms import core, tree_util
-from transforms.array import Array
+from spmd.transforms import backend as _backend
+from spmd.transforms import core, tree_util
+from spmd.transforms.array import Array
 
 
 def devices(backend=None) -> list:

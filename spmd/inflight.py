@@ -15,7 +15,7 @@ from __future__ import annotations
 import collections
 import threading
 
-from transforms.config import config
+from spmd.transforms.config import config
 
 _queues: dict[tuple, collections.deque] = {}
 _lock = threading.Lock()

@@ -1,6 +1,6 @@
 """spmd.lax: JAX's `jax.lax`, re-exported from the transforms layer (each name is declared with
 its rules in transforms/)."""
-from transforms.lax import *  # noqa: F401,F403
-from transforms.stop_gradient import stop_gradient  # noqa: F401
-from collectives import (all_gather, all_to_all, axis_index, pmax, pmean, pmin,  # noqa: F401
+from spmd.transforms.lax import *  # noqa: F401,F403
+from spmd.transforms.stop_gradient import stop_gradient  # noqa: F401
+from spmd.collectives import (all_gather, all_to_all, axis_index, pmax, pmean, pmin,  # noqa: F401
                          ppermute, pshuffle, psum, psum_scatter)

@@ -16,12 +16,12 @@ from typing import Callable
 
 from spmd.pmap_primitive import bind_pmap
 from spmd.pmap_program import PmapProgram, trace_per_device
-from transforms import backend as _backend
-from transforms import caches, core, tree_util
-from transforms.array import Array
-from transforms.batching import moveaxis
-from transforms.core import Tracer
-from transforms.staging import closed_as_open
+from spmd.transforms import backend as _backend
+from spmd.transforms import caches, core, tree_util
+from spmd.transforms.array import Array
+from spmd.transforms.batching import moveaxis
+from spmd.transforms.core import Tracer
+from spmd.transforms.staging import closed_as_open
 
 _MAX_SIGNATURES = 2048
 _signatures: collections.OrderedDict = collections.OrderedDict()

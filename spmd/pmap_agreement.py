@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import re
 
-from cluster import host_collectives
+from spmd.cluster import host_collectives
 
 # `"stablehlo.constant"() {value = dense<...> : tensor<..>}`: the value is left out
 _CONSTANT_VALUE = re.compile(r'("stablehlo\.constant"\(\) \{value = )dense<[^>]*>')

@@ -21,16 +21,16 @@ from __future__ import annotations
 
 import functools
 
-from collectives.psum import psum_p
+from spmd.collectives.psum import psum_p
 from spmd.pmap_program import PmapProgram, trace_per_device
-from transforms import core, dtypes, lax
-from transforms.batching import batching_rules, moveaxis, vmap_flat
-from transforms.core import AxisFrame, ClosedJaxpr, Jaxpr, Primitive
-from transforms.jit import jvp_jaxpr
-from transforms.jvp import Zero, instantiate, jvp_rules
-from transforms.lowering import lowering_rules
-from transforms.staging import closed_as_open, partial_eval_jaxpr, partial_eval_rules
-from transforms.transpose import backward_pass, is_undefined, transpose_rules
+from spmd.transforms import core, dtypes, lax
+from spmd.transforms.batching import batching_rules, moveaxis, vmap_flat
+from spmd.transforms.core import AxisFrame, ClosedJaxpr, Jaxpr, Primitive
+from spmd.transforms.jit import jvp_jaxpr
+from spmd.transforms.jvp import Zero, instantiate, jvp_rules
+from spmd.transforms.lowering import lowering_rules
+from spmd.transforms.staging import closed_as_open, partial_eval_jaxpr, partial_eval_rules
+from spmd.transforms.transpose import backward_pass, is_undefined, transpose_rules
 
 pmap_p = Primitive("pmap", multiple_results=True)
 

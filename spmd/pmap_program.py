@@ -17,14 +17,14 @@ from typing import Sequence
 
 import numpy as np
 
-from collectives.axes import ReplicaAxes
+from spmd.collectives.axes import ReplicaAxes
 from spmd import inflight
 from spmd.pmap_agreement import check_same_program
 from spmd.pmap_transport import cross_process_transport
-from transforms import backend, core, lax, lowering
-from transforms.array import Array, make_array
-from transforms.core import AxisFrame, ClosedJaxpr, ShapedArray
-from transforms.staging import closed_as_open, trace_to_jaxpr
+from spmd.transforms import backend, core, lax, lowering
+from spmd.transforms.array import Array, make_array
+from spmd.transforms.core import AxisFrame, ClosedJaxpr, ShapedArray
+from spmd.transforms.staging import closed_as_open, trace_to_jaxpr
 
 
 _COLLECTIVE_OPS = ('"stablehlo.all_reduce"', '"stablehlo.all_gather"', '"stablehlo.all_to_all"',

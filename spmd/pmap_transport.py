@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from cluster.distributed import mpi_communicator
-from collectives.mpi_all_reduce import MpiAllReduce, gloo_after_local
-from transforms import backend
-from transforms.config import config
+from spmd.cluster.distributed import mpi_communicator
+from spmd.collectives.mpi_all_reduce import MpiAllReduce, gloo_after_local
+from spmd.transforms import backend
+from spmd.transforms.config import config
 
 CHOICES = ("auto", "mpi", "gloo")
 

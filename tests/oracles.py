@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 import spmd
-from transforms import dtypes, tree_util
+from spmd.transforms import dtypes, tree_util
 
 _TOL = {np.dtype(np.float16): 1e-2, dtypes.bfloat16: 5e-2, np.dtype(np.float32): 1e-5,
         np.dtype(np.float64): 1e-12, np.dtype(np.complex64): 1e-5,

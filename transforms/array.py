@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from transforms import backend, core
-from transforms.core import ShapedArray
+from spmd.transforms import backend, core
+from spmd.transforms.core import ShapedArray
 
 
 class Array:

@@ -30,8 +30,8 @@ if jaxlib.__version__ != REQUIRED_JAXLIB:  # pragma: no cover - install problem
 from jaxlib import _jax  # noqa: E402
 from jaxlib import xla_client as xc  # noqa: E402
 
-from transforms import dtypes, host_memory  # noqa: E402
-from transforms.config import config  # noqa: E402
+from spmd.transforms import dtypes, host_memory  # noqa: E402
+from spmd.transforms.config import config  # noqa: E402
 
 JaxRuntimeError = _jax.JaxRuntimeError
 _x64_state = _jax.config.Config("jax_enable_x64", bool(config.enable_x64))

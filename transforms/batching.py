@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Callable, Sequence
 
-from transforms import core
-from transforms.core import AxisFrame, Trace, Tracer, set_current_trace
+from spmd.transforms import core
+from spmd.transforms.core import AxisFrame, Trace, Tracer, set_current_trace
 
 batching_rules: dict[core.Primitive, Callable] = {}
 # Primitives that must see this trace even when no argument is batched (collectives over its name).
@@ -90,7 +90,7 @@ def vmap_flat(fun: Callable, axis: AxisFrame, args: Sequence, in_dims: Sequence,
 
 # ---------------------------------------------------------------- helpers for rules
 def moveaxis(x, src: int, dst: int):
-    from transforms.lax import transpose
+    from spmd.transforms.lax import transpose
     nd = core.get_aval(x).ndim
     src, dst = src % nd, dst % nd
     if src == dst:
@@ -102,7 +102,7 @@ def moveaxis(x, src: int, dst: int):
 
 def broadcast_batch(x, size: int, dim: int):
     """A new mapped axis of `size` at `dim` for a value that does not vary along it."""
-    from transforms.lax import broadcast_in_dim
+    from spmd.transforms.lax import broadcast_in_dim
     aval = core.get_aval(x)
     shape = list(aval.shape)
     shape.insert(dim, size)

@@ -6,10 +6,10 @@ from __future__ import annotations
 import functools
 import sys
 
-from transforms import backend, eager
-from transforms.jit import live_jit_functions
+from spmd.transforms import backend, eager
+from spmd.transforms.jit import live_jit_functions
 
-_PACKAGES = ("transforms", "collectives", "spmd")
+_PACKAGES = ("spmd",)
 _clear_hooks: list = []
 
 

@@ -14,7 +14,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from transforms import dtypes
+from spmd.transforms import dtypes
 
 
 # ---------------------------------------------------------------- abstract values

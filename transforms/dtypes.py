@@ -5,7 +5,7 @@ import functools
 import ml_dtypes
 import numpy as np
 
-from transforms.config import config
+from spmd.transforms.config import config
 
 bfloat16 = np.dtype(ml_dtypes.bfloat16)
 float0 = np.dtype([("float0", np.void, 0)])  # the tangent type of ints and bools, as in JAX

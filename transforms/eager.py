@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from transforms import backend, core, lowering
-from transforms.array import Array
-from transforms.core import Eqn, Jaxpr, Var
+from spmd.transforms import backend, core, lowering
+from spmd.transforms.array import Array
+from spmd.transforms.core import Eqn, Jaxpr, Var
 
 _executables: dict = {}
 

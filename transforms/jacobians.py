@@ -12,8 +12,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from transforms import core, dtypes, tree_util
-from transforms.api import (argnums_tuple, check_input_dtype_revderiv,
+from spmd.transforms import core, dtypes, tree_util
+from spmd.transforms.api import (argnums_tuple, check_input_dtype_revderiv,
                             check_output_dtype_revderiv, jvp, partial_args, vjp, vmap)
 
 
@@ -34,7 +34,7 @@ def _std_basis(leaves) -> list[np.ndarray]:
 def _split_axis(x, axis: int, avals: Sequence[core.ShapedArray], before: tuple, after: tuple):
     """Cut `x`'s flat `axis` into one block per aval, each reshaped to
     `before + aval.shape + after` (before/after: the shapes of x's other axes)."""
-    from transforms.lax import reshape
+    from spmd.transforms.lax import reshape
     blocks, start = [], 0
     for a in avals:
         block = x if len(avals) == 1 else _slice_axis(x, axis, start, start + a.size)
@@ -44,7 +44,7 @@ def _split_axis(x, axis: int, avals: Sequence[core.ShapedArray], before: tuple, 
 
 
 def _slice_axis(x, axis, start, stop):
-    from transforms.lax import slice_in_dim
+    from spmd.transforms.lax import slice_in_dim
     return slice_in_dim(x, start, stop, axis=axis)
 
 

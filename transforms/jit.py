@@ -9,16 +9,16 @@ import inspect
 import weakref
 from typing import Callable, Sequence
 
-from transforms import backend, core, dtypes, lowering, tree_util
-from transforms.array import Array
-from transforms.batching import batching_rules, vmap_flat
-from transforms.core import ClosedJaxpr, Jaxpr, Primitive, Tracer
-from transforms.eager import to_buffer
-from transforms.jvp import Zero, instantiate, jvp_flat, jvp_rules
-from transforms.lowering import lowering_rules
-from transforms.staging import (StagingTrace, closed_as_open, partial_eval_jaxpr,
+from spmd.transforms import backend, core, dtypes, lowering, tree_util
+from spmd.transforms.array import Array
+from spmd.transforms.batching import batching_rules, vmap_flat
+from spmd.transforms.core import ClosedJaxpr, Jaxpr, Primitive, Tracer
+from spmd.transforms.eager import to_buffer
+from spmd.transforms.jvp import Zero, instantiate, jvp_flat, jvp_rules
+from spmd.transforms.lowering import lowering_rules
+from spmd.transforms.staging import (StagingTrace, closed_as_open, partial_eval_jaxpr,
                                 partial_eval_rules, trace_to_jaxpr)
-from transforms.transpose import backward_pass, is_undefined, transpose_rules
+from spmd.transforms.transpose import backward_pass, is_undefined, transpose_rules
 
 # ---------------------------------------------------------------- the call primitive
 jit_p = Primitive("jit", multiple_results=True)

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Callable, Sequence
 
-from transforms import core, dtypes
-from transforms.core import ShapedArray, Trace, Tracer, set_current_trace
-from transforms.staging import StagingTrace
+from spmd.transforms import core, dtypes
+from spmd.transforms.core import ShapedArray, Trace, Tracer, set_current_trace
+from spmd.transforms.staging import StagingTrace
 
 # jvp_rules[prim](primals, tangents, **params) -> (primal_out, tangent_out); a tangent may be Zero
 jvp_rules: dict[core.Primitive, Callable] = {}
@@ -29,7 +29,7 @@ class Zero:
 
 
 def zeros_like_aval(aval: ShapedArray):
-    from transforms.lax import full  # the lax layer sits above this module
+    from spmd.transforms.lax import full  # the lax layer sits above this module
     return full(aval.shape, 0, aval.dtype)
 
 
@@ -48,7 +48,7 @@ def add_tangents(a, b):
         return b
     if type(b) is Zero:
         return a
-    from transforms.lax import add_any
+    from spmd.transforms.lax import add_any
     return add_any(a, b)
 
 

@@ -11,8 +11,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from transforms import core, dtypes
-from transforms.core import Jaxpr, Literal, ShapedArray
+from spmd.transforms import core, dtypes
+from spmd.transforms.core import Jaxpr, Literal, ShapedArray
 
 # lowering_rules[prim](ctx, *operands, **params) -> result name, or list of names
 lowering_rules: dict[core.Primitive, Callable] = {}

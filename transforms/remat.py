@@ -18,16 +18,16 @@ from __future__ import annotations
 import functools
 from typing import Callable, Sequence
 
-from transforms import core, dtypes, tree_util
-from transforms.api import partial_args
-from transforms.batching import batching_rules, vmap_flat
-from transforms.core import AxisFrame, Jaxpr, Literal, Primitive, set_current_trace
-from transforms.jit import jvp_jaxpr
-from transforms.jvp import Zero, jvp_rules
-from transforms.lowering import lower_jaxpr, lowering_rules
-from transforms.staging import (StagingTrace, closed_as_open, partial_eval_jaxpr,
+from spmd.transforms import core, dtypes, tree_util
+from spmd.transforms.api import partial_args
+from spmd.transforms.batching import batching_rules, vmap_flat
+from spmd.transforms.core import AxisFrame, Jaxpr, Literal, Primitive, set_current_trace
+from spmd.transforms.jit import jvp_jaxpr
+from spmd.transforms.jvp import Zero, jvp_rules
+from spmd.transforms.lowering import lower_jaxpr, lowering_rules
+from spmd.transforms.staging import (StagingTrace, closed_as_open, partial_eval_jaxpr,
                                 partial_eval_rules, trace_to_jaxpr)
-from transforms.transpose import backward_pass, is_undefined, transpose_rules
+from spmd.transforms.transpose import backward_pass, is_undefined, transpose_rules
 
 
 # ---------------------------------------------------------------- policies

@@ -12,8 +12,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from transforms import core
-from transforms.core import (ClosedJaxpr, Eqn, Jaxpr, Literal, ShapedArray, Trace, Tracer, Var,
+from spmd.transforms import core
+from spmd.transforms.core import (ClosedJaxpr, Eqn, Jaxpr, Literal, ShapedArray, Trace, Tracer, Var,
                              get_aval, set_current_trace)
 
 # partial_eval_rules[prim](trace, args, params): how a folding trace stages an operation whose

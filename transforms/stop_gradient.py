@@ -6,11 +6,11 @@ transpose rule; under vmap the batch axis passes through.
 """
 from __future__ import annotations
 
-from transforms import core, dtypes, tree_util
-from transforms.batching import defvectorized
-from transforms.core import Primitive
-from transforms.jvp import defjvp_zero
-from transforms.lowering import lowering_rules
+from spmd.transforms import core, dtypes, tree_util
+from spmd.transforms.batching import defvectorized
+from spmd.transforms.core import Primitive
+from spmd.transforms.jvp import defjvp_zero
+from spmd.transforms.lowering import lowering_rules
 
 stop_gradient_p = Primitive("stop_gradient")
 stop_gradient_p.def_abstract_eval(lambda x: x)

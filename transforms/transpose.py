@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Callable, Sequence
 
-from transforms import core
-from transforms.core import Jaxpr, Literal
-from transforms.jvp import Zero, add_tangents
+from spmd.transforms import core
+from spmd.transforms.core import Jaxpr, Literal
+from spmd.transforms.jvp import Zero, add_tangents
 
 transpose_rules: dict[core.Primitive, Callable] = {}
 

@@ -10,7 +10,7 @@ from spmd.data import order, topology
 from spmd.data.placement import put_stacked
 from spmd.data.prefetch import Prefetcher
 from spmd.data.sources import Source
-from transforms import tree_util
+from spmd.transforms import tree_util
 
 _LAST_BATCH = ("drop", "pad")
 _MASK_CLASH = ("last_batch='pad' adds a 'mask' entry to every batch, but the data already has "

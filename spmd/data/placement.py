@@ -11,9 +11,9 @@ from typing import Sequence
 import numpy as np
 
 from spmd.data import topology
-from transforms import backend, dtypes, tree_util
-from transforms.array import Array
-from transforms.core import ShapedArray
+from spmd.transforms import backend, dtypes, tree_util
+from spmd.transforms.array import Array
+from spmd.transforms.core import ShapedArray
 
 
 def _canonical(x: np.ndarray) -> np.ndarray:

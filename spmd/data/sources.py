@@ -11,7 +11,7 @@ import os
 
 import numpy as np
 
-from transforms import tree_util
+from spmd.transforms import tree_util
 
 
 def _is_container(x) -> bool:

@@ -15,7 +15,7 @@ def process_index() -> int:
     fn = _spmd_function("process_index")
     if fn is not None:
         return int(fn())
-    from transforms import backend
+    from spmd.transforms import backend
     return int(backend.process_index())
 
 
@@ -28,7 +28,7 @@ def local_devices() -> list:
     fn = _spmd_function("local_devices")
     if fn is not None:
         return list(fn())
-    from transforms import backend
+    from spmd.transforms import backend
     return backend.local_devices()
 
 

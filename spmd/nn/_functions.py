@@ -9,8 +9,8 @@ import numpy as np
 import spmd.numpy as jnp
 from spmd.numpy._core import asarray_value, canonicalize_axis, promote_to_inexact
 from spmd.scipy.special import logsumexp  # noqa: F401  (jax.nn.logsumexp)
-from transforms import core, dtypes, lax
-from transforms.stop_gradient import stop_gradient
+from spmd.transforms import core, dtypes, lax
+from spmd.transforms.stop_gradient import stop_gradient
 
 
 def relu(x):

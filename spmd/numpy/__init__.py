@@ -28,9 +28,9 @@ from spmd.numpy._selection import (argsort, argwhere, clip, flatnonzero, nonzero
                                    select, sort, unique, where)
 from spmd.numpy._logic import allclose, array_equal, array_equiv, isclose  # noqa: F401
 from spmd.numpy import _indexing  # noqa: F401  (x.at and x[...] reach it through the package)
-from transforms import dtypes as _dtypes
-from transforms.array import Array as ndarray  # noqa: F401
-from transforms.core import Tracer as _Tracer
+from spmd.transforms import dtypes as _dtypes
+from spmd.transforms.array import Array as ndarray  # noqa: F401
+from spmd.transforms.core import Tracer as _Tracer
 
 # dtypes, as JAX exposes them
 bool_ = _np.bool_

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from transforms import core, dtypes, lax
-from transforms.array import Array, make_array
-from transforms.core import Tracer
+from spmd.transforms import core, dtypes, lax
+from spmd.transforms.array import Array, make_array
+from spmd.transforms.core import Tracer
 
 
 def is_array_like(x) -> bool:

@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 
 from spmd.numpy._core import asarray_value
-from transforms import core, dtypes, lax
-from transforms.array import make_array
+from spmd.transforms import core, dtypes, lax
+from spmd.transforms.array import make_array
 
 
 def _dtype_or_default(dtype, default):

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from spmd.numpy._core import asarray_value, canonicalize_axis, shape_of
-from transforms import dtypes, lax
+from spmd.transforms import dtypes, lax
 
 
 def _diagonal_positions(n, m, offset):

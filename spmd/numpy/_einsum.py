@@ -8,7 +8,7 @@ import numpy as np
 
 from spmd.numpy._core import shape_of
 from spmd.numpy._linalg import promote_operands
-from transforms import lax
+from spmd.transforms import lax
 
 _LETTERS = set(string.ascii_letters)
 

@@ -17,10 +17,10 @@ from __future__ import annotations
 import numpy as np
 
 from spmd.numpy._core import asarray_value, broadcast_to
-from transforms import core, dtypes, lax
-from transforms.array import Array
-from transforms.core import Tracer
-from transforms.lax.gather_scatter import GatherScatterMode
+from spmd.transforms import core, dtypes, lax
+from spmd.transforms.array import Array
+from spmd.transforms.core import Tracer
+from spmd.transforms.lax.gather_scatter import GatherScatterMode
 
 
 # ---------------------------------------------------------------- parsing the index

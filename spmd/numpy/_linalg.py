@@ -8,7 +8,7 @@ import numpy as np
 from spmd.numpy import _ufuncs as uf
 from spmd.numpy._core import (broadcast_shapes, broadcast_to, canonicalize_axis,
                               check_array_like, result_dtype, shape_of, to_dtype)
-from transforms import lax
+from spmd.transforms import lax
 
 
 def promote_operands(name, *args):

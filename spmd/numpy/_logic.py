@@ -5,7 +5,7 @@ import numpy as np
 
 from spmd.numpy import _ufuncs as uf
 from spmd.numpy._core import asarray_value, broadcast_shapes, promote_args, shape_of
-from transforms import dtypes, lax
+from spmd.transforms import dtypes, lax
 
 
 def isclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):

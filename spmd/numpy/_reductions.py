@@ -10,7 +10,7 @@ import numpy as np
 from spmd.numpy import _ufuncs as uf
 from spmd.numpy._core import (asarray_value, canonicalize_axes, canonicalize_axis,
                               check_array_like, dtype_of, shape_of)
-from transforms import dtypes, lax
+from spmd.transforms import dtypes, lax
 
 
 def _unsupported(name, **kwargs):
@@ -62,7 +62,7 @@ def _reduce(name, lax_reduce, a, axis, dtype, keepdims, promote):
 
 
 def core_weak(x) -> bool:
-    from transforms import core
+    from spmd.transforms import core
     return core.get_aval(x).weak_type
 
 

@@ -7,8 +7,8 @@ import numpy as np
 from spmd.numpy import _ufuncs as uf
 from spmd.numpy._core import (asarray_value, broadcast_shapes, broadcast_to, canonicalize_axis,
                               check_array_like, promote_args, shape_of)
-from transforms import dtypes, lax
-from transforms.core import Tracer
+from spmd.transforms import dtypes, lax
+from spmd.transforms.core import Tracer
 
 
 def _bool(x):

@@ -10,8 +10,8 @@ import numpy as np
 from spmd.numpy._core import (asarray_value, broadcast_shapes, broadcast_to as _broadcast_to,
                               canonicalize_axes, canonicalize_axis, check_array_like, result_dtype,
                               shape_of, to_dtype)
-from transforms import core, lax
-from transforms.core import Tracer
+from spmd.transforms import core, lax
+from spmd.transforms.core import Tracer
 
 
 def _arr(x):

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from spmd.numpy._core import promote_args, promote_to_inexact
-from transforms import core, dtypes, lax
+from spmd.transforms import core, dtypes, lax
 
 
 def _binary(name, op, inexact=False):

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Callable, NamedTuple
 
 from spmd import numpy as jnp
-from transforms import core, lax, tree_util
+from spmd.transforms import core, lax, tree_util
 
 
 class GradientTransformation(NamedTuple):

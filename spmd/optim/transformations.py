@@ -8,7 +8,7 @@ from typing import Any, NamedTuple
 from spmd import numpy as jnp
 from spmd.optim.base import (EmptyState, GradientTransformation, increment, scale_leaf,
                              step_counter, zeros_like_tree)
-from transforms import lax, tree_util
+from spmd.transforms import lax, tree_util
 
 
 def scale(step_size: float) -> GradientTransformation:

@@ -7,8 +7,8 @@ import numpy as np
 
 from spmd.random import streams
 from spmd.random.keys import UINT32, check_key, rewrap
-from transforms import core, dtypes, lax
-from transforms.jit import jit
+from spmd.transforms import core, dtypes, lax
+from spmd.transforms.jit import jit
 
 
 def split(key, num=2):

@@ -15,11 +15,11 @@ from __future__ import annotations
 import numpy as np
 
 from spmd.numpy._core import is_array_like
-from transforms import core, dtypes, lax, tree_util
-from transforms.array import Array, make_array
-from transforms.config import config
-from transforms.core import Tracer
-from transforms.lax.slicing import concatenate, index_in_dim
+from spmd.transforms import core, dtypes, lax, tree_util
+from spmd.transforms.array import Array, make_array
+from spmd.transforms.config import config
+from spmd.transforms.core import Tracer
+from spmd.transforms.lax.slicing import concatenate, index_in_dim
 
 UINT32 = np.dtype(np.uint32)
 _LOW32 = 0xFFFFFFFF

@@ -13,12 +13,12 @@ from spmd.numpy import _ufuncs as uf
 from spmd.numpy._core import asarray_value, broadcast_shapes, broadcast_to
 from spmd.random import streams
 from spmd.random.keys import check_key
-from transforms import core, dtypes, lax
-from transforms.api import vmap
-from transforms.batching import moveaxis
-from transforms.jit import jit
-from transforms.lax.bitcast import bitcast_convert_type
-from transforms.lax.slicing import index_in_dim
+from spmd.transforms import core, dtypes, lax
+from spmd.transforms.api import vmap
+from spmd.transforms.batching import moveaxis
+from spmd.transforms.jit import jit
+from spmd.transforms.lax.bitcast import bitcast_convert_type
+from spmd.transforms.lax.slicing import index_in_dim
 
 
 # ---------------------------------------------------------------- argument checks

@@ -17,9 +17,9 @@ from spmd.numpy._indexing import take
 from spmd.random import streams
 from spmd.random.keys import check_key
 from spmd.random.samplers import _gumbel, _uniform, canonical_shape, gumbel_mode, randint
-from transforms import core, dtypes, lax
-from transforms.jit import jit
-from transforms.lax.slicing import index_in_dim, slice_in_dim
+from spmd.transforms import core, dtypes, lax
+from spmd.transforms.jit import jit
+from spmd.transforms.lax.slicing import index_in_dim, slice_in_dim
 
 _UINT32_MAX = 2 ** 32 - 1
 

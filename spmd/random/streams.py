@@ -21,10 +21,10 @@ import numpy as np
 
 from spmd.random.keys import UINT32, stack_last
 from spmd.random.threefry import threefry2x32
-from transforms import core, dtypes, lax
-from transforms.config import config
-from transforms.lax.slicing import index_in_dim
-from transforms.remat import optimization_barrier
+from spmd.transforms import core, dtypes, lax
+from spmd.transforms.config import config
+from spmd.transforms.lax.slicing import index_in_dim
+from spmd.transforms.remat import optimization_barrier
 
 UINT_DTYPES = {8: np.dtype(np.uint8), 16: np.dtype(np.uint16), 32: np.dtype(np.uint32),
                64: np.dtype(np.uint64)}

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from transforms import core, lax
-from transforms.batching import batching_rules, bdim_at_front
-from transforms.core import Primitive, ShapedArray
-from transforms.jvp import defjvp_zero
-from transforms.lax.composite import lower_fun
-from transforms.lowering import lowering_rules
+from spmd.transforms import core, lax
+from spmd.transforms.batching import batching_rules, bdim_at_front
+from spmd.transforms.core import Primitive, ShapedArray
+from spmd.transforms.jvp import defjvp_zero
+from spmd.transforms.lax.composite import lower_fun
+from spmd.transforms.lowering import lowering_rules
 
 UINT32 = np.dtype(np.uint32)
 # Rotation distances of Threefry-2x32 (Salmon et al., table 4), used four at a time in turn.

@@ -6,8 +6,8 @@ import numpy as np
 
 import spmd.numpy as jnp
 from spmd.numpy._core import promote_to_inexact
-from transforms import dtypes, lax
-from transforms.stop_gradient import stop_gradient
+from spmd.transforms import dtypes, lax
+from spmd.transforms.stop_gradient import stop_gradient
 
 
 def _unary(name, op):

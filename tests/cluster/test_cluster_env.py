@@ -1,9 +1,9 @@
 """Which launcher started this process, read from its variables (no processes started)."""
 import pytest
 
-import cluster
-from cluster import cluster_env, ray_env
-from cluster.slurm_env import first_host
+from spmd import cluster
+from spmd.cluster import cluster_env, ray_env
+from spmd.cluster.slurm_env import first_host
 
 
 @pytest.fixture

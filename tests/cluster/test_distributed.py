@@ -9,7 +9,7 @@ import pytest
 
 import spmd
 from local_job import free_port, run_job
-from transforms import backend
+from spmd.transforms import backend
 
 
 def run_python(code: str, timeout: float = 60) -> subprocess.CompletedProcess:
@@ -50,8 +50,8 @@ def test_coordinator_port_in_use():
 
 ONE_PROCESS_JOB = """
 import spmd
-from cluster import distributed
-from transforms import backend
+from spmd.cluster import distributed
+from spmd.transforms import backend
 spmd.distributed.initialize({address!r}, 1, 0)
 try:
     spmd.distributed.initialize({address!r}, 1, 0)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import spmd
-from cluster import host_collectives
+from spmd.cluster import host_collectives
 from local_job import run_job
 
 TREE = {"a": np.arange(6.0).reshape(2, 3), "b": (np.int8(3), np.array([True, False]))}

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from cluster import netns
+from spmd.cluster import netns
 from local_job import SCRIPTS
 
 UNSHARE_PROBLEM = netns.unshare_problem()
@@ -15,7 +15,7 @@ UNSHARE_PROBLEM = netns.unshare_problem()
 
 @pytest.mark.skipif(netns.only_loopback(), reason="this test process already has only loopback")
 def test_no_local_ray_outside_a_private_network():
-    from cluster.ray_pool import run_on_ray
+    from spmd.cluster.ray_pool import run_on_ray
     with pytest.raises(RuntimeError, match="would listen on this machine's outside addresses"
                                            r".*require_private_network=False"):
         run_on_ray(print, 2)

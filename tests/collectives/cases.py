@@ -13,7 +13,7 @@ from typing import Callable
 import numpy as np
 
 from spmd import lax
-from transforms import dtypes
+from spmd.transforms import dtypes
 
 F32, I32, BOOL, BF16 = (np.dtype(np.float32), np.dtype(np.int32), np.dtype(np.bool_),
                         dtypes.bfloat16)

@@ -11,10 +11,10 @@ import pytest
 
 import spmd
 from spmd import lax, pmap_program
-from collectives.mpi_all_reduce import MpiAllReduce, gloo_after_local
+from spmd.collectives.mpi_all_reduce import MpiAllReduce, gloo_after_local
 from tests.collectives.cases import BF16, CASES, F32, I32, groups_for, inputs
 from tests.oracles import assert_close
-from transforms import lowering
+from spmd.transforms import lowering
 
 CALLBACK = "xla_buffer_python_cpu_callback"
 

@@ -20,9 +20,9 @@ import sys
 import numpy as np
 import pytest
 
-from cluster import netns
+from spmd.cluster import netns
 from spmd import checkpoints
-from transforms import tree_util
+from spmd.transforms import tree_util
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SCRIPT = os.path.join(ROOT, "examples", "train_data_parallel.py")
@@ -113,7 +113,7 @@ def single_process(tmp_path_factory):
 
 def run_under(launcher, directory, timeout):
     flags = {"local": [], "mpi": ["--mpi"], "ray": ["--ray"]}[launcher]
-    command = [sys.executable, "-m", "launch", "-n", "2", *flags, "--cpu-devices", "4", SCRIPT,
+    command = [sys.executable, "-m", "spmd.launch", "-n", "2", *flags, "--cpu-devices", "4", SCRIPT,
                *ARGS, "--checkpoint-dir", str(directory)]
     return subprocess.run(command, capture_output=True, text=True, timeout=timeout, cwd=ROOT)
 

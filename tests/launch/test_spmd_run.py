@@ -12,14 +12,14 @@ import time
 
 import pytest
 
-from launch import main as spmd_run
+from spmd.launch import main as spmd_run
 
 SCRIPTS = os.path.join(os.path.dirname(__file__), "scripts")
 
 
 def spmd_run_command(*args, timeout=90, cwd=None) -> tuple[subprocess.CompletedProcess, float]:
     start = time.monotonic()
-    done = subprocess.run([sys.executable, "-m", "launch", *map(str, args)], capture_output=True,
+    done = subprocess.run([sys.executable, "-m", "spmd.launch", *map(str, args)], capture_output=True,
                           text=True, timeout=timeout, cwd=cwd)
     return done, time.monotonic() - start
 
@@ -79,7 +79,7 @@ def test_a_dead_process_stops_the_job(tmp_path, launcher, n, mode):
 
 # ---------------------------------------------------------------- the pieces, in-process
 def rank_output(*command, rank="7"):
-    return subprocess.run([sys.executable, "-m", "launch.rank_output", "--rank", rank, "--",
+    return subprocess.run([sys.executable, "-m", "spmd.launch.rank_output", "--rank", rank, "--",
                            sys.executable, "-c", *command], capture_output=True, text=True,
                           timeout=30)
 
@@ -98,7 +98,7 @@ def test_rank_output_ends_with_the_commands_signal():
 
 
 def test_rank_output_rank_from_the_launchers_variables():
-    done = subprocess.run([sys.executable, "-m", "launch.rank_output", "--", sys.executable,
+    done = subprocess.run([sys.executable, "-m", "spmd.launch.rank_output", "--", sys.executable,
                            "-c", "print('hi')"], capture_output=True, text=True, timeout=30,
                           env={**os.environ, "PMI_RANK": "5", "PMI_SIZE": "8"})
     assert (done.returncode, done.stdout) == (0, "[5] hi\n")
@@ -142,7 +142,7 @@ def test_parse_errors(tmp_path, monkeypatch, capsys, argv, message):
 
 @pytest.mark.timeout(60)
 def test_interrupting_spmd_run_stops_the_job(tmp_path):
-    run = subprocess.Popen([sys.executable, "-m", "launch", "-n", "2", script("sleep_forever.py"),
+    run = subprocess.Popen([sys.executable, "-m", "spmd.launch", "-n", "2", script("sleep_forever.py"),
                             str(tmp_path)], stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 30
     while len(list(tmp_path.glob("*.pid"))) < 2 and time.monotonic() < deadline:

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from cluster import netns
+from spmd.cluster import netns
 from test_spmd_run import _alive, assert_job_ok, script, spmd_run_command
 
 UNSHARE_PROBLEM = netns.unshare_problem()

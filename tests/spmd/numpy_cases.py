@@ -19,7 +19,7 @@ import pytest
 
 import spmd
 import spmd.numpy as jnp
-from transforms import dtypes
+from spmd.transforms import dtypes
 
 DTYPES = {"float32": np.dtype(np.float32), "int32": np.dtype(np.int32),
           "bool": np.dtype(np.bool_), "float64": np.dtype(np.float64)}

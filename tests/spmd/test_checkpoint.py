@@ -10,7 +10,7 @@ import spmd
 from spmd import checkpoints as checkpoint, optim
 from spmd.data import ShardedLoader, replicate, topology, unreplicate
 from spmd.data.placement import put_stacked
-from transforms import backend, lax, tree_util
+from spmd.transforms import backend, lax, tree_util
 
 DEVICES = backend.local_devices()
 

@@ -11,7 +11,7 @@ import pytest
 
 import spmd
 from spmd.data import ShardedLoader
-from transforms import backend
+from spmd.transforms import backend
 
 DEVICES = backend.local_devices()[:4]
 

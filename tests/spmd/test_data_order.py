@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from spmd.data import ShardedLoader
-from transforms import backend
+from spmd.transforms import backend
 
 # (rows, global batch, processes, local devices, last batch)
 LAYOUTS = [

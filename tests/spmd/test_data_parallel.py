@@ -9,7 +9,7 @@ import spmd.numpy as jnp
 from spmd import checkpoints as checkpoint, optim
 from spmd.data import ShardedLoader, replicate, unreplicate
 from tests.oracles import assert_close
-from transforms import backend
+from spmd.transforms import backend
 
 DEVICES = backend.local_devices()
 ROWS, FEATURES, GLOBAL_BATCH, EPOCH = 44, 3, 16, 3  # 3 batches an epoch, the last one padded

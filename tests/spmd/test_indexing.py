@@ -8,7 +8,7 @@ import spmd
 import spmd.numpy as jnp
 from tests.oracles import assert_close, check_grads, check_mapped
 from tests.spmd.numpy_cases import x64  # noqa: F401  (fixture)
-from transforms import lax
+from spmd.transforms import lax
 
 SHAPE = (3, 4, 5)
 X = np.arange(60, dtype=np.float32).reshape(SHAPE) / 7

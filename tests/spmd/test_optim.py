@@ -6,7 +6,7 @@ import pytest
 import spmd
 from spmd import optim
 from tests.oracles import assert_close, check_mapped
-from transforms import tree_util
+from spmd.transforms import tree_util
 
 STEPS = 4
 LR = 0.1

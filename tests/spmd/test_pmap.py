@@ -12,7 +12,7 @@ import spmd
 import spmd.numpy as jnp
 from spmd import inflight, lax
 from tests.oracles import assert_close, check_grads, check_mapped
-from transforms import backend, tree_util
+from spmd.transforms import backend, tree_util
 
 RNG = np.random.default_rng(0)
 X8 = RNG.standard_normal((8, 4, 3)).astype(np.float32)

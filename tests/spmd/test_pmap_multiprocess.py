@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from cluster import netns
+from spmd.cluster import netns
 from spmd.pmap_agreement import program_digest
 from tests.cluster.local_job import run_job
 from tests.launch.test_spmd_run import _alive, spmd_run_command

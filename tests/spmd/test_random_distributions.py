@@ -8,7 +8,7 @@ import scipy.stats
 
 import spmd
 from spmd import random
-from transforms import dtypes
+from spmd.transforms import dtypes
 
 N = 10_000
 KEY = random.PRNGKey(0)

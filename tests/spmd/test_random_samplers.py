@@ -11,8 +11,8 @@ import spmd
 from oracles import check_grads, check_mapped
 from spmd import random
 from spmd.random import streams
-from transforms import lax
-from transforms.core import ConcretizationError
+from spmd.transforms import lax
+from spmd.transforms.core import ConcretizationError
 
 KEY = random.PRNGKey(7)
 KEYS = np.asarray(random.split(KEY, 4))

@@ -255,6 +255,6 @@ CASES = [
 
 def float_leaves(tree) -> list:
     """The inexact leaves of an output: what gradients are checked on."""
-    from transforms import core, tree_util
+    from spmd.transforms import core, tree_util
     return [x for x in tree_util.tree_leaves(tree)
             if np.issubdtype(core.get_aval(x).dtype, np.inexact)]

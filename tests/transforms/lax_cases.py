@@ -18,7 +18,7 @@ import pytest
 import scipy.special
 
 import spmd
-from transforms import dtypes, lax
+from spmd.transforms import dtypes, lax
 
 SHAPE = (2, 3)  # elementwise operands: one shape, so every table row reuses its programs
 

@@ -8,7 +8,7 @@ import pytest
 import spmd
 import spmd.numpy as jnp
 from tests.oracles import assert_close, check_grads, numerical_jvp
-from transforms import dtypes
+from spmd.transforms import dtypes
 
 
 @pytest.fixture(autouse=True)

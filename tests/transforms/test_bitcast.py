@@ -5,7 +5,7 @@ import pytest
 
 import spmd
 from oracles import check_mapped
-from transforms import dtypes, lax
+from spmd.transforms import dtypes, lax
 
 BF16 = dtypes.bfloat16
 

@@ -11,7 +11,7 @@ import spmd.numpy as jnp
 from spmd import lax
 from tests.oracles import assert_close
 from tests.transforms.control_flow_cases import CASES, V, XS, XS7
-from transforms import backend, eager, tree_util
+from spmd.transforms import backend, eager, tree_util
 
 
 def _f32(args):

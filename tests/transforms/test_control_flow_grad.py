@@ -10,8 +10,8 @@ import spmd.numpy as jnp
 from spmd import lax
 from tests.oracles import assert_close, check_grads
 from tests.transforms.control_flow_cases import CASES, M, V, W, XS, float_leaves
-from transforms import core
-from transforms.jvp import linearize_flat
+from spmd.transforms import core
+from spmd.transforms.jvp import linearize_flat
 
 
 @pytest.fixture(autouse=True)

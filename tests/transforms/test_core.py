@@ -7,7 +7,7 @@ import pytest
 import spmd
 import spmd.numpy as jnp
 from tests.oracles import assert_close
-from transforms import core, dtypes, tree_util
+from spmd.transforms import core, dtypes, tree_util
 
 
 @pytest.fixture

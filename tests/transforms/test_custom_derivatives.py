@@ -9,7 +9,7 @@ import pytest
 import spmd
 import spmd.numpy as jnp
 from tests.oracles import assert_close, numerical_jvp
-from transforms import dtypes
+from spmd.transforms import dtypes
 
 X = np.array([-3.0, 0.5, 100.0], np.float32)   # 100: exp overflows float32
 

@@ -4,7 +4,7 @@ import sys
 
 import pytest
 
-from transforms import host_memory
+from spmd.transforms import host_memory
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt")

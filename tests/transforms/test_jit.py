@@ -6,7 +6,7 @@ import pytest
 import spmd
 import spmd.numpy as jnp
 from tests.oracles import assert_close
-from transforms import backend, core
+from spmd.transforms import backend, core
 
 
 def counting(fn):

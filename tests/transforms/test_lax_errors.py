@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 
 import spmd
-from transforms import lax
-from transforms.core import Primitive, ShapedArray
-from transforms.lax.sorting import sort_p
-from transforms.transpose import UndefinedPrimal, transpose_rules
+from spmd.transforms import lax
+from spmd.transforms.core import Primitive, ShapedArray
+from spmd.transforms.lax.sorting import sort_p
+from spmd.transforms.transpose import UndefinedPrimal, transpose_rules
 
 f32 = np.ones((2, 3), np.float32)
 i32 = np.ones((2, 3), np.int32)

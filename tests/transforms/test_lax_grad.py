@@ -8,7 +8,7 @@ import pytest
 import spmd
 from tests.oracles import check_grads
 from tests.transforms.lax_cases import CASES, F, Operand, cases, x64  # noqa: F401  (fixture)
-from transforms import dtypes, tree_util
+from spmd.transforms import dtypes, tree_util
 
 POINTS = (0, 1, 2)
 

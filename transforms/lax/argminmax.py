@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from transforms import core, dtypes
-from transforms.batching import batching_rules
-from transforms.core import Primitive, ShapedArray
-from transforms.jvp import defjvp_zero
-from transforms.lax import elementwise as ew
-from transforms.lax.composite import scalar_region
-from transforms.lax.structural import canonical_axis
-from transforms.lowering import i64_array, lowering_rules
+from spmd.transforms import core, dtypes
+from spmd.transforms.batching import batching_rules
+from spmd.transforms.core import Primitive, ShapedArray
+from spmd.transforms.jvp import defjvp_zero
+from spmd.transforms.lax import elementwise as ew
+from spmd.transforms.lax.composite import scalar_region
+from spmd.transforms.lax.structural import canonical_axis
+from spmd.transforms.lowering import i64_array, lowering_rules
 
 
 def _aval(name):

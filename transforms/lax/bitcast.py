@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from transforms import core, dtypes
-from transforms.batching import batching_rules, bdim_at_front
-from transforms.core import Primitive, ShapedArray
-from transforms.jvp import defjvp_zero
-from transforms.lowering import lowering_rules
+from spmd.transforms import core, dtypes
+from spmd.transforms.batching import batching_rules, bdim_at_front
+from spmd.transforms.core import Primitive, ShapedArray
+from spmd.transforms.jvp import defjvp_zero
+from spmd.transforms.lowering import lowering_rules
 
 
 def _bits(dtype) -> int:

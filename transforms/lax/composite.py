@@ -12,10 +12,10 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from transforms import core
-from transforms.core import ShapedArray
-from transforms.lowering import LoweringContext, lower_jaxpr
-from transforms.staging import trace_to_jaxpr
+from spmd.transforms import core
+from spmd.transforms.core import ShapedArray
+from spmd.transforms.lowering import LoweringContext, lower_jaxpr
+from spmd.transforms.staging import trace_to_jaxpr
 
 
 def _trace(fn: Callable, avals: Sequence[ShapedArray]):

@@ -11,16 +11,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from transforms import core, dtypes
-from transforms.batching import batching_rules
-from transforms.core import Primitive
-from transforms.jvp import deflinear, jvp_flat, jvp_rules
-from transforms.lax import elementwise as ew
-from transforms.lax.composite import lower_fun
-from transforms.lax.slicing import concatenate, pad, rev, scalar, slice_in_dim
-from transforms.lax.structural import canonical_axis, expand_dims, reshape
-from transforms.lowering import lowering_rules
-from transforms.transpose import deftranspose_linear
+from spmd.transforms import core, dtypes
+from spmd.transforms.batching import batching_rules
+from spmd.transforms.core import Primitive
+from spmd.transforms.jvp import deflinear, jvp_flat, jvp_rules
+from spmd.transforms.lax import elementwise as ew
+from spmd.transforms.lax.composite import lower_fun
+from spmd.transforms.lax.slicing import concatenate, pad, rev, scalar, slice_in_dim
+from spmd.transforms.lax.structural import canonical_axis, expand_dims, reshape
+from spmd.transforms.lowering import lowering_rules
+from spmd.transforms.transpose import deftranspose_linear
 
 
 # ---------------------------------------------------------------- the scan

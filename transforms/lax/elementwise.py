@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from transforms import core, dtypes
-from transforms.batching import batching_rules, bdim_at_front, defbroadcasting, defvectorized
-from transforms.core import Primitive, ShapedArray
-from transforms.jvp import (Zero, defjvp, defjvp_with_output, defjvp_zero, deflinear, instantiate,
+from spmd.transforms import core, dtypes
+from spmd.transforms.batching import batching_rules, bdim_at_front, defbroadcasting, defvectorized
+from spmd.transforms.core import Primitive, ShapedArray
+from spmd.transforms.jvp import (Zero, defjvp, defjvp_with_output, defjvp_zero, deflinear, instantiate,
                             jvp_rules, linear_primitives)
-from transforms.lowering import lowering_rules
-from transforms.transpose import deftranspose_linear, is_undefined, transpose_rules
+from spmd.transforms.lowering import lowering_rules
+from spmd.transforms.transpose import deftranspose_linear, is_undefined, transpose_rules
 
 FLOAT, COMPLEX, INT, UINT, BOOL = "float", "complex", "int", "uint", "bool"
 INEXACT = (FLOAT, COMPLEX)
@@ -357,7 +357,7 @@ def _select_jvp(primals, tangents):
     out = select(pred, x, y)
     if type(tx) is Zero and type(ty) is Zero:
         return out, Zero(core.get_aval(out))
-    from transforms.jvp import instantiate
+    from spmd.transforms.jvp import instantiate
     return out, select(pred, instantiate(tx, core.get_aval(x)), instantiate(ty, core.get_aval(y)))
 
 
@@ -385,7 +385,7 @@ def _select_batch(axis, args, dims):
     x, y = bdim_at_front(x, dims[1], axis.size), bdim_at_front(y, dims[2], axis.size)
     pred = bdim_at_front(pred, dims[0], axis.size)
     if core.get_aval(pred).ndim == 1 and core.get_aval(x).ndim > 1:  # one scalar per example
-        from transforms.lax.structural import broadcast_in_dim
+        from spmd.transforms.lax.structural import broadcast_in_dim
         pred = broadcast_in_dim(pred, core.get_aval(x).shape, (0,))
     return select(pred, x, y), 0
 
@@ -396,7 +396,7 @@ select = _bind(select_p)
 
 def clamp(lo, x, hi):
     """min(max(x, lo), hi), where each bound is a scalar or has x's shape (lax.clamp)."""
-    from transforms.lax.structural import broadcast_in_dim
+    from spmd.transforms.lax.structural import broadcast_in_dim
     shape = core.get_aval(x).shape
 
     def bound(b, name):
@@ -498,7 +498,7 @@ def convert_element_type(x, new_dtype, weak_type: bool = False):
 
 def full(shape, value, dtype, weak_type: bool = False):
     """An array of `shape` filled with `value` (a scalar or 0-d array)."""
-    from transforms.lax.structural import broadcast_in_dim
+    from spmd.transforms.lax.structural import broadcast_in_dim
     dtype = dtypes.canonicalize(dtype)
     if core.is_concrete(value) and not hasattr(value, "aval"):
         value = np.asarray(value, dtype=dtype)

@@ -17,15 +17,15 @@ from typing import NamedTuple
 
 import numpy as np
 
-from transforms import core, dtypes
-from transforms.batching import batching_rules, bdim_at_front, moveaxis
-from transforms.core import Primitive, ShapedArray
-from transforms.jvp import Zero, instantiate, jvp_rules, linear_primitives
-from transforms.lax import elementwise as ew
-from transforms.lax.reductions import reduce_and
-from transforms.lax.structural import broadcast_in_dim, iota, reshape
-from transforms.lowering import i64_array, lowering_rules
-from transforms.transpose import is_undefined, transpose_rules
+from spmd.transforms import core, dtypes
+from spmd.transforms.batching import batching_rules, bdim_at_front, moveaxis
+from spmd.transforms.core import Primitive, ShapedArray
+from spmd.transforms.jvp import Zero, instantiate, jvp_rules, linear_primitives
+from spmd.transforms.lax import elementwise as ew
+from spmd.transforms.lax.reductions import reduce_and
+from spmd.transforms.lax.structural import broadcast_in_dim, iota, reshape
+from spmd.transforms.lowering import i64_array, lowering_rules
+from spmd.transforms.transpose import is_undefined, transpose_rules
 
 
 class GatherDimensionNumbers(NamedTuple):

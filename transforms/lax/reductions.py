@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from transforms import core, dtypes
-from transforms.batching import batching_rules
-from transforms.core import Primitive, ShapedArray
-from transforms.jvp import Zero, deflinear, defjvp_zero, jvp_rules
-from transforms.lowering import i64_array, lowering_rules
-from transforms.transpose import deftranspose_linear
+from spmd.transforms import core, dtypes
+from spmd.transforms.batching import batching_rules
+from spmd.transforms.core import Primitive, ShapedArray
+from spmd.transforms.jvp import Zero, deflinear, defjvp_zero, jvp_rules
+from spmd.transforms.lowering import i64_array, lowering_rules
+from spmd.transforms.transpose import deftranspose_linear
 
 
 def _reduce_aval(x, *, axes):
@@ -95,7 +95,7 @@ deflinear(reduce_sum_p)
 
 
 def _reduce_sum_transpose(ct, x, *, axes):
-    from transforms.lax.structural import broadcast_in_dim
+    from spmd.transforms.lax.structural import broadcast_in_dim
     shape = x.aval.shape
     kept = tuple(i for i in range(len(shape)) if i not in axes)
     return broadcast_in_dim(ct, shape, kept)
@@ -115,8 +115,8 @@ defjvp_zero(reduce_or_p)
 def _chooser_jvp(prim):
     """max/min: the tangent of the chosen elements, averaged over ties (as JAX does)."""
     def rule(primals, tangents, *, axes):
-        from transforms.lax import elementwise as ew
-        from transforms.lax.structural import broadcast_in_dim
+        from spmd.transforms.lax import elementwise as ew
+        from spmd.transforms.lax.structural import broadcast_in_dim
         (x,), (t,) = primals, tangents
         out = prim.bind(x, axes=axes)
         if type(t) is Zero:
@@ -138,9 +138,9 @@ def _reduce_prod_jvp(primals, tangents, *, axes):
     """d prod(x) = sum_i t_i * prod_{j != i} x_j, with the products excluding i computed without
     division (so zeros in x are handled): move the reduced axes to the front, flatten them, and
     take exclusive prefix and suffix products."""
-    from transforms.lax import elementwise as ew
-    from transforms.lax.structural import reshape, transpose
-    from transforms.lax.cumulative import cumprod
+    from spmd.transforms.lax import elementwise as ew
+    from spmd.transforms.lax.structural import reshape, transpose
+    from spmd.transforms.lax.cumulative import cumprod
     (x,), (t,) = primals, tangents
     out = reduce_prod_p.bind(x, axes=axes)
     if type(t) is Zero:

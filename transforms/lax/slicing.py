@@ -12,16 +12,16 @@ import operator
 
 import numpy as np
 
-from transforms import core, dtypes
-from transforms.batching import batching_rules, bdim_at_front
-from transforms.core import Primitive, ShapedArray
-from transforms.jvp import Zero, deflinear, instantiate, jvp_rules, linear_primitives
-from transforms.lax import elementwise as ew
-from transforms.lax.reductions import reduce_sum
-from transforms.lax.structural import (broadcast_in_dim, canonical_axis, expand_dims, reshape,
+from spmd.transforms import core, dtypes
+from spmd.transforms.batching import batching_rules, bdim_at_front
+from spmd.transforms.core import Primitive, ShapedArray
+from spmd.transforms.jvp import Zero, deflinear, instantiate, jvp_rules, linear_primitives
+from spmd.transforms.lax import elementwise as ew
+from spmd.transforms.lax.reductions import reduce_sum
+from spmd.transforms.lax.structural import (broadcast_in_dim, canonical_axis, expand_dims, reshape,
                                        squeeze)
-from transforms.lowering import i64_array, lowering_rules
-from transforms.transpose import deftranspose_linear, is_undefined, transpose_rules
+from spmd.transforms.lowering import i64_array, lowering_rules
+from spmd.transforms.transpose import deftranspose_linear, is_undefined, transpose_rules
 
 
 def _aval(x) -> ShapedArray:

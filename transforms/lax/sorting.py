@@ -11,16 +11,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from transforms import core, dtypes
-from transforms.batching import batching_rules, bdim_at_front
-from transforms.core import Primitive, ShapedArray
-from transforms.jvp import Zero, jvp_rules, linear_primitives
-from transforms.lax import elementwise as ew
-from transforms.lax.composite import scalar_region
-from transforms.lax.slicing import rev, slice_in_dim
-from transforms.lax.structural import broadcasted_iota, canonical_axis
-from transforms.lowering import lowering_rules
-from transforms.transpose import is_undefined, transpose_rules
+from spmd.transforms import core, dtypes
+from spmd.transforms.batching import batching_rules, bdim_at_front
+from spmd.transforms.core import Primitive, ShapedArray
+from spmd.transforms.jvp import Zero, jvp_rules, linear_primitives
+from spmd.transforms.lax import elementwise as ew
+from spmd.transforms.lax.composite import scalar_region
+from spmd.transforms.lax.slicing import rev, slice_in_dim
+from spmd.transforms.lax.structural import broadcasted_iota, canonical_axis
+from spmd.transforms.lowering import lowering_rules
+from spmd.transforms.transpose import is_undefined, transpose_rules
 
 
 # ---------------------------------------------------------------- the comparator

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from transforms import core, dtypes
-from transforms.batching import batching_rules, bdim_at_front, moveaxis
-from transforms.core import Primitive, ShapedArray
-from transforms.jvp import deflinear, defjvp_zero
-from transforms.lowering import i64_array, lowering_rules
-from transforms.transpose import deftranspose_linear
+from spmd.transforms import core, dtypes
+from spmd.transforms.batching import batching_rules, bdim_at_front, moveaxis
+from spmd.transforms.core import Primitive, ShapedArray
+from spmd.transforms.jvp import deflinear, defjvp_zero
+from spmd.transforms.lowering import i64_array, lowering_rules
+from spmd.transforms.transpose import deftranspose_linear
 
 
 def _check_shape(shape, who):
@@ -187,4 +187,4 @@ def moveaxis_(x, src, dst):
     return moveaxis(x, src, dst)
 
 
-from transforms.lax.reductions import reduce_sum  # noqa: E402  (used by the transpose above)
+from spmd.transforms.lax.reductions import reduce_sum  # noqa: E402  (used by the transpose above)

@@ -6,8 +6,8 @@ import ml_dtypes
 import numpy as np
 
 import spmd
-from cluster import host_collectives
-from transforms.tree_util import tree_leaves, tree_map, tree_structure
+from spmd.cluster import host_collectives
+from spmd.transforms.tree_util import tree_leaves, tree_map, tree_structure
 
 spmd.distributed.initialize()
 me, n = spmd.process_index(), spmd.process_count()

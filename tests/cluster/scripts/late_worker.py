@@ -3,7 +3,7 @@ key-value store a second later. The coordinator (in process 0) must outlive that
 import time
 
 import spmd
-from cluster import distributed
+from spmd.cluster import distributed
 
 spmd.distributed.initialize()
 if spmd.process_index() == 1:

@@ -7,15 +7,15 @@ import tempfile
 
 import ray
 
-from cluster import netns
-from cluster.ray_pool import run_on_ray
+from spmd.cluster import netns
+from spmd.cluster.ray_pool import run_on_ray
 
 
 def job(scale):
     import numpy as np
     import ray
     import spmd
-    from cluster import netns
+    from spmd.cluster import netns
     spmd.distributed.initialize()
     me = spmd.process_index()
     gathered = spmd.distributed.process_allgather(np.float32(me * scale))

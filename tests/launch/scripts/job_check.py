@@ -5,7 +5,7 @@ import sys
 import numpy as np
 
 import spmd
-from cluster import netns
+from spmd.cluster import netns
 from listening import listening_addresses
 
 expected_processes, expected_local = int(sys.argv[1]), int(sys.argv[2])

@@ -6,7 +6,7 @@ import subprocess
 import sys
 import tempfile
 
-from cluster.addresses import free_port, wait_until_listening
+from spmd.cluster.addresses import free_port, wait_until_listening
 
 ray_command = os.path.join(os.path.dirname(sys.executable), "ray")
 port = free_port()
@@ -17,7 +17,7 @@ with tempfile.TemporaryDirectory(prefix="spmd-rayhead-") as temp:
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_until_listening(f"127.0.0.1:{port}", 60)
-        code = subprocess.call([sys.executable, "-m", "launch", "-n", "2", "--ray",
+        code = subprocess.call([sys.executable, "-m", "spmd.launch", "-n", "2", "--ray",
                                 f"127.0.0.1:{port}", *sys.argv[1:]],
                                env={**os.environ, "RAY_AUTH_MODE": "token"})
     finally:

@@ -12,10 +12,10 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from transforms import core, dtypes, tree_util
-from transforms.core import ClosedJaxpr, Jaxpr, Literal, ShapedArray, Var
-from transforms.lax import elementwise as ew
-from transforms.staging import trace_to_jaxpr
+from spmd.transforms import core, dtypes, tree_util
+from spmd.transforms.core import ClosedJaxpr, Jaxpr, Literal, ShapedArray, Var
+from spmd.transforms.lax import elementwise as ew
+from spmd.transforms.staging import trace_to_jaxpr
 
 
 # ---------------------------------------------------------------- one object per program

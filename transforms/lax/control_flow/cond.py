@@ -11,22 +11,22 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from transforms import core, dtypes, tree_util
-from transforms.batching import batching_rules, bdim_at_front, moveaxis
-from transforms.core import Jaxpr, Primitive, Tracer, Var
-from transforms.jvp import Zero, jvp_rules
-from transforms.lax import elementwise as ew
-from transforms.lax.control_flow.common import (avals_of, check_same_outputs, intern,
+from spmd.transforms import core, dtypes, tree_util
+from spmd.transforms.batching import batching_rules, bdim_at_front, moveaxis
+from spmd.transforms.core import Jaxpr, Primitive, Tracer, Var
+from spmd.transforms.jvp import Zero, jvp_rules
+from spmd.transforms.lax import elementwise as ew
+from spmd.transforms.lax.control_flow.common import (avals_of, check_same_outputs, intern,
                                                 join_weak_types, merge_consts, op_results,
                                                 trace_fun, trace_program, typematch)
-from transforms.lax.control_flow.subprograms import (as_tangent, batch_program,
+from spmd.transforms.lax.control_flow.subprograms import (as_tangent, batch_program,
                                                      is_differentiable, jvp_program,
                                                      partial_eval_program, transpose_program)
-from transforms.lax.structural import broadcast_in_dim
-from transforms.lowering import lower_jaxpr, lowering_rules
-from transforms.stop_gradient import stop_gradient
-from transforms.staging import partial_eval_rules
-from transforms.transpose import is_undefined, transpose_rules
+from spmd.transforms.lax.structural import broadcast_in_dim
+from spmd.transforms.lowering import lower_jaxpr, lowering_rules
+from spmd.transforms.stop_gradient import stop_gradient
+from spmd.transforms.staging import partial_eval_rules
+from spmd.transforms.transpose import is_undefined, transpose_rules
 
 cond_p = Primitive("cond", multiple_results=True)
 

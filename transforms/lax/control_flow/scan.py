@@ -13,25 +13,25 @@ from typing import Callable
 
 import numpy as np
 
-from transforms import core, tree_util
-from transforms.batching import batching_rules, move_or_broadcast, moveaxis
-from transforms.core import ConcretizationError, Jaxpr, Primitive, ShapedArray
-from transforms.jvp import Zero, jvp_rules
-from transforms.lax import elementwise as ew
-from transforms.lax.control_flow.common import (avals_of, check_carry, intern, op_results,
+from spmd.transforms import core, tree_util
+from spmd.transforms.batching import batching_rules, move_or_broadcast, moveaxis
+from spmd.transforms.core import ConcretizationError, Jaxpr, Primitive, ShapedArray
+from spmd.transforms.jvp import Zero, jvp_rules
+from spmd.transforms.lax import elementwise as ew
+from spmd.transforms.lax.control_flow.common import (avals_of, check_carry, intern, op_results,
                                                 promote_weak_carry, trace_fun, trace_program,
                                                 typematch)
-from transforms.lax.control_flow.subprograms import (as_tangent, batch_fixed_point,
+from spmd.transforms.lax.control_flow.subprograms import (as_tangent, batch_fixed_point,
                                                      batch_program, grouped_order,
                                                      is_differentiable, jvp_program,
                                                      partial_eval_program, regroup,
                                                      transpose_program, unknown_fixed_point,
                                                      zeros)
-from transforms.lax.slicing import concatenate, slice_in_dim
-from transforms.lax.structural import reshape
-from transforms.lowering import i64_array, lower_jaxpr, lowering_rules
-from transforms.staging import partial_eval_rules
-from transforms.transpose import is_undefined, transpose_rules
+from spmd.transforms.lax.slicing import concatenate, slice_in_dim
+from spmd.transforms.lax.structural import reshape
+from spmd.transforms.lowering import i64_array, lower_jaxpr, lowering_rules
+from spmd.transforms.staging import partial_eval_rules
+from spmd.transforms.transpose import is_undefined, transpose_rules
 
 scan_p = Primitive("scan", multiple_results=True)
 
@@ -427,7 +427,7 @@ def map(f: Callable, xs, *, batch_size: int | None = None):  # noqa: A001  (jax.
 
 
 def _batched_map(f, xs, batch_size: int):
-    from transforms.api import vmap  # the user-level vmap over pytrees, one layer up
+    from spmd.transforms.api import vmap  # the user-level vmap over pytrees, one layer up
     if batch_size < 1:
         raise ValueError(f"lax.map: batch_size must be a positive int, got {batch_size}")
     leaves, tree = tree_util.tree_flatten(xs)

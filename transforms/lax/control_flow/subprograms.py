@@ -8,14 +8,14 @@ from __future__ import annotations
 import functools
 from typing import Sequence
 
-from transforms import core, dtypes
-from transforms.batching import vmap_flat
-from transforms.core import AxisFrame, Jaxpr, ShapedArray, Var
-from transforms.jvp import Zero, instantiate, jvp_flat
-from transforms.lax import elementwise as ew
-from transforms.lax.control_flow.common import intern, trace_program
-from transforms.staging import partial_eval_jaxpr
-from transforms.transpose import backward_pass
+from spmd.transforms import core, dtypes
+from spmd.transforms.batching import vmap_flat
+from spmd.transforms.core import AxisFrame, Jaxpr, ShapedArray, Var
+from spmd.transforms.jvp import Zero, instantiate, jvp_flat
+from spmd.transforms.lax import elementwise as ew
+from spmd.transforms.lax.control_flow.common import intern, trace_program
+from spmd.transforms.staging import partial_eval_jaxpr
+from spmd.transforms.transpose import backward_pass
 
 
 def is_differentiable(aval: ShapedArray) -> bool:

@@ -13,25 +13,25 @@ from typing import Callable
 
 import numpy as np
 
-from transforms import core, dtypes, tree_util
-from transforms.batching import batching_rules, move_or_broadcast, moveaxis
-from transforms.core import Primitive, ShapedArray, Tracer
-from transforms.jvp import Zero, jvp_rules
-from transforms.lax import elementwise as ew
-from transforms.lax.control_flow.common import (avals_of, check_carry, op_results,
+from spmd.transforms import core, dtypes, tree_util
+from spmd.transforms.batching import batching_rules, move_or_broadcast, moveaxis
+from spmd.transforms.core import Primitive, ShapedArray, Tracer
+from spmd.transforms.jvp import Zero, jvp_rules
+from spmd.transforms.lax import elementwise as ew
+from spmd.transforms.lax.control_flow.common import (avals_of, check_carry, op_results,
                                                 promote_weak_carry, trace_fun, trace_program,
                                                 typematch)
-from transforms.lax.control_flow.scan import scan
-from transforms.lax.control_flow.subprograms import (as_tangent, batch_fixed_point,
+from spmd.transforms.lax.control_flow.scan import scan
+from spmd.transforms.lax.control_flow.subprograms import (as_tangent, batch_fixed_point,
                                                      batch_program, first_outputs, grouped_order,
                                                      is_differentiable, jvp_program,
                                                      partial_eval_program, regroup,
                                                      unknown_fixed_point, with_unused_inputs)
-from transforms.lax.reductions import reduce_or
-from transforms.lax.structural import broadcast_in_dim
-from transforms.lowering import lower_jaxpr, lowering_rules
-from transforms.staging import partial_eval_rules
-from transforms.transpose import transpose_rules
+from spmd.transforms.lax.reductions import reduce_or
+from spmd.transforms.lax.structural import broadcast_in_dim
+from spmd.transforms.lowering import lower_jaxpr, lowering_rules
+from spmd.transforms.staging import partial_eval_rules
+from spmd.transforms.transpose import transpose_rules
 
 while_p = Primitive("while", multiple_results=True)
 _PRED = ShapedArray((), np.bool_)
