@@ -8,10 +8,8 @@ on the function object, not on the pmap wrapper, so a pmap re-created around the
 """
 from __future__ import annotations
 
-import collections
 import functools
 import inspect
-import weakref
 from typing import Callable
 
 from spmd.pmap_primitive import bind_pmap
@@ -23,18 +21,8 @@ from spmd.transforms.batching import moveaxis
 from spmd.transforms.core import Tracer
 from spmd.transforms.staging import closed_as_open
 
-_MAX_SIGNATURES = 2048
-_signatures: collections.OrderedDict = collections.OrderedDict()
-_leaf_dims_cache: dict = {}
-_live_pmaps: weakref.WeakSet = weakref.WeakSet()  # whose `_by_avals` clear_caches() empties
-
-
-@caches.on_clear
-def _clear_pmap_caches():
-    _signatures.clear()
-    _leaf_dims_cache.clear()
-    for f in list(_live_pmaps):
-        f._by_avals.clear()
+_signatures = caches.LRUCache("pmap signatures")
+_leaf_dims_cache = caches.LRUCache("pmap in_axes per leaf")
 
 
 def pmap(fun: Callable | None = None, axis_name=None, *, in_axes=0, out_axes=0,
@@ -86,8 +74,8 @@ class PmapFunction:
         self.devices = None if devices is None else tuple(devices)
         self.name = getattr(fun, "__name__", "fun")
         self._arg_names = _arg_names(fun)
-        self._by_avals = {}  # (avals of all-Array arguments) -> (program, output tree)
-        _live_pmaps.add(self)
+        # (avals of all-Array arguments) -> (program, output tree)
+        self._by_avals = caches.LRUCache(f"pmap {self.name}")
         self._settings = (fun, axis_name, _spec_key(self.in_axes), _spec_key(self.out_axes),
                           self.static_argnums, self.donate_argnums, axis_size,
                           None if devices is None else tuple(d.id for d in self.devices))
@@ -156,8 +144,6 @@ class PmapFunction:
             sig = self._trace(static, len(args), in_tree, avals, dims)
             if not sig.closes_over_tracers:
                 _signatures[key] = sig
-                if len(_signatures) > _MAX_SIGNATURES:
-                    _signatures.popitem(last=False)
         return sig, leaves
 
     def _split(self, args):

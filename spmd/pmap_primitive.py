@@ -19,11 +19,10 @@ devices (`_global_size`), which is the size collectives and cotangent shares see
 """
 from __future__ import annotations
 
-import functools
 
 from spmd.collectives.psum import psum_p
 from spmd.pmap_program import PmapProgram, trace_per_device
-from spmd.transforms import core, dtypes, lax
+from spmd.transforms import caches, core, dtypes, lax
 from spmd.transforms.batching import batching_rules, moveaxis, vmap_flat
 from spmd.transforms.core import AxisFrame, ClosedJaxpr, Jaxpr, Primitive
 from spmd.transforms.jit import jvp_jaxpr
@@ -66,7 +65,7 @@ def _pmap_aval(*avals, jaxpr, axis_name, axis_size, in_dims, out_dims, devices, 
     return [_global(a, d, axis_size) for a, d in zip(jaxpr.out_avals, out_dims)]
 
 
-@functools.lru_cache(maxsize=256)
+@caches.cached
 def _program(jaxpr, axis_name, axis_size, in_dims, out_dims, devices, name, avals):
     from spmd.pmap import devices_for  # the same device choice (and errors) as pmap's
     return PmapProgram(ClosedJaxpr(jaxpr, []), axis_name, devices_for(axis_size, devices),
@@ -101,7 +100,7 @@ def _pmap_jvp(primals, tangents, *, jaxpr, in_dims, out_dims, **params):
 
 
 # ---------------------------------------------------------------- partial evaluation
-@functools.lru_cache(maxsize=256)
+@caches.cached
 def _split(jaxpr, unknowns):
     return partial_eval_jaxpr(jaxpr, unknowns)
 

@@ -30,7 +30,7 @@ if jaxlib.__version__ != REQUIRED_JAXLIB:  # pragma: no cover - install problem
 from jaxlib import _jax  # noqa: E402
 from jaxlib import xla_client as xc  # noqa: E402
 
-from spmd.transforms import dtypes, host_memory  # noqa: E402
+from spmd.transforms import caches, dtypes, host_memory  # noqa: E402
 from spmd.transforms.config import config  # noqa: E402
 
 JaxRuntimeError = _jax.JaxRuntimeError
@@ -289,14 +289,8 @@ class Executable:
         return self.loaded.hlo_modules()[0].to_string()
 
 
-_compile_cache: dict = {}
-_loaded_cache: dict = {}
-
-
-def clear_caches():
-    """Forget the compiled executables kept in memory (the on-disk cache stays)."""
-    _compile_cache.clear()
-    _loaded_cache.clear()
+_compile_cache = caches.LRUCache("compiled executables")
+_loaded_cache = caches.LRUCache("loaded programs")
 
 
 def compile_options(num_replicas: int, device_ids: Sequence[int]):

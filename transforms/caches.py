@@ -1,39 +1,113 @@
-"""clear_caches(): forget every traced and compiled program, as `jax.clear_caches()` does, so
-that the next call of a jitted function traces, lowers and compiles anew (for measuring compile
-time, or to free the memory that executables hold)."""
+"""The caches of traced and compiled programs: one bounded type, and `clear_caches()`.
+
+Every cache of the project is an `LRUCache`: a dict that keeps at most `maxsize` entries and
+forgets the least recently used one first. Each registers itself when it is made, so
+`clear_caches()` (as `jax.clear_caches()`: the next call of a jitted function traces, lowers and
+compiles anew) reaches every one of them, those of the layers above transforms included,
+without knowing who made them. A cache made without its own `maxsize` holds at most
+`config.cache_size` entries (env SPMD_CACHE_SIZE, default 4096; `spmd.config.update(
+"cache_size", n)` trims every such cache at once). `cached(fun)` memoizes a function in one.
+"""
 from __future__ import annotations
 
+import collections
 import functools
-import sys
+import threading
+import weakref
 
-from spmd.transforms import backend, eager
-from spmd.transforms.jit import live_jit_functions
+from spmd.transforms.config import config
 
-_PACKAGES = ("spmd",)
-_clear_hooks: list = []
+_MISSING = object()
 
 
-def on_clear(hook):
-    """Register `hook()` to run in clear_caches (for caches of the layers above transforms,
-    which this module may not import)."""
-    _clear_hooks.append(hook)
-    return hook
+class LRUCache:
+    """A mapping bounded to `maxsize` entries (None: `config.cache_size`) that evicts the least
+    recently used entry. Safe to share between threads: a lookup and an eviction racing each
+    other cost a recomputation at worst."""
+    __slots__ = ("name", "_maxsize", "_data", "_lock", "__weakref__")
+
+    def __init__(self, name: str, maxsize: int | None = None):
+        self.name = name
+        self._maxsize = maxsize
+        self._data: collections.OrderedDict = collections.OrderedDict()
+        self._lock = threading.Lock()
+        _registry.add(self)
+
+    @property
+    def maxsize(self) -> int:
+        return max(int(config.cache_size), 1) if self._maxsize is None else self._maxsize
+
+    def get(self, key, default=None):
+        data = self._data
+        try:
+            value = data[key]
+            data.move_to_end(key)
+        except KeyError:  # absent, or evicted by another thread between the two lines
+            return default
+        return value
+
+    def __setitem__(self, key, value):
+        with self._lock:
+            self._data[key] = value
+            self._data.move_to_end(key)
+            self._trim(self.maxsize)
+
+    def _trim(self, maxsize: int):
+        while len(self._data) > max(maxsize, 0):
+            self._data.popitem(last=False)
+
+    def clear(self):
+        with self._lock:
+            self._data.clear()
+
+    def __len__(self):
+        return len(self._data)
+
+    def __contains__(self, key):
+        return key in self._data
+
+    def __repr__(self):
+        return f"LRUCache({self.name!r}, {len(self)}/{self.maxsize} entries)"
+
+
+_registry: "weakref.WeakSet[LRUCache]" = weakref.WeakSet()
+
+
+def registered() -> list[LRUCache]:
+    """Every live cache."""
+    return list(_registry)
 
 
 def clear_caches() -> None:
-    for fun in list(live_jit_functions):
-        fun._cache.clear()
-        fun._fast.clear()
-        fun._fast_tree.clear()
-    # Every functools.lru_cache of the project (traced sub-programs, jvp/partial-eval programs,
-    # compiled programs), found by walking the loaded modules so that a new cache is never missed.
-    for name, module in list(sys.modules.items()):
-        if module is None or name.partition(".")[0] not in _PACKAGES:
-            continue
-        for obj in list(vars(module).values()):
-            if isinstance(obj, functools._lru_cache_wrapper):
-                obj.cache_clear()
-    for hook in _clear_hooks:
-        hook()
-    eager.clear_cache()
-    backend.clear_caches()
+    """Forget every traced and compiled program kept in memory (the on-disk cache of
+    executables stays)."""
+    for cache in registered():
+        cache.clear()
+
+
+def _apply_cache_size(size):
+    if int(size) < 1:
+        raise ValueError(f"spmd.config cache_size must be at least 1, got {size}")
+    for cache in registered():
+        if cache._maxsize is None:
+            with cache._lock:
+                cache._trim(int(size))
+
+
+config.on_change("cache_size", _apply_cache_size)
+
+
+def cached(fun):
+    """`fun` memoized on its arguments (all hashable) in an LRUCache of its own."""
+    cache = LRUCache(f"{fun.__module__}.{fun.__qualname__}")
+
+    @functools.wraps(fun)
+    def memoized(*args, **kwargs):
+        key = args + (_MISSING,) + tuple(sorted(kwargs.items())) if kwargs else args
+        value = cache.get(key, _MISSING)
+        if value is _MISSING:
+            value = fun(*args, **kwargs)
+            cache[key] = value
+        return value
+    memoized.cache = cache
+    return memoized

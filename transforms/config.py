@@ -9,6 +9,8 @@ processes of a job: "auto" (MPI when mpirun/mpiexec started the job, else gloo),
 "gloo". It applies to pmaps compiled after it changes.
 `threefry_partitionable` (JAX_THREEFRY_PARTITIONABLE, default on): which of JAX's two layouts
 spmd.random uses to turn a key into a stream of bits (see spmd/random/streams.py).
+`cache_size` (SPMD_CACHE_SIZE, default 4096): how many entries each cache of traced and
+compiled programs keeps before it forgets the least recently used (transforms/caches.py).
 """
 import os
 
@@ -37,6 +39,7 @@ class Config:
             "max_inflight_executions": int(os.environ.get("SPMD_MAX_INFLIGHT", "2")),
             "cross_process_collectives": os.environ.get("SPMD_CROSS_PROCESS_COLLECTIVES",
                                                         "auto"),
+            "cache_size": int(os.environ.get("SPMD_CACHE_SIZE", "4096")),
             # spmd.random's stream layout, as JAX's flag (on by default since JAX 0.5)
             "threefry_partitionable": os.environ.get(
                 "JAX_THREEFRY_PARTITIONABLE", "1").strip().lower() not in ("0", "false", "no", "off"),

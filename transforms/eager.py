@@ -4,15 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from spmd.transforms import backend, core, lowering
+from spmd.transforms import backend, caches, core, lowering
 from spmd.transforms.array import Array
 from spmd.transforms.core import Eqn, Jaxpr, Var
 
-_executables: dict = {}
-
-
-def clear_cache():
-    _executables.clear()
+_executables = caches.LRUCache("eager one-op executables")
 
 
 def to_buffer(x, device=None):

@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import functools
 import inspect
-import weakref
 from typing import Callable, Sequence
 
-from spmd.transforms import backend, core, dtypes, lowering, tree_util
+from spmd.transforms import backend, caches, core, dtypes, lowering, tree_util
 from spmd.transforms.array import Array
 from spmd.transforms.batching import batching_rules, vmap_flat
 from spmd.transforms.core import ClosedJaxpr, Jaxpr, Primitive, Tracer
@@ -40,7 +39,7 @@ class CompiledProgram:
         return [Array(b, a) for b, a in zip(self.exe(bufs), self.out_avals)]
 
 
-@functools.lru_cache(maxsize=4096)
+@caches.cached
 def compiled_program(jaxpr: Jaxpr, name: str, donated: tuple) -> CompiledProgram:
     return CompiledProgram(jaxpr, name, donated)
 
@@ -52,7 +51,7 @@ def _jit_impl(*args, jaxpr, name, donated):
 core.impl_rules[jit_p] = _jit_impl
 
 
-@functools.lru_cache(maxsize=1024)
+@caches.cached
 def jvp_jaxpr(jaxpr: Jaxpr, nonzeros: tuple) -> tuple[Jaxpr, list]:
     """A program taking (its consts, primals, the non-zero tangents) and returning the primal
     outputs, then the tangents of the inexact outputs (instantiated; integer outputs have none),
@@ -102,7 +101,7 @@ def _jit_partial_eval(trace: StagingTrace, args, params):
     return [next(staged_it) if u else next(known_it) for u in out_unknowns]
 
 
-@functools.lru_cache(maxsize=1024)
+@caches.cached
 def _partial_eval_cached(jaxpr, unknowns):
     return partial_eval_jaxpr(jaxpr, unknowns)
 
@@ -207,21 +206,18 @@ def _hashable_static(value, where):
     return value
 
 
-live_jit_functions: "weakref.WeakSet[JitFunction]" = weakref.WeakSet()  # for clear_caches
-
-
 class JitFunction:
     def __init__(self, fun: Callable, static_argnums=(), static_argnames=(), donate_argnums=()):
-        live_jit_functions.add(self)
         functools.update_wrapper(self, fun)
         self.fun = fun
         self.static_argnums = _as_tuple(static_argnums)
         self.static_argnames = _as_tuple(static_argnames)
         self.donate_argnums = _as_tuple(donate_argnums)
         self.name = getattr(fun, "__name__", "fun")
-        self._cache: dict = {}
-        self._fast: dict = {}  # avals of array arguments -> _FastCall
-        self._fast_tree: dict = {}  # (pytree structure of the arguments, avals) -> _FastCall
+        self._cache = caches.LRUCache(f"jit {self.name}")
+        self._fast = caches.LRUCache(f"jit {self.name}: fast calls")  # array avals -> FastCall
+        # (pytree structure of the arguments, avals) -> FastCall
+        self._fast_tree = caches.LRUCache(f"jit {self.name}: fast pytree calls")
         signature = _signature_or_none(fun)
         if signature is not None:  # a static name passed positionally is static too
             params = list(signature.parameters)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import functools
 from typing import Callable, Sequence
 
-from spmd.transforms import core, dtypes, tree_util
+from spmd.transforms import caches, core, dtypes, tree_util
 from spmd.transforms.api import partial_args
 from spmd.transforms.batching import batching_rules, vmap_flat
 from spmd.transforms.core import AxisFrame, Jaxpr, Literal, Primitive, set_current_trace
@@ -168,7 +168,7 @@ def _eval_with_saved(jaxpr: Jaxpr, args, saved_vars, saved_values, outvars) -> l
     return [read(v) for v in outvars]
 
 
-@functools.lru_cache(maxsize=256)
+@caches.cached
 def _split(jaxpr: Jaxpr, unknowns: tuple, policy):
     """The known side (known inputs -> known outputs and saved values) and the linear side
     ((known inputs, saved values, unknown inputs) -> unknown outputs, recomputing the residuals

@@ -12,7 +12,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from spmd.transforms import core, dtypes, tree_util
+from spmd.transforms import caches, core, dtypes, tree_util
 from spmd.transforms.core import ClosedJaxpr, Jaxpr, Literal, ShapedArray, Var
 from spmd.transforms.lax import elementwise as ew
 from spmd.transforms.staging import trace_to_jaxpr
@@ -24,8 +24,7 @@ from spmd.transforms.staging import trace_to_jaxpr
 # program to the first equal one seen, so a loop body retraced on each eager call (a fresh
 # lambda, new closed-over values: they are operands, not part of the program) reuses one
 # executable.
-_interned: dict = {}
-_MAX_INTERNED = 4096
+_interned = caches.LRUCache("interned control-flow programs")
 
 
 def intern(jaxpr: Jaxpr) -> Jaxpr:
@@ -36,8 +35,6 @@ def intern(jaxpr: Jaxpr) -> Jaxpr:
         return jaxpr
     found = _interned.get(key)
     if found is None:
-        if len(_interned) >= _MAX_INTERNED:
-            _interned.clear()
         found = _interned[key] = jaxpr
     return found
 

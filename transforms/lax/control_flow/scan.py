@@ -8,12 +8,11 @@ carry and the stacked ys. Reverse mode is a reverse scan of the transposed body.
 """
 from __future__ import annotations
 
-import functools
 from typing import Callable
 
 import numpy as np
 
-from spmd.transforms import core, tree_util
+from spmd.transforms import caches, core, tree_util
 from spmd.transforms.batching import batching_rules, move_or_broadcast, moveaxis
 from spmd.transforms.core import ConcretizationError, Jaxpr, Primitive, ShapedArray
 from spmd.transforms.jvp import Zero, jvp_rules
@@ -245,7 +244,7 @@ class _KnownBody:
         self.n_invariant, self.forwarded = sum(invariant), forwarded
 
 
-@functools.lru_cache(maxsize=512)
+@caches.cached
 def _split_known_body(known: Jaxpr, n_consts: int, n_carry: int, n_out: int, num_res: int):
     """Split the known body once more with only its consts known: what is then still known
     is loop-invariant."""
@@ -292,7 +291,7 @@ def _scan_transpose(cts, *args, jaxpr, num_consts, num_carry, length, reverse, u
             + [next(x_it) if lin else None for lin in xs_lin])
 
 
-@functools.lru_cache(maxsize=512)
+@caches.cached
 def _transposed_body(jaxpr: Jaxpr, num_consts: int, num_carry: int, const_lin: tuple,
                      xs_lin: tuple):
     """(consts: non-linear consts; carry: const cotangent sums, carry cotangent; xs: non-linear

@@ -5,10 +5,9 @@ cached, so a rule applied twice to one program builds one program.
 """
 from __future__ import annotations
 
-import functools
 from typing import Sequence
 
-from spmd.transforms import core, dtypes
+from spmd.transforms import caches, core, dtypes
 from spmd.transforms.batching import vmap_flat
 from spmd.transforms.core import AxisFrame, Jaxpr, ShapedArray, Var
 from spmd.transforms.jvp import Zero, instantiate, jvp_flat
@@ -56,7 +55,7 @@ def first_outputs(jaxpr: Jaxpr, n: int) -> Jaxpr:
 
 
 # ---------------------------------------------------------------- JVP
-@functools.lru_cache(maxsize=1024)
+@caches.cached
 def jvp_program(jaxpr: Jaxpr, nonzeros: tuple, instantiate_outs: tuple):
     """The JVP of a program: it takes (consts, primals, the tangents flagged in `nonzeros`) and
     returns (primal outputs, the non-zero output tangents). An output tangent is non-zero when
@@ -81,7 +80,7 @@ def jvp_program(jaxpr: Jaxpr, nonzeros: tuple, instantiate_outs: tuple):
 
 
 # ---------------------------------------------------------------- batching
-@functools.lru_cache(maxsize=1024)
+@caches.cached
 def batch_program(jaxpr: Jaxpr, axis_name, axis_size: int, axis_kind: str, in_batched: tuple,
                   instantiate_outs: tuple):
     """The program over a batch: the inputs flagged in `in_batched` and the batched outputs
@@ -122,7 +121,7 @@ def batch_fixed_point(jaxpr: Jaxpr, axis, before: Sequence[bool], carry: Sequenc
 
 
 # ---------------------------------------------------------------- known/unknown split
-@functools.lru_cache(maxsize=1024)
+@caches.cached
 def partial_eval_program(jaxpr: Jaxpr, unknowns: tuple, instantiate_outs: tuple):
     """staging.partial_eval_jaxpr with interned results: (known, staged, out_unknowns, num_res)."""
     known, staged, out_uk, num_res = partial_eval_jaxpr(jaxpr, unknowns, instantiate_outs)
@@ -146,7 +145,7 @@ def unknown_fixed_point(jaxpr: Jaxpr, before: Sequence[bool], carry_uk: Sequence
 
 
 # ---------------------------------------------------------------- transpose
-@functools.lru_cache(maxsize=1024)
+@caches.cached
 def transpose_program(jaxpr: Jaxpr, linear: tuple):
     """The transpose of a program linear in the inputs flagged `linear`: it takes (consts, the
     non-linear inputs, a cotangent per output) and returns a cotangent per linear input
