@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import threading
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -100,12 +101,6 @@ def _check_int_range(x: int, dtype):
                             "pass it as a NumPy array of a wider dtype (or enable_x64)")
 
 
-def canonical_numpy(x) -> np.ndarray:
-    """A host value as the NumPy array the backend stores (64-bit narrowed without x64)."""
-    aval = get_aval(x)
-    return np.asarray(x, dtype=aval.dtype)
-
-
 # ---------------------------------------------------------------- primitives
 abstract_eval_rules: dict["Primitive", Callable] = {}
 
@@ -120,7 +115,7 @@ class Primitive:
         self.multiple_results = multiple_results
 
     def bind(self, *args, **params):
-        return _current_trace.process_primitive(self, args, params)
+        return _state.trace.process_primitive(self, args, params)
 
     def abstract_eval(self, *avals, **params):
         rule = rule_for(abstract_eval_rules, self, "abstract evaluation")
@@ -392,26 +387,30 @@ def set_eager_executor(fn):
 
 
 eval_trace = EvalTrace()
-_current_trace: Trace = eval_trace
+
+
+class _ThreadState(threading.local):
+    """The current trace and the named axes bound around it, one pair per thread: a thread
+    (the data loader's prefetching) computes eagerly while another traces. A new thread starts
+    with the eval trace and no axes."""
+
+    def __init__(self):
+        self.trace: Trace = eval_trace
+        self.axis_env: list[AxisFrame] = []
 
 
 def current_trace() -> Trace:
-    return _current_trace
+    return _state.trace
 
 
 @contextlib.contextmanager
 def set_current_trace(trace: Trace):
-    global _current_trace
-    prev, _current_trace = _current_trace, trace
+    state = _state
+    prev, state.trace = state.trace, trace
     try:
         yield
     finally:
-        _current_trace = prev
-
-
-def bind_with_trace(trace: Trace, prim: Primitive, args, params):
-    with set_current_trace(trace):
-        return prim.bind(*args, **params)
+        state.trace = prev
 
 
 def is_concrete(x) -> bool:
@@ -429,23 +428,25 @@ class AxisFrame:
         self.name, self.size, self.kind, self.trace = name, size, kind, trace
 
 
-_axis_env: list[AxisFrame] = []
+_state = _ThreadState()
 
 
 @contextlib.contextmanager
 def extend_axis_env(frame: AxisFrame):
-    _axis_env.append(frame)
+    env = _state.axis_env
+    env.append(frame)
     try:
         yield
     finally:
-        _axis_env.pop()
+        env.pop()
 
 
 def axis_frame(name) -> AxisFrame:
-    for frame in reversed(_axis_env):
+    env = _state.axis_env
+    for frame in reversed(env):
         if frame.name == name:
             return frame
-    bound = [f.name for f in _axis_env if f.name is not None]
+    bound = [f.name for f in env if f.name is not None]
     raise NameError(f"unbound axis name: {name!r}. The names bound by the enclosing pmap/vmap are "
                     f"{bound}; pass axis_name={name!r} to the pmap or vmap whose axis you mean."
                     if bound else
@@ -454,4 +455,4 @@ def axis_frame(name) -> AxisFrame:
 
 
 def axis_env() -> tuple[AxisFrame, ...]:
-    return tuple(_axis_env)
+    return tuple(_state.axis_env)

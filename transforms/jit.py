@@ -285,7 +285,7 @@ class JitFunction:
         # the program cannot take (a pmap result, spread over several devices) makes XLA refuse
         # the call before it runs, and the general path below moves it. Anything without
         # `aval` and `_buf` (an Array's) leaves the path at once.
-        if not kwargs and core._current_trace is core.eval_trace:
+        if not kwargs and core._state.trace is core.eval_trace:
             avals, bufs = [], []
             try:
                 for a in args:
