@@ -16,7 +16,7 @@ from spmd.transforms.jvp import deflinear
 from spmd.transforms.lowering import lowering_rules
 from spmd.transforms.transpose import deftranspose_linear
 
-all_to_all_p = Primitive("all_to_all")
+all_to_all_p = Primitive("all_to_all", collective=True)
 
 
 # ---------------------------------------------------------------- public function

@@ -20,8 +20,8 @@ from spmd.transforms.jvp import deflinear
 from spmd.transforms.lowering import lowering_rules
 from spmd.transforms.transpose import deftranspose_linear
 
-all_gather_p = Primitive("all_gather")
-psum_scatter_p = Primitive("psum_scatter")
+all_gather_p = Primitive("all_gather", collective=True)
+psum_scatter_p = Primitive("psum_scatter", collective=True)
 
 
 # ---------------------------------------------------------------- public functions

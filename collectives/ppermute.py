@@ -17,7 +17,7 @@ from spmd.transforms.jvp import deflinear
 from spmd.transforms.lowering import lowering_rules
 from spmd.transforms.transpose import deftranspose_linear
 
-ppermute_p = Primitive("ppermute")
+ppermute_p = Primitive("ppermute", collective=True)
 
 
 # ---------------------------------------------------------------- public functions

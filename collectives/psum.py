@@ -17,9 +17,9 @@ from spmd.transforms.jvp import Zero, deflinear, jvp_rules
 from spmd.transforms.lowering import lowering_rules
 from spmd.transforms.transpose import deftranspose_linear
 
-psum_p = Primitive("psum")
-pmax_p = Primitive("pmax")
-pmin_p = Primitive("pmin")
+psum_p = Primitive("psum", collective=True)
+pmax_p = Primitive("pmax", collective=True)
+pmin_p = Primitive("pmin", collective=True)
 
 
 # ---------------------------------------------------------------- public functions

@@ -27,8 +27,10 @@ from spmd.transforms.core import AxisFrame, ClosedJaxpr, ShapedArray
 from spmd.transforms.staging import closed_as_open, trace_to_jaxpr
 
 
-_COLLECTIVE_OPS = ('"stablehlo.all_reduce"', '"stablehlo.all_gather"', '"stablehlo.all_to_all"',
-                   '"stablehlo.reduce_scatter"', '"stablehlo.collective_permute"')
+def has_collectives(jaxpr: core.Jaxpr) -> bool:
+    """Whether the replicas of the program meet at a collective (one declared `collective`),
+    anywhere in it: in a loop body, a branch, a call."""
+    return any(prim.collective for prim in core.primitives_in(jaxpr))
 
 
 class MappedInput:
@@ -145,7 +147,7 @@ class PmapProgram:
                        else MappedInput(a, d, local) for a, d in zip(in_avals, in_dims)]
         self.moved = any(d not in (None, 0) for d in self.out_dims)
         # only programs whose replicas meet at a collective can deadlock when queued
-        self.bounded = bool(host_callbacks) or any(op in self.text for op in _COLLECTIVE_OPS)
+        self.bounded = bool(host_callbacks) or has_collectives(jaxpr)
         # Programs with host callbacks (the all-reduces between processes) run one at a time,
         # in every process in the order of the calls: their replicas meet in the callbacks
         # once per execution, and MPI needs every process to make its calls in one order.

@@ -107,12 +107,16 @@ abstract_eval_rules: dict["Primitive", Callable] = {}
 
 class Primitive:
     """A named operation. Its rules live in the registries of the transforms, filled in the
-    file that declares it."""
+    file that declares it. A `collective` one makes the replicas of a program meet when it runs
+    (an all-reduce, a permutation between devices): pmap bounds the executions in flight of
+    every program that has one, or XLA's CPU collectives can deadlock (spmd/inflight.py)."""
     multiple_results = False
+    collective = False
 
-    def __init__(self, name: str, multiple_results: bool = False):
+    def __init__(self, name: str, multiple_results: bool = False, *, collective: bool = False):
         self.name = name
         self.multiple_results = multiple_results
+        self.collective = collective
 
     def bind(self, *args, **params):
         return _state.trace.process_primitive(self, args, params)
@@ -201,6 +205,25 @@ class ClosedJaxpr:
     __repr__ = __str__
 
 
+def subprograms(params: dict):
+    """The programs among an equation's params (control-flow bodies and branches, the bodies of
+    call primitives), as open Jaxprs."""
+    for value in params.values():
+        for p in value if isinstance(value, tuple) else (value,):
+            if isinstance(p, (Jaxpr, ClosedJaxpr)):
+                yield p.jaxpr if isinstance(p, ClosedJaxpr) else p
+
+
+def primitives_in(jaxpr: Jaxpr) -> set:
+    """Every primitive that a program binds, those of its sub-programs included."""
+    found, todo = set(), [jaxpr]
+    while todo:
+        for eqn in todo.pop().eqns:
+            found.add(eqn.prim)
+            todo.extend(subprograms(eqn.params))
+    return found
+
+
 class JaxprPrinter:
     """Prints programs as `{ lambda c ; a:f32[3] . let b:f32[3] = sin a in (b) }`."""
 
@@ -236,12 +259,11 @@ class JaxprPrinter:
             return ""
         shown = []
         for k, v in params.items():
+            programs = list(subprograms({k: v}))
             if isinstance(v, (Jaxpr, ClosedJaxpr)):
-                inner = v.jaxpr if isinstance(v, ClosedJaxpr) else v
-                v = self.program(inner, indent + 4)
-            elif isinstance(v, tuple) and v and all(isinstance(b, (Jaxpr, ClosedJaxpr)) for b in v):
-                v = "(" + ", ".join(self.program(b.jaxpr if isinstance(b, ClosedJaxpr) else b,
-                                                 indent + 4) for b in v) + ")"
+                v = self.program(programs[0], indent + 4)
+            elif isinstance(v, tuple) and v and len(programs) == len(v):
+                v = "(" + ", ".join(self.program(b, indent + 4) for b in programs) + ")"
             shown.append(f"{k}={v}")
         return "[" + " ".join(shown) + "]"
 
