@@ -38,18 +38,20 @@ _REPLICA_ID = ShapedArray((), np.uint32)
 _COMBINE = {"sum": np.add, "max": np.maximum, "min": np.minimum}  # within a process
 
 
-def gloo_after_local(groups: Sequence[Sequence[int]], mine: Sequence[int]) -> "MpiAllReduce":
+def gloo_after_local(groups: Sequence[Sequence[int]], mine: Sequence[int]) -> "CallbackAllReduce":
     """The transport of a job not started by mpirun, whose processes have several devices: with
     a distributed client, XLA's CPU runtime runs every all_reduce over gloo, even between the
     devices of one process, and its cost grows with the participants (a 4 KB psum over 2 x 4
     devices: 20.6 ms over all 8, 6.7 ms this way; benchmarks/RESULTS.md, issue 6). So the
     callback reduces within the process, and an XLA all_reduce follows between the processes
     only, one group per local device index. `mine`: the groups that live in this process."""
-    return MpiAllReduce(groups, dict.fromkeys(mine), {})
+    return CallbackAllReduce(groups, dict.fromkeys(mine), {})
 
 
-class MpiAllReduce:
-    """The cross-process transport of one pmap program.
+class CallbackAllReduce:
+    """The cross-process transport of one pmap program: each all-reduce is a host callback that
+    reduces within the process, then between the processes over MPI, or (with no communicator)
+    hands that step to an XLA all_reduce.
 
     `groups`: the replicas of each process (global replica ids, one list per process, all of
     one size). `comms`: for each group that lives in this process, the communicator it reduces

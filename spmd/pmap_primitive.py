@@ -143,7 +143,7 @@ def _pmap_transpose(cts, *args, jaxpr, axis_name, axis_size, in_dims, out_dims, 
         res, device_cts = xs[:len(residuals)], xs[len(residuals):]
         device_cts = [c if d is not None else _share(c, global_size)
                       for c, d in zip(device_cts, out_dims)]
-        cts_in = backward_pass(body_jaxpr, res, [], device_cts)
+        cts_in = backward_pass(body_jaxpr, res, device_cts)
         out = []
         for ct, v, d in zip(cts_in, body_jaxpr.invars, lin_dims):
             ct = instantiate(ct, v.aval)

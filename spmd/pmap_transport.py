@@ -8,14 +8,14 @@ from __future__ import annotations
 from typing import Sequence
 
 from spmd.cluster.distributed import mpi_communicator
-from spmd.collectives.mpi_all_reduce import MpiAllReduce, gloo_after_local
+from spmd.collectives.mpi_all_reduce import CallbackAllReduce, gloo_after_local
 from spmd.transforms import backend
 from spmd.transforms.config import config
 
 CHOICES = ("auto", "mpi", "gloo")
 
 
-def cross_process_transport(devices: Sequence) -> MpiAllReduce | None:
+def cross_process_transport(devices: Sequence) -> CallbackAllReduce | None:
     """The transport for a program whose replicas are `devices` (one per replica): over MPI, or
     in-process first then gloo; None for XLA's own all_reduce (one process, or one device per
     process without MPI)."""
@@ -40,5 +40,5 @@ def cross_process_transport(devices: Sequence) -> MpiAllReduce | None:
         # gloo: within the process first when it has several devices (see gloo_after_local)
         return gloo_after_local(groups, [me]) if len(groups[0]) > 1 else None
     from mpi4py import MPI
-    return MpiAllReduce(groups, {me: comm}, {"sum": MPI.SUM, "max": MPI.MAX, "min": MPI.MIN},
-                        MPI.IN_PLACE)
+    return CallbackAllReduce(groups, {me: comm},
+                             {"sum": MPI.SUM, "max": MPI.MAX, "min": MPI.MIN}, MPI.IN_PLACE)

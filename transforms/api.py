@@ -152,7 +152,7 @@ def vjp(fun: Callable, *primals, has_aux: bool = False):
                 raise ValueError(f"vjp: cotangent of shape {ca.shape} for an output of shape "
                                  f"{oa.shape}; they must match")
         cts = [c for c, z in zip(ct_leaves, out_zero) if not z]
-        cts_in = backward_pass(program.jaxpr, program.consts, [], cts)
+        cts_in = backward_pass(program.jaxpr, program.consts, cts)
         return tuple(tree_util.tree_unflatten(in_tree, [
             _zeros_for(a) if type(c) is Zero else c for c, a in zip(cts_in, in_avals)]))
     result = (tree_util.tree_unflatten(out_tree, outs), vjp_fn)

@@ -211,12 +211,6 @@ def device_put_replicated(x: np.ndarray, aval, devices: Sequence):
                                    enable_x64=bool(config.enable_x64))
 
 
-def assemble_stacked(global_aval, buffers: Sequence, devices: Sequence):
-    """Single-device buffers (one per device, already in place) as one stacked array: no copy."""
-    return _jax.ArrayImpl(global_aval, stacked_sharding(devices, global_aval.ndim), list(buffers),
-                          committed=True, _skip_checks=True)
-
-
 def shard_buffers(buf) -> list:
     """The per-device buffers of a multi-device array."""
     return list(buf._arrays)
@@ -249,10 +243,6 @@ def block_until_ready(buf):
     return buf
 
 
-def buffer_device(buf):
-    return buf._sharding._device if isinstance(buf._sharding, _jax.SingleDeviceSharding) else None
-
-
 def is_deleted(buf) -> bool:
     return buf.is_deleted()
 
@@ -277,6 +267,15 @@ class Executable:
 
     def __call__(self, bufs: Sequence):
         return self.loaded.execute_sharded(bufs).consume_with_handlers(self.handlers)
+
+    def fast_call(self, leading: Sequence = ()):
+        """`run(bufs)` -> output buffers, with the buffers `leading` (a program's consts) passed
+        before `bufs`: jit's path for repeat calls, one call straight into XLA. XLA refuses a
+        buffer the program cannot take (JaxRuntimeError) before it runs anything."""
+        execute, handlers, leading = self.loaded.execute_sharded, self.handlers, list(leading)
+        if leading:
+            return lambda bufs: execute(leading + bufs).consume_with_handlers(handlers)
+        return lambda bufs: execute(bufs).consume_with_handlers(handlers)
 
     def run_with_token(self, bufs: Sequence):
         """(output buffers, token): `token.block_until_ready()` waits for the whole execution,

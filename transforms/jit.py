@@ -116,7 +116,7 @@ def _jit_transpose(cts, *args, jaxpr, name, donated):
     # Re-express the program with its non-linear inputs as consts, then run the backward pass.
     lin_jaxpr = Jaxpr([v for v, lin in zip(jaxpr.invars, linear) if not lin],
                       [v for v, lin in zip(jaxpr.invars, linear) if lin], jaxpr.outvars, jaxpr.eqns)
-    cts_in = backward_pass(lin_jaxpr, consts, [], cts)
+    cts_in = backward_pass(lin_jaxpr, consts, cts)
     it = iter(cts_in)
     return [next(it) if lin else None for lin in linear]
 
@@ -179,13 +179,11 @@ class _Entry:
 class _FastCall:
     """A signature seen before whose arguments are all device arrays: what JitFunction.__call__
     needs to go straight to XLA."""
-    __slots__ = ("execute", "handlers", "const_bufs", "out_avals", "out_aval", "out_tree")
+    __slots__ = ("run", "out_avals", "out_aval", "out_tree")
 
     def __init__(self, entry: "_Entry"):
         program = entry.executable()
-        self.execute = program.exe.loaded.execute_sharded
-        self.handlers = program.exe.handlers
-        self.const_bufs = entry.const_bufs
+        self.run = program.exe.fast_call(entry.const_bufs)
         self.out_avals = program.out_avals
         self.out_tree = entry.out_tree
         # the common case, one array out, is wrapped inline by the caller
@@ -296,8 +294,7 @@ class JitFunction:
                 fast, bufs = self._fast_tree_lookup(args)
             if fast is not None:
                 try:
-                    outs = fast.execute(fast.const_bufs + bufs if fast.const_bufs else bufs
-                                        ).consume_with_handlers(fast.handlers)
+                    outs = fast.run(bufs)
                 except backend.JaxRuntimeError:
                     pass
                 else:

@@ -57,17 +57,6 @@ def i64_array(values: Sequence[int]) -> str:
     return f"array<i64: {', '.join(map(str, values))}>" if values else "array<i64>"
 
 
-def i64_dense(values, shape=None) -> str:
-    arr = np.asarray(values, dtype=np.int64)
-    if shape is not None:
-        arr = arr.reshape(shape)
-    dims = "x".join(map(str, arr.shape))
-    body = np.array2string(arr, separator=", ", threshold=1 << 30).replace("\n", "")
-    if arr.ndim == 0:
-        body = str(int(arr))
-    return f"dense<{body}> : tensor<{dims + 'x' if dims else ''}i64>"
-
-
 class ModuleContext:
     """State of one module being written: fresh names, the axis environment of pmap, and the
     host callbacks the program calls (their index in `host_callbacks` names them)."""

@@ -218,7 +218,7 @@ def _checkpoint_transpose(cts, *args, jaxpr, prevent_cse, policy):
         values = optimization_barrier(values)
     as_linear = Jaxpr([v for v, lin in zip(jaxpr.invars, linear) if not lin],
                       [v for v, lin in zip(jaxpr.invars, linear) if lin], jaxpr.outvars, jaxpr.eqns)
-    it = iter(backward_pass(as_linear, values, [], cts))
+    it = iter(backward_pass(as_linear, values, cts))
     return [next(it) if lin else None for lin in linear]
 
 

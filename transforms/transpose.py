@@ -31,7 +31,7 @@ def is_undefined(x) -> bool:
     return type(x) is UndefinedPrimal
 
 
-def backward_pass(jaxpr: Jaxpr, consts: Sequence, linear_args: Sequence, cts_out: Sequence) -> list:
+def backward_pass(jaxpr: Jaxpr, consts: Sequence, cts_out: Sequence) -> list:
     """Cotangents for the invars of `jaxpr` (all linear), given those of its outputs.
 
     Equations whose inputs are all non-linear (known values) are evaluated forward first; the
@@ -44,7 +44,6 @@ def backward_pass(jaxpr: Jaxpr, consts: Sequence, linear_args: Sequence, cts_out
         return v.val if isinstance(v, Literal) else primal_env[id(v)]
 
     primal_env.update((id(v), c) for v, c in zip(jaxpr.constvars, consts))
-    del linear_args  # the invars are linear by construction; kept for signature clarity
     linear_eqns = []
     for eqn in jaxpr.eqns:
         if any(not isinstance(v, Literal) and id(v) in linear for v in eqn.invars):

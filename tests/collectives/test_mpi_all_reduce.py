@@ -11,7 +11,7 @@ import pytest
 
 import spmd
 from spmd import lax, pmap_program
-from spmd.collectives.mpi_all_reduce import MpiAllReduce, gloo_after_local
+from spmd.collectives.mpi_all_reduce import CallbackAllReduce, gloo_after_local
 from tests.collectives.cases import BF16, CASES, F32, I32, groups_for, inputs
 from tests.oracles import assert_close
 from spmd.transforms import lowering
@@ -61,7 +61,7 @@ def processes(monkeypatch):
                 return gloo_after_local(groups, range(count))
             world = StandInWorld(count)
             worlds.append(world)
-            return MpiAllReduce(groups, {p: world.rank(p) for p in range(count)},
+            return CallbackAllReduce(groups, {p: world.rank(p) for p in range(count)},
                                 {"sum": np.add, "max": np.maximum, "min": np.minimum}, IN_PLACE)
         monkeypatch.setattr(pmap_program, "cross_process_transport", transport)
         lower = lowering.lower_module

@@ -64,6 +64,20 @@ def _declare(name, nargs, kinds, hlo, out_dtype=None) -> Primitive:
     return prim
 
 
+def _unary(name, kinds, hlo, jvp) -> Primitive:
+    """A differentiable unary op; `jvp(t, out, x)` is its tangent."""
+    prim = _declare(name, 1, kinds, hlo)
+    defjvp_with_output(prim, jvp)
+    return prim
+
+
+def _zero_tangent(name, nargs, kinds, hlo, out_dtype=None) -> Primitive:
+    """An op that is piecewise constant (or not differentiable): its tangent is zero."""
+    prim = _declare(name, nargs, kinds, hlo, out_dtype)
+    defjvp_zero(prim)
+    return prim
+
+
 def _bind(prim):
     def fn(*args):
         return prim.bind(*args)
@@ -88,65 +102,88 @@ neg = _bind(neg_p)
 deflinear(neg_p)
 deftranspose_linear(neg_p, lambda ct, x: neg(ct))
 
-_UNARY = [  # name, kinds, hlo op, jvp(t, out, x)
-    ("exp", INEXACT, "stablehlo.exponential", lambda t, out, x: mul(t, out)),
-    ("log", INEXACT, "stablehlo.log", lambda t, out, x: div(t, x)),
-    ("log1p", INEXACT, "stablehlo.log_plus_one", lambda t, out, x: div(t, add(x, _full_like(x, 1)))),
-    ("expm1", INEXACT, "stablehlo.exponential_minus_one",
-     lambda t, out, x: mul(t, add(out, _full_like(out, 1)))),
-    ("tanh", INEXACT, "stablehlo.tanh",
-     lambda t, out, x: mul(t, sub(_full_like(out, 1), mul(out, out)))),
-    ("logistic", INEXACT, "stablehlo.logistic",
-     lambda t, out, x: mul(t, mul(out, sub(_full_like(out, 1), out)))),
-    ("sin", INEXACT, "stablehlo.sine", lambda t, out, x: mul(t, cos(x))),
-    ("cos", INEXACT, "stablehlo.cosine", lambda t, out, x: neg(mul(t, sin(x)))),
-    ("tan", INEXACT, "stablehlo.tan",
-     lambda t, out, x: mul(t, add(_full_like(out, 1), mul(out, out)))),
-    ("sqrt", INEXACT, "stablehlo.sqrt", lambda t, out, x: div(t, mul(_full_like(out, 2), out))),
-    ("rsqrt", INEXACT, "stablehlo.rsqrt",
-     lambda t, out, x: mul(t, mul(_full_like(out, -0.5), div(out, x)))),
-    ("cbrt", (FLOAT,), "stablehlo.cbrt",
-     lambda t, out, x: mul(t, div(out, mul(_full_like(x, 3), x)))),
-    ("erf", (FLOAT,), "chlo.erf",
-     lambda t, out, x: mul(t, mul(_full_like(x, 2 / np.sqrt(np.pi)), exp(neg(mul(x, x)))))),
-    ("erf_inv", (FLOAT,), "chlo.erf_inv",
-     lambda t, out, x: mul(t, mul(_full_like(x, np.sqrt(np.pi) / 2), exp(mul(out, out))))),
-    ("lgamma", (FLOAT,), "chlo.lgamma", lambda t, out, x: mul(t, digamma(x))),
-    ("digamma", (FLOAT,), "chlo.digamma", lambda t, out, x: mul(t, polygamma(_full_like(x, 1), x))),
-    ("asin", INEXACT, "chlo.asin",
-     lambda t, out, x: mul(t, rsqrt(sub(_full_like(x, 1), mul(x, x))))),
-    ("acos", INEXACT, "chlo.acos",
-     lambda t, out, x: neg(mul(t, rsqrt(sub(_full_like(x, 1), mul(x, x)))))),
-    ("atan", INEXACT, "chlo.atan",
-     lambda t, out, x: div(t, add(_full_like(x, 1), mul(x, x)))),
-    ("sinh", INEXACT, "chlo.sinh", lambda t, out, x: mul(t, cosh(x))),
-    ("cosh", INEXACT, "chlo.cosh", lambda t, out, x: mul(t, sinh(x))),
-    ("asinh", INEXACT, "chlo.asinh",
-     lambda t, out, x: mul(t, rsqrt(add(mul(x, x), _full_like(x, 1))))),
-    ("acosh", INEXACT, "chlo.acosh",
-     lambda t, out, x: mul(t, rsqrt(sub(mul(x, x), _full_like(x, 1))))),
-    ("atanh", INEXACT, "chlo.atanh",
-     lambda t, out, x: div(t, sub(_full_like(x, 1), mul(x, x)))),
-]
-for _name, _kinds, _hlo, _jvp in _UNARY:
-    _p = _declare(_name, 1, _kinds, _hlo)
-    if _jvp is not None:
-        defjvp_with_output(_p, _jvp)
-    globals()[f"{_name}_p"] = _p
-    globals()[_name] = _bind(_p)
+# unary ops with their JVP, jvp(t, out, x)
+exp_p = _unary("exp", INEXACT, "stablehlo.exponential", lambda t, out, x: mul(t, out))
+log_p = _unary("log", INEXACT, "stablehlo.log", lambda t, out, x: div(t, x))
+log1p_p = _unary("log1p", INEXACT, "stablehlo.log_plus_one",
+                  lambda t, out, x: div(t, add(x, _full_like(x, 1))))
+expm1_p = _unary("expm1", INEXACT, "stablehlo.exponential_minus_one",
+                 lambda t, out, x: mul(t, add(out, _full_like(out, 1))))
+tanh_p = _unary("tanh", INEXACT, "stablehlo.tanh",
+                lambda t, out, x: mul(t, sub(_full_like(out, 1), mul(out, out))))
+logistic_p = _unary("logistic", INEXACT, "stablehlo.logistic",
+                    lambda t, out, x: mul(t, mul(out, sub(_full_like(out, 1), out))))
+sin_p = _unary("sin", INEXACT, "stablehlo.sine", lambda t, out, x: mul(t, cos(x)))
+cos_p = _unary("cos", INEXACT, "stablehlo.cosine", lambda t, out, x: neg(mul(t, sin(x))))
+tan_p = _unary("tan", INEXACT, "stablehlo.tan",
+               lambda t, out, x: mul(t, add(_full_like(out, 1), mul(out, out))))
+sqrt_p = _unary("sqrt", INEXACT, "stablehlo.sqrt",
+                lambda t, out, x: div(t, mul(_full_like(out, 2), out)))
+rsqrt_p = _unary("rsqrt", INEXACT, "stablehlo.rsqrt",
+                 lambda t, out, x: mul(t, mul(_full_like(out, -0.5), div(out, x))))
+cbrt_p = _unary("cbrt", (FLOAT,), "stablehlo.cbrt",
+                lambda t, out, x: mul(t, div(out, mul(_full_like(x, 3), x))))
+erf_p = _unary("erf", (FLOAT,), "chlo.erf", lambda t, out, x: mul(
+    t, mul(_full_like(x, 2 / np.sqrt(np.pi)), exp(neg(mul(x, x))))))
+erf_inv_p = _unary("erf_inv", (FLOAT,), "chlo.erf_inv", lambda t, out, x: mul(
+    t, mul(_full_like(x, np.sqrt(np.pi) / 2), exp(mul(out, out)))))
+lgamma_p = _unary("lgamma", (FLOAT,), "chlo.lgamma", lambda t, out, x: mul(t, digamma(x)))
+digamma_p = _unary("digamma", (FLOAT,), "chlo.digamma",
+                   lambda t, out, x: mul(t, polygamma(_full_like(x, 1), x)))
+asin_p = _unary("asin", INEXACT, "chlo.asin",
+                lambda t, out, x: mul(t, rsqrt(sub(_full_like(x, 1), mul(x, x)))))
+acos_p = _unary("acos", INEXACT, "chlo.acos",
+                lambda t, out, x: neg(mul(t, rsqrt(sub(_full_like(x, 1), mul(x, x))))))
+atan_p = _unary("atan", INEXACT, "chlo.atan",
+                lambda t, out, x: div(t, add(_full_like(x, 1), mul(x, x))))
+sinh_p = _unary("sinh", INEXACT, "chlo.sinh", lambda t, out, x: mul(t, cosh(x)))
+cosh_p = _unary("cosh", INEXACT, "chlo.cosh", lambda t, out, x: mul(t, sinh(x)))
+asinh_p = _unary("asinh", INEXACT, "chlo.asinh",
+                 lambda t, out, x: mul(t, rsqrt(add(mul(x, x), _full_like(x, 1)))))
+acosh_p = _unary("acosh", INEXACT, "chlo.acosh",
+                 lambda t, out, x: mul(t, rsqrt(sub(mul(x, x), _full_like(x, 1)))))
+atanh_p = _unary("atanh", INEXACT, "chlo.atanh",
+                 lambda t, out, x: div(t, sub(_full_like(x, 1), mul(x, x))))
+exp = _bind(exp_p)
+log = _bind(log_p)
+log1p = _bind(log1p_p)
+expm1 = _bind(expm1_p)
+tanh = _bind(tanh_p)
+logistic = _bind(logistic_p)
+sin = _bind(sin_p)
+cos = _bind(cos_p)
+tan = _bind(tan_p)
+sqrt = _bind(sqrt_p)
+rsqrt = _bind(rsqrt_p)
+cbrt = _bind(cbrt_p)
+erf = _bind(erf_p)
+erf_inv = _bind(erf_inv_p)
+lgamma = _bind(lgamma_p)
+digamma = _bind(digamma_p)
+asin = _bind(asin_p)
+acos = _bind(acos_p)
+atan = _bind(atan_p)
+sinh = _bind(sinh_p)
+cosh = _bind(cosh_p)
+asinh = _bind(asinh_p)
+acosh = _bind(acosh_p)
+atanh = _bind(atanh_p)
 
 # Piecewise constant (or non-differentiable) unary ops: zero tangent.
-for _name, _kinds, _hlo in [
-        ("sign", NUMBER, "stablehlo.sign"), ("floor", (FLOAT,), "stablehlo.floor"),
-        ("ceil", (FLOAT,), "stablehlo.ceil"),
-        ("round", (FLOAT,), "stablehlo.round_nearest_even"),
-        ("round_afz", (FLOAT,), "stablehlo.round_nearest_afz"),
-        ("not", INTEGRAL, "stablehlo.not"),
-        ("population_count", (INT, UINT), "stablehlo.popcnt")]:
-    _p = _declare(_name, 1, _kinds, _hlo)
-    defjvp_zero(_p)
-    globals()[f"{_name}_p"] = _p
-    globals()[_name if _name != "not" else "bitwise_not"] = _bind(_p)
+sign_p = _zero_tangent("sign", 1, NUMBER, "stablehlo.sign")
+floor_p = _zero_tangent("floor", 1, (FLOAT,), "stablehlo.floor")
+ceil_p = _zero_tangent("ceil", 1, (FLOAT,), "stablehlo.ceil")
+round_p = _zero_tangent("round", 1, (FLOAT,), "stablehlo.round_nearest_even")
+round_afz_p = _zero_tangent("round_afz", 1, (FLOAT,), "stablehlo.round_nearest_afz")
+not_p = _zero_tangent("not", 1, INTEGRAL, "stablehlo.not")
+population_count_p = _zero_tangent("population_count", 1, (INT, UINT), "stablehlo.popcnt")
+sign = _bind(sign_p)
+floor = _bind(floor_p)
+ceil = _bind(ceil_p)
+round = _bind(round_p)  # noqa: A001 - lax.round, as in JAX
+round_afz = _bind(round_afz_p)
+bitwise_not = _bind(not_p)
+population_count = _bind(population_count_p)
 
 is_finite_p = _declare("is_finite", 1, (FLOAT,), "stablehlo.is_finite", out_dtype=np.bool_)
 defjvp_zero(is_finite_p)
@@ -167,15 +204,20 @@ defjvp_with_output(abs_p, lambda t, out, x: mul(t, sign(x)) if not dtypes.is_com
 _abs = _bind(abs_p)
 
 # complex parts
-for _name, _hlo in [("real", "stablehlo.real"), ("imag", "stablehlo.imag")]:
-    _p = Primitive(_name)
-    _p.def_abstract_eval(lambda x, _n=_name: elementwise_aval(_n, (COMPLEX,), [x]).update(
+def _complex_part(name, hlo) -> Primitive:
+    prim = Primitive(name)
+    prim.def_abstract_eval(lambda x: elementwise_aval(name, (COMPLEX,), [x]).update(
         dtype=_real_dtype(x.dtype)))
-    lowering_rules[_p] = _hlo_lowering(_hlo)
-    defvectorized(_p)
-    deflinear(_p)
-    globals()[f"{_name}_p"] = _p
-    globals()[_name] = _bind(_p)
+    lowering_rules[prim] = _hlo_lowering(hlo)
+    defvectorized(prim)
+    deflinear(prim)
+    return prim
+
+
+real_p = _complex_part("real", "stablehlo.real")
+imag_p = _complex_part("imag", "stablehlo.imag")
+real = _bind(real_p)
+imag = _bind(imag_p)
 deftranspose_linear(real_p, lambda ct, x: complex_(ct, _full_like(ct, 0)))
 deftranspose_linear(imag_p, lambda ct, x: complex_(_full_like(ct, 0), neg(ct)))
 
@@ -216,9 +258,18 @@ polygamma_p = _declare("polygamma", 2, (FLOAT,), "chlo.polygamma")
 # add_any accumulates tangents and cotangents; it is add, kept apart so that programs show
 # where accumulation happens.
 add_any_p = _declare("add_any", 2, NUMBER, "stablehlo.add")
-for _p in (add_p, sub_p, mul_p, div_p, rem_p, pow_p, max_p, min_p, atan2_p, nextafter_p, polygamma_p,
-           add_any_p):
-    globals()[_p.name] = _bind(_p)
+add = _bind(add_p)
+sub = _bind(sub_p)
+mul = _bind(mul_p)
+div = _bind(div_p)
+rem = _bind(rem_p)
+pow = _bind(pow_p)  # noqa: A001 - lax.pow, as in JAX
+max = _bind(max_p)  # noqa: A001 - lax.max, as in JAX
+min = _bind(min_p)  # noqa: A001 - lax.min, as in JAX
+atan2 = _bind(atan2_p)
+nextafter = _bind(nextafter_p)
+polygamma = _bind(polygamma_p)
+add_any = _bind(add_any_p)
 
 deflinear(add_p)
 deflinear(add_any_p)
@@ -249,11 +300,11 @@ defjvp(div_p, lambda t, x, y: div(t, y),
 deftranspose_linear(div_p, lambda ct, x, y: div(ct, y))
 linear_primitives.add(div_p)  # in the numerator
 defjvp(rem_p, lambda t, x, y: t,
-       lambda t, x, y: mul(neg(t), round_afz_toward_zero(div(x, y))))
+       lambda t, x, y: mul(neg(t), _trunc(div(x, y))))
 
 
-def round_afz_toward_zero(x):
-    """trunc(x): sign(x) * floor(|x|)."""
+def _trunc(x):
+    """x rounded toward zero: sign(x) * floor(|x|)."""
     return mul(sign(x), floor(_abs(x)))
 
 
@@ -300,23 +351,22 @@ defjvp_zero(nextafter_p)
 defjvp(polygamma_p, None, lambda t, m, x: mul(t, polygamma(add(m, _full_like(m, 1)), x)))
 
 # ---------------------------------------------------------------- bitwise and logical
-for _name, _hlo in [("and", "stablehlo.and"), ("or", "stablehlo.or"), ("xor", "stablehlo.xor")]:
-    _p = _declare(_name, 2, INTEGRAL, _hlo)
-    defjvp_zero(_p)
-    globals()[f"{_name}_p"] = _p
-    globals()[f"bitwise_{_name}"] = _bind(_p)
-for _name, _hlo in [("shift_left", "stablehlo.shift_left"),
-                    ("shift_right_arithmetic", "stablehlo.shift_right_arithmetic"),
-                    ("shift_right_logical", "stablehlo.shift_right_logical")]:
-    _p = _declare(_name, 2, (INT, UINT), _hlo)
-    defjvp_zero(_p)
-    globals()[f"{_name}_p"] = _p
-    globals()[_name] = _bind(_p)
+and_p = _zero_tangent("and", 2, INTEGRAL, "stablehlo.and")
+or_p = _zero_tangent("or", 2, INTEGRAL, "stablehlo.or")
+xor_p = _zero_tangent("xor", 2, INTEGRAL, "stablehlo.xor")
+shift_left_p = _zero_tangent("shift_left", 2, (INT, UINT), "stablehlo.shift_left")
+shift_right_arithmetic_p = _zero_tangent("shift_right_arithmetic", 2, (INT, UINT),
+                                         "stablehlo.shift_right_arithmetic")
+shift_right_logical_p = _zero_tangent("shift_right_logical", 2, (INT, UINT),
+                                      "stablehlo.shift_right_logical")
+bitwise_and = _bind(and_p)
+bitwise_or = _bind(or_p)
+bitwise_xor = _bind(xor_p)
+shift_left = _bind(shift_left_p)
+shift_right_arithmetic = _bind(shift_right_arithmetic_p)
+shift_right_logical = _bind(shift_right_logical_p)
 
 # ---------------------------------------------------------------- comparisons
-_DIRECTIONS = {"eq": "EQ", "ne": "NE", "lt": "LT", "le": "LE", "gt": "GT", "ge": "GE"}
-
-
 def _compare_lowering(direction):
     def lower(ctx, x, y):
         kind = _kind(ctx.in_avals[0].dtype)
@@ -328,12 +378,19 @@ def _compare_lowering(direction):
     return lower
 
 
-for _name, _dir in _DIRECTIONS.items():
-    _kinds = ANY if _name in ("eq", "ne") else (FLOAT, INT, UINT, BOOL)
-    _p = _declare(_name, 2, _kinds, _compare_lowering(_dir), out_dtype=np.bool_)
-    defjvp_zero(_p)
-    globals()[f"{_name}_p"] = _p
-    globals()[_name] = _bind(_p)
+_ORDERED = (FLOAT, INT, UINT, BOOL)
+eq_p = _zero_tangent("eq", 2, ANY, _compare_lowering("EQ"), out_dtype=np.bool_)
+ne_p = _zero_tangent("ne", 2, ANY, _compare_lowering("NE"), out_dtype=np.bool_)
+lt_p = _zero_tangent("lt", 2, _ORDERED, _compare_lowering("LT"), out_dtype=np.bool_)
+le_p = _zero_tangent("le", 2, _ORDERED, _compare_lowering("LE"), out_dtype=np.bool_)
+gt_p = _zero_tangent("gt", 2, _ORDERED, _compare_lowering("GT"), out_dtype=np.bool_)
+ge_p = _zero_tangent("ge", 2, _ORDERED, _compare_lowering("GE"), out_dtype=np.bool_)
+eq = _bind(eq_p)
+ne = _bind(ne_p)
+lt = _bind(lt_p)
+le = _bind(le_p)
+gt = _bind(gt_p)
+ge = _bind(ge_p)
 
 
 # ---------------------------------------------------------------- select and clamp

@@ -156,7 +156,7 @@ def transpose_program(jaxpr: Jaxpr, linear: tuple):
     k = len(nonlin_vars)
 
     def fun(*args):
-        cts = backward_pass(as_linear, args[:k], [], args[k:])
+        cts = backward_pass(as_linear, args[:k], args[k:])
         return [as_tangent(ct, v.aval.strip_weak()) for ct, v in zip(cts, lin_vars)]
     in_avals = [v.aval for v in nonlin_vars] + [a.strip_weak() for a in jaxpr.out_avals]
     program, consts = trace_program(fun, in_avals)
