@@ -7,15 +7,7 @@ import spmd
 import spmd.numpy as jnp
 from spmd.transforms import caches
 from tests.oracles import assert_close
-
-
-def counting(fn):
-    calls = []
-
-    def wrapped(*args, **kwargs):
-        calls.append(1)
-        return fn(*args, **kwargs)
-    return wrapped, calls
+from tests.transforms.test_jit import counting
 
 
 @pytest.fixture
