@@ -289,7 +289,7 @@ class JitFunction:
                 for a in args:
                     avals.append(a.aval)
                     bufs.append(a._buf)
-                fast = self._fast.get(tuple(avals))
+                fast = self._fast.peek(tuple(avals))
             except AttributeError:  # pytrees (params as dicts, lists) or host values
                 fast, bufs = self._fast_tree_lookup(args)
             if fast is not None:

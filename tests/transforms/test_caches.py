@@ -25,8 +25,11 @@ def test_lru_cache_evicts_the_least_recently_used():
     cache["c"] = 3
     assert "b" not in cache and cache.get("b") is None
     assert (cache.get("a"), cache.get("c"), len(cache)) == (1, 3, 2)
+    assert cache.peek("a") == 1  # a peek leaves "a" the least recently used
+    cache["d"] = 4
+    assert (cache.peek("a"), cache.peek("c"), cache.peek("d")) == (None, 3, 4)
     cache.clear()
-    assert len(cache) == 0 and cache.get("a", "missing") == "missing"
+    assert len(cache) == 0 and cache.get("c", "missing") == "missing" and cache.peek("d") is None
 
 
 def test_cached_memoizes_by_arguments():
