@@ -77,7 +77,10 @@ class ReplicatedSharding(_jax.GSPMDSharding):
         return self._hlo_sharding
 
 
-_multi_shardings: dict = {}  # cached, so that `a._sharding is b._sharding` tells equal layouts
+# Interned, not cached (never evicted nor cleared): `a._sharding is b._sharding` tells equal
+# layouts, and pmap passes an Array on as it is only when its sharding is the one it expects.
+# One entry per device set and rank (single: per device), so they stay small.
+_multi_shardings: dict = {}
 
 
 def stacked_sharding(devices: Sequence, ndim: int) -> StackedSharding:
