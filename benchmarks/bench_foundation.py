@@ -1,8 +1,9 @@
-"""Issue 2 benchmarks, spmd, NumPy and jax 0.10.2 side by side in one run (interleaved rounds):
-XLA fusion of sum(x + y*z) on 16M float32, dispatch of a jitted x + 1 on 4 floats with the
-input on device, dispatch of a jitted call whose arguments are a 41-leaf tree (issue 11), and trace + compile of a 20-layer tanh MLP forward,
-`jit(f).lower(*args).compile()` (every cache cleared first, untimed, by `clear_caches()` on
-both sides, and a new jit object each time)."""
+"""Issue 2 and 11 benchmarks, spmd, NumPy and jax 0.10.2 side by side in one run (interleaved
+rounds): XLA fusion of sum(x + y*z) on 16M float32, dispatch of a jitted x + 1 on 4 floats with
+the input on device, dispatch of a jitted call whose arguments are a 41-leaf tree on device,
+and trace + compile of a 20-layer tanh MLP forward, `jit(f).lower(*args).compile()` (every
+cache cleared first, untimed, by `clear_caches()` on both sides, and a new jit object each
+time). `python bench_foundation.py dispatch dispatch_tree` runs only the cases named."""
 from __future__ import annotations
 
 import numpy as np
