@@ -16,6 +16,16 @@ from spmd.transforms import backend
 
 _pytree = backend.pytree
 
+__all__ = [
+    "PyTreeDef", "SequenceKey", "DictKey", "GetAttrKey", "FlattenedIndexKey", "Partial", "LEAF",
+    "tree_flatten", "tree_unflatten", "tree_leaves", "tree_structure", "tree_map",
+    "flatten_up_to", "tree_flatten_with_path", "tree_leaves_with_path", "tree_map_with_path",
+    "keystr", "treedef_is_leaf", "treedef_is_strict_leaf", "treedef_children", "treedef_tuple",
+    "all_leaves", "is_tree_node", "tree_transpose", "tree_reduce", "tree_all",
+    "register_pytree_node", "register_pytree_node_class", "register_pytree_with_keys",
+    "register_pytree_with_keys_class", "register_dataclass",
+]
+
 # spmd's registry. Its module and name let pickle save a PyTreeDef by reference to it.
 registry = backend.pytree_registry()
 registry.__module__ = __name__
