@@ -107,7 +107,8 @@ def broadcast_batch(x, size: int, dim: int):
     shape.insert(dim, size)
     kept = [i for i in range(len(shape)) if i != dim]
     # lax.broadcast_in_dim (one layer up); the shapes differ, so it would bind as well
-    return broadcast_in_dim_p.bind(x, shape=tuple(int(d) for d in shape), broadcast_dimensions=tuple(kept))
+    return broadcast_in_dim_p.bind(x, shape=tuple(int(d) for d in shape),
+                                   broadcast_dimensions=tuple(kept))
 
 
 def move_or_broadcast(x, bdim, dst: int, size: int):

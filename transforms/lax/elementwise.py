@@ -59,7 +59,7 @@ def _hlo_lowering(op_name: str):
 
 
 def _declare(name, nargs, kinds, hlo, out_dtype=None, prim=None) -> Primitive:
-    """The rules of an elementwise primitive; `prim` is one declared lower down (trace_primitives)."""
+    """An elementwise primitive's rules (on `prim`, when trace_primitives declared it)."""
     prim = Primitive(name) if prim is None else prim
     prim.def_abstract_eval(lambda *avals, **p: elementwise_aval(name, kinds, avals, out_dtype))
     lowering_rules[prim] = _hlo_lowering(hlo) if isinstance(hlo, str) else hlo
