@@ -15,6 +15,7 @@ import numpy as np
 from spmd.transforms import core, dtypes, tree_util
 from spmd.transforms.api import (argnums_tuple, check_input_dtype_revderiv,
                             check_output_dtype_revderiv, jvp, partial_args, vjp, vmap)
+from spmd.transforms.lax import reshape, slice_in_dim
 
 
 def _std_basis(leaves) -> list[np.ndarray]:
@@ -34,7 +35,6 @@ def _std_basis(leaves) -> list[np.ndarray]:
 def _split_axis(x, axis: int, avals: Sequence[core.ShapedArray], before: tuple, after: tuple):
     """Cut `x`'s flat `axis` into one block per aval, each reshaped to
     `before + aval.shape + after` (before/after: the shapes of x's other axes)."""
-    from spmd.transforms.lax import reshape
     blocks, start = [], 0
     for a in avals:
         block = x if len(avals) == 1 else _slice_axis(x, axis, start, start + a.size)
@@ -44,7 +44,6 @@ def _split_axis(x, axis: int, avals: Sequence[core.ShapedArray], before: tuple, 
 
 
 def _slice_axis(x, axis, start, stop):
-    from spmd.transforms.lax import slice_in_dim
     return slice_in_dim(x, start, stop, axis=axis)
 
 
