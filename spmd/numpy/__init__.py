@@ -51,11 +51,22 @@ integer, floating, inexact, number, signedinteger, unsignedinteger, complexfloat
 
 
 def issubdtype(arg1, arg2):
-    return _np.issubdtype(arg1, arg2)
+    return _dtypes.issubdtype(arg1, arg2)
+
+
+_PYTHON_TYPES = {bool: True, int: 1, float: 1.0, complex: 1j}  # weakly typed, as their values
 
 
 def result_type(*args):
-    return _result_dtype(*args)[0]
+    """The dtype NumPy-style promotion gives these arrays, scalars or dtypes (a dtype is strongly
+    typed; the Python types int, float and complex are weak, as their values are)."""
+    def operand(a):
+        if isinstance(a, type) and a in _PYTHON_TYPES:
+            return _PYTHON_TYPES[a]
+        if isinstance(a, (str, _np.dtype)) or (isinstance(a, type) and issubclass(a, _np.generic)):
+            return _np.zeros((), _dtypes.canonicalize(a))
+        return a
+    return _result_dtype(*map(operand, args))[0]
 
 
 _operators.install(ndarray)

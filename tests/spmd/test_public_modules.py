@@ -73,3 +73,19 @@ def test_weak_types_and_float0():
     grads = spmd.grad(lambda x, n: x * n, argnums=(0, 1), allow_int=True)(2.0, 3)
     assert np.asarray(grads[1]).dtype == spmd.dtypes.float0
     assert spmd.dtypes.result_type(np.ones(2, np.int8), 1.0) == np.float32
+
+
+@pytest.mark.parametrize("a, b", [(np.int8, np.uint8), (np.int16, np.int32), (np.float32, np.float64),
+                                  ("int32", np.complex64), (np.dtype(np.uint8), np.bool_)])
+def test_result_type_of_dtypes_follows_jax_lattice_where_numpy_agrees(a, b):
+    # these pairs promote alike in NumPy and in JAX (64-bit results narrow without x64)
+    expected = spmd.dtypes.canonicalize_dtype(np.result_type(a, b))
+    assert spmd.numpy.result_type(a, b) == expected
+
+
+def test_result_type_python_types_are_weak_and_bfloat16_joins_the_floats():
+    assert spmd.numpy.result_type(np.float16, float) == np.float16  # weak: float16 wins
+    assert spmd.numpy.result_type(np.int8, int) == np.int8
+    assert spmd.numpy.result_type(spmd.dtypes.bfloat16, np.float16) == np.float32  # JAX's lattice
+    assert spmd.numpy.result_type(np.ones(2, np.int8), 1.0) == np.float32
+    assert spmd.numpy.result_type(np.int16, np.float16) == np.float16  # JAX: ints join below floats
