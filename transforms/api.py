@@ -10,7 +10,8 @@ import numpy as np
 from spmd.transforms import core, dtypes, tree_util
 from spmd.transforms.batching import vmap_flat
 from spmd.transforms.core import AxisFrame
-from spmd.transforms.jvp import Zero, instantiate, jvp_flat, linearize_flat
+from spmd.transforms.jvp import JVPTracer, Zero, instantiate, jvp_flat, linearize_flat
+from spmd.transforms.lax import convert_element_type, full
 from spmd.transforms.staging import trace_to_jaxpr
 from spmd.transforms.transpose import backward_pass
 
@@ -76,7 +77,6 @@ def _checked_tangent(primal, tangent):
                 f"primal and tangent arguments to jvp do not match; dtypes must be equal. Got "
                 f"primal dtype {pa.dtype} and so expected tangent dtype {expected}, but got "
                 f"tangent dtype {ta.dtype} instead.")
-        from spmd.transforms.lax import convert_element_type
         return convert_element_type(tangent, expected)
     return tangent
 
@@ -101,8 +101,6 @@ class _AuxSplitter:
 
 
 def _strip_tracers(tree):
-    from spmd.transforms.jvp import JVPTracer
-
     def strip(x):
         while isinstance(x, JVPTracer):
             x = x.primal
@@ -233,7 +231,6 @@ def value_and_grad(fun: Callable, argnums=0, has_aux: bool = False, holomorphic:
                             f"shape: {shapes[0] if len(shapes) == 1 else shapes}.")
         out_aval = core.get_aval(leaves[0])
         check_output_dtype_revderiv("grad", holomorphic, leaves[0])
-        from spmd.transforms.lax import full
         grads = vjp_fn(tree_util.tree_unflatten(tree_util.tree_structure(value),
                                                 [full((), 1, out_aval.dtype)]))
         g = grads[0] if isinstance(argnums, int) else grads

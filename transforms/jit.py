@@ -187,7 +187,7 @@ class _FastCall:
         self.out_avals = program.out_avals
         self.out_tree = entry.out_tree
         # the common case, one array out, is wrapped inline by the caller
-        self.out_aval = program.out_avals[0] if tree_util.treedef_is_leaf(entry.out_tree) else None
+        self.out_aval = program.out_avals[0] if tree_util.treedef_is_strict_leaf(entry.out_tree) else None
 
     def wrap(self, outs):
         return tree_util.tree_unflatten(self.out_tree, [
@@ -270,9 +270,9 @@ class JitFunction:
     def _donated_leaves(self, in_tree, dyn_positions):
         if not self.donate_argnums:
             return [False] * in_tree.num_leaves
-        args_tree = in_tree.children[0]
+        args_tree = tree_util.treedef_children(in_tree)[0]
         flags = []
-        for pos, sub in zip(dyn_positions, args_tree.children):
+        for pos, sub in zip(dyn_positions, tree_util.treedef_children(args_tree)):
             flags += [pos in self.donate_argnums] * sub.num_leaves
         return flags + [False] * (in_tree.num_leaves - len(flags))
 
