@@ -232,14 +232,6 @@ def test_scan_with_a_collective_in_its_body():
 
 
 # ---------------------------------------------------------------- transforms of a pmap
-@pytest.fixture
-def x64():
-    before = spmd.config.enable_x64
-    spmd.config.update("enable_x64", True)
-    yield
-    spmd.config.update("enable_x64", before)
-
-
 def _mixed(x, w):
     """Mapped and broadcast inputs, a collective, an out_axes=None output."""
     return jnp.sin(x * w) + lax.psum(x, "i") * w, lax.pmean(jnp.tanh(x), "i")

@@ -10,13 +10,6 @@ from tests.oracles import assert_close
 from spmd.transforms import core, dtypes, tree_util
 
 
-@pytest.fixture
-def x64():
-    spmd.config.update("enable_x64", True)
-    yield
-    spmd.config.update("enable_x64", False)
-
-
 # ---------------------------------------------------------------- promotion
 PROMOTIONS = [  # (a, a weak, b, b weak) -> (dtype, weak), JAX's table
     ((np.int32, False), (np.float32, True), (np.float32, True)),
