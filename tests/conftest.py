@@ -26,10 +26,11 @@ def x64():
 
 # jaxlib swallows the ImportError of a failed `import jax` (it tries, to use jax's ShapedArray,
 # and goes on without it), so the poisoned package also writes each attempt to a log.
+_SEPARATOR = "-" * 40 + "\n"
 _POISON = '''\
 import traceback
 with open({log!r}, "a") as f:
-    f.write("".join(traceback.format_stack()) + "\\n")
+    f.write("".join(traceback.format_stack(limit=16)) + {separator!r})
 raise ImportError("spmd imported jax")
 '''
 
@@ -40,14 +41,18 @@ class PoisonedJax:
         self.log = os.path.join(self.folder, "attempts.log")
         os.makedirs(os.path.join(self.folder, "jax"), exist_ok=True)
         with open(os.path.join(self.folder, "jax", "__init__.py"), "w") as f:
-            f.write(_POISON.format(log=self.log))
+            f.write(_POISON.format(log=self.log, separator=_SEPARATOR))
 
-    def attempts(self) -> str:
-        """The stacks of every attempt to import jax so far ('' if none)."""
+    def forget(self):
+        if os.path.exists(self.log):
+            os.remove(self.log)
+
+    def attempts(self) -> list:
+        """The stack of every attempt to import jax since the test began."""
         if not os.path.exists(self.log):
-            return ""
+            return []
         with open(self.log) as f:
-            return f.read()
+            return f.read().split(_SEPARATOR)[:-1]
 
 
 @pytest.fixture(scope="session")
@@ -65,13 +70,12 @@ def poisoned_jax(_poisoned_jax_package, monkeypatch):
     monkeypatch.syspath_prepend(poison.folder)
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(
         [poison.folder] + [p for p in [os.environ.get("PYTHONPATH")] if p]))
-    already = poison.attempts()
+    poison.forget()
     yield poison
-    sys.modules.pop("jax", None)
-    new = poison.attempts()[len(already):]
+    new = poison.attempts()
     if new:
-        pytest.fail("spmd tried to import jax (which it must never do):\n" +
-                    textwrap.indent(new, "    "), pytrace=False)
+        pytest.fail(f"spmd tried to import jax {len(new)} time(s), which it must never do; the "
+                    "first try:\n" + textwrap.indent(new[0], "    "), pytrace=False)
 
 
 def pytest_addoption(parser):

@@ -14,6 +14,8 @@ from spmd import inflight, lax
 from tests.oracles import assert_close, check_grads, check_mapped
 from spmd.transforms import backend, tree_util
 
+pytestmark = pytest.mark.usefixtures("poisoned_jax")  # fetching never tries to import jax
+
 RNG = np.random.default_rng(0)
 X8 = RNG.standard_normal((8, 4, 3)).astype(np.float32)
 W = RNG.standard_normal((3, 5)).astype(np.float32)
