@@ -150,7 +150,18 @@ def test_escaped_tracer_is_reported():
         jnp.sin(leaked[0])
 
 
-def test_persistent_compilation_cache(tmp_path):
+def test_persistent_compilation_cache(tmp_path, monkeypatch):
+    """With every in-memory cache cleared, the program comes from disk (not a recompile) and
+    computes the same numbers."""
+    loaded = []  # the executables found on disk
+    load_from_disk = backend._load_from_disk
+
+    def recording_load(*args):
+        exe = load_from_disk(*args)
+        if exe is not None:
+            loaded.append(exe)
+        return exe
+    monkeypatch.setattr(backend, "_load_from_disk", recording_load)
     spmd.config.update("compilation_cache_dir", str(tmp_path))
     try:
         f = spmd.jit(lambda x: jnp.cos(x) * 3.0 - 1.25)
@@ -158,9 +169,10 @@ def test_persistent_compilation_cache(tmp_path):
         expected = np.cos(x) * 3.0 - 1.25
         assert_close(f(x), expected)
         assert list(tmp_path.iterdir()), "the executable was written to the cache"
-        backend._compile_cache.clear()
-        g = spmd.jit(lambda x: jnp.cos(x) * 3.0 - 1.25)
-        assert_close(g(x), expected)  # loaded from disk, same numbers
+        assert not loaded, "nothing to load before the first save"
+        spmd.clear_caches()
+        assert_close(f(x), expected)  # loaded from disk, same numbers
+        assert loaded, "the executable was not loaded from disk"
     finally:
         spmd.config.update("compilation_cache_dir", "")
 
