@@ -446,7 +446,7 @@ def _inconsistent_sizes(avals, dims, sizes, labels, transform) -> str:
             many = "most axes" if rank == 0 else "some axes"
             lines.append(f"{many} ({count} of them) had size {size}, e.g. {where}")
     return (f"{transform} got inconsistent sizes for array axes to be mapped:\n  * "
-            + ";\n  * ".join(lines) + f". Every mapped argument must have the same size along "
+            + ";\n  * ".join(lines) + ". Every mapped argument must have the same size along "
             "its in_axes.")
 
 

@@ -200,8 +200,7 @@ live_jit_functions: "weakref.WeakSet[JitFunction]" = weakref.WeakSet()  # for cl
 
 
 class JitFunction:
-    def __init__(self, fun: Callable, argnums: arguments.Argnums = arguments.Argnums(),
-                 inline: bool = False):
+    def __init__(self, fun: Callable, argnums: arguments.Argnums, inline: bool = False):
         live_jit_functions.add(self)
         functools.update_wrapper(self, fun)
         self.fun = fun
