@@ -342,9 +342,8 @@ def _broadcast(prefix, treedef, name: str, path: str, whole: str) -> list:
 def _node_mismatch(prefix, node, children, treedef) -> str:
     full_type = treedef.node_type
     if full_type is not type(prefix):
-        what = "a leaf" if full_type is None else f"a {full_type.__name__}"
-        return (f"the prefix has a {type(prefix).__name__} there, but the value has {what} "
-                f"({treedef})")
+        what = "a leaf" if full_type is None else f"a {full_type.__name__} ({treedef})"
+        return f"the prefix has a {type(prefix).__name__} there, but the value has {what}"
     if len(children) != len(treedef.children):
         return (f"the prefix has a {full_type.__name__} of length {len(children)} there, but "
                 f"the value has one of length {len(treedef.children)}")

@@ -86,6 +86,12 @@ def test_pytrees_keywords_and_static_arguments():
     assert calls == [3, 4]
 
 
+def test_backend_cpu_is_the_default_platform():
+    assert_close(spmd.pmap(jnp.sin, backend="cpu")(X8), np.sin(X8), rtol=1e-6)
+    assert_close(spmd.pmap(backend="cpu", axis_name="i")(lambda x: lax.psum(x, "i"))(X8),
+                 np.broadcast_to(X8.sum(0), X8.shape), rtol=1e-5)
+
+
 def test_decorator_forms_and_devices_subset():
     @functools.partial(spmd.pmap, axis_name="i", devices=spmd.devices()[4:])
     def normalized(x):
@@ -333,6 +339,17 @@ ERRORS = [
     ("nested pmap", lambda: spmd.pmap(lambda x: spmd.pmap(jnp.sin)(x))(X8), NotImplementedError,
      r"nested pmap \(sin inside another pmapped function\) is not supported; map the inner "
      r"axis with vmap"),
+    ("global_arg_shapes, which JAX removed", lambda: spmd.pmap(jnp.sin, global_arg_shapes=((8,),)),
+     ValueError, r"pmap: global_arg_shapes only worked with sharded_jit, which has long been "
+                 r"removed from JAX .*; remove global_arg_shapes from the pmap call"),
+    ("a platform not present", lambda: spmd.pmap(jnp.sin, backend="gpu"), RuntimeError,
+     r"pmap: unknown backend: 'gpu' requested, .* Platforms present are: cpu\."),
+    ("no devices", lambda: spmd.pmap(jnp.sin, devices=[]), ValueError,
+     r"'devices' argument to pmap must be non-empty, or None\."),
+    ("in_axes not a prefix of an argument", lambda: spmd.pmap(lambda p: p, in_axes=({"b": 0},))(
+        {"a": X8}), ValueError, r"pmap in_axes specification must be a tree prefix of the "
+                                r"corresponding value; pytree structure error at key path pmap "
+                                r"in_axes\[0\]: the prefix has a dict with keys \['b'\] there"),
     ("out_axes not ints", lambda: spmd.pmap(lambda x: x, out_axes="0"), TypeError,
      r"pmap out_axes must be an int, None, or \(nested\) container with those types as "
      r"leaves, but got out_axes='0'"),

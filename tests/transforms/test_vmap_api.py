@@ -194,3 +194,11 @@ def test_error_bad_in_axes_specifications():
         spmd.vmap(jnp.sin, in_axes=None)(M)
     with pytest.raises(ValueError, match="vmap got axis_size=5 but the mapped inputs have size 2"):
         spmd.vmap(jnp.sin, axis_size=5)(M)
+
+
+def test_spmd_axis_name_is_refused_with_the_reason():
+    with pytest.raises(NotImplementedError, match=r"vmap\(spmd_axis_name='d'\) is not supported: "
+                                                  r"in JAX it shards the vmapped dimension over "
+                                                  r"that mesh axis .* spmd has no meshes\. Leave "
+                                                  r"it out; .* use pmap"):
+        spmd.vmap(jnp.sin, spmd_axis_name="d")
