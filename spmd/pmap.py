@@ -1,8 +1,9 @@
 """pmap: run one compiled program on several devices, one slice of the mapped axis each, with
 named-axis collectives (spmd.lax.psum, ...) between them. The semantics are JAX's.
 
-This module reads the arguments (static ones, in_axes, the mapped size, the devices) and keeps
-the compiled programs; pmap_program.py traces, lowers and runs one signature. The cache is keyed
+This module keeps the compiled programs and picks the devices; the arguments (static ones,
+in_axes, the mapped size) are read by spmd.transforms.arguments, as for jit and vmap, so the
+errors are the same words; pmap_program.py traces, lowers and runs one signature. The cache is keyed
 on the function object, not on the pmap wrapper, so a pmap re-created around the same function
 (`for ...: pmap(step)(x)`) reuses the compiled program.
 """

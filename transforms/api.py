@@ -291,13 +291,13 @@ def make_jaxpr(fun: Callable, static_argnums=()):
 
     @functools.wraps(fun)
     def make(*args, **kwargs):
-        split = arguments.split_static(args, kwargs, argnums.static_nums, (), "make_jaxpr",
-                                       fun=fun)
+        split = arguments.split_static(args, kwargs, argnums.static_nums, argnums.static_names,
+                                       "make_jaxpr", fun=fun)
         leaves, in_tree = tree_util.tree_flatten((split.dyn_args, split.dyn_kwargs))
 
         def flat(*xs):
             d, k = tree_util.tree_unflatten(in_tree, xs)
-            return tree_util.tree_leaves(fun(*arguments.merge_static(split.static, d, len(args)),
-                                             **k))
+            full = arguments.merge_static(split.static, d, len(args))
+            return tree_util.tree_leaves(fun(*full, **k, **dict(split.static_kw)))
         return trace_to_jaxpr(flat, [core.get_aval(x) for x in leaves])
     return make

@@ -213,10 +213,10 @@ def test_in_axes_per_leaf_broadcasts_prefixes_and_maps_keywords_on_axis_0():
 def test_mapped_size_and_canonical_axes():
     avals = [ShapedArray((2, 5), np.float32), ShapedArray((5,), np.float32),
              ShapedArray((), np.float32)]
-    dims = arguments.canonical_in_axes([-1, 0, None], avals, lambda: [], "vmap")
+    dims = arguments.canonical_in_axes([-1, 0, None], avals, list, "vmap")
     assert dims == [1, 0, None]
-    assert arguments.mapped_size(avals, dims, lambda: [], None, "vmap") == 5
-    assert arguments.mapped_size(avals[2:], [None], lambda: [], 7, "vmap") == 7
+    assert arguments.mapped_size(avals, dims, list, None, "vmap") == 5
+    assert arguments.mapped_size(avals[2:], [None], list, 7, "vmap") == 7
     assert arguments.canonical_out_axis(-1, 2, 0, "vmap") == 2
 
 
@@ -224,5 +224,8 @@ def test_mapped_size_and_canonical_axes():
 def test_negative_static_argnums_in_make_jaxpr_and_pmap():
     text = str(spmd.make_jaxpr(lambda x, n: x * n, static_argnums=-1)(np.ones(3, np.float32), 4))
     assert "mul" in text and "4" in text
+    by_name = str(spmd.make_jaxpr(lambda x, n: x * n, static_argnums=1)(np.ones(3, np.float32),
+                                                                          n=4))
+    assert by_name == text  # n by name is static too (its name follows from its number)
     out = spmd.pmap(lambda x, n: x * n, static_broadcasted_argnums=-1)(X, 3)
     assert_close(out, X * 3)
