@@ -223,14 +223,29 @@ def donated_leaves(in_tree, dyn_positions, nargs: int, argnums: Argnums) -> list
     argument it belongs to is donated, by number or by name."""
     if not (argnums.donate_nums or argnums.donate_names):
         return [False] * in_tree.num_leaves
-    args_tree, kwargs_tree = in_tree.children
+    args_tree, kwargs_tree = tree_util.treedef_children(in_tree)
     nums = {i % nargs for i in argnums.donate_nums if -nargs <= i < nargs} if nargs else set()
     flags = []
-    for pos, sub in zip(dyn_positions, args_tree.children):
+    for pos, sub in zip(dyn_positions, tree_util.treedef_children(args_tree)):
         flags += [pos in nums] * sub.num_leaves
-    for name, sub in zip(kwargs_tree.aux or (), kwargs_tree.children):
+    for name, sub in _keyword_subtrees(kwargs_tree):
         flags += [name in argnums.donate_names] * sub.num_leaves
     return flags
+
+
+def _node(treedef):
+    """(node type, aux data, children) of a structure's root; (None, None, []) for a leaf."""
+    data = treedef.node_data()
+    if data is None:
+        return None, None, []
+    node_type, aux = data
+    return node_type, tuple(aux) if node_type is dict else aux, tree_util.treedef_children(treedef)
+
+
+def _keyword_subtrees(kwargs_tree):
+    """(name, structure) of each keyword argument, from the kwargs dict's structure."""
+    _, names, children = _node(kwargs_tree)
+    return zip(names or (), children)
 
 
 # ---------------------------------------------------------------- argnums of derivatives
@@ -301,13 +316,13 @@ def in_axes_per_leaf(spec_key, in_tree, dyn_positions: tuple, nargs: int,
     in_axes is an int/None for every argument or a tuple with one entry (a prefix of that
     argument) per positional argument, static ones included; keyword arguments map axis 0."""
     spec = tree_util.tree_unflatten(spec_key[1], spec_key[0])
-    args_tree, kwargs_tree = in_tree.children
+    args_tree, kwargs_tree = tree_util.treedef_children(in_tree)
     if isinstance(spec, tuple) and len(spec) != nargs:
         raise ValueError(f"{transform} in_axes must be an int, None, or a tuple of entries "
                          "corresponding to the positional arguments passed to the function, but "
                          f"got len(in_axes)={len(spec)}, len(args)={nargs}")
     dims: list = []
-    for pos, sub in zip(dyn_positions, args_tree.children):
+    for pos, sub in zip(dyn_positions, tree_util.treedef_children(args_tree)):
         entry = spec[pos] if isinstance(spec, tuple) else spec
         dims += _broadcast(entry, sub, f"{transform} in_axes", f"[{pos}]",
                            "the tuple of positional arguments (keyword arguments are always "
@@ -327,37 +342,38 @@ def _broadcast(prefix, treedef, name: str, path: str, whole: str) -> list:
     leaf of `treedef`; a mismatch names its key path, as JAX's prefix errors do."""
     if _is_axis(prefix):
         return [prefix] * treedef.num_leaves
-    children, node = tree_util.tree_flatten(prefix, is_leaf=lambda x: x is not prefix)
-    mismatch = _node_mismatch(prefix, node, children, treedef)
+    children, prefix_tree = tree_util.tree_flatten(prefix, is_leaf=lambda x: x is not prefix)
+    full_type, full_aux, full_children = _node(treedef)
+    mismatch = _node_mismatch(prefix, _node(prefix_tree)[1], len(children), treedef)
     if mismatch:
         raise ValueError(f"{name} specification must be a tree prefix of the corresponding "
                          f"value; pytree structure error at key path {name}{path}: {mismatch}. "
                          f"Make {name} a tree prefix of {whole}.")
     out: list = []
-    for i, (child, sub) in enumerate(zip(children, treedef.children)):
-        out += _broadcast(child, sub, name, path + _key(treedef, i), whole)
+    for i, (child, sub) in enumerate(zip(children, full_children)):
+        out += _broadcast(child, sub, name, path + _key(full_type, full_aux, i), whole)
     return out
 
 
-def _node_mismatch(prefix, node, children, treedef) -> str:
-    full_type = treedef.node_type
+def _node_mismatch(prefix, prefix_aux, num_children, treedef) -> str:
+    full_type, full_aux, full_children = _node(treedef)
     if full_type is not type(prefix):
         what = "a leaf" if full_type is None else f"a {full_type.__name__} ({treedef})"
         return f"the prefix has a {type(prefix).__name__} there, but the value has {what}"
-    if len(children) != len(treedef.children):
-        return (f"the prefix has a {full_type.__name__} of length {len(children)} there, but "
-                f"the value has one of length {len(treedef.children)}")
-    if node.aux != treedef.aux:
-        return (f"the prefix has a {full_type.__name__} with keys {list(node.aux or ())} there, "
-                f"but the value has one with keys {list(treedef.aux or ())}")
+    if num_children != len(full_children):
+        return (f"the prefix has a {full_type.__name__} of length {num_children} there, but "
+                f"the value has one of length {len(full_children)}")
+    if prefix_aux != full_aux:
+        return (f"the prefix has a {full_type.__name__} with keys {list(prefix_aux or ())} "
+                f"there, but the value has one with keys {list(full_aux or ())}")
     return ""
 
 
-def _key(treedef, i: int) -> str:
+def _key(node_type, aux, i: int) -> str:
     """The key path step to child `i`, written as JAX's keystr writes it."""
-    if treedef.node_type is dict:
-        return f"[{treedef.aux[i]!r}]"
-    fields = getattr(treedef.node_type, "_fields", None)
+    if node_type is dict:
+        return f"[{aux[i]!r}]"
+    fields = getattr(node_type, "_fields", None)
     return f".{fields[i]}" if fields else f"[{i}]"
 
 
@@ -365,22 +381,23 @@ def _key(treedef, i: int) -> str:
 def leaf_labels(in_tree, dyn_positions, arg_names) -> list[str]:
     """For each leaf of `in_tree` (the (dynamic args, kwargs) structure), the argument it
     belongs to and where in it: "argument 0 (params)['w']", "keyword argument 'y'"."""
-    args_tree, kwargs_tree = in_tree.children
+    args_tree, kwargs_tree = tree_util.treedef_children(in_tree)
     labels: list = []
-    for pos, sub in zip(dyn_positions, args_tree.children):
+    for pos, sub in zip(dyn_positions, tree_util.treedef_children(args_tree)):
         name = arg_names[pos] if pos < len(arg_names) else None
         labels += [f"argument {pos}" + (f" ({name})" if name else "") + p for p in _paths(sub)]
-    for key, sub in zip(kwargs_tree.aux or (), kwargs_tree.children):
+    for key, sub in _keyword_subtrees(kwargs_tree):
         labels += [f"keyword argument {key!r}" + p for p in _paths(sub)]
     return labels
 
 
 def _paths(treedef, prefix: str = "") -> list[str]:
-    if treedef.node_type is None:
+    node_type, aux, children = _node(treedef)
+    if node_type is None:
         return [prefix]
     out: list = []
-    for i, sub in enumerate(treedef.children):
-        out += _paths(sub, prefix + _key(treedef, i))
+    for i, sub in enumerate(children):
+        out += _paths(sub, prefix + _key(node_type, aux, i))
     return out
 
 

@@ -237,7 +237,7 @@ def _flat_bwd(bwd, in_tree, in_avals, out_type: _OutputType):
                for c, a in zip(cts, out_type.avals)]
         cts_in = bwd(tree_util.tree_unflatten(res_tree, res),
                      tree_util.tree_unflatten(out_type.tree, cts))
-        arg_trees = in_tree.children
+        arg_trees = tree_util.treedef_children(in_tree)
         if not isinstance(cts_in, tuple) or len(cts_in) != len(arg_trees):
             raise TypeError(
                 f"Custom VJP bwd rule {bwd_name} must produce a tuple with one cotangent per "

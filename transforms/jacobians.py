@@ -89,7 +89,7 @@ def jacfwd(fun: Callable, argnums=0, has_aux: bool = False, holomorphic: bool = 
         in_avals = [core.get_aval(x) for x in dyn_leaves]
         blocks = [_split_axis(t, -1, in_avals, core.get_aval(o).shape, ())
                   for o, t in zip(y_leaves, tree_util.tree_leaves(tangents))]
-        jac = _nest(y_tree, dyn_tree.children[0] if isinstance(argnums, int) else dyn_tree,
+        jac = _nest(y_tree, tree_util.treedef_children(dyn_tree)[0] if isinstance(argnums, int) else dyn_tree,
                     blocks)
         return (jac, out[2]) if has_aux else jac
     return jacfun
@@ -120,7 +120,7 @@ def jacrev(fun: Callable, argnums=0, has_aux: bool = False, holomorphic: bool = 
         per_input = [_split_axis(ct, 0, out_avals, (), core.get_aval(x).shape)
                      for ct, x in zip(cts, dyn_leaves)]
         blocks = [[per_input[i][o] for i in range(len(dyn_leaves))] for o in range(len(y_leaves))]
-        jac = _nest(y_tree, dyn_tree.children[0] if isinstance(argnums, int) else dyn_tree,
+        jac = _nest(y_tree, tree_util.treedef_children(dyn_tree)[0] if isinstance(argnums, int) else dyn_tree,
                     blocks)
         return (jac, out[2]) if has_aux else jac
     return jacfun

@@ -189,7 +189,7 @@ class _FastCall:
         self.out_avals = program.out_avals
         self.out_tree = entry.out_tree
         # the common case, one array out, is wrapped inline by the caller
-        self.out_aval = program.out_avals[0] if tree_util.treedef_is_leaf(entry.out_tree) else None
+        self.out_aval = program.out_avals[0] if tree_util.treedef_is_strict_leaf(entry.out_tree) else None
 
     def wrap(self, outs):
         return tree_util.tree_unflatten(self.out_tree, [

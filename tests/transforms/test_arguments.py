@@ -1,5 +1,6 @@
 """transforms/arguments.py: how jit, vmap, pmap, make_jaxpr and grad read a function's arguments.
 The same misuse gives the same words from every transform that allows it."""
+import collections
 import re
 
 import numpy as np
@@ -208,6 +209,12 @@ def test_in_axes_per_leaf_broadcasts_prefixes_and_maps_keywords_on_axis_0():
     labels = arguments.leaf_labels(in_tree, split.dyn_positions, ["p", "n", "xs"])
     assert labels == ["argument 0 (p)['b']", "argument 0 (p)['w']", "argument 2 (xs)[0]",
                       "argument 2 (xs)[1]", "keyword argument 'k'"]
+
+
+def test_labels_name_namedtuple_fields_and_nested_keys():
+    Pair = collections.namedtuple("Pair", "w b")
+    _, in_tree = tree_util.tree_flatten(((Pair(1, {"z": 2}),), {}))
+    assert arguments.leaf_labels(in_tree, (0,), []) == ["argument 0.w", "argument 0.b['z']"]
 
 
 def test_mapped_size_and_canonical_axes():

@@ -369,18 +369,18 @@ def scan(f: Callable, init, xs=None, length=None, reverse: bool = False, unroll=
         args_tree = tree_util.tree_structure((tree_util.tree_unflatten(init_tree, init_leaves),
                                               tree_util.tree_unflatten(xs_tree, xs_leaves)))
         jaxpr, consts, out_tree = trace_fun(f, args_tree, avals_of(init_leaves) + x_avals)
-        if out_tree.node_type is None or len(out_tree.children) != 2:
+        if len(tree_util.treedef_children(out_tree)) != 2:
             raise TypeError("scan body output must be a pair, got "
                             f"{tree_util.tree_unflatten(out_tree, jaxpr.out_avals)}.")
         return jaxpr, consts, out_tree
 
     jaxpr, consts, out_tree = trace_body(init_leaves)
-    carry_tree, ys_tree = out_tree.children
+    carry_tree, ys_tree = tree_util.treedef_children(out_tree)
     carry_out = jaxpr.out_avals[:carry_tree.num_leaves]
     init_leaves, changed = promote_weak_carry(init_leaves, avals_of(init_leaves), carry_out)
     if changed:
         jaxpr, consts, out_tree = trace_body(init_leaves)
-        carry_tree, ys_tree = out_tree.children
+        carry_tree, ys_tree = tree_util.treedef_children(out_tree)
         carry_out = jaxpr.out_avals[:carry_tree.num_leaves]
     check_carry("scan body", f, init_tree, avals_of(init_leaves), carry_tree, carry_out)
     outs = scan_p.bind(*consts, *init_leaves, *xs_leaves, jaxpr=jaxpr, num_consts=len(consts),
