@@ -23,6 +23,7 @@ from typing import Sequence
 
 from spmd.cluster import addresses
 from spmd.cluster.cluster_env import JobSpec, resolve
+from spmd.cluster.mpi_env import MpiEnv
 from spmd.transforms import backend
 
 
@@ -175,7 +176,6 @@ def mpi_communicator():
     """MPI's world communicator when this job's processes are its ranks, in the same order
     (the job was started by mpirun/mpiexec): pmap can then reduce between processes over MPI.
     None otherwise (another launcher, a single process, or no mpi4py)."""
-    from spmd.cluster.mpi_env import MpiEnv
     spec = state.spec
     if spec is None or spec.num_processes < 2 or not MpiEnv.is_present():
         return None

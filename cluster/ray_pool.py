@@ -18,6 +18,7 @@ import tempfile
 from spmd.cluster import netns
 from spmd.cluster.addresses import free_port, join_address
 from spmd.cluster.ray_env import RayJob, enter_job
+from spmd.transforms.config import config
 
 _READY_SECONDS = 120
 
@@ -33,7 +34,7 @@ class PoolWorker:
 
 class FunctionWorker(PoolWorker):
     def run(self, fn, args: tuple, job: RayJob, cpu_devices: int):
-        from spmd.transforms.config import config  # the backend has not started in this worker
+        # the backend has not started in this worker, so it still takes the device count
         config.update("cpu_devices", int(cpu_devices))
         enter_job(job)
         try:

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import threading
 
+from spmd import cluster
 from spmd.launch.process_death import die_with_parent
 
 _FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
@@ -56,7 +57,6 @@ def _launcher_fds() -> tuple[int, ...]:
 
 
 def _rank_from_environment():
-    from spmd import cluster
     env = cluster.detect()
     if env is None:
         raise SystemExit("launch.rank_output: no --rank given and no launcher variables "

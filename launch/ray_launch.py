@@ -15,6 +15,7 @@ import threading
 
 from spmd.cluster import netns
 from spmd.cluster.ray_pool import PoolWorker, RayPool
+from spmd.cluster.spmd_run_env import COORDINATOR
 from spmd.launch.process_death import die_with_parent
 
 _IN_PRIVATE_NETWORK = "SPMD_RUN_PRIVATE_NETWORK"  # set by the re-executed spmd-run
@@ -108,7 +109,6 @@ def run(num_processes: int, commands: list[list[str]], envs: list[dict], address
     """Start the job on Ray and supervise it; `envs[i]` lacks the coordinator, which is only
     known once process 0's actor exists."""
     import ray
-    from spmd.cluster.spmd_run_env import COORDINATOR
     with RayPool(num_processes, ScriptActor, address) as pool:
         coordinator = pool.coordinator_address()
         ray.get([actor.start.remote(cmd, {**env, COORDINATOR: coordinator}, os.getcwd())

@@ -1,7 +1,6 @@
 """spmd: a distributed SPMD runtime centred on pmap, in the model of JAX.
 
 `import spmd as jax; import spmd.numpy as jnp` ports the core of a JAX program."""
-from spmd.transforms import tree_util  # noqa: F401
 from spmd.transforms.api import (grad, jvp, linearize, make_jaxpr, value_and_grad, vjp,  # noqa: F401
                             vmap)
 from spmd.transforms.array import Array  # noqa: F401
@@ -12,7 +11,6 @@ from spmd.pmap import pmap  # noqa: F401
 from spmd.devices import (device_count, device_put_replicated, device_put_sharded,  # noqa: F401
                           devices, local_device_count, local_devices, process_count,
                           process_index)
-from spmd.transforms import dtypes  # noqa: F401  (spmd.dtypes.float0, as jax.dtypes)
 from spmd.transforms.custom_derivatives import custom_jvp, custom_vjp  # noqa: F401
 from spmd.transforms.jacobians import hessian, jacfwd, jacobian, jacrev  # noqa: F401
 from spmd.transforms.remat import checkpoint_policies, remat  # noqa: F401
@@ -24,6 +22,7 @@ from spmd import random  # noqa: F401
 from spmd import lax  # noqa: F401
 from spmd import nn, scipy  # noqa: F401
 from spmd import distributed  # noqa: F401
+from spmd import dtypes, tree_util  # noqa: F401
 
 
 checkpoint = remat  # jax.checkpoint; saving training state is spmd.checkpoints

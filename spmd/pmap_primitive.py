@@ -22,6 +22,7 @@ from __future__ import annotations
 import functools
 
 from spmd.collectives.psum import psum_p
+from spmd.devices import devices_for
 from spmd.pmap_program import PmapProgram, trace_per_device
 from spmd.transforms import core, dtypes, lax
 from spmd.transforms.batching import batching_rules, moveaxis, vmap_flat
@@ -50,7 +51,6 @@ def _global(aval, dim, size):
 
 def _global_size(axis_size, devices) -> int:
     """The size of the whole mapped axis (over every process of a job)."""
-    from spmd.pmap import devices_for  # the same device choice (and errors) as pmap's
     return len(devices_for(axis_size, devices))
 
 
@@ -68,7 +68,6 @@ def _pmap_aval(*avals, jaxpr, axis_name, axis_size, in_dims, out_dims, devices, 
 
 @functools.lru_cache(maxsize=256)
 def _program(jaxpr, axis_name, axis_size, in_dims, out_dims, devices, name, avals):
-    from spmd.pmap import devices_for  # the same device choice (and errors) as pmap's
     return PmapProgram(ClosedJaxpr(jaxpr, []), axis_name, devices_for(axis_size, devices),
                        avals, in_dims, out_dims, [False] * len(avals), name)
 

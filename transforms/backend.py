@@ -40,6 +40,20 @@ _jax.jax_jit.set_enable_x64_state(_x64_state)
 config.on_change("enable_x64", lambda v: _x64_state.set_global(bool(v)))
 
 
+
+# ---------------------------------------------------------------- pytrees
+# jaxlib's C++ pytrees (PyTreeDef, the key types, treedef_tuple, all_leaves), which
+# transforms/tree_util.py builds spmd's pytree API on.
+pytree = _jax.pytree
+
+
+def pytree_registry():
+    """A new C++ pytree registry with None, tuples, namedtuples, lists and dicts built in. spmd
+    keeps its own: jaxlib's default registry is jax's, and jax may share the process (the
+    benchmarks), where registering the same type in both would be refused as a duplicate."""
+    return _jax.pytree.PyTreeRegistry()
+
+
 # ---------------------------------------------------------------- shardings
 _REPLICATED = xc.HloSharding.replicate()
 

@@ -11,6 +11,7 @@ from typing import Callable, Sequence
 
 from spmd.transforms import core
 from spmd.transforms.core import AxisFrame, Trace, Tracer, set_current_trace
+from spmd.transforms.trace_primitives import broadcast_in_dim_p, transpose_p
 
 batching_rules: dict[core.Primitive, Callable] = {}
 # Primitives that must see this trace even when no argument is batched (collectives over its name).
@@ -90,24 +91,24 @@ def vmap_flat(fun: Callable, axis: AxisFrame, args: Sequence, in_dims: Sequence,
 
 # ---------------------------------------------------------------- helpers for rules
 def moveaxis(x, src: int, dst: int):
-    from spmd.transforms.lax import transpose
     nd = core.get_aval(x).ndim
     src, dst = src % nd, dst % nd
     if src == dst:
         return x
     perm = [i for i in range(nd) if i != src]
     perm.insert(dst, src)
-    return transpose(x, tuple(perm))
+    return transpose_p.bind(x, permutation=tuple(perm))  # lax.transpose, one layer up
 
 
 def broadcast_batch(x, size: int, dim: int):
     """A new mapped axis of `size` at `dim` for a value that does not vary along it."""
-    from spmd.transforms.lax import broadcast_in_dim
     aval = core.get_aval(x)
     shape = list(aval.shape)
     shape.insert(dim, size)
     kept = [i for i in range(len(shape)) if i != dim]
-    return broadcast_in_dim(x, tuple(shape), tuple(kept))
+    # lax.broadcast_in_dim (one layer up); the shapes differ, so it would bind as well
+    return broadcast_in_dim_p.bind(x, shape=tuple(int(d) for d in shape),
+                                   broadcast_dimensions=tuple(kept))
 
 
 def move_or_broadcast(x, bdim, dst: int, size: int):

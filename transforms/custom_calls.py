@@ -28,6 +28,7 @@ from spmd.transforms import core, dtypes
 from spmd.transforms.batching import batching_rules, moveaxis, vmap_flat
 from spmd.transforms.core import AxisFrame, Primitive
 from spmd.transforms.jvp import Zero, instantiate, jvp_rules
+from spmd.transforms.lax import reduce_sum
 from spmd.transforms.lowering import lower_jaxpr, lowering_rules
 from spmd.transforms.staging import StagingTrace, closed_as_open, trace_to_jaxpr
 from spmd.transforms.transpose import transpose_rules
@@ -257,7 +258,6 @@ def _unbatch_cotangent(ct, dim):
     """A cotangent computed per example (axis 0) laid out like its primal: moved to the primal's
     batch axis, or summed over the batch for an unbatched primal (the transpose of broadcast)."""
     if dim is None:
-        from spmd.transforms.lax import reduce_sum
         return reduce_sum(ct, (0,))
     return moveaxis(ct, 0, dim)
 

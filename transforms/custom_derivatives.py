@@ -20,6 +20,7 @@ from spmd.transforms import core, dtypes, tree_util
 from spmd.transforms.api import partial_args
 from spmd.transforms.custom_calls import custom_jvp_call_p, custom_vjp_call_p
 from spmd.transforms.jvp import Zero, instantiate
+from spmd.transforms.lax import convert_element_type
 from spmd.transforms.stop_gradient import stop_gradient
 
 
@@ -120,7 +121,6 @@ def _tangent_from_user(t, primal_out, rule_name):
                         f"with equal shapes and dtypes, but got {pa.str_short()} and "
                         f"{ta.strip_weak().str_short()} respectively.")
     if ta.dtype != pa.dtype:
-        from spmd.transforms.lax import convert_element_type
         return convert_element_type(t, pa.dtype)
     return t
 
@@ -237,7 +237,7 @@ def _flat_bwd(bwd, in_tree, in_avals, out_type: _OutputType):
                for c, a in zip(cts, out_type.avals)]
         cts_in = bwd(tree_util.tree_unflatten(res_tree, res),
                      tree_util.tree_unflatten(out_type.tree, cts))
-        arg_trees = in_tree.children
+        arg_trees = tree_util.treedef_children(in_tree)
         if not isinstance(cts_in, tuple) or len(cts_in) != len(arg_trees):
             raise TypeError(
                 f"Custom VJP bwd rule {bwd_name} must produce a tuple with one cotangent per "
@@ -270,7 +270,6 @@ def _cotangent_from_user(ct, aval, bwd_name):
                         f"produced {ca.strip_weak().str_short()} for an input of "
                         f"{want.str_short()}.")
     if ca.dtype != want.dtype:
-        from spmd.transforms.lax import convert_element_type
         return convert_element_type(ct, want.dtype)
     return ct
 

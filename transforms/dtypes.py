@@ -64,6 +64,17 @@ def is_unsigned(dtype) -> bool:
     return np.issubdtype(dtype, np.unsignedinteger)
 
 
+def issubdtype(dtype, category) -> bool:
+    """np.issubdtype that also places bfloat16 (an ml_dtypes type NumPy files under np.void)
+    among the floating types, as JAX does."""
+    if np.dtype(dtype) != bfloat16:
+        return bool(np.issubdtype(dtype, category))
+    if isinstance(category, type) and issubclass(category, np.generic) \
+            and category is not ml_dtypes.bfloat16:
+        return issubclass(np.floating, category)  # an abstract kind (np.floating, np.number...)
+    return np.dtype(category) == bfloat16
+
+
 def finfo(dtype):
     return ml_dtypes.finfo(dtype) if dtype == bfloat16 else np.finfo(dtype)
 

@@ -15,6 +15,7 @@ import numpy as np
 from spmd.transforms import core, dtypes, tree_util
 from spmd.transforms.api import (argnums_tuple, check_input_dtype_revderiv,
                             check_output_dtype_revderiv, jvp, partial_args, vjp, vmap)
+from spmd.transforms.lax import reshape, slice_in_dim
 
 
 def _std_basis(leaves) -> list[np.ndarray]:
@@ -34,7 +35,6 @@ def _std_basis(leaves) -> list[np.ndarray]:
 def _split_axis(x, axis: int, avals: Sequence[core.ShapedArray], before: tuple, after: tuple):
     """Cut `x`'s flat `axis` into one block per aval, each reshaped to
     `before + aval.shape + after` (before/after: the shapes of x's other axes)."""
-    from spmd.transforms.lax import reshape
     blocks, start = [], 0
     for a in avals:
         block = x if len(avals) == 1 else _slice_axis(x, axis, start, start + a.size)
@@ -44,7 +44,6 @@ def _split_axis(x, axis: int, avals: Sequence[core.ShapedArray], before: tuple, 
 
 
 def _slice_axis(x, axis, start, stop):
-    from spmd.transforms.lax import slice_in_dim
     return slice_in_dim(x, start, stop, axis=axis)
 
 
@@ -89,7 +88,7 @@ def jacfwd(fun: Callable, argnums=0, has_aux: bool = False, holomorphic: bool = 
         in_avals = [core.get_aval(x) for x in dyn_leaves]
         blocks = [_split_axis(t, -1, in_avals, core.get_aval(o).shape, ())
                   for o, t in zip(y_leaves, tree_util.tree_leaves(tangents))]
-        jac = _nest(y_tree, dyn_tree.children[0] if isinstance(argnums, int) else dyn_tree,
+        jac = _nest(y_tree, tree_util.treedef_children(dyn_tree)[0] if isinstance(argnums, int) else dyn_tree,
                     blocks)
         return (jac, out[2]) if has_aux else jac
     return jacfun
@@ -120,7 +119,7 @@ def jacrev(fun: Callable, argnums=0, has_aux: bool = False, holomorphic: bool = 
         per_input = [_split_axis(ct, 0, out_avals, (), core.get_aval(x).shape)
                      for ct, x in zip(cts, dyn_leaves)]
         blocks = [[per_input[i][o] for i in range(len(dyn_leaves))] for o in range(len(y_leaves))]
-        jac = _nest(y_tree, dyn_tree.children[0] if isinstance(argnums, int) else dyn_tree,
+        jac = _nest(y_tree, tree_util.treedef_children(dyn_tree)[0] if isinstance(argnums, int) else dyn_tree,
                     blocks)
         return (jac, out[2]) if has_aux else jac
     return jacfun

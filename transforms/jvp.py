@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from typing import Callable, Sequence
 
+import numpy as np
+
 from spmd.transforms import core, dtypes
 from spmd.transforms.core import ShapedArray, Trace, Tracer, set_current_trace
 from spmd.transforms.staging import StagingTrace
+from spmd.transforms.trace_primitives import add_any_p, broadcast_in_dim_p
 
 # jvp_rules[prim](primals, tangents, **params) -> (primal_out, tangent_out); a tangent may be Zero
 jvp_rules: dict[core.Primitive, Callable] = {}
@@ -29,8 +32,10 @@ class Zero:
 
 
 def zeros_like_aval(aval: ShapedArray):
-    from spmd.transforms.lax import full  # the lax layer sits above this module
-    return full(aval.shape, 0, aval.dtype)
+    # lax.full(aval.shape, 0, aval.dtype), bound here because the lax layer sits above this one
+    zero = np.asarray(0, dtype=dtypes.canonicalize(aval.dtype))[()]
+    return broadcast_in_dim_p.bind(zero, shape=tuple(int(d) for d in aval.shape),
+                                   broadcast_dimensions=())
 
 
 def instantiate(t, aval: ShapedArray | None = None):
@@ -48,8 +53,7 @@ def add_tangents(a, b):
         return b
     if type(b) is Zero:
         return a
-    from spmd.transforms.lax import add_any
-    return add_any(a, b)
+    return add_any_p.bind(a, b)
 
 
 class JVPTracer(Tracer):

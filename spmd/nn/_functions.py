@@ -8,9 +8,9 @@ import numpy as np
 
 import spmd.numpy as jnp
 from spmd.numpy._core import asarray_value, canonicalize_axis, promote_to_inexact
+from spmd.scipy import special
 from spmd.scipy.special import logsumexp  # noqa: F401  (jax.nn.logsumexp)
 from spmd.transforms import core, dtypes, lax
-from spmd.transforms.stop_gradient import stop_gradient
 
 
 def relu(x):
@@ -112,21 +112,15 @@ def _check_unsupported(name, where, initial):
 
 
 def softmax(x, axis=-1, where=None, initial=None):
-    """exp(x) / sum(exp(x)) along `axis`; the maximum is subtracted first as a constant, which
-    keeps exp from overflowing and leaves the value and the derivative unchanged."""
+    """exp(x) / sum(exp(x)) along `axis` (spmd.scipy.special.softmax, which computes it)."""
     _check_unsupported("softmax", where, initial)
-    (x,) = promote_to_inexact("softmax", x)
-    shifted = jnp.subtract(x, stop_gradient(jnp.max(x, axis=axis, keepdims=True)))
-    unnormalized = jnp.exp(shifted)
-    return jnp.divide(unnormalized, jnp.sum(unnormalized, axis=axis, keepdims=True))
+    return special.softmax(x, axis=axis)
 
 
 def log_softmax(x, axis=-1, where=None, initial=None):
-    """x - logsumexp(x) along `axis`, computed from the max-shifted x."""
+    """x - logsumexp(x) along `axis` (spmd.scipy.special.log_softmax, which computes it)."""
     _check_unsupported("log_softmax", where, initial)
-    (x,) = promote_to_inexact("log_softmax", x)
-    shifted = jnp.subtract(x, stop_gradient(jnp.max(x, axis=axis, keepdims=True)))
-    return jnp.subtract(shifted, jnp.log(jnp.sum(jnp.exp(shifted), axis=axis, keepdims=True)))
+    return special.log_softmax(x, axis=axis)
 
 
 def standardize(x, axis=-1, mean=None, variance=None, epsilon=1e-5):

@@ -18,7 +18,7 @@ from spmd.numpy._shape import (append, array_split, atleast_1d, atleast_2d,  # n
                                hsplit, hstack, matrix_transpose, moveaxis, ndim, pad, permute_dims,
                                ravel, repeat, reshape, roll, rot90, row_stack, shape, size,
                                split, squeeze, stack, swapaxes, tile, transpose, vsplit, vstack)
-from spmd.numpy._core import broadcast_shapes  # noqa: F401
+from spmd.numpy._core import broadcast_shapes, result_dtype as _result_dtype  # noqa: F401
 from spmd.numpy._linalg import (dot, inner, kron, matmul, outer, tensordot, vdot,  # noqa: F401
                                 vecdot)
 from spmd.numpy._einsum import einsum  # noqa: F401
@@ -27,7 +27,6 @@ from spmd.numpy._indexing import take, take_along_axis  # noqa: F401
 from spmd.numpy._selection import (argsort, argwhere, clip, flatnonzero, nonzero,  # noqa: F401
                                    select, sort, unique, where)
 from spmd.numpy._logic import allclose, array_equal, array_equiv, isclose  # noqa: F401
-from spmd.numpy import _indexing  # noqa: F401  (x.at and x[...] reach it through the package)
 from spmd.transforms import dtypes as _dtypes
 from spmd.transforms.array import Array as ndarray  # noqa: F401
 from spmd.transforms.core import Tracer as _Tracer
@@ -52,12 +51,22 @@ integer, floating, inexact, number, signedinteger, unsignedinteger, complexfloat
 
 
 def issubdtype(arg1, arg2):
-    return _np.issubdtype(arg1, arg2)
+    return _dtypes.issubdtype(arg1, arg2)
+
+
+_PYTHON_TYPES = {bool: True, int: 1, float: 1.0, complex: 1j}  # weakly typed, as their values
 
 
 def result_type(*args):
-    from spmd.numpy._core import result_dtype
-    return result_dtype(*args)[0]
+    """The dtype NumPy-style promotion gives these arrays, scalars or dtypes (a dtype is strongly
+    typed; the Python types int, float and complex are weak, as their values are)."""
+    def operand(a):
+        if isinstance(a, type) and a in _PYTHON_TYPES:
+            return _PYTHON_TYPES[a]
+        if isinstance(a, (str, _np.dtype)) or (isinstance(a, type) and issubclass(a, _np.generic)):
+            return _np.zeros((), _dtypes.canonicalize(a))
+        return a
+    return _result_dtype(*map(operand, args))[0]
 
 
 _operators.install(ndarray)

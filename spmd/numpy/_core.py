@@ -79,12 +79,36 @@ def promote_to_inexact(name: str, *args):
     return out
 
 
+def promote_joined(name: str, arrays):
+    """The operands of a join (concatenate, stack) as arrays of one dtype."""
+    arrays = list(arrays)
+    if not arrays:
+        raise ValueError(f"{name} needs at least one array to join")
+    check_array_like(name, *arrays)
+    dtype, weak = result_dtype(*arrays)
+    return [to_dtype(asarray_value(a), dtype, weak) for a in arrays]
+
+
+def stack(arrays, axis=0, dtype=None):
+    """numpy.stack. It lives here, not with the other joins in _shape, because asarray_value
+    stacks the lists that hold arrays or tracers."""
+    arrays = promote_joined("stack", arrays)
+    shapes = {shape_of(a) for a in arrays}
+    if len(shapes) != 1:
+        raise ValueError(f"all input arrays must have the same shape, got "
+                         f"{', '.join(str(shape_of(a)) for a in arrays)}")
+    ax = canonicalize_axis(axis, len(shape_of(arrays[0])) + 1)
+    joined = [lax.expand_dims(a, (ax,)) for a in arrays]
+    if dtype is not None:
+        joined = [lax.convert_element_type(a, np.dtype(dtype)) for a in joined]
+    return lax.concatenate(joined, ax)
+
+
 def asarray_value(x, dtype=None):
     """An Array or tracer for any array-like (nested lists included)."""
     if isinstance(x, (Array, Tracer)):
         return x if dtype is None else to_dtype(x, dtypes.canonicalize(dtype))
     if isinstance(x, (list, tuple)) and any(isinstance(e, (Array, Tracer)) for e in _flatten(x)):
-        from spmd.numpy._shape import stack
         return stack([asarray_value(e, dtype) for e in x])
     if dtype is None and isinstance(x, (bool, int, float, complex)):
         return make_array(x)

@@ -3,7 +3,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from spmd.numpy._core import asarray_value
+from spmd.numpy import _ufuncs as uf
+from spmd.numpy._core import (asarray_value, broadcast_to, check_array_like, promote_to_inexact,
+                              stack)
+from spmd.numpy._indexing import IndexUpdateHelper
+from spmd.numpy._shape import moveaxis
 from spmd.transforms import core, dtypes, lax
 from spmd.transforms.array import make_array
 
@@ -45,7 +49,6 @@ def full(shape, fill_value, dtype=None):
         dtype = core.get_aval(fill_value).dtype
     fill = asarray_value(fill_value, dtype)
     if core.get_aval(fill).ndim:
-        from spmd.numpy._core import broadcast_to
         return broadcast_to(fill, shape)
     return lax.full(shape, fill, dtypes.canonicalize(dtype))
 
@@ -108,8 +111,6 @@ def arange(start, stop=None, step=None, dtype=None):
 
 
 def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis=0):
-    from spmd.numpy import _ufuncs as uf
-    from spmd.numpy._core import promote_to_inexact
     num = int(num)
     if num < 0:
         raise ValueError(f"linspace: number of samples, {num}, must be non-negative")
@@ -125,10 +126,8 @@ def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis
     out = uf.add(start, uf.multiply(grid, step)) if div > 0 else uf.add(
         start, uf.multiply(grid, delta))
     if endpoint and num > 1:
-        from spmd.numpy._indexing import IndexUpdateHelper
         out = IndexUpdateHelper(out)[-1].set(stop)
     if axis != 0:
-        from spmd.numpy._shape import moveaxis
         out = moveaxis(out, 0, axis)
     out = lax.convert_element_type(out, out_dtype) if core.get_aval(out).dtype != out_dtype else out
     return (out, step) if retstep else out
@@ -139,7 +138,6 @@ def eye(N, M=None, k=0, dtype=None):
     dtype = _dtype_or_default(dtype, dtypes.float64)
     rows = lax.broadcasted_iota(dtypes.default_int(), (N, M), 0)
     cols = lax.broadcasted_iota(dtypes.default_int(), (N, M), 1)
-    from spmd.numpy import _ufuncs as uf
     return lax.convert_element_type(uf.equal(uf.add(rows, k), cols), dtype)
 
 
@@ -149,7 +147,6 @@ def identity(n, dtype=None):
 
 def astype(x, dtype, /, *, copy=False, device=None):
     """x converted to dtype (complex to real keeps the real part, as JAX does)."""
-    from spmd.numpy._core import check_array_like
     check_array_like("astype", x)
     return lax.convert_element_type(asarray_value(x), dtypes.canonicalize(dtype))
 
@@ -194,5 +191,4 @@ def indices(dimensions, dtype=None, sparse=False):
                          lax.full(dims, 0, dtype))
     if sparse:
         return tuple(grids)
-    from spmd.numpy._shape import stack
     return stack(grids) if grids else lax.full((0,), 0, dtype)

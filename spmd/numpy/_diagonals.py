@@ -4,6 +4,9 @@ from __future__ import annotations
 import numpy as np
 
 from spmd.numpy._core import asarray_value, canonicalize_axis, shape_of
+from spmd.numpy._indexing import getitem, scatter_index
+from spmd.numpy._reductions import sum as _sum
+from spmd.numpy._shape import moveaxis, ravel
 from spmd.transforms import dtypes, lax
 
 
@@ -17,8 +20,6 @@ def _diagonal_positions(n, m, offset):
 
 def diagonal(a, offset=0, axis1=0, axis2=1):
     """The diagonal of the (axis1, axis2) planes, as the last axis (numpy.diagonal)."""
-    from spmd.numpy._indexing import getitem
-    from spmd.numpy._shape import moveaxis
     x = asarray_value(a)
     nd = len(shape_of(x))
     if nd < 2:
@@ -43,18 +44,15 @@ def diag(v, k=0):
         raise ValueError(f"diag: input must be 1-D or 2-D, got shape {s}")
     n = s[0] + abs(int(k))
     rows, cols = _diagonal_positions(n, n, int(k))
-    from spmd.numpy._indexing import scatter_index
     zeros = lax.full((n, n), 0, x.dtype)
     return scatter_index(zeros, (rows, cols), x, "set")
 
 
 def diagflat(v, k=0):
-    from spmd.numpy._shape import ravel
     return diag(ravel(v), k)
 
 
 def trace(a, offset=0, axis1=0, axis2=1, dtype=None, out=None):
-    from spmd.numpy._reductions import sum as _sum
     if out is not None:
         raise NotImplementedError("the 'out' argument to spmd.numpy.trace is not supported")
     return _sum(diagonal(a, offset, axis1, axis2), axis=-1, dtype=dtype)

@@ -7,6 +7,7 @@ import string
 import numpy as np
 
 from spmd.numpy._core import shape_of
+from spmd.numpy._diagonals import diagonal
 from spmd.numpy._linalg import promote_operands
 from spmd.transforms import lax
 
@@ -116,7 +117,6 @@ def _broadcast_labels(x, ls, sizes):
 
 def _take_diagonals(x, ls):
     """Repeated labels within one operand select a diagonal."""
-    from spmd.numpy._diagonals import diagonal
     while len(set(ls)) != len(ls):
         lab = next(lab for lab in ls if ls.count(lab) > 1)
         i = ls.index(lab)

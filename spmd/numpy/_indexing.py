@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from spmd.numpy._core import asarray_value, broadcast_to
+from spmd.numpy._core import asarray_value, broadcast_shapes, broadcast_to, canonicalize_axis
+from spmd.numpy._ufuncs import negative, reciprocal, remainder
 from spmd.transforms import core, dtypes, lax
 from spmd.transforms.array import Array
 from spmd.transforms.core import Tracer
@@ -439,7 +440,6 @@ class IndexUpdateRef:
         return self._update("add", values, indices_are_sorted, unique_indices, mode)
 
     def subtract(self, values, *, indices_are_sorted=False, unique_indices=False, mode=None):
-        from spmd.numpy._ufuncs import negative
         return self.add(negative(values), indices_are_sorted=indices_are_sorted,
                         unique_indices=unique_indices, mode=mode)
 
@@ -449,7 +449,6 @@ class IndexUpdateRef:
     mul = multiply
 
     def divide(self, values, *, indices_are_sorted=False, unique_indices=False, mode=None):
-        from spmd.numpy._ufuncs import reciprocal
         if not dtypes.is_inexact(core.get_aval(self.array).dtype):
             raise TypeError("x.at[idx].divide needs a floating-point array; use "
                             "x.at[idx].set(x[idx] // v) for integers")
@@ -482,7 +481,6 @@ def take(a, indices, axis=None, out=None, mode=None, unique_indices=False,
          indices_are_sorted=False, fill_value=None):
     """numpy.take; out-of-bounds indices give fill_value (NaN for floats) by default, as in
     JAX; mode="clip" clamps them, mode="wrap" wraps them."""
-    from spmd.numpy._core import canonicalize_axis
     if out is not None:
         raise NotImplementedError("the 'out' argument to spmd.numpy.take is not supported")
     a = _as_array(a)
@@ -494,7 +492,6 @@ def take(a, indices, axis=None, out=None, mode=None, unique_indices=False,
         axis = 0
     axis = canonicalize_axis(axis, core.get_aval(a).ndim)
     if mode == "wrap":
-        from spmd.numpy._ufuncs import remainder
         indices, mode = remainder(indices, core.get_aval(a).shape[axis]), "promise_in_bounds"
     elif mode in (None, "fill"):
         mode = "fill"
@@ -508,7 +505,6 @@ def take(a, indices, axis=None, out=None, mode=None, unique_indices=False,
 def take_along_axis(arr, indices, axis, mode=None, fill_value=None):
     """numpy.take_along_axis: arr and indices broadcast against each other except along axis;
     out-of-bounds indices fill (NaN for floats) by default, as in JAX."""
-    from spmd.numpy._core import broadcast_shapes, canonicalize_axis
     arr, indices = _as_array(arr), _as_array(indices)
     a_aval, i_aval = core.get_aval(arr), core.get_aval(indices)
     if not dtypes.is_integer(i_aval.dtype):

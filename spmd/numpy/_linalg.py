@@ -6,14 +6,14 @@ from __future__ import annotations
 import numpy as np
 
 from spmd.numpy import _ufuncs as uf
-from spmd.numpy._core import (broadcast_shapes, broadcast_to, canonicalize_axis,
+from spmd.numpy._core import (asarray_value, broadcast_shapes, broadcast_to, canonicalize_axis,
                               check_array_like, result_dtype, shape_of, to_dtype)
+from spmd.numpy._reductions import sum as _sum
 from spmd.transforms import lax
 
 
 def promote_operands(name, *args):
     """Operands as arrays of their common dtype (no broadcasting)."""
-    from spmd.numpy._core import asarray_value
     check_array_like(name, *args)
     dtype, weak = result_dtype(*args)
     return [to_dtype(asarray_value(a), dtype, weak) for a in args]
@@ -92,7 +92,6 @@ def vdot(a, b, *, precision=None, preferred_element_type=None):
 def vecdot(x1, x2, /, *, axis=-1, precision=None, preferred_element_type=None):
     """Conjugated dot product along `axis`, broadcasting the other axes."""
     a, b = promote_operands("vecdot", x1, x2)
-    from spmd.numpy._reductions import sum as _sum
     return _sum(uf.multiply(uf.conjugate(a), b), axis=axis)
 
 

@@ -5,6 +5,7 @@ import numpy as np
 
 from spmd.numpy import _ufuncs as uf
 from spmd.numpy._core import asarray_value, broadcast_shapes, promote_args, shape_of
+from spmd.numpy._reductions import all as _all
 from spmd.transforms import dtypes, lax
 
 
@@ -27,13 +28,11 @@ def isclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
 
 
 def allclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
-    from spmd.numpy._reductions import all as _all
     return _all(isclose(a, b, rtol, atol, equal_nan))
 
 
 def array_equal(a1, a2, equal_nan=False):
     """True when a1 and a2 have the same shape and elements."""
-    from spmd.numpy._reductions import all as _all
     x, y = asarray_value(a1), asarray_value(a2)
     if shape_of(x) != shape_of(y):
         return asarray_value(False)
@@ -45,7 +44,6 @@ def array_equal(a1, a2, equal_nan=False):
 
 def array_equiv(a1, a2):
     """True when a1 and a2 broadcast to one shape and are equal there."""
-    from spmd.numpy._reductions import all as _all
     x, y = asarray_value(a1), asarray_value(a2)
     try:
         broadcast_shapes(shape_of(x), shape_of(y))

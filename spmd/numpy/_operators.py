@@ -1,7 +1,9 @@
 """Python operators on spmd.Array and on tracers, as NumPy functions (installed at import)."""
 from __future__ import annotations
 
-from spmd.numpy import _ufuncs as uf
+from spmd.numpy import (_creation, _diagonals, _indexing, _linalg, _reductions, _selection, _shape,
+                        _ufuncs as uf)
+from spmd.numpy._core import is_array_like
 
 
 def _swap(fn):
@@ -11,8 +13,6 @@ def _swap(fn):
 def _defer_to_others(fn):
     """Return NotImplemented for operands NumPy-style functions cannot take (lists, strings...)
     so Python tries the other operand's method."""
-    from spmd.numpy._core import is_array_like
-
     def method(self, other):
         if not is_array_like(other) and not hasattr(other, "__jax_array__"):
             return NotImplemented
@@ -28,6 +28,19 @@ _BINARY = {
 }
 _COMPARE = {"eq": uf.equal, "ne": uf.not_equal, "lt": uf.less, "le": uf.less_equal,
             "gt": uf.greater, "ge": uf.greater_equal}
+# The array methods: each is the spmd.numpy function of its name (flatten is ravel).
+_METHODS = {
+    **{name: getattr(_reductions, name) for name in (
+        "sum", "mean", "max", "min", "prod", "var", "std", "argmax", "argmin", "all", "any",
+        "cumsum", "cumprod", "ptp")},
+    **{name: getattr(_shape, name) for name in (
+        "reshape", "transpose", "squeeze", "ravel", "swapaxes", "repeat")},
+    "flatten": _shape.ravel,
+    **{name: getattr(_selection, name) for name in ("clip", "sort", "argsort", "nonzero")},
+    **{name: getattr(uf, name) for name in ("round", "conj", "conjugate")},
+    "astype": _creation.astype, "copy": _creation.copy, "dot": _linalg.dot,
+    "take": _indexing.take, "trace": _diagonals.trace, "diagonal": _diagonals.diagonal,
+}
 
 
 def install(cls):
@@ -40,22 +53,18 @@ def install(cls):
     cls.__pos__ = lambda self: self
     cls.__abs__ = lambda self: uf.absolute(self)
     cls.__invert__ = lambda self: uf.invert(self)
-    cls.__matmul__ = _defer_to_others(lambda a, b: _np().matmul(a, b))
-    cls.__rmatmul__ = _defer_to_others(lambda a, b: _np().matmul(b, a))
+    cls.__matmul__ = _defer_to_others(lambda a, b: _linalg.matmul(a, b))
+    cls.__rmatmul__ = _defer_to_others(lambda a, b: _linalg.matmul(b, a))
     cls.__divmod__ = _defer_to_others(lambda a, b: (uf.floor_divide(a, b), uf.remainder(a, b)))
     cls.__rdivmod__ = _defer_to_others(lambda a, b: (uf.floor_divide(b, a), uf.remainder(b, a)))
-    cls.__round__ = lambda self, ndigits=None: _np().round(self, ndigits or 0)
-    for name in ("sum", "mean", "max", "min", "prod", "var", "std", "argmax", "argmin", "all",
-                 "any", "reshape", "transpose", "squeeze", "cumsum", "clip", "round", "astype",
-                 "ravel", "flatten", "dot", "take", "swapaxes", "repeat", "sort", "argsort",
-                 "conj", "conjugate", "nonzero", "trace", "diagonal", "cumprod", "ptp",
-                 "copy"):
-        setattr(cls, name, _method(name))
-    cls.T = property(lambda self: _np().transpose(self))
-    cls.mT = property(lambda self: _np().swapaxes(self, -1, -2))
+    cls.__round__ = lambda self, ndigits=None: uf.round(self, ndigits or 0)
+    for name, fn in _METHODS.items():
+        setattr(cls, name, _method(name, fn))
+    cls.T = property(lambda self: _shape.transpose(self))
+    cls.mT = property(lambda self: _shape.swapaxes(self, -1, -2))
     cls.real = property(lambda self: uf.real(self))
     cls.imag = property(lambda self: uf.imag(self))
-    cls.at = property(lambda self: _np()._indexing.IndexUpdateHelper(self))
+    cls.at = property(lambda self: _indexing.IndexUpdateHelper(self))
     cls.__getitem__ = _getitem
     cls.__setitem__ = _immutable
 
@@ -64,7 +73,7 @@ def _getitem(self, idx):
     # x[i] of a pmap result is device i's part, read from that device without an indexing program
     if type(idx) is int and getattr(self, "is_sharded", False):
         return self.shard(idx)
-    return _np()._indexing.getitem(self, idx)
+    return _indexing.getitem(self, idx)
 
 
 def _immutable(self, idx, value):
@@ -73,18 +82,12 @@ def _immutable(self, idx, value):
                     "x[idx] = value.")
 
 
-def _np():
-    import spmd.numpy as jnp
-    return jnp
-
-
-def _method(name):
+def _method(name, fn):
     def method(self, *args, **kwargs):
         if name == "reshape" and args and not isinstance(args[0], (tuple, list)) and len(args) > 1:
             args = (args,)
         if name == "transpose" and len(args) > 1:
             args = (args,)
-        fn = getattr(_np(), "ravel" if name == "flatten" else name)
         return fn(self, *args, **kwargs)
     method.__name__ = name
     return method

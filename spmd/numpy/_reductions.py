@@ -9,8 +9,9 @@ import numpy as np
 
 from spmd.numpy import _ufuncs as uf
 from spmd.numpy._core import (asarray_value, canonicalize_axes, canonicalize_axis,
-                              check_array_like, dtype_of, shape_of)
-from spmd.transforms import dtypes, lax
+                              check_array_like, dtype_of, promote_to_inexact, shape_of)
+from spmd.numpy._selection import where
+from spmd.transforms import core, dtypes, lax
 
 
 def _unsupported(name, **kwargs):
@@ -62,7 +63,6 @@ def _reduce(name, lax_reduce, a, axis, dtype, keepdims, promote):
 
 
 def core_weak(x) -> bool:
-    from spmd.transforms import core
     return core.get_aval(x).weak_type
 
 
@@ -229,7 +229,6 @@ def _replace_nan(a, value):
     x = _prepare("nan-reduction", a)
     if not dtypes.is_inexact(dtype_of(x)):
         return x
-    from spmd.numpy._selection import where
     return where(uf.isnan(x), value, x)
 
 
@@ -279,7 +278,6 @@ def average(a, axis=None, weights=None, returned=False, keepdims=False):
         count = _count(shape_of(x), canonicalize_axes(axis, len(shape_of(x))))
         scale = lax.full(shape_of(avg), count, dtype_of(avg))
     else:
-        from spmd.numpy._core import promote_to_inexact
         x, w = _prepare("average", a), _prepare("average", weights)
         if len(shape_of(w)) == 1 and len(shape_of(x)) > 1 and axis is not None:
             # NumPy's 1-D weights run along `axis`

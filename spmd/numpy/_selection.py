@@ -7,6 +7,7 @@ import numpy as np
 from spmd.numpy import _ufuncs as uf
 from spmd.numpy._core import (asarray_value, broadcast_shapes, broadcast_to, canonicalize_axis,
                               check_array_like, promote_args, shape_of)
+from spmd.numpy._shape import atleast_1d, ravel, stack
 from spmd.transforms import dtypes, lax
 from spmd.transforms.core import Tracer
 
@@ -157,13 +158,11 @@ def _traced_nonzero(a, size, fill, index_dtype):
 
 
 def flatnonzero(a, *, size=None, fill_value=None):
-    from spmd.numpy._shape import ravel
     return nonzero(ravel(a), size=size, fill_value=fill_value)[0]
 
 
 def argwhere(a, *, size=None, fill_value=None):
     """Indices of the non-zero elements, one row per element."""
-    from spmd.numpy._shape import atleast_1d, stack
     check_array_like("argwhere", a)
     result = stack(nonzero(atleast_1d(a), size=size, fill_value=fill_value), axis=1)
     if (a.ndim if isinstance(a, Tracer) else np.ndim(a)) == 0:
@@ -206,7 +205,6 @@ def _pad_to(values, size, fill, axis):
 
 
 def _traced_unique(ar, size, fill_value):
-    from spmd.numpy._shape import ravel
     x = lax.sort(ravel(ar), 0)
     n = shape_of(x)[0]
     if n == 0:

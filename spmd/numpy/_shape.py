@@ -8,8 +8,10 @@ import operator
 import numpy as np
 
 from spmd.numpy._core import (asarray_value, broadcast_shapes, broadcast_to as _broadcast_to,
-                              canonicalize_axes, canonicalize_axis, check_array_like, result_dtype,
-                              shape_of, to_dtype)
+                              canonicalize_axes, canonicalize_axis, promote_joined, shape_of,
+                              stack as _stack, to_dtype)
+from spmd.numpy._indexing import take
+from spmd.numpy._ufuncs import not_equal, remainder, subtract
 from spmd.transforms import core, lax
 from spmd.transforms.core import Tracer
 
@@ -187,19 +189,10 @@ def broadcast_arrays(*args):
 
 
 # ---------------------------------------------------------------- joining
-def _promote_all(name, arrays):
-    arrays = list(arrays)
-    if not arrays:
-        raise ValueError(f"{name} needs at least one array to join")
-    check_array_like(name, *arrays)
-    dtype, weak = result_dtype(*arrays)
-    return [to_dtype(_arr(a), dtype, weak) for a in arrays]
-
-
 def concatenate(arrays, axis=0, dtype=None):
     if isinstance(arrays, (Tracer,)) or hasattr(arrays, "aval"):
         arrays = [arrays[i] for i in range(shape_of(arrays)[0])]
-    arrays = _promote_all("concatenate", arrays)
+    arrays = promote_joined("concatenate", arrays)
     if dtype is not None:
         arrays = [lax.convert_element_type(a, np.dtype(dtype)) for a in arrays]
     if axis is None:
@@ -228,13 +221,7 @@ concat = concatenate
 def stack(arrays, axis=0, out=None, dtype=None):
     if out is not None:
         raise NotImplementedError("the 'out' argument to spmd.numpy.stack is not supported")
-    arrays = _promote_all("stack", arrays)
-    shapes = {shape_of(a) for a in arrays}
-    if len(shapes) != 1:
-        raise ValueError(f"all input arrays must have the same shape, got "
-                         f"{', '.join(str(shape_of(a)) for a in arrays)}")
-    ax = canonicalize_axis(axis, len(shape_of(arrays[0])) + 1)
-    return concatenate([expand_dims(a, ax) for a in arrays], ax, dtype)
+    return _stack(arrays, axis, dtype)
 
 
 def hstack(tup, dtype=None):
@@ -347,7 +334,6 @@ def repeat(a, repeats, axis=None, *, total_repeat_length=None):
         if reps.shape != (s[ax],):
             raise ValueError(f"repeat: repeats of shape {reps.shape} must be a scalar or have "
                              f"one entry per element along axis {ax} (size {s[ax]})")
-        from spmd.numpy._indexing import take
         out = take(x, np.repeat(np.arange(s[ax]), reps), axis=ax)
     if total_repeat_length is not None and shape_of(out)[ax] != total_repeat_length:
         raise ValueError(f"repeat: total_repeat_length={total_repeat_length} but the repeats "
@@ -390,7 +376,6 @@ def _roll_one(x, shift, ax):
         return x
     if isinstance(shift, Tracer) or hasattr(shift, "aval"):
         # a traced shift: read a window of [x, x] starting at (n - shift) mod n
-        from spmd.numpy._ufuncs import remainder, subtract
         start = remainder(subtract(n, shift), n)
         doubled = lax.concatenate([x, x], ax)
         starts = [np.int32(0)] * len(shape_of(x))
@@ -419,7 +404,6 @@ def rot90(m, k=1, axes=(0, 1)):
 
 
 def diff(a, n=1, axis=-1):
-    from spmd.numpy._ufuncs import not_equal, subtract
     x = _arr(a)
     ax = canonicalize_axis(axis, len(shape_of(x)))
     for _ in range(int(n)):

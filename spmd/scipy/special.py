@@ -82,10 +82,16 @@ def logsumexp(a, axis=None, b=None, keepdims=False, return_sign=False, where=Non
 
 
 def softmax(x, axis=None):
-    from spmd.nn import softmax as _softmax
-    return _softmax(x, axis=axis)
+    """exp(x) / sum(exp(x)) along `axis`; the maximum is subtracted first as a constant, which
+    keeps exp from overflowing and leaves the value and the derivative unchanged."""
+    (x,) = promote_to_inexact("softmax", x)
+    shifted = jnp.subtract(x, stop_gradient(jnp.max(x, axis=axis, keepdims=True)))
+    unnormalized = jnp.exp(shifted)
+    return jnp.divide(unnormalized, jnp.sum(unnormalized, axis=axis, keepdims=True))
 
 
 def log_softmax(x, axis=None):
-    from spmd.nn import log_softmax as _log_softmax
-    return _log_softmax(x, axis=axis)
+    """x - logsumexp(x) along `axis`, computed from the max-shifted x."""
+    (x,) = promote_to_inexact("log_softmax", x)
+    shifted = jnp.subtract(x, stop_gradient(jnp.max(x, axis=axis, keepdims=True)))
+    return jnp.subtract(shifted, jnp.log(jnp.sum(jnp.exp(shifted), axis=axis, keepdims=True)))

@@ -14,11 +14,12 @@ import numpy as np
 from spmd.transforms import core, dtypes
 from spmd.transforms.batching import batching_rules
 from spmd.transforms.core import Primitive
-from spmd.transforms.jvp import deflinear, jvp_flat, jvp_rules
+from spmd.transforms.jvp import Zero, deflinear, jvp_flat, jvp_rules
 from spmd.transforms.lax import elementwise as ew
 from spmd.transforms.lax.composite import lower_fun
 from spmd.transforms.lax.slicing import concatenate, pad, rev, scalar, slice_in_dim
-from spmd.transforms.lax.structural import canonical_axis, expand_dims, reshape
+from spmd.transforms.lax.reductions import reduce_prod_p, reduce_sum_p
+from spmd.transforms.lax.structural import canonical_axis, expand_dims, reshape, transpose
 from spmd.transforms.lowering import lowering_rules
 from spmd.transforms.transpose import deftranspose_linear
 
@@ -159,3 +160,28 @@ def cummin(operand, axis=0, reverse=False):
 
 def cumlogsumexp(operand, axis=0, reverse=False):
     return _bind(cumlogsumexp_p, operand, axis, reverse)[0]
+
+
+# ---------------------------------------------------------------- reduce_prod's JVP
+# (here, not in reductions.py, because it takes exclusive products with cumprod)
+def _reduce_prod_jvp(primals, tangents, *, axes):
+    """d prod(x) = sum_i t_i * prod_{j != i} x_j, with the products excluding i computed without
+    division (so zeros in x are handled): move the reduced axes to the front, flatten them, and
+    take exclusive prefix and suffix products."""
+    (x,), (t,) = primals, tangents
+    out = reduce_prod_p.bind(x, axes=axes)
+    if type(t) is Zero:
+        return out, Zero(core.get_aval(out))
+    shape = core.get_aval(x).shape
+    kept = [i for i in range(len(shape)) if i not in axes]
+    n = int(np.prod([shape[a] for a in axes], dtype=np.int64))
+    perm = tuple(axes) + tuple(kept)
+    flat_shape = (n,) + tuple(shape[i] for i in kept)
+    xf = reshape(transpose(x, perm), flat_shape)
+    tf = reshape(transpose(t, perm), flat_shape)
+    before = cumprod(xf, axis=0, exclusive=True)
+    after = cumprod(xf, axis=0, exclusive=True, reverse=True)
+    return out, reduce_sum_p.bind(ew.mul(tf, ew.mul(before, after)), axes=(0,))
+
+
+jvp_rules[reduce_prod_p] = _reduce_prod_jvp

@@ -10,6 +10,8 @@ from spmd.transforms import core
 from spmd.transforms.batching import batching_rules, moveaxis
 from spmd.transforms.core import Primitive, ShapedArray
 from spmd.transforms.jvp import defjvp, linear_primitives
+from spmd.transforms.lax.elementwise import convert_element_type, mul
+from spmd.transforms.lax.structural import broadcast_in_dim, reshape, transpose
 from spmd.transforms.lowering import lowering_rules
 from spmd.transforms.transpose import is_undefined, transpose_rules
 
@@ -73,8 +75,6 @@ def _transpose_lhs(ct, x_aval, y, dimension_numbers, swap_ans=False):
     dims = ((tuple(ans_y), tuple(y_kept)), (tuple(ans_batch), tuple(yb)))
     xc_sorted_by_y = [xc[i] for i in np.argsort(yc)]
     out_axes = tuple(int(i) for i in np.argsort(list(xb) + x_kept + xc_sorted_by_y))
-    from spmd.transforms.lax.structural import transpose
-    from spmd.transforms.lax.elementwise import convert_element_type
     prod = dot_general(ct, y, dims)
     return convert_element_type(transpose(prod, out_axes), x_aval.dtype)
 
@@ -85,9 +85,6 @@ def _outer_product(a, a_to_x, b, b_to_x, x_aval):
     written directly in the operand's dimension order. As a dot followed by a transpose, XLA
     on CPU writes the product in the dot's order and then copies it into the transposed one.
     `a_to_x` maps the dimensions of `a` to those of the result; unmapped ones have size 1."""
-    from spmd.transforms.lax.elementwise import convert_element_type, mul
-    from spmd.transforms.lax.structural import broadcast_in_dim, reshape, transpose
-
     def spread(v, to_x):
         shape = core.get_aval(v).shape
         kept = sorted(to_x, key=to_x.get)  # v's dimensions in the result's order

@@ -10,7 +10,9 @@ from spmd.transforms.batching import batching_rules, bdim_at_front, defbroadcast
 from spmd.transforms.core import Primitive, ShapedArray
 from spmd.transforms.jvp import (Zero, defjvp, defjvp_with_output, defjvp_zero, deflinear, instantiate,
                             jvp_rules, linear_primitives)
+from spmd.transforms.lax.structural import broadcast_in_dim
 from spmd.transforms.lowering import lowering_rules
+from spmd.transforms.trace_primitives import add_any_p
 from spmd.transforms.transpose import deftranspose_linear, is_undefined, transpose_rules
 
 FLOAT, COMPLEX, INT, UINT, BOOL = "float", "complex", "int", "uint", "bool"
@@ -56,8 +58,9 @@ def _hlo_lowering(op_name: str):
     return lower
 
 
-def _declare(name, nargs, kinds, hlo, out_dtype=None) -> Primitive:
-    prim = Primitive(name)
+def _declare(name, nargs, kinds, hlo, out_dtype=None, prim=None) -> Primitive:
+    """An elementwise primitive's rules (on `prim`, when trace_primitives declared it)."""
+    prim = Primitive(name) if prim is None else prim
     prim.def_abstract_eval(lambda *avals, **p: elementwise_aval(name, kinds, avals, out_dtype))
     lowering_rules[prim] = _hlo_lowering(hlo) if isinstance(hlo, str) else hlo
     (defvectorized if nargs == 1 else defbroadcasting)(prim)
@@ -213,9 +216,7 @@ atan2_p = _declare("atan2", 2, (FLOAT,), "stablehlo.atan2")
 nextafter_p = _declare("nextafter", 2, (FLOAT,), "chlo.next_after")
 # polygamma(m, x): the m-th derivative of digamma, for integer-valued m
 polygamma_p = _declare("polygamma", 2, (FLOAT,), "chlo.polygamma")
-# add_any accumulates tangents and cotangents; it is add, kept apart so that programs show
-# where accumulation happens.
-add_any_p = _declare("add_any", 2, NUMBER, "stablehlo.add")
+_declare("add_any", 2, NUMBER, "stablehlo.add", prim=add_any_p)
 for _p in (add_p, sub_p, mul_p, div_p, rem_p, pow_p, max_p, min_p, atan2_p, nextafter_p, polygamma_p,
            add_any_p):
     globals()[_p.name] = _bind(_p)
@@ -357,7 +358,6 @@ def _select_jvp(primals, tangents):
     out = select(pred, x, y)
     if type(tx) is Zero and type(ty) is Zero:
         return out, Zero(core.get_aval(out))
-    from spmd.transforms.jvp import instantiate
     return out, select(pred, instantiate(tx, core.get_aval(x)), instantiate(ty, core.get_aval(y)))
 
 
@@ -385,7 +385,6 @@ def _select_batch(axis, args, dims):
     x, y = bdim_at_front(x, dims[1], axis.size), bdim_at_front(y, dims[2], axis.size)
     pred = bdim_at_front(pred, dims[0], axis.size)
     if core.get_aval(pred).ndim == 1 and core.get_aval(x).ndim > 1:  # one scalar per example
-        from spmd.transforms.lax.structural import broadcast_in_dim
         pred = broadcast_in_dim(pred, core.get_aval(x).shape, (0,))
     return select(pred, x, y), 0
 
@@ -396,7 +395,6 @@ select = _bind(select_p)
 
 def clamp(lo, x, hi):
     """min(max(x, lo), hi), where each bound is a scalar or has x's shape (lax.clamp)."""
-    from spmd.transforms.lax.structural import broadcast_in_dim
     shape = core.get_aval(x).shape
 
     def bound(b, name):
@@ -498,7 +496,6 @@ def convert_element_type(x, new_dtype, weak_type: bool = False):
 
 def full(shape, value, dtype, weak_type: bool = False):
     """An array of `shape` filled with `value` (a scalar or 0-d array)."""
-    from spmd.transforms.lax.structural import broadcast_in_dim
     dtype = dtypes.canonicalize(dtype)
     if core.is_concrete(value) and not hasattr(value, "aval"):
         value = np.asarray(value, dtype=dtype)

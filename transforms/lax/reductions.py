@@ -8,6 +8,8 @@ from spmd.transforms import core, dtypes
 from spmd.transforms.batching import batching_rules
 from spmd.transforms.core import Primitive, ShapedArray
 from spmd.transforms.jvp import Zero, deflinear, defjvp_zero, jvp_rules
+from spmd.transforms.lax import elementwise as ew
+from spmd.transforms.lax.structural import broadcast_in_dim, broadcast_in_dim_p, reshape
 from spmd.transforms.lowering import i64_array, lowering_rules
 from spmd.transforms.transpose import deftranspose_linear
 
@@ -95,13 +97,25 @@ deflinear(reduce_sum_p)
 
 
 def _reduce_sum_transpose(ct, x, *, axes):
-    from spmd.transforms.lax.structural import broadcast_in_dim
     shape = x.aval.shape
     kept = tuple(i for i in range(len(shape)) if i not in axes)
     return broadcast_in_dim(ct, shape, kept)
 
 
 deftranspose_linear(reduce_sum_p, _reduce_sum_transpose)
+
+
+def _broadcast_in_dim_transpose(ct, x, *, shape, broadcast_dimensions):
+    in_shape = x.aval.shape
+    summed = [d for d in range(len(shape)) if d not in broadcast_dimensions]
+    expanded = [broadcast_dimensions[i] for i, n in enumerate(in_shape) if n == 1 and shape[
+        broadcast_dimensions[i]] != 1]
+    total = reduce_sum(ct, tuple(sorted(summed + expanded)))
+    return reshape(total, in_shape)
+
+
+# registered here, beside its dual: structural.py sits below the reductions
+deftranspose_linear(broadcast_in_dim_p, _broadcast_in_dim_transpose)
 
 reduce_max_p = _declare("max")
 reduce_min_p = _declare("min")
@@ -115,8 +129,6 @@ defjvp_zero(reduce_or_p)
 def _chooser_jvp(prim):
     """max/min: the tangent of the chosen elements, averaged over ties (as JAX does)."""
     def rule(primals, tangents, *, axes):
-        from spmd.transforms.lax import elementwise as ew
-        from spmd.transforms.lax.structural import broadcast_in_dim
         (x,), (t,) = primals, tangents
         out = prim.bind(x, axes=axes)
         if type(t) is Zero:
@@ -134,30 +146,7 @@ _chooser_jvp(reduce_max_p)
 _chooser_jvp(reduce_min_p)
 
 
-def _reduce_prod_jvp(primals, tangents, *, axes):
-    """d prod(x) = sum_i t_i * prod_{j != i} x_j, with the products excluding i computed without
-    division (so zeros in x are handled): move the reduced axes to the front, flatten them, and
-    take exclusive prefix and suffix products."""
-    from spmd.transforms.lax import elementwise as ew
-    from spmd.transforms.lax.structural import reshape, transpose
-    from spmd.transforms.lax.cumulative import cumprod
-    (x,), (t,) = primals, tangents
-    out = reduce_prod_p.bind(x, axes=axes)
-    if type(t) is Zero:
-        return out, Zero(core.get_aval(out))
-    shape = core.get_aval(x).shape
-    kept = [i for i in range(len(shape)) if i not in axes]
-    n = int(np.prod([shape[a] for a in axes], dtype=np.int64))
-    perm = tuple(axes) + tuple(kept)
-    flat_shape = (n,) + tuple(shape[i] for i in kept)
-    xf = reshape(transpose(x, perm), flat_shape)
-    tf = reshape(transpose(t, perm), flat_shape)
-    before = cumprod(xf, axis=0, exclusive=True)
-    after = cumprod(xf, axis=0, exclusive=True, reverse=True)
-    return out, reduce_sum_p.bind(ew.mul(tf, ew.mul(before, after)), axes=(0,))
-
-
-jvp_rules[reduce_prod_p] = _reduce_prod_jvp
+# reduce_prod's JVP is registered in cumulative.py: it takes exclusive products (cumprod)
 
 
 def reduce_sum(x, axes=None):

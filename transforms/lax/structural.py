@@ -9,6 +9,7 @@ from spmd.transforms.batching import batching_rules, bdim_at_front, moveaxis
 from spmd.transforms.core import Primitive, ShapedArray
 from spmd.transforms.jvp import deflinear, defjvp_zero
 from spmd.transforms.lowering import i64_array, lowering_rules
+from spmd.transforms.trace_primitives import broadcast_in_dim_p, transpose_p
 from spmd.transforms.transpose import deftranspose_linear
 
 
@@ -41,27 +42,18 @@ def _broadcast_in_dim_aval(x, *, shape, broadcast_dimensions):
     return ShapedArray(shape, x.dtype, x.weak_type)
 
 
-def _broadcast_in_dim_transpose(ct, x, *, shape, broadcast_dimensions):
-    in_shape = x.aval.shape
-    summed = [d for d in range(len(shape)) if d not in broadcast_dimensions]
-    expanded = [broadcast_dimensions[i] for i, n in enumerate(in_shape) if n == 1 and shape[
-        broadcast_dimensions[i]] != 1]
-    total = reduce_sum(ct, tuple(sorted(summed + expanded)))
-    return reshape(total, in_shape)
-
-
 def _broadcast_in_dim_batch(axis, args, dims, *, shape, broadcast_dimensions):
     x = bdim_at_front(args[0], dims[0], axis.size)
     return broadcast_in_dim(x, (axis.size,) + tuple(shape),
                             (0,) + tuple(d + 1 for d in broadcast_dimensions)), 0
 
 
-broadcast_in_dim_p = Primitive("broadcast_in_dim")
+# broadcast_in_dim_p is declared in trace_primitives (vmap and zeros bind it); its transpose, a
+# sum, is registered with reduce_sum in reductions.py
 broadcast_in_dim_p.def_abstract_eval(_broadcast_in_dim_aval)
 lowering_rules[broadcast_in_dim_p] = lambda ctx, x, *, shape, broadcast_dimensions: ctx.op(
     "stablehlo.broadcast_in_dim", [x], attrs=f"broadcast_dimensions = {i64_array(broadcast_dimensions)}")
 deflinear(broadcast_in_dim_p)
-deftranspose_linear(broadcast_in_dim_p, _broadcast_in_dim_transpose)
 batching_rules[broadcast_in_dim_p] = _broadcast_in_dim_batch
 
 
@@ -124,7 +116,7 @@ def _transpose_batch(axis, args, dims, *, permutation):
     return transpose(x, (0,) + tuple(p + 1 for p in permutation)), 0
 
 
-transpose_p = Primitive("transpose")
+# transpose_p is declared in trace_primitives (vmap's moveaxis binds it)
 transpose_p.def_abstract_eval(_transpose_aval)
 lowering_rules[transpose_p] = lambda ctx, x, *, permutation: ctx.op(
     "stablehlo.transpose", [x], attrs=f"permutation = {i64_array(permutation)}")
@@ -185,6 +177,3 @@ def broadcasted_iota(dtype, shape, dimension: int):
 
 def moveaxis_(x, src, dst):
     return moveaxis(x, src, dst)
-
-
-from spmd.transforms.lax.reductions import reduce_sum  # noqa: E402  (used by the transpose above)

@@ -137,11 +137,12 @@ def typematch(a: ShapedArray, b: ShapedArray) -> bool:
 
 def leaf_paths(treedef) -> list[str]:
     """A path like `[0]['w']` for every leaf of a structure, as error messages show them."""
-    if treedef.node_type is None:
+    if tree_util.treedef_is_strict_leaf(treedef):
         return [""]
+    node_type, aux = treedef.node_data()
     paths = []
-    for i, child in enumerate(treedef.children):
-        key = repr(treedef.aux[i]) if treedef.node_type is dict else str(i)
+    for i, child in enumerate(tree_util.treedef_children(treedef)):
+        key = repr(aux[i]) if node_type is dict else str(i)
         paths += [f"[{key}]{p}" for p in leaf_paths(child)]
     return paths
 

@@ -14,8 +14,8 @@ from typing import Callable
 import numpy as np
 
 from spmd.transforms import core, tree_util
-from spmd.transforms.batching import batching_rules, move_or_broadcast, moveaxis
-from spmd.transforms.core import ConcretizationError, Jaxpr, Primitive, ShapedArray
+from spmd.transforms.batching import batching_rules, move_or_broadcast, moveaxis, vmap_flat
+from spmd.transforms.core import AxisFrame, ConcretizationError, Jaxpr, Primitive, ShapedArray
 from spmd.transforms.jvp import Zero, jvp_rules
 from spmd.transforms.lax import elementwise as ew
 from spmd.transforms.lax.control_flow.common import (avals_of, check_carry, intern, op_results,
@@ -369,18 +369,18 @@ def scan(f: Callable, init, xs=None, length=None, reverse: bool = False, unroll=
         args_tree = tree_util.tree_structure((tree_util.tree_unflatten(init_tree, init_leaves),
                                               tree_util.tree_unflatten(xs_tree, xs_leaves)))
         jaxpr, consts, out_tree = trace_fun(f, args_tree, avals_of(init_leaves) + x_avals)
-        if out_tree.node_type is None or len(out_tree.children) != 2:
+        if len(tree_util.treedef_children(out_tree)) != 2:
             raise TypeError("scan body output must be a pair, got "
                             f"{tree_util.tree_unflatten(out_tree, jaxpr.out_avals)}.")
         return jaxpr, consts, out_tree
 
     jaxpr, consts, out_tree = trace_body(init_leaves)
-    carry_tree, ys_tree = out_tree.children
+    carry_tree, ys_tree = tree_util.treedef_children(out_tree)
     carry_out = jaxpr.out_avals[:carry_tree.num_leaves]
     init_leaves, changed = promote_weak_carry(init_leaves, avals_of(init_leaves), carry_out)
     if changed:
         jaxpr, consts, out_tree = trace_body(init_leaves)
-        carry_tree, ys_tree = out_tree.children
+        carry_tree, ys_tree = tree_util.treedef_children(out_tree)
         carry_out = jaxpr.out_avals[:carry_tree.num_leaves]
     check_carry("scan body", f, init_tree, avals_of(init_leaves), carry_tree, carry_out)
     outs = scan_p.bind(*consts, *init_leaves, *xs_leaves, jaxpr=jaxpr, num_consts=len(consts),
@@ -426,8 +426,23 @@ def map(f: Callable, xs, *, batch_size: int | None = None):  # noqa: A001  (jax.
     return _batched_map(f, xs, int(batch_size))
 
 
+def _vmap_rows(f, xs):
+    """vmap(f)(xs) with vmap's defaults (every leaf mapped along axis 0, the outputs stacked
+    along axis 0), on vmap_flat: the pytree-level vmap of transforms/api.py sits above lax."""
+    leaves, tree = tree_util.tree_flatten(xs)
+    out_trees = []
+
+    def flat(*rows):
+        out_leaves, out_tree = tree_util.tree_flatten(f(tree_util.tree_unflatten(tree, rows)))
+        out_trees.append(out_tree)
+        return out_leaves
+    size = core.get_aval(leaves[0]).shape[0]
+    outs = vmap_flat(flat, AxisFrame(None, size, "vmap"), leaves, [0] * len(leaves),
+                     lambda: [0] * out_trees[0].num_leaves)
+    return tree_util.tree_unflatten(out_trees[0], outs)
+
+
 def _batched_map(f, xs, batch_size: int):
-    from spmd.transforms.api import vmap  # the user-level vmap over pytrees, one layer up
     if batch_size < 1:
         raise ValueError(f"lax.map: batch_size must be a positive int, got {batch_size}")
     leaves, tree = tree_util.tree_flatten(xs)
@@ -437,11 +452,11 @@ def _batched_map(f, xs, batch_size: int):
     if trips:
         main = [reshape(slice_in_dim(x, 0, trips * batch_size),
                         (trips, batch_size) + core.get_aval(x).shape[1:]) for x in leaves]
-        ys = scan(lambda _, x: ((), vmap(f)(x)), (), tree_util.tree_unflatten(tree, main))[1]
+        ys = scan(lambda _, x: ((), _vmap_rows(f, x)), (), tree_util.tree_unflatten(tree, main))[1]
         ys = tree_util.tree_map(lambda y: reshape(y, (trips * batch_size,)
                                                   + core.get_aval(y).shape[2:]), ys)
     if rem:
-        rest = vmap(f)(tree_util.tree_unflatten(
+        rest = _vmap_rows(f, tree_util.tree_unflatten(
             tree, [slice_in_dim(x, trips * batch_size, n) for x in leaves]))
         ys = rest if ys is None else tree_util.tree_map(
             lambda a, b: concatenate([a, b], 0), ys, rest)

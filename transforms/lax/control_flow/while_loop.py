@@ -220,7 +220,7 @@ def while_loop(cond_fun: Callable, body_fun: Callable, init_val):
     def trace_both(init_leaves):
         avals = avals_of(init_leaves)
         cond, cond_consts, cond_tree = trace_fun(cond_fun, in_tree, avals)
-        if cond_tree.node_type is not None or len(cond.out_avals) != 1:
+        if not tree_util.treedef_is_strict_leaf(cond_tree) or len(cond.out_avals) != 1:
             raise TypeError(f"cond_fun must return a boolean scalar, but got pytree {cond_tree}.")
         if cond.out_avals[0].strip_weak() != _PRED:
             raise TypeError("cond_fun must return a boolean scalar, but got output type(s) "
@@ -232,7 +232,7 @@ def while_loop(cond_fun: Callable, body_fun: Callable, init_val):
     init_leaves, changed = promote_weak_carry(init_leaves, avals_of(init_leaves), body.out_avals)
     if changed:
         cond, cond_consts, body, body_consts, body_tree = trace_both(init_leaves)
-    check_carry("while_loop body", body_fun, in_tree.children[0], avals_of(init_leaves),
+    check_carry("while_loop body", body_fun, tree_util.treedef_children(in_tree)[0], avals_of(init_leaves),
                 body_tree, body.out_avals)
     outs = while_p.bind(*cond_consts, *body_consts, *init_leaves, cond_jaxpr=cond,
                         body_jaxpr=body, cond_nconsts=len(cond_consts),
