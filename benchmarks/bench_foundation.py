@@ -1,9 +1,10 @@
 """Issue 2 and 11 benchmarks, spmd, NumPy and jax 0.10.2 side by side in one run (interleaved
 rounds): XLA fusion of sum(x + y*z) on 16M float32, dispatch of a jitted x + 1 on 4 floats with
 the input on device, dispatch of a jitted call whose arguments are a 41-leaf tree on device,
-and trace + compile of a 20-layer tanh MLP forward, `jit(f).lower(*args).compile()` (every
+trace + compile of a 20-layer tanh MLP forward, `jit(f).lower(*args).compile()` (every
 cache cleared first, untimed, by `clear_caches()` on both sides, and a new jit object each
-time). `python bench_foundation.py dispatch dispatch_tree` runs only the cases named."""
+time), and the fetch of a pmap result to the host, whole and one row.
+`python bench_foundation.py dispatch dispatch_tree` runs only the cases named."""
 from __future__ import annotations
 
 import numpy as np
@@ -113,8 +114,45 @@ def trace_compile():
         goal("spmd/jax time", rows[0][1] / rows[1][1], 1.0)
 
 
+def _fetch_side(make, read):
+    """(timed, untimed before it): each timed batch reads CALLS fresh results, made and waited
+    for untimed, so that nothing a fetch caches on its result is reused."""
+    results = []
+
+    def make_fresh():
+        results[:] = [make() for _ in range(CALLS)]
+        for r in results:
+            r.block_until_ready()
+
+    def read_all():
+        for r in results:
+            read(r)
+    return read_all, make_fresh
+
+
+def fetch():
+    """Device to host of a pmap result over every local device (8 under `make bench`): the
+    whole array, and one device's row."""
+    n = spmd.local_device_count()
+    x = np.arange(n * 1024, dtype=np.float32).reshape(n, 1024)
+    row = min(3, n - 1)  # a device other than the first where there are several
+    double = spmd.pmap(lambda v: v * 2)
+    sides = {"spmd np.asarray(out)": _fetch_side(lambda: double(x), np.asarray),
+             f"spmd out[{row}]": _fetch_side(lambda: double(x), lambda r: np.asarray(r[row]))}
+    if jax_available():
+        import jax
+        jdouble = jax.pmap(lambda v: v * 2)
+        sides["jax np.asarray(out)"] = _fetch_side(lambda: jdouble(x), np.asarray)
+        sides[f"jax out[{row}]"] = _fetch_side(lambda: jdouble(x), lambda r: np.asarray(r[row]))
+    times = interleaved({name: run for name, (run, _) in sides.items()}, rounds=21,
+                        before={name: make for name, (_, make) in sides.items()})
+    rows = [(name, t / CALLS) for name, t in times]
+    report(f"fetch of a fresh pmap result, {n} x 1024 float32 over {n} devices", rows,
+           "jax np.asarray(out)" if len(rows) > 2 else None, unit="us")
+
+
 CASES = {"fusion": fusion, "dispatch": dispatch, "dispatch_tree": dispatch_tree,
-         "trace_compile": trace_compile}
+         "trace_compile": trace_compile, "fetch": fetch}
 
 if __name__ == "__main__":
     import sys

@@ -7,7 +7,8 @@ from typing import Callable
 
 import numpy as np
 
-from spmd.transforms import core, dtypes, tree_util
+from spmd.transforms import arguments, core, dtypes, tree_util
+from spmd.transforms.arguments import argnums_tuple, partial_args
 from spmd.transforms.batching import vmap_flat
 from spmd.transforms.core import AxisFrame
 from spmd.transforms.jvp import JVPTracer, Zero, instantiate, jvp_flat, linearize_flat
@@ -157,30 +158,6 @@ def vjp(fun: Callable, *primals, has_aux: bool = False):
     return result + (aux_fun.aux(),) if has_aux else result
 
 
-def argnums_tuple(argnums, nargs: int) -> tuple[int, ...]:
-    """`argnums` (an int or a sequence of ints, negative counting from the end) as a tuple of
-    non-negative positions, checked against the number of positional arguments."""
-    nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
-    if not nums or not all(isinstance(a, int) for a in nums):
-        raise TypeError(f"argnums must be an int or a non-empty tuple of ints, got {argnums!r}")
-    for a in nums:
-        if not -nargs <= a < nargs:
-            raise ValueError(f"Differentiating with respect to argnums={argnums} requires at "
-                             f"least {max(a + 1, -a)} positional arguments to be passed by the "
-                             f"caller, but got only {nargs} positional arguments.")
-    return tuple(a % nargs for a in nums)
-
-
-def partial_args(fun: Callable, args: tuple, kwargs: dict, nums: tuple[int, ...]):
-    """`fun` as a function of the arguments at positions `nums` only (the rest fixed)."""
-    def partial_fun(*diff_args):
-        full = list(args)
-        for i, a in zip(nums, diff_args):
-            full[i] = a
-        return fun(*full, **kwargs)
-    return partial_fun
-
-
 def check_input_dtype_revderiv(name: str, holomorphic: bool, allow_int: bool, x):
     """JAX's rule for what reverse-mode derivatives (grad, jacrev) accept as inputs."""
     dtype = core.get_aval(x).dtype
@@ -215,6 +192,7 @@ def value_and_grad(fun: Callable, argnums=0, has_aux: bool = False, holomorphic:
                    allow_int: bool = False):
     """f's value and its gradient with respect to the `argnums` arguments. Integer and boolean
     arguments are rejected unless allow_int=True; their gradients are then float0 zeros."""
+    arguments.check_callable(fun, "value_and_grad")
     @functools.wraps(fun)
     def value_and_grad_f(*args, **kwargs):
         nums = argnums_tuple(argnums, len(args))
@@ -241,6 +219,7 @@ def value_and_grad(fun: Callable, argnums=0, has_aux: bool = False, holomorphic:
 def grad(fun: Callable, argnums=0, has_aux: bool = False, holomorphic: bool = False,
          allow_int: bool = False):
     """The gradient of a scalar function with respect to the `argnums` arguments."""
+    arguments.check_callable(fun, "grad")
     vg = value_and_grad(fun, argnums, has_aux, holomorphic, allow_int)
 
     @functools.wraps(fun)
@@ -251,45 +230,6 @@ def grad(fun: Callable, argnums=0, has_aux: bool = False, holomorphic: bool = Fa
 
 
 # ---------------------------------------------------------------- vmap
-def _is_axis(d) -> bool:
-    return d is None or (isinstance(d, int) and not isinstance(d, bool))
-
-
-def _check_axes_spec(spec, what: str):
-    leaves = tree_util.tree_leaves(spec, is_leaf=lambda x: x is None)
-    if not all(_is_axis(d) for d in leaves):
-        raise TypeError(f"vmap {what} must be an int, None, or a (nested) tuple/list/dict with "
-                        f"those as leaves, but got {what}={spec!r}")
-
-
-def _broadcast_prefix(prefix, tree, what: str, whose: str):
-    """`prefix` (an int/None or a pytree prefix of `tree`) expanded to one entry per leaf."""
-    treedef = tree_util.tree_structure(tree)
-    if _is_axis(prefix):
-        return [prefix] * treedef.num_leaves
-    try:
-        subtrees = tree_util.flatten_up_to(
-            tree_util.tree_structure(prefix, is_leaf=lambda x: x is None), tree)
-    except ValueError as e:
-        raise ValueError(f"vmap {what} specification must be a tree prefix of the {whose}, got "
-                         f"{what}={prefix!r} for {whose} structure {treedef}: {e}") from None
-    prefix_leaves = tree_util.tree_leaves(prefix, is_leaf=lambda x: x is None)
-    out = []
-    for p, sub in zip(prefix_leaves, subtrees):
-        out += [p] * tree_util.tree_structure(sub).num_leaves
-    return out
-
-
-def _leaf_labels(args, kwargs) -> list[str]:
-    """For each leaf of (args, kwargs), the argument it belongs to, for error messages."""
-    labels = []
-    for i, a in enumerate(args):
-        labels += [f"argument {i}"] * len(tree_util.tree_leaves(a))
-    for k in sorted(kwargs):
-        labels += [f"keyword argument {k!r}"] * len(tree_util.tree_leaves(kwargs[k]))
-    return labels
-
-
 def vmap(fun: Callable, in_axes=0, out_axes=0, axis_name=None, axis_size=None,
          spmd_axis_name=None):
     """Vectorize `fun` over a new leading (or `in_axes`) axis, as in JAX.
@@ -299,101 +239,62 @@ def vmap(fun: Callable, in_axes=0, out_axes=0, axis_name=None, axis_size=None,
     the end. Keyword arguments are always mapped along axis 0. `out_axes`: likewise, a prefix of
     the output; None for an output that does not vary along the mapped axis. `axis_size` gives
     the size when no input is mapped; `axis_name` binds the axis for collectives (psum, ...).
+    `spmd_axis_name` (JAX: the mesh axis the mapped dimension is sharded over) needs meshes,
+    which spmd does not have: it raises NotImplementedError.
     """
-    if isinstance(in_axes, list):
-        in_axes = tuple(in_axes)  # JAX reads a top-level list as a tuple of per-argument axes
-    if not (_is_axis(in_axes) or isinstance(in_axes, tuple)):
-        raise TypeError(f"vmap in_axes must be an int, None, or a tuple of entries corresponding "
-                        f"to the positional arguments passed to the function, but got "
-                        f"in_axes={in_axes!r}")
-    _check_axes_spec(in_axes, "in_axes")
-    _check_axes_spec(out_axes, "out_axes")
+    arguments.check_callable(fun, "vmap")
+    if spmd_axis_name is not None:
+        raise NotImplementedError(
+            f"vmap(spmd_axis_name={spmd_axis_name!r}) is not supported: in JAX it shards the "
+            "vmapped dimension over that mesh axis (sharding constraints under jit/shard_map), "
+            "and spmd has no meshes. Leave it out; to spread the mapped axis over devices, use "
+            "pmap (axis_name= names it for collectives).")
+    in_spec = arguments.axes_spec(in_axes, "in_axes", "vmap", per_argument=True)
+    out_spec = arguments.axes_spec(out_axes, "out_axes", "vmap")
 
     @functools.wraps(fun)
     def vmapped(*args, **kwargs):
         leaves, in_tree = tree_util.tree_flatten((args, kwargs))
-        if isinstance(in_axes, tuple) and len(in_axes) != len(args):
-            raise ValueError(f"vmap in_axes must be an int, None, or a tuple of entries "
-                             f"corresponding to the positional arguments passed to the "
-                             f"function, but got len(in_axes)={len(in_axes)}, "
-                             f"len(args)={len(args)}")
-        labels = _leaf_labels(args, kwargs)
-        num_kw_leaves = len(leaves) - tree_util.tree_structure(args).num_leaves
-        dims = _broadcast_prefix(in_axes, args, "in_axes", "arguments") + [0] * num_kw_leaves
-        dims = [None if d is None else _canonical_in_axis(d, core.get_aval(x), label)
-                for d, x, label in zip(dims, leaves, labels)]
-        size = _mapped_size(leaves, dims, labels, axis_size)
+        positions = tuple(range(len(args)))
+        labels = arguments.labels_for(fun, in_tree, positions)
+        dims = arguments.in_axes_per_leaf(in_spec.key, in_tree, positions, len(args), "vmap")
+        avals = [core.get_aval(x) for x in leaves]
+        dims = arguments.canonical_in_axes(dims, avals, labels, "vmap")
+        size = arguments.mapped_size(avals, dims, labels, axis_size, "vmap")
         box = []
 
         def flat(*xs):
             a, k = tree_util.tree_unflatten(in_tree, xs)
             out = fun(*a, **k)
             out_leaves, out_tree = tree_util.tree_flatten(out)
-            box.append((out_tree, out))
+            box.append((out_tree, out_leaves))
             return out_leaves
 
         def out_dims():  # out_axes is a prefix of the output, known once traced
-            out_tree, out = box[0]
-            dims = _broadcast_prefix(out_axes, out, "out_axes", "output")
-            return [None if d is None else _canonical_out_axis(d, core.get_aval(o).ndim, i)
-                    for i, (d, o) in enumerate(zip(dims, tree_util.tree_leaves(out)))]
+            out_tree, out_leaves = box[0]
+            dims = arguments.out_axes_per_leaf(out_spec.key, out_tree, "vmap")
+            return [arguments.canonical_out_axis(d, core.get_aval(o).ndim, i, "vmap")
+                    for i, (d, o) in enumerate(zip(dims, out_leaves))]
         outs = vmap_flat(flat, AxisFrame(axis_name, size, "vmap"), leaves, dims, out_dims)
         return tree_util.tree_unflatten(box[0][0], outs)
     return vmapped
 
 
-def _canonical_in_axis(d: int, aval, label: str) -> int:
-    if not -aval.ndim <= d < aval.ndim:
-        raise ValueError(f"vmap was requested to map {label} along axis {d}, which implies that "
-                         f"its rank should be at least {d + 1 if d >= 0 else -d}, but it is only "
-                         f"{aval.ndim} (its shape is {aval.shape})")
-    return d % aval.ndim
-
-
-def _canonical_out_axis(d: int, ndim: int, index: int) -> int:
-    """out_axes index the mapped output, which has one more axis than the function's output."""
-    if not -(ndim + 1) <= d <= ndim:
-        raise ValueError(f"vmap out_axes={d} is out of range for output {index}: the function "
-                         f"returns rank {ndim} there, so the mapped output has {ndim + 1} axes "
-                         f"(valid out_axes: {-(ndim + 1)} to {ndim})")
-    return d % (ndim + 1)
-
-
-def _mapped_size(leaves, dims, labels, axis_size) -> int:
-    sizes = {core.get_aval(x).shape[d] for x, d in zip(leaves, dims) if d is not None}
-    if not sizes:
-        if axis_size is None:
-            raise ValueError("vmap must have at least one non-None value in in_axes, or be given "
-                             "axis_size")
-        return int(axis_size)
-    if len(sizes) > 1:
-        described = [f"{label} of type {core.get_aval(x).str_short()} has size "
-                     f"{core.get_aval(x).shape[d]} along axis {d}"
-                     for x, d, label in zip(leaves, dims, labels) if d is not None]
-        raise ValueError("vmap got inconsistent sizes for array axes to be mapped:\n  * "
-                         + ";\n  * ".join(described))
-    size = sizes.pop()
-    if axis_size is not None and axis_size != size:
-        raise ValueError(f"vmap got axis_size={axis_size} but the mapped inputs have size {size} "
-                         "along the mapped axis; leave axis_size out or make them agree")
-    return size
-
-
 # ---------------------------------------------------------------- inspection
 def make_jaxpr(fun: Callable, static_argnums=()):
     """`make_jaxpr(f)(*args)` returns the program `f` stages for those arguments (printable)."""
-    static = (static_argnums,) if isinstance(static_argnums, int) else tuple(static_argnums)
+    arguments.check_callable(fun, "make_jaxpr")
+    argnums = arguments.resolve_argnums(fun, "make_jaxpr", static_argnums=static_argnums)
 
     @functools.wraps(fun)
     def make(*args, **kwargs):
-        dyn = [a for i, a in enumerate(args) if i not in static]
-        leaves, in_tree = tree_util.tree_flatten((dyn, kwargs))
+        split = arguments.split_static(args, kwargs, argnums.static_nums, argnums.static_names,
+                                       "make_jaxpr", fun=fun)
+        leaves, in_tree = tree_util.tree_flatten((split.dyn_args, split.dyn_kwargs))
 
         def flat(*xs):
             d, k = tree_util.tree_unflatten(in_tree, xs)
-            it = iter(d)
-            full = [args[i] if i in static else next(it) for i in range(len(args))]
-            return tree_util.tree_leaves(fun(*full, **k))
+            full = arguments.merge_static(split.static, d, len(args))
+            return tree_util.tree_leaves(fun(*full, **k, **dict(split.static_kw)))
         return trace_to_jaxpr(flat, [core.get_aval(x) for x in leaves])
     return make
-

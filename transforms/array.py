@@ -53,7 +53,7 @@ class Array:
         self._check_alive()
         if self._npy is not None:
             return make_array(self._npy[i], self.weak_type)
-        part = backend.to_numpy(backend.shard_buffers(self._buf)[i % n], self.dtype)
+        part = backend.shard_to_numpy(self._buf, i % n, self.dtype)
         return make_array(part.reshape(self.shape[1:]), self.weak_type)
 
     def devices(self) -> set:
@@ -75,10 +75,10 @@ class Array:
         if self._npy is None:
             self._check_alive()
             if self.is_sharded:
-                parts = [backend.to_numpy(b, self.dtype) for b in backend.shard_buffers(self._buf)]
+                parts = backend.shards_to_numpy(self._buf, self.dtype)
                 value = np.concatenate([p.reshape((-1,) + self.shape[1:]) for p in parts])
             elif self.is_replicated:
-                value = backend.to_numpy(backend.shard_buffers(self._buf)[0], self.dtype)
+                value = backend.shard_to_numpy(self._buf, 0, self.dtype)
             else:
                 value = backend.to_numpy(self._buf, self.dtype)
             value = value.reshape(self.shape)

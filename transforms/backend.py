@@ -8,6 +8,7 @@ few Python methods that jax normally monkeypatches, which the sharding classes b
 """
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import os
 import threading
@@ -228,11 +229,12 @@ def device_put_replicated(x: np.ndarray, aval, devices: Sequence):
                                    enable_x64=bool(config.enable_x64))
 
 
-def shard_buffers(buf) -> list:
-    """The per-device buffers of a multi-device array."""
-    return list(buf._arrays)
-
-
+# Fetching never goes through jaxlib's per-device views of a multi-device array (`_arrays`,
+# `_fully_replicated_shard`, `_single_device_array_to_np_array_did_copy`): each one it makes
+# tries `import jax.core` (for jax's ShapedArray), which costs 0.3 ms per device where jax is
+# absent, imports all of jax where it is present, and swallows a Ctrl-C that lands during the
+# attempt. DLPack of an array views its first shard, and reordering the shards (no copy) puts
+# any device first.
 class _DLPackCapsule:
     __slots__ = ("capsule",)
 
@@ -246,13 +248,69 @@ class _DLPackCapsule:
         return (1, 0)  # kDLCPU
 
 
-def to_numpy(buf, dtype) -> np.ndarray:
-    """Device to host through DLPack (zero-copy on CPU): a read-only view of the buffer."""
-    buf.block_until_ready()
+_capsule_pointer = ctypes.PYFUNCTYPE(ctypes.c_void_p, ctypes.py_object, ctypes.c_char_p)(
+    ("PyCapsule_GetPointer", ctypes.pythonapi))
+_DL_DTYPE_OFFSET = 20  # DLManagedTensor.dl_tensor.dtype: after data (8), device (8), ndim (4)
+_DL_BFLOAT, _DL_UINT = 4, 1
+
+
+def _as_uint16(capsule):
+    """Relabel a bfloat16 DLPack tensor as uint16 in place: NumPy's DLPack import knows no
+    bfloat16, and the bits are the same."""
+    code = ctypes.c_uint8.from_address(_capsule_pointer(capsule, b"dltensor") + _DL_DTYPE_OFFSET)
+    bits = ctypes.c_uint8.from_address(ctypes.addressof(code) + 1)
+    if (code.value, bits.value) != (_DL_BFLOAT, 16):  # pragma: no cover - jaxlib changed
+        raise RuntimeError(f"jaxlib {REQUIRED_JAXLIB} gave an unexpected DLPack dtype "
+                           f"(code {code.value}, {bits.value} bits) for a bfloat16 buffer")
+    code.value = _DL_UINT
+    return capsule
+
+
+def _first_shard_view(buf, dtype) -> np.ndarray:
+    capsule = _jax.buffer_to_dlpack_managed_tensor(buf)
     if dtype == dtypes.bfloat16:
-        # DLPack has no bfloat16 NumPy understands; jaxlib's own copy path does (slower).
-        return buf._single_device_array_to_np_array_did_copy()[0]
-    return np.from_dlpack(_DLPackCapsule(_jax.buffer_to_dlpack_managed_tensor(buf)))
+        return np.from_dlpack(_DLPackCapsule(_as_uint16(capsule))).view(dtypes.bfloat16)
+    return np.from_dlpack(_DLPackCapsule(capsule))
+
+
+_device_first_shardings: dict = {}  # sharding -> the same with each of its devices first
+
+
+def _device_first(buf, index: int):
+    """The same buffers with the sharding's device `index` first (no copy)."""
+    sharding = buf._sharding
+    targets = _device_first_shardings.get(sharding)
+    if targets is None:
+        devices = list(sharding._devices)
+        orders = [devices[i:] + devices[:i] for i in range(len(devices))]
+        targets = _device_first_shardings[sharding] = [
+            stacked_sharding(order, buf.aval.ndim) if isinstance(sharding, StackedSharding)
+            else replicated_sharding(order) for order in orders]
+    return _jax.reorder_shards(buf, targets[index], _jax.ArrayCopySemantics.REUSE_INPUT)
+
+
+def to_numpy(buf, dtype) -> np.ndarray:
+    """Device to host through DLPack (zero-copy on CPU): a read-only view of the buffer (of a
+    multi-device array, of its first shard)."""
+    buf.block_until_ready()
+    return _first_shard_view(buf, dtype)
+
+
+def _shard_view(buf, index: int, dtype) -> np.ndarray:
+    return _first_shard_view(_device_first(buf, index) if index else buf, dtype)
+
+
+def shard_to_numpy(buf, index: int, dtype) -> np.ndarray:
+    """Shard `index` of a multi-device array (the part its sharding's device `index` holds) as
+    a read-only host view."""
+    buf.block_until_ready()
+    return _shard_view(buf, index, dtype)
+
+
+def shards_to_numpy(buf, dtype) -> list:
+    """Every shard of a multi-device array, in its sharding's device order, as host views."""
+    buf.block_until_ready()
+    return [_shard_view(buf, i, dtype) for i in range(len(buf._sharding._devices))]
 
 
 def block_until_ready(buf):

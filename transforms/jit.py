@@ -5,10 +5,9 @@ call primitive, whose rules transform its sub-program; inside another jit or pma
 from __future__ import annotations
 
 import functools
-import inspect
 from typing import Callable, Sequence
 
-from spmd.transforms import backend, caches, core, dtypes, lowering, tree_util
+from spmd.transforms import arguments, backend, caches, core, dtypes, lowering, tree_util
 from spmd.transforms.array import Array
 from spmd.transforms.batching import batching_rules, vmap_flat
 from spmd.transforms.core import ClosedJaxpr, Jaxpr, Primitive, Tracer
@@ -194,92 +193,54 @@ class _FastCall:
             Array(b, a) for b, a in zip(outs, self.out_avals)])
 
 
-def _hashable_static(value, where):
-    try:
-        hash(value)
-    except TypeError:
-        raise ValueError(f"a static argument ({where}) must be hashable, but got an unhashable "
-                         f"{type(value).__name__}: {value!r:.80}. Pass a tuple instead of a list, "
-                         "or make the argument non-static.") from None
-    return value
-
-
 class JitFunction:
-    def __init__(self, fun: Callable, static_argnums=(), static_argnames=(), donate_argnums=()):
+    def __init__(self, fun: Callable, argnums: arguments.Argnums, inline: bool = False):
         functools.update_wrapper(self, fun)
         self.fun = fun
-        self.static_argnums = _as_tuple(static_argnums)
-        self.static_argnames = _as_tuple(static_argnames)
-        self.donate_argnums = _as_tuple(donate_argnums)
+        self.argnums = argnums
+        self.static_argnums, self.static_argnames = argnums.static_nums, argnums.static_names
+        self.inline = inline
         self.name = getattr(fun, "__name__", "fun")
         self._cache = caches.LRUCache(f"jit {self.name}")
         self._fast = caches.LRUCache(f"jit {self.name}: fast calls")  # array avals -> FastCall
         # (pytree structure of the arguments, avals) -> FastCall
         self._fast_tree = caches.LRUCache(f"jit {self.name}: fast pytree calls")
-        signature = _signature_or_none(fun)
-        if signature is not None:  # a static name passed positionally is static too
-            params = list(signature.parameters)
-            self.static_argnums += tuple(params.index(n) for n in self.static_argnames
-                                         if n in params and params.index(n) not in self.static_argnums)
-
-    def _split(self, args, kwargs):
-        nargs = len(args)
-        static_nums = tuple(i % nargs if nargs else i for i in self.static_argnums
-                            if -nargs <= i < nargs)
-        static = tuple((i, _hashable_static(args[i], f"argument {i}")) for i in static_nums)
-        static_kw = tuple(sorted((k, _hashable_static(v, k)) for k, v in kwargs.items()
-                                 if k in self.static_argnames))
-        dyn_args = [a for i, a in enumerate(args) if i not in static_nums]
-        dyn_kwargs = {k: v for k, v in kwargs.items() if k not in self.static_argnames}
-        dyn_positions = [i for i in range(nargs) if i not in static_nums]
-        return static, static_kw, dyn_args, dyn_kwargs, dyn_positions
 
     def _entry(self, args, kwargs):
-        static, static_kw, dyn_args, dyn_kwargs, dyn_positions = self._split(args, kwargs)
-        leaves, in_tree = tree_util.tree_flatten((dyn_args, dyn_kwargs))
+        split = arguments.split_static(args, kwargs, self.static_argnums, self.static_argnames,
+                                       "jit", fun=self.fun)
+        leaves, in_tree = tree_util.tree_flatten((split.dyn_args, split.dyn_kwargs))
         avals = tuple(x.aval if type(x) is Array else core.get_aval(x) for x in leaves)
         # collectives trace differently under different named axes (all_gather's size)
         axes = tuple((f.name, f.size) for f in core.axis_env())
-        key = (static, static_kw, in_tree, avals, axes)
+        key = (split.static, split.static_kw, in_tree, avals, axes)
         entry = self._cache.get(key)
         if entry is None:
-            entry = self._trace(static, static_kw, in_tree, avals, len(args), dyn_positions)
+            entry = self._trace(split, in_tree, avals, len(args))
             if all(not isinstance(c, Tracer) for c in entry.consts):
                 self._cache[key] = entry
         return entry, leaves
 
-    def _trace(self, static, static_kw, in_tree, avals, nargs, dyn_positions):
+    def _trace(self, split: arguments.Split, in_tree, avals, nargs):
         out_tree_box = []
+        static_kw = dict(split.static_kw)
 
         def flat_fun(*flat):
             dyn_args, dyn_kwargs = tree_util.tree_unflatten(in_tree, flat)
-            full = [None] * nargs
-            for i, v in static:
-                full[i] = v
-            for i, v in zip(dyn_positions, dyn_args):
-                full[i] = v
-            out = self.fun(*full, **dyn_kwargs, **dict(static_kw))
+            full = arguments.merge_static(split.static, dyn_args, nargs)
+            out = self.fun(*full, **dyn_kwargs, **static_kw)
             out_leaves, out_tree = tree_util.tree_flatten(out)
             out_tree_box.append(out_tree)
             return out_leaves
 
         closed = trace_to_jaxpr(flat_fun, avals)
-        donated = self._donated_leaves(in_tree, dyn_positions)
+        donated = arguments.donated_leaves(in_tree, split.dyn_positions, nargs, self.argnums)
         return _Entry(closed, out_tree_box[0], self.name, donated)
-
-    def _donated_leaves(self, in_tree, dyn_positions):
-        if not self.donate_argnums:
-            return [False] * in_tree.num_leaves
-        args_tree = tree_util.treedef_children(in_tree)[0]
-        flags = []
-        for pos, sub in zip(dyn_positions, tree_util.treedef_children(args_tree)):
-            flags += [pos in self.donate_argnums] * sub.num_leaves
-        return flags + [False] * (in_tree.num_leaves - len(flags))
 
     def __call__(self, *args, **kwargs):
         # Fast path: a repeat call with device arrays only, outside any transform. Every
         # microsecond here is dispatch time (a jitted x + 1 runs in a few), hence one plain
-        # loop, the trace read as a global, and no check of where the buffers live: a buffer
+        # loop, the trace read without a call, and no check of where the buffers live: a buffer
         # the program cannot take (a pmap result, spread over several devices) makes XLA refuse
         # the call before it runs, and the general path below moves it. Anything without
         # `aval` and `_buf` (an Array's) leaves the path at once.
@@ -301,6 +262,8 @@ class JitFunction:
                     if fast.out_aval is not None:
                         return Array(outs[0], fast.out_aval)
                     return fast.wrap(outs)
+        if self.inline and core.current_trace() is not core.eval_trace:
+            return self.fun(*args, **kwargs)  # traced into the caller's program, no call
         entry, leaves = self._entry(args, kwargs)
         if (not kwargs and not self.static_argnums and core.current_trace() is core.eval_trace
                 and all(type(a) is Array for a in leaves)
@@ -344,22 +307,46 @@ class JitFunction:
         return self if obj is None else functools.partial(self, obj)
 
 
-def _as_tuple(x):
-    if x is None:
-        return ()
-    return (x,) if isinstance(x, (int, str)) else tuple(x)
+_UNSPECIFIED = object()  # in_shardings/out_shardings not given
 
 
-def _signature_or_none(fun):
-    try:
-        return inspect.signature(fun)
-    except (TypeError, ValueError):
-        return None
+def jit(fun: Callable | None = None, *, in_shardings=_UNSPECIFIED, out_shardings=_UNSPECIFIED,
+        static_argnums=None, static_argnames=None, donate_argnums=None, donate_argnames=None,
+        keep_unused: bool = False, device=None, backend=None, inline: bool = False,
+        abstracted_axes=None, compiler_options=None):
+    """Compile `fun` with XLA. Usable as `@jit`, `@jit(static_argnums=...)` or `jit(f, ...)`.
+
+    JAX's keywords: static_argnums/static_argnames (Python values, one program per value),
+    donate_argnums/donate_argnames (buffers the program may reuse), inline (trace the function
+    into an enclosing transform's program instead of a call), backend ('cpu' or None).
+    keep_unused is accepted either way: spmd never prunes unused inputs. The keywords that
+    need meshes, devices or compiler plumbing spmd lacks raise NotImplementedError.
+    """
+    unsupported = {"in_shardings": in_shardings is not _UNSPECIFIED,
+                   "out_shardings": out_shardings is not _UNSPECIFIED,
+                   "device": device is not None, "abstracted_axes": abstracted_axes is not None,
+                   "compiler_options": compiler_options is not None}
+    for keyword, given in unsupported.items():
+        if given:
+            raise NotImplementedError(f"jit({keyword}=...) is not supported: "
+                                      f"{_UNSUPPORTED_WHY[keyword]}; leave {keyword} out")
+    arguments.check_backend(backend, "jit")
+
+    def make(f):
+        arguments.check_callable(f, "jit")
+        return JitFunction(f, arguments.resolve_argnums(
+            f, "jit", static_argnums=static_argnums, static_argnames=static_argnames,
+            donate_argnums=donate_argnums, donate_argnames=donate_argnames), bool(inline))
+    return make if fun is None else make(fun)
 
 
-def jit(fun: Callable | None = None, *, static_argnums=(), static_argnames=(), donate_argnums=(),
-        **unused):
-    """Compile `fun` with XLA. Usable as `@jit`, `@jit(static_argnums=...)` or `jit(f, ...)`."""
-    if fun is None:
-        return lambda f: JitFunction(f, static_argnums, static_argnames, donate_argnums)
-    return JitFunction(fun, static_argnums, static_argnames, donate_argnums)
+_UNSUPPORTED_WHY = {
+    "in_shardings": "spmd has no meshes or shardings (jit runs on the default device; pmap "
+                    "spreads work over devices)",
+    "out_shardings": "spmd has no meshes or shardings (jit runs on the default device; pmap "
+                     "spreads work over devices)",
+    "device": "jit runs on the default device (JAX deprecates device= too); put the inputs "
+              "where they should be with device_put",
+    "abstracted_axes": "spmd traces with static shapes only",
+    "compiler_options": "spmd passes no XLA compiler options per program",
+}

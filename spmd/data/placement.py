@@ -55,7 +55,6 @@ def unreplicate(tree):
     """The first replica of every leaf of a replicated tree (leading axis = devices), as NumPy."""
     def first(x):
         if isinstance(x, Array) and x.is_sharded:
-            buf = backend.shard_buffers(x._buf)[0]
-            return backend.to_numpy(buf, x.dtype).reshape(x.shape[1:]).copy()
+            return backend.shard_to_numpy(x._buf, 0, x.dtype).reshape(x.shape[1:]).copy()
         return np.array(np.asarray(x)[0])
     return tree_util.tree_map(first, tree)

@@ -15,12 +15,7 @@ EPS = 1e-6
 DIFFERENTIABLE = [c for c in CASES if c.differentiable]
 
 
-@pytest.fixture(autouse=True)
-def x64():
-    before = spmd.config.enable_x64
-    spmd.config.update("enable_x64", True)
-    yield
-    spmd.config.update("enable_x64", before)
+pytestmark = pytest.mark.usefixtures("x64")  # (tests/conftest.py)
 
 
 def _grad_params():

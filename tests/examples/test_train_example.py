@@ -12,6 +12,7 @@ the launchers.
   may add the 8 partial gradients in another order than the in-process one (measured: at most
   4e-7 apart after 8 steps). The checkpoint of the 2-process run resumes in 1 process.
 """
+import functools
 import importlib.util
 import os
 import subprocess
@@ -28,13 +29,18 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 SCRIPT = os.path.join(ROOT, "examples", "train_data_parallel.py")
 BATCH = 64  # 8 per device, 22 steps an epoch; one batch size, so one compiled train step
 
-_spec = importlib.util.spec_from_file_location("train_data_parallel", SCRIPT)
-example = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(example)
+@functools.cache
+def example():
+    """The example as a module, loaded when a test first needs it: it imports scikit-learn, whose
+    absence must fail these tests, not the collection of the whole suite."""
+    spec = importlib.util.spec_from_file_location("train_data_parallel", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def train(directory, **kw):
-    return example.train(batch_size=BATCH, checkpoint_dir=str(directory), **kw)
+    return example().train(batch_size=BATCH, checkpoint_dir=str(directory), **kw)
 
 
 def assert_trees_equal(a, b):
@@ -46,7 +52,7 @@ def assert_trees_equal(a, b):
 
 @pytest.mark.timeout(60)
 def test_a_short_run_learns_the_digits(tmp_path, capsys):
-    result = example.main(["--epochs", "6", "--batch-size", str(BATCH),
+    result = example().main(["--epochs", "6", "--batch-size", str(BATCH),
                            "--checkpoint-dir", str(tmp_path), "--checkpoint-every", "50"])
     assert result["accuracy"] >= 0.95, result["accuracy"]  # 96.7% here
     assert result["step"] == 6 * 22 and result["loss"] < 0.5
@@ -93,7 +99,7 @@ def test_a_fresh_run_replaces_an_earlier_runs_checkpoints(tmp_path):
 
 def test_resume_needs_a_checkpoint(tmp_path, capsys):
     with pytest.raises(SystemExit):
-        example.main(["--resume", "--checkpoint-dir", ""])
+        example().main(["--resume", "--checkpoint-dir", ""])
     assert "--resume needs a --checkpoint-dir" in capsys.readouterr().err
     with pytest.raises(FileNotFoundError, match="no checkpoint in directory"):
         train(tmp_path, epochs=1, resume=True)

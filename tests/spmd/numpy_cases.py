@@ -17,7 +17,6 @@ from typing import Callable
 import numpy as np
 import pytest
 
-import spmd
 import spmd.numpy as jnp
 from spmd.transforms import dtypes
 
@@ -343,17 +342,6 @@ def cases(keep=lambda case: True):
 def case_dtypes(keep=lambda case: True, dtype_keep=lambda d: True):
     return [pytest.param(case, d, id=f"{case.id}-{d}") for case in CASES if keep(case)
             for d in case.dtypes if dtype_keep(d)]
-
-
-@pytest.fixture
-def x64():
-    """64-bit types on for one test (float64 inputs stay float64)."""
-    before = spmd.config.enable_x64
-    spmd.config.update("enable_x64", True)
-    try:
-        yield
-    finally:
-        spmd.config.update("enable_x64", before)
 
 
 def expected_dtype(np_value):

@@ -7,7 +7,6 @@ import pytest
 import spmd
 import spmd.numpy as jnp
 from tests.oracles import assert_close, check_grads, check_mapped
-from tests.spmd.numpy_cases import x64  # noqa: F401  (fixture)
 from spmd.transforms import lax
 
 SHAPE = (3, 4, 5)

@@ -10,7 +10,6 @@ import spmd.numpy as jnp
 from spmd import nn
 from spmd.scipy import special
 from tests.oracles import assert_close, check_grads
-from tests.spmd.numpy_cases import x64  # noqa: F401  (fixture)
 
 RNG = np.random.default_rng(0)
 X = RNG.uniform(-4, 4, (3, 5)).astype(np.float32)

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from tests.oracles import check_grads
-from tests.spmd.numpy_cases import cases, x64  # noqa: F401  (fixture)
+from tests.spmd.numpy_cases import cases
 
 
 SECOND_ORDER = {"prod", "max", "var", "cumprod", "matmul", "einsum[ij,jk,kl->il]", "take",

@@ -7,7 +7,7 @@ import pytest
 import spmd
 import spmd.numpy as jnp
 from tests.oracles import assert_close
-from tests.spmd.numpy_cases import DTYPES, case_dtypes, cases, expected_dtype, x64  # noqa: F401
+from tests.spmd.numpy_cases import DTYPES, case_dtypes, cases, expected_dtype
 from spmd.transforms import tree_util
 
 

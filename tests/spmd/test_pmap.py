@@ -14,6 +14,8 @@ from spmd import inflight, lax
 from tests.oracles import assert_close, check_grads, check_mapped
 from spmd.transforms import backend, tree_util
 
+pytestmark = pytest.mark.usefixtures("poisoned_jax")  # fetching never tries to import jax
+
 RNG = np.random.default_rng(0)
 X8 = RNG.standard_normal((8, 4, 3)).astype(np.float32)
 W = RNG.standard_normal((3, 5)).astype(np.float32)
@@ -84,6 +86,12 @@ def test_pytrees_keywords_and_static_arguments():
     assert calls == [3]  # traced once for the static value 3
     mapped(params, 4, X8, bias=bias)
     assert calls == [3, 4]
+
+
+def test_backend_cpu_is_the_default_platform():
+    assert_close(spmd.pmap(jnp.sin, backend="cpu")(X8), np.sin(X8), rtol=1e-6)
+    assert_close(spmd.pmap(backend="cpu", axis_name="i")(lambda x: lax.psum(x, "i"))(X8),
+                 np.broadcast_to(X8.sum(0), X8.shape), rtol=1e-5)
 
 
 def test_decorator_forms_and_devices_subset():
@@ -232,14 +240,6 @@ def test_scan_with_a_collective_in_its_body():
 
 
 # ---------------------------------------------------------------- transforms of a pmap
-@pytest.fixture
-def x64():
-    before = spmd.config.enable_x64
-    spmd.config.update("enable_x64", True)
-    yield
-    spmd.config.update("enable_x64", before)
-
-
 def _mixed(x, w):
     """Mapped and broadcast inputs, a collective, an out_axes=None output."""
     return jnp.sin(x * w) + lax.psum(x, "i") * w, lax.pmean(jnp.tanh(x), "i")
@@ -302,21 +302,27 @@ ERRORS = [
      r"SPMD_CPU_DEVICES=9 \(or XLA_FLAGS=--xla_force_host_platform_device_count=9\)"),
     ("different mapped sizes", lambda: spmd.pmap(lambda x, y: x + y)(np.zeros((4, 2)),
                                                                        np.zeros((2, 2))),
-     ValueError, r"different sizes for the mapped axis: argument 0 \(x\) has size 4 along axis "
-                 r"0, argument 1 \(y\) has size 2 along axis 0"),
+     ValueError, r"pmap got inconsistent sizes for array axes to be mapped:\n  \* one axis had "
+                 r"size 4: axis 0 of argument 0 \(x\) of type f32\[4,2\];\n  \* one axis had "
+                 r"size 2: axis 0 of argument 1 \(y\) of type f32\[2,2\]"),
     ("devices of the wrong length", lambda: spmd.pmap(lambda x: x, devices=spmd.devices()[:2])(
         np.zeros((4, 2))), ValueError, r"given 2 devices \(devices=\), but the mapped axis has "
                                        r"size 4"),
     ("a scalar mapped", lambda: spmd.pmap(lambda x: x)(3.0), ValueError,
-     r"cannot map argument 0 \(x\): it is a scalar"),
+     r"pmap was requested to map argument 0 \(x\) along axis 0, which implies that its rank "
+     r"should be at least 1, but it is only 0 \(its shape is \(\)\)\. Give it an in_axes entry "
+     r"of None"),
     ("in_axes of the wrong length", lambda: spmd.pmap(lambda x, y: x, in_axes=(0,))(X8, X8),
-     ValueError, r"in_axes has 1 entries, but the function was called with 2 positional"),
+     ValueError, r"pmap in_axes must be an int, None, or a tuple of entries corresponding to "
+                 r"the positional arguments .* but got len\(in_axes\)=1, len\(args\)=2"),
     ("in_axes out of range", lambda: spmd.pmap(lambda x: x, in_axes=3)(X8), ValueError,
-     r"in_axes=3 is out of range for argument 0 \(x\) of shape \(8, 4, 3\)"),
+     r"pmap was requested to map argument 0 \(x\) along axis 3, which implies that its rank "
+     r"should be at least 4, but it is only 3 \(its shape is \(8, 4, 3\)\)"),
     ("nothing mapped", lambda: spmd.pmap(lambda x: x, in_axes=None)(X8), ValueError,
-     "at least one mapped argument"),
+     "pmap must have at least one non-None value in in_axes, or be given axis_size"),
     ("unhashable static argument", lambda: spmd.pmap(lambda x, n: x, static_broadcasted_argnums=1)(
-        X8, [1]), ValueError, r"static argument 1 \(static_broadcasted_argnums\) must be hashable"),
+        X8, [1]), ValueError, r"pmap static argument 1 \(static_broadcasted_argnums\) of "
+                              r"<lambda> must be hashable.* unhashable list: \[1\]"),
     ("unbound axis name", lambda: spmd.pmap(lambda x: lax.psum(x, "j"), axis_name="i")(X8),
      NameError, r"unbound axis name: 'j'\. The names bound by the enclosing pmap/vmap are \['i'\]"),
     ("collective outside any mapped context", lambda: lax.pmean(X8, "i"), NameError,
@@ -327,8 +333,20 @@ ERRORS = [
     ("nested pmap", lambda: spmd.pmap(lambda x: spmd.pmap(jnp.sin)(x))(X8), NotImplementedError,
      r"nested pmap \(sin inside another pmapped function\) is not supported; map the inner "
      r"axis with vmap"),
+    ("global_arg_shapes, which JAX removed", lambda: spmd.pmap(jnp.sin, global_arg_shapes=((8,),)),
+     ValueError, r"pmap: global_arg_shapes only worked with sharded_jit, which has long been "
+                 r"removed from JAX .*; remove global_arg_shapes from the pmap call"),
+    ("a platform not present", lambda: spmd.pmap(jnp.sin, backend="gpu"), RuntimeError,
+     r"pmap: unknown backend: 'gpu' requested, .* Platforms present are: cpu\."),
+    ("no devices", lambda: spmd.pmap(jnp.sin, devices=[]), ValueError,
+     r"'devices' argument to pmap must be non-empty, or None\."),
+    ("in_axes not a prefix of an argument", lambda: spmd.pmap(lambda p: p, in_axes=({"b": 0},))(
+        {"a": X8}), ValueError, r"pmap in_axes specification must be a tree prefix of the "
+                                r"corresponding value; pytree structure error at key path pmap "
+                                r"in_axes\[0\]: the prefix has a dict with keys \['b'\] there"),
     ("out_axes not ints", lambda: spmd.pmap(lambda x: x, out_axes="0"), TypeError,
-     "out_axes entries must be ints or None"),
+     r"pmap out_axes must be an int, None, or \(nested\) container with those types as "
+     r"leaves, but got out_axes='0'"),
 ]
 
 

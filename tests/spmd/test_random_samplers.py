@@ -2,8 +2,6 @@
 loop, pmap with one key per device equals the loop, random values carry no tangent under grad
 while their parameters do (finite differences), split keys give uncorrelated streams; and the
 errors a user can make, with their messages."""
-import contextlib
-
 import numpy as np
 import pytest
 
@@ -82,25 +80,14 @@ def test_random_values_carry_no_tangent():
     np.testing.assert_array_equal(np.asarray(tangent), np.ones(3))
 
 
-@contextlib.contextmanager
-def x64():
-    old = spmd.config.enable_x64
-    spmd.config.update("enable_x64", True)
-    try:
-        yield
-    finally:
-        spmd.config.update("enable_x64", old)
-
-
 @pytest.mark.parametrize("f,args,order", [
     (lambda lo, hi: random.uniform(KEY, (3,), np.float64, lo, hi),
      (np.float64(-1.0), np.array([1.0, 2.0, 3.0])), 1),
     (lambda lo, hi: random.truncated_normal(KEY, lo, hi, (3,), np.float64),
      (np.float64(-0.5), np.array([0.5, 1.0, 2.0])), 1),
 ])
-def test_gradients_with_respect_to_parameters(f, args, order):
-    with x64():
-        check_grads(f, args, order=order)
+def test_gradients_with_respect_to_parameters(f, args, order, x64):
+    check_grads(f, args, order=order)
 
 
 def test_split_keys_give_uncorrelated_streams():

@@ -17,7 +17,6 @@ import numpy as np
 import pytest
 import scipy.special
 
-import spmd
 from spmd.transforms import dtypes, lax
 
 SHAPE = (2, 3)  # elementwise operands: one shape, so every table row reuses its programs
@@ -511,14 +510,3 @@ def cases(where=lambda c: True):
 def case_dtypes(where=lambda c, d: True):
     """(case, dtype) pairs for every dtype a case is tested in."""
     return [pytest.param(c, d, id=f"{c.name}-{d}") for c in CASES for d in c.dtypes if where(c, d)]
-
-
-@pytest.fixture
-def x64():
-    """64-bit types on for one test (float64 inputs stay float64)."""
-    before = spmd.config.enable_x64
-    spmd.config.update("enable_x64", True)
-    try:
-        yield
-    finally:
-        spmd.config.update("enable_x64", before)

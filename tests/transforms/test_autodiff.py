@@ -11,11 +11,7 @@ from tests.oracles import assert_close, check_grads, numerical_jvp
 from spmd.transforms import dtypes
 
 
-@pytest.fixture(autouse=True)
-def x64():
-    spmd.config.update("enable_x64", True)
-    yield
-    spmd.config.update("enable_x64", False)
+pytestmark = pytest.mark.usefixtures("x64")  # (tests/conftest.py)
 
 
 RNG = np.random.default_rng(0)

@@ -14,11 +14,7 @@ from spmd.transforms import core
 from spmd.transforms.jvp import linearize_flat
 
 
-@pytest.fixture(autouse=True)
-def x64():
-    spmd.config.update("enable_x64", True)
-    yield
-    spmd.config.update("enable_x64", False)
+pytestmark = pytest.mark.usefixtures("x64")  # (tests/conftest.py)
 
 
 def _wrt(case):

@@ -1,5 +1,8 @@
 """The core: abstract values, dtype promotion, the program printer, pytrees, spmd.Array."""
 import collections
+import subprocess
+import sys
+import textwrap
 
 import numpy as np
 import pytest
@@ -8,13 +11,6 @@ import spmd
 import spmd.numpy as jnp
 from tests.oracles import assert_close
 from spmd.transforms import core, dtypes, tree_util
-
-
-@pytest.fixture
-def x64():
-    spmd.config.update("enable_x64", True)
-    yield
-    spmd.config.update("enable_x64", False)
 
 
 # ---------------------------------------------------------------- promotion
@@ -166,7 +162,7 @@ def test_array_is_read_only_and_unhashable():
 
 @pytest.mark.parametrize("dtype", [np.float32, np.int32, np.bool_, np.uint8, np.float16,
                                    dtypes.bfloat16, np.complex64])
-def test_array_roundtrip_dtypes(dtype):
+def test_array_roundtrip_dtypes(dtype, poisoned_jax):
     host = (np.arange(6) % 3).astype(dtype).reshape(3, 2)
     x = jnp.asarray(host)
     assert x.dtype == dtype
@@ -192,6 +188,29 @@ def test_missing_rule_names_primitive_and_transform():
         del core.abstract_eval_rules[p]
 
 
-def test_jax_never_imported():
-    import sys
-    assert "jax" not in sys.modules
+def test_jax_never_imported(poisoned_jax):
+    """A fresh process imports spmd, runs jit, grad, vmap and a pmap with a collective, and
+    fetches their results every way; the poisoned jax package first on its path records any
+    attempt to import jax (jaxlib swallows the ImportError, so the log is what tells)."""
+    script = textwrap.dedent("""
+        import sys
+        import numpy as np
+        import spmd
+        import spmd.numpy as jnp
+        from spmd import lax
+        from spmd.data import unreplicate
+        x = np.arange(8.0, dtype=np.float32).reshape(8, 1)
+        grad = spmd.jit(spmd.grad(lambda w: jnp.sum(jnp.sin(w * x))))(np.float32(0.5))
+        np.testing.assert_allclose(float(grad), np.sum(x * np.cos(0.5 * x)), rtol=1e-5)
+        np.testing.assert_allclose(np.asarray(spmd.vmap(jnp.cos)(x)), np.cos(x), rtol=1e-6)
+        out = spmd.pmap(lambda r: lax.psum(r, "i") * r, axis_name="i")(x)
+        np.testing.assert_array_equal(np.asarray(out[3]), x.sum() * x[3])
+        np.testing.assert_array_equal(unreplicate(out), x.sum() * x[0])
+        np.testing.assert_array_equal(np.asarray(out), x.sum() * x)
+        assert "jax" not in sys.modules
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    attempts = poisoned_jax.attempts()
+    assert not attempts, f"{len(attempts)} attempt(s) to import jax, the first:\n{attempts[0]}"

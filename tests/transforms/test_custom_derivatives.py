@@ -249,19 +249,15 @@ def _sin_times_bwd(res, g):
 sin_times.defvjp(_sin_times_fwd, _sin_times_bwd)
 
 
-def test_custom_vjp_matches_finite_differences():
-    spmd.config.update("enable_x64", True)
-    try:
-        x, y = np.array([0.3, -1.2, 2.0]), np.array([1.5, 0.5, -2.0])
-        u, v = np.array([1.0, -2.0, 0.5]), (np.array([0.1, 0.2, -0.3]), np.array([1.0, 0.0, 2.0]))
-        out, pullback = spmd.vjp(sin_times, x, y)
-        gx, gy = pullback(u)
-        # <u, J v> by finite differences equals <J^T u, v> from the rule
-        jv = np.asarray(numerical_jvp(sin_times, (x, y), v))
-        assert np.isclose(np.dot(u, jv), np.dot(gx, v[0]) + np.dot(gy, v[1]), rtol=1e-8)
-        assert_close(out, np.sin(x) * y)
-    finally:
-        spmd.config.update("enable_x64", False)
+def test_custom_vjp_matches_finite_differences(x64):
+    x, y = np.array([0.3, -1.2, 2.0]), np.array([1.5, 0.5, -2.0])
+    u, v = np.array([1.0, -2.0, 0.5]), (np.array([0.1, 0.2, -0.3]), np.array([1.0, 0.0, 2.0]))
+    out, pullback = spmd.vjp(sin_times, x, y)
+    gx, gy = pullback(u)
+    # <u, J v> by finite differences equals <J^T u, v> from the rule
+    jv = np.asarray(numerical_jvp(sin_times, (x, y), v))
+    assert np.isclose(np.dot(u, jv), np.dot(gx, v[0]) + np.dot(gy, v[1]), rtol=1e-8)
+    assert_close(out, np.sin(x) * y)
 
 
 @pytest.mark.parametrize("x_axis", [0, 1])

@@ -104,6 +104,65 @@ def test_donated_argument_is_consumed():
         np.asarray(x)
 
 
+def test_donate_argnames_and_donated_keyword_arguments():
+    f = spmd.jit(lambda x, y: x * 2 + y, donate_argnames="x")
+    x, y = jnp.asarray(np.ones(4, np.float32)), jnp.asarray(np.arange(4, dtype=np.float32))
+    assert_close(f(x=x, y=y), np.arange(4, dtype=np.float32) + 2)  # x passed by name
+    assert x.is_deleted() and not y.is_deleted()
+    g = spmd.jit(lambda x, y: x - y, donate_argnums=1)  # the name y follows from the number
+    a, b = jnp.asarray(np.ones(3, np.float32)), jnp.asarray(np.ones(3, np.float32))
+    assert_close(g(a, y=b), np.zeros(3, np.float32))
+    assert b.is_deleted() and not a.is_deleted()
+
+
+def test_static_argnames_follow_from_static_argnums():
+    calls = []
+
+    def f(x, n):
+        calls.append(n)
+        return x * n
+    jf = spmd.jit(f, static_argnums=1)
+    x = np.ones(3, np.float32)
+    assert_close(jf(x, n=3), x * 3)   # n by name is static too: a Python int in the trace
+    assert_close(jf(x, n=4), x * 4)
+    assert_close(jf(x, 3), x * 3)
+    assert calls == [3, 4, 3]  # a new trace per value; by name and by position differ
+
+
+def test_inline_traces_into_the_enclosing_program():
+    f = lambda x: jnp.sin(x) * 2.0  # noqa: E731
+    x = np.linspace(0, 1, 5, dtype=np.float32)
+    inlined = spmd.make_jaxpr(spmd.jit(f, inline=True))(x)
+    called = spmd.make_jaxpr(spmd.jit(f))(x)
+    assert "jit[" not in str(inlined) and "sin" in str(inlined)
+    assert "jit[" in str(called)
+    assert_close(spmd.jit(f, inline=True)(x), np.sin(x) * 2.0)
+    assert_close(spmd.grad(lambda v: jnp.sum(spmd.jit(f, inline=True)(v)))(x), 2 * np.cos(x))
+
+
+def test_keywords():
+    assert_close(spmd.jit(lambda x: x + 1, backend="cpu", keep_unused=True)(np.float32(1)),
+                 np.float32(2))
+    with pytest.raises(TypeError, match=r"jit\(\) got an unexpected keyword argument 'x'"):
+        spmd.jit(lambda x: x, x=1)
+    with pytest.raises(TypeError, match=r"jit\(\) got an unexpected keyword argument "
+                                        r"'static_argnum'"):
+        spmd.jit(static_argnum=1)
+
+
+@pytest.mark.parametrize("keyword,value,why", [
+    ("in_shardings", None, "spmd has no meshes or shardings"),
+    ("out_shardings", None, "spmd has no meshes or shardings"),
+    ("device", "cpu:0", "jit runs on the default device"),
+    ("abstracted_axes", ("n",), "spmd traces with static shapes only"),
+    ("compiler_options", {"xla_cpu_enable_fast_math": True}, "spmd passes no XLA compiler options"),
+])
+def test_keywords_that_need_what_spmd_lacks(keyword, value, why):
+    with pytest.raises(NotImplementedError, match=rf"jit\({keyword}=\.\.\.\) is not supported: "
+                                                  rf"{why}.*; leave {keyword} out"):
+        spmd.jit(lambda x: x, **{keyword: value})
+
+
 def test_eager_equals_jit_numerics():
     rng = np.random.default_rng(0)
     x = rng.standard_normal((4, 5)).astype(np.float32)
@@ -127,7 +186,8 @@ def test_traced_int_and_index_errors():
 
 def test_unhashable_static_argument():
     f = spmd.jit(lambda x, cfg: x * len(cfg), static_argnums=1)
-    with pytest.raises(ValueError, match="static argument.*must be hashable.*list"):
+    with pytest.raises(ValueError, match=r"jit static argument 1 \(static_argnums\) of <lambda> "
+                                         r"must be hashable.*unhashable list: \[1, 2\]"):
         f(np.float32(1), [1, 2])
 
 
@@ -150,7 +210,18 @@ def test_escaped_tracer_is_reported():
         jnp.sin(leaked[0])
 
 
-def test_persistent_compilation_cache(tmp_path):
+def test_persistent_compilation_cache(tmp_path, monkeypatch):
+    """With every in-memory cache cleared, the program comes from disk (not a recompile) and
+    computes the same numbers."""
+    loaded = []  # the executables found on disk
+    load_from_disk = backend._load_from_disk
+
+    def recording_load(*args):
+        exe = load_from_disk(*args)
+        if exe is not None:
+            loaded.append(exe)
+        return exe
+    monkeypatch.setattr(backend, "_load_from_disk", recording_load)
     spmd.config.update("compilation_cache_dir", str(tmp_path))
     try:
         f = spmd.jit(lambda x: jnp.cos(x) * 3.0 - 1.25)
@@ -158,9 +229,10 @@ def test_persistent_compilation_cache(tmp_path):
         expected = np.cos(x) * 3.0 - 1.25
         assert_close(f(x), expected)
         assert list(tmp_path.iterdir()), "the executable was written to the cache"
-        backend._compile_cache.clear()
-        g = spmd.jit(lambda x: jnp.cos(x) * 3.0 - 1.25)
-        assert_close(g(x), expected)  # loaded from disk, same numbers
+        assert not loaded, "nothing to load before the first save"
+        spmd.clear_caches()
+        assert_close(f(x), expected)  # loaded from disk, same numbers
+        assert loaded, "the executable was not loaded from disk"
     finally:
         spmd.config.update("compilation_cache_dir", "")
 

@@ -7,7 +7,7 @@ import pytest
 
 import spmd
 from tests.oracles import check_grads
-from tests.transforms.lax_cases import CASES, F, Operand, cases, x64  # noqa: F401  (fixture)
+from tests.transforms.lax_cases import CASES, F, Operand, cases
 from spmd.transforms import dtypes, tree_util
 
 POINTS = (0, 1, 2)

@@ -3,7 +3,7 @@ operation accepts, and in float64 with 64-bit types on."""
 import pytest
 
 from tests.oracles import assert_close
-from tests.transforms.lax_cases import DTYPES, case_dtypes, cases, x64  # noqa: F401  (fixture)
+from tests.transforms.lax_cases import DTYPES, case_dtypes, cases
 
 
 @pytest.mark.parametrize("case, dtype", case_dtypes())

@@ -73,13 +73,9 @@ def test_checkpoint_under_vmap_and_second_order():
     assert_close(second(remat)(X), second(sin_chain)(X), rtol=1e-5)
 
 
-def test_checkpoint_matches_finite_differences():
-    spmd.config.update("enable_x64", True)
-    try:
-        check_grads(spmd.checkpoint(layer), ({"w": W.astype(np.float64), "b": X.astype(
-            np.float64)}, X.astype(np.float64)), order=2)
-    finally:
-        spmd.config.update("enable_x64", False)
+def test_checkpoint_matches_finite_differences(x64):
+    check_grads(spmd.checkpoint(layer), ({"w": W.astype(np.float64), "b": X.astype(
+        np.float64)}, X.astype(np.float64)), order=2)
 
 
 def count_ops(f, args, op):

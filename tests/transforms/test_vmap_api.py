@@ -146,16 +146,23 @@ def test_error_out_axes_none_for_a_varying_output():
 
 def test_error_inconsistent_sizes_names_arguments_and_sizes():
     with pytest.raises(ValueError, match=r"vmap got inconsistent sizes for array axes to be "
-                                         r"mapped:\n  \* argument 0 of type f32\[2,3\] has size 2 "
-                                         r"along axis 0;\n  \* argument 1 of type f32\[3,2\] has "
-                                         r"size 3 along axis 0"):
+                                         r"mapped:\n  \* one axis had size 2: axis 0 of argument 0 "
+                                         r"\(x\) of type f32\[2,3\];\n  \* one axis had size 3: "
+                                         r"axis 0 of argument 1 \(y\) of type f32\[3,2\]\."):
         spmd.vmap(affine)(M, N)
-    with pytest.raises(ValueError, match=r"keyword argument 'y' of type f32\[3,2\] has size 3"):
+    with pytest.raises(ValueError, match=r"one axis had size 3: axis 0 of keyword argument 'y' "
+                                         r"of type f32\[3,2\]"):
         spmd.vmap(lambda x, y: x)(M, y=N)
+    # the most common size first, with an example; a pytree leaf is named by its key path
+    with pytest.raises(ValueError, match=r"  \* most axes \(2 of them\) had size 2, e\.g\. axis 0 "
+                                         r"of argument 0 \(p\)\['a'\] of type f32\[2,3\];\n  \* "
+                                         r"one axis had size 3: axis 0 of argument 0 \(p\)\['c'\]\[1\]"):
+        spmd.vmap(lambda p: p)({"a": M, "c": (M, N)})
 
 
 def test_error_axes_out_of_range():
-    with pytest.raises(ValueError, match=r"vmap was requested to map argument 0 along axis 2, "
+    with pytest.raises(ValueError, match=r"vmap was requested to map argument 0 \(x\) along "
+                                         r"axis 2, "
                                          r"which implies that its rank should be at least 3, but "
                                          r"it is only 2 \(its shape is \(2, 3\)\)"):
         spmd.vmap(jnp.sin, in_axes=2)(M)
@@ -167,11 +174,31 @@ def test_error_axes_out_of_range():
 def test_error_bad_in_axes_specifications():
     with pytest.raises(ValueError, match=r"but got len\(in_axes\)=1, len\(args\)=2"):
         spmd.vmap(affine, in_axes=(0,))(M, M)
-    with pytest.raises(TypeError, match="vmap in_axes must be an int, None, or a"):
+    with pytest.raises(TypeError, match=r"vmap in_axes must be an int, None, or \(nested\) "
+                                        r"container with those types as leaves, but got "
+                                        r"in_axes=\(0, 'x'\)"):
         spmd.vmap(affine, in_axes=(0, "x"))
-    with pytest.raises(ValueError, match="in_axes specification must be a tree prefix"):
+    with pytest.raises(TypeError, match=r"vmap in_axes must be an int, None, or a tuple of "
+                                        r"entries corresponding to the positional arguments"):
+        spmd.vmap(affine, in_axes={"x": 0})
+    with pytest.raises(ValueError, match=r"vmap in_axes specification must be a tree prefix of "
+                                         r"the corresponding value; pytree structure error at "
+                                         r"key path vmap in_axes\[0\]: the prefix has a dict "
+                                         r"with keys \['b'\] there, but the value has one with "
+                                         r"keys \['a'\]"):
         spmd.vmap(lambda p: p["a"], in_axes=({"b": 0},))({"a": M})
+    with pytest.raises(ValueError, match=r"key path vmap out_axes\[1\]: the prefix has a tuple "
+                                         r"there, but the value has a leaf"):
+        spmd.vmap(lambda x: (x, x), out_axes=(0, (0, 0)))(M)
     with pytest.raises(ValueError, match="vmap must have at least one non-None value in in_axes"):
         spmd.vmap(jnp.sin, in_axes=None)(M)
     with pytest.raises(ValueError, match="vmap got axis_size=5 but the mapped inputs have size 2"):
         spmd.vmap(jnp.sin, axis_size=5)(M)
+
+
+def test_spmd_axis_name_is_refused_with_the_reason():
+    with pytest.raises(NotImplementedError, match=r"vmap\(spmd_axis_name='d'\) is not supported: "
+                                                  r"in JAX it shards the vmapped dimension over "
+                                                  r"that mesh axis .* spmd has no meshes\. Leave "
+                                                  r"it out; .* use pmap"):
+        spmd.vmap(jnp.sin, spmd_axis_name="d")
