@@ -51,9 +51,13 @@ class Config:
         key = name[4:] if name.startswith("jax_") else name
         if key not in self.values:
             raise ValueError(f"unknown spmd config option {name!r}; known options: {sorted(self.values)}")
-        self.values[key] = value
-        for listener in self._listeners.get(key, ()):
-            listener(value)
+        previous, self.values[key] = self.values[key], value
+        try:
+            for listener in self._listeners.get(key, ()):
+                listener(value)  # a listener refuses a bad value by raising
+        except Exception:
+            self.values[key] = previous  # ...and the setting keeps its last good value
+            raise
 
     def on_change(self, name: str, listener):
         self._listeners.setdefault(name, []).append(listener)

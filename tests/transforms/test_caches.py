@@ -73,3 +73,4 @@ def test_cache_size_bounds_every_cache(cache_size):
 def test_cache_size_must_be_positive(cache_size):
     with pytest.raises(ValueError, match="cache_size must be at least 1, got 0"):
         cache_size(0)
+    assert spmd.config.cache_size >= 1  # the refused value is not kept
