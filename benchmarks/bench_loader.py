@@ -66,7 +66,8 @@ def make_train_step(features: int, hidden: int, classes: int, batch: int, scale:
         return optim.apply_updates(params, updates), opt_state
 
     rng = np.random.default_rng(0)
-    params = {"w1": (rng.standard_normal((features, hidden)) / np.sqrt(features)).astype(np.float32),
+    params = {"w1": (rng.standard_normal((features, hidden))
+                     / np.sqrt(features)).astype(np.float32),
               "w2": (rng.standard_normal((hidden, classes)) / np.sqrt(hidden)).astype(np.float32)}
     return step, params, opt.init(params)
 
@@ -79,7 +80,7 @@ def run(title, data, global_batch, features, hidden, classes, scale, batches):
                      ("loader -> 1 device", dict(devices=one)),
                      (f"loader -> {len(devices)} devices", dict(devices=devices))]:
         loader = spmd.data.ShardedLoader(data, global_batch, seed=0, prefetch=4, **kw)
-        rows.append((name, _rate(lambda n: _drain(loader, n), batches)))
+        rows.append((name, _rate(lambda n, loader=loader: _drain(loader, n), batches)))
         loader.close()
 
     step, params, opt_state = make_train_step(features, hidden, classes, global_batch, scale)

@@ -143,7 +143,7 @@ def inflight_bound_cost():
     for _ in range(9):  # interleaved, so that a change of machine load hits every row alike
         for name, bound, block in configs:
             config.update("max_inflight_executions", bound)
-            times[name].append(median_seconds(lambda: loop(block), 1, warmup=0) / STEPS)
+            times[name].append(median_seconds(lambda block=block: loop(block), 1, warmup=0) / STEPS)
     config.update("max_inflight_executions", before)
     rows = [(name, statistics.median(times[name])) for name, _, _ in configs]
     report("matmul 128x128 + psum per step, 8 devices: the in-flight bound", rows,

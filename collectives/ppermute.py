@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from spmd.collectives.axes import (axis_size, canonical_names, check_pure_names, pairs_attr,
-                              replica_axes)
+                                   replica_axes)
 from spmd.transforms import batching, core, lax, tree_util
 from spmd.transforms.batching import batching_rules, bdim_at_front, moveaxis
 from spmd.transforms.core import Primitive

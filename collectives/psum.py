@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from spmd.collectives.axes import (canonical_groups, canonical_names, groups_attr, participants,
-                              replica_axes)
+                                   replica_axes)
 from spmd.transforms import batching, core, dtypes, lax, tree_util
 from spmd.transforms.batching import batching_rules
 from spmd.transforms.core import Primitive, Tracer

@@ -59,7 +59,7 @@ def _launcher_fds() -> tuple[int, ...]:
 def _rank_from_environment():
     env = cluster.detect()
     if env is None:
-        raise SystemExit("launch.rank_output: no --rank given and no launcher variables "
+        raise SystemExit("spmd.launch.rank_output: no --rank given and no launcher variables "
                          "(SPMD_PROCESS_ID, PMI_RANK, OMPI_COMM_WORLD_RANK, SLURM_PROCID) set")
     return env.process_id()
 
@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["--"]:
         argv = argv[1:]
     if not argv:
-        raise SystemExit("usage: python -m launch.rank_output [--rank R] -- command [args...]")
+        raise SystemExit("usage: python -m spmd.launch.rank_output [--rank R] -- command [args...]")
     code = run(_rank_from_environment() if rank is None else rank, argv)
     if code < 0:  # end the same way, so our parent sees the signal too
         if -code != signal.SIGKILL:

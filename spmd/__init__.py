@@ -2,7 +2,7 @@
 
 `import spmd as jax; import spmd.numpy as jnp` ports the core of a JAX program."""
 from spmd.transforms.api import (grad, jvp, linearize, make_jaxpr, value_and_grad, vjp,  # noqa: F401
-                            vmap)
+                                 vmap)
 from spmd.transforms.array import Array  # noqa: F401
 from spmd.transforms.config import config  # noqa: F401
 from spmd.transforms.jit import jit  # noqa: F401

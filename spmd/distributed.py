@@ -8,7 +8,7 @@ helpers of JAX's multihost_utils (on host values, through the coordinator's key-
 from spmd.cluster.cluster_env import detect
 from spmd.cluster.distributed import initialize, is_initialized, shutdown  # noqa: F401
 from spmd.cluster.host_collectives import (assert_equal, broadcast_one_to_all,  # noqa: F401
-                                      process_allgather, sync_global_devices)
+                                           process_allgather, sync_global_devices)
 
 
 def launched() -> bool:

@@ -49,8 +49,8 @@ def numerical_jvp(f, args, tangents, eps=1e-6):
 
 
 def _random_like(rng, tree):
-    return tree_util.tree_map(lambda x: rng.standard_normal(np.shape(x)).astype(np.asarray(x).dtype),
-                              tree)
+    return tree_util.tree_map(
+        lambda x: rng.standard_normal(np.shape(x)).astype(np.asarray(x).dtype), tree)
 
 
 def check_grads(f, args, order=2, modes=("fwd", "rev"), eps=1e-6, rtol=1e-5, atol=1e-5, seed=0):
@@ -71,7 +71,8 @@ def check_grads(f, args, order=2, modes=("fwd", "rev"), eps=1e-6, rtol=1e-5, ato
         lhs = float(np.dot(_flat(u), _flat(jv)))
         ju = vjp_fn(u)
         rhs = float(np.dot(_flat(ju), _flat(v)))
-        assert np.isclose(lhs, rhs, rtol=max(rtol, 1e-6), atol=atol), f"<u,Jv>={lhs} != <J^T u,v>={rhs}"
+        assert np.isclose(lhs, rhs, rtol=max(rtol, 1e-6), atol=atol), (f"<u,Jv>={lhs} != "
+                                                                        f"<J^T u,v>={rhs}")
         if "fwd" not in modes:
             expected = numerical_jvp(f, args, v, eps)
             assert np.isclose(float(np.dot(_flat(u), _flat(expected))), rhs, rtol=1e-4, atol=atol)

@@ -68,8 +68,9 @@ class Array:
 
     def _check_alive(self):
         if backend.is_deleted(self._buf):
-            raise RuntimeError("this Array's buffer was donated to a jit/pmap call (donate_argnums) "
-                               "and can no longer be used; use the call's result instead")
+            raise RuntimeError("this Array's buffer was donated to a jit/pmap call "
+                               "(donate_argnums) and can no longer be used; use the call's "
+                               "result instead")
 
     def _value(self) -> np.ndarray:
         if self._npy is None:
@@ -136,7 +137,8 @@ class Array:
         weak = ", weak_type=True" if self.weak_type else ""
         return f"Array({body}, dtype={self.dtype}{weak})"
 
-    __str__ = lambda self: str(self._value())
+    def __str__(self):
+        return str(self._value())
 
     def __reduce__(self):  # pickling (checkpoints, Ray) goes through NumPy
         return (_rebuild, (np.asarray(self), self.weak_type))

@@ -22,7 +22,8 @@ REQUIRED_JAXLIB = "0.10.2"
 try:
     import jaxlib
 except ImportError as e:  # pragma: no cover - install problem
-    raise ImportError(f"spmd needs jaxlib=={REQUIRED_JAXLIB}: pip install jaxlib=={REQUIRED_JAXLIB}") from e
+    raise ImportError(f"spmd needs jaxlib=={REQUIRED_JAXLIB}: "
+                      f"pip install jaxlib=={REQUIRED_JAXLIB}") from e
 if jaxlib.__version__ != REQUIRED_JAXLIB:  # pragma: no cover - install problem
     raise ImportError(f"spmd drives jaxlib's private API, pinned to jaxlib=={REQUIRED_JAXLIB}, "
                       f"but jaxlib {jaxlib.__version__} is installed: "
@@ -141,12 +142,14 @@ class _ClientState:
 _state = _ClientState()
 
 
-def set_distributed(distributed_client, process_id: int, num_processes: int):
-    """Make the next client a member of a multi-process job (cluster/ calls this)."""
+def set_distributed(distributed_client, process_id: int, num_processes: int,
+                    host_address: str = "127.0.0.1"):
+    """Make the next client a member of a multi-process job (cluster/ calls this).
+    `host_address` is where the other processes reach this one for gloo's collectives."""
     if _state.client is not None:
         raise RuntimeError("spmd.distributed.initialize() must be called before any spmd "
                            "computation: the backend is already in use in this process")
-    _state.distributed = (distributed_client, process_id, num_processes)
+    _state.distributed = (distributed_client, process_id, num_processes, host_address)
 
 
 def backend_started() -> bool:
@@ -170,8 +173,8 @@ def _make_client():
     host_memory.keep_freed_buffers()
     if _state.distributed is None:
         return xc.make_cpu_client(asynchronous=True, num_devices=count)
-    dist, process_id, num_processes = _state.distributed
-    collectives = _jax.make_gloo_tcp_collectives(distributed_client=dist, hostname="127.0.0.1")
+    dist, process_id, num_processes, host_address = _state.distributed
+    collectives = _jax.make_gloo_tcp_collectives(distributed_client=dist, hostname=host_address)
     return xc.make_cpu_client(asynchronous=True, distributed_client=dist, node_id=process_id,
                               num_nodes=num_processes, collectives=collectives, num_devices=count)
 

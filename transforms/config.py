@@ -42,15 +42,18 @@ class Config:
             "cache_size": int(os.environ.get("SPMD_CACHE_SIZE", "4096")),
             # spmd.random's stream layout, as JAX's flag (on by default since JAX 0.5)
             "threefry_partitionable": os.environ.get(
-                "JAX_THREEFRY_PARTITIONABLE", "1").strip().lower() not in ("0", "false", "no", "off"),
+                "JAX_THREEFRY_PARTITIONABLE", "1").strip().lower() not in ("0", "false", "no",
+                                                                           "off"),
         }
         self._listeners = {}
 
     def update(self, name: str, value):
-        """Change a setting: `spmd.config.update("enable_x64", True)`. JAX's `jax_` prefix is accepted."""
+        """Change a setting: `spmd.config.update("enable_x64", True)`. JAX's `jax_` prefix is
+        accepted."""
         key = name[4:] if name.startswith("jax_") else name
         if key not in self.values:
-            raise ValueError(f"unknown spmd config option {name!r}; known options: {sorted(self.values)}")
+            raise ValueError(f"unknown spmd config option {name!r}; "
+                             f"known options: {sorted(self.values)}")
         previous, self.values[key] = self.values[key], value
         try:
             for listener in self._listeners.get(key, ()):

@@ -400,7 +400,7 @@ impl_rules: dict[Primitive, Callable] = {}
 
 
 def eager_apply(prim, args, params):
-    raise NotImplementedError("transforms.eager installs the eager executor")
+    raise NotImplementedError("spmd.transforms.eager installs the eager executor")
 
 
 def set_eager_executor(fn):

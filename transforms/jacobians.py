@@ -14,7 +14,7 @@ import numpy as np
 
 from spmd.transforms import core, dtypes, tree_util
 from spmd.transforms.api import (argnums_tuple, check_input_dtype_revderiv,
-                            check_output_dtype_revderiv, jvp, partial_args, vjp, vmap)
+                                 check_output_dtype_revderiv, jvp, partial_args, vjp, vmap)
 from spmd.transforms.lax import reshape, slice_in_dim
 
 
@@ -88,8 +88,8 @@ def jacfwd(fun: Callable, argnums=0, has_aux: bool = False, holomorphic: bool = 
         in_avals = [core.get_aval(x) for x in dyn_leaves]
         blocks = [_split_axis(t, -1, in_avals, core.get_aval(o).shape, ())
                   for o, t in zip(y_leaves, tree_util.tree_leaves(tangents))]
-        jac = _nest(y_tree, tree_util.treedef_children(dyn_tree)[0] if isinstance(argnums, int) else dyn_tree,
-                    blocks)
+        jac = _nest(y_tree, tree_util.treedef_children(dyn_tree)[0]
+                    if isinstance(argnums, int) else dyn_tree, blocks)
         return (jac, out[2]) if has_aux else jac
     return jacfun
 
@@ -119,8 +119,8 @@ def jacrev(fun: Callable, argnums=0, has_aux: bool = False, holomorphic: bool = 
         per_input = [_split_axis(ct, 0, out_avals, (), core.get_aval(x).shape)
                      for ct, x in zip(cts, dyn_leaves)]
         blocks = [[per_input[i][o] for i in range(len(dyn_leaves))] for o in range(len(y_leaves))]
-        jac = _nest(y_tree, tree_util.treedef_children(dyn_tree)[0] if isinstance(argnums, int) else dyn_tree,
-                    blocks)
+        jac = _nest(y_tree, tree_util.treedef_children(dyn_tree)[0]
+                    if isinstance(argnums, int) else dyn_tree, blocks)
         return (jac, out[2]) if has_aux else jac
     return jacfun
 

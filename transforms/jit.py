@@ -15,7 +15,7 @@ from spmd.transforms.eager import to_buffer
 from spmd.transforms.jvp import Zero, instantiate, jvp_flat, jvp_rules
 from spmd.transforms.lowering import lowering_rules
 from spmd.transforms.staging import (StagingTrace, closed_as_open, partial_eval_jaxpr,
-                                partial_eval_rules, trace_to_jaxpr)
+                                     partial_eval_rules, trace_to_jaxpr)
 from spmd.transforms.transpose import backward_pass, is_undefined, transpose_rules
 
 # ---------------------------------------------------------------- the call primitive
@@ -186,7 +186,8 @@ class _FastCall:
         self.out_avals = program.out_avals
         self.out_tree = entry.out_tree
         # the common case, one array out, is wrapped inline by the caller
-        self.out_aval = program.out_avals[0] if tree_util.treedef_is_strict_leaf(entry.out_tree) else None
+        self.out_aval = (program.out_avals[0] if tree_util.treedef_is_strict_leaf(entry.out_tree)
+                         else None)
 
     def wrap(self, outs):
         return tree_util.tree_unflatten(self.out_tree, [

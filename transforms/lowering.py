@@ -46,7 +46,8 @@ def dense(value: np.ndarray, aval: ShapedArray) -> str:
             return f"dense<{'true' if flat[0] else 'false'}> : {tensor_type(aval)}"
         return f'dense<"0x{flat.astype(np.uint8).tobytes().hex().upper()}"> : {tensor_type(aval)}'
     flat = value.reshape(-1)
-    if flat.size > 1 and (flat == flat[0]).all() and not np.isnan(flat[0:1].astype(np.complex128)).any():
+    if (flat.size > 1 and (flat == flat[0]).all()
+            and not np.isnan(flat[0:1].astype(np.complex128)).any()):
         flat = flat[:1]  # a splat
     data = np.ascontiguousarray(flat).view(np.uint8).tobytes().hex().upper()
     return f'dense<"0x{data}"> : {tensor_type(aval)}'
@@ -75,7 +76,8 @@ class ModuleContext:
 
 
 class LoweringContext:
-    """Where one equation's rule writes. `in_avals` and `out_avals` type its operands and results."""
+    """Where one equation's rule writes. `in_avals` and `out_avals` type its operands and
+    results."""
 
     def __init__(self, module: ModuleContext, lines: list[str], indent: str,
                  in_avals=(), out_avals=(), nested: bool = False):
@@ -109,7 +111,8 @@ class LoweringContext:
         return self.op("stablehlo.constant", [], [aval], f"value = {dense(value, aval)}",
                        operand_avals=[])
 
-    def region(self, arg_avals: Sequence[ShapedArray], body: Callable[["LoweringContext", list], list],
+    def region(self, arg_avals: Sequence[ShapedArray],
+               body: Callable[["LoweringContext", list], list],
                result_avals: Sequence[ShapedArray]) -> str:
         """A region `{ ^bb0(args): ... stablehlo.return }` whose body `body(ctx, args)` writes."""
         args = [f"%r{next(self.module.counter)}" for _ in arg_avals]

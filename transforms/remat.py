@@ -26,7 +26,7 @@ from spmd.transforms.jit import jvp_jaxpr
 from spmd.transforms.jvp import Zero, jvp_rules
 from spmd.transforms.lowering import lower_jaxpr, lowering_rules
 from spmd.transforms.staging import (StagingTrace, closed_as_open, partial_eval_jaxpr,
-                                partial_eval_rules, trace_to_jaxpr)
+                                     partial_eval_rules, trace_to_jaxpr)
 from spmd.transforms.transpose import backward_pass, is_undefined, transpose_rules
 
 

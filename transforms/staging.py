@@ -14,7 +14,7 @@ import numpy as np
 
 from spmd.transforms import core
 from spmd.transforms.core import (ClosedJaxpr, Eqn, Jaxpr, Literal, ShapedArray, Trace, Tracer, Var,
-                             get_aval, set_current_trace)
+                                  get_aval, set_current_trace)
 
 # partial_eval_rules[prim](trace, args, params): how a folding trace stages an operation whose
 # inputs are part known, part staged (call and control-flow primitives split their sub-program).

@@ -51,7 +51,8 @@ def backward_pass(jaxpr: Jaxpr, consts: Sequence, cts_out: Sequence) -> list:
             linear_eqns.append(eqn)
         else:
             out = eqn.prim.bind(*map(read_primal, eqn.invars), **eqn.params)
-            primal_env.update(zip(map(id, eqn.outvars), out if eqn.prim.multiple_results else [out]))
+            primal_env.update(zip(map(id, eqn.outvars),
+                                  out if eqn.prim.multiple_results else [out]))
 
     ct_env: dict[int, object] = {}
 

@@ -66,7 +66,8 @@ class ShardedLoader:
             self.process_count * len(self.devices))
         self.num_batches = order.batches_per_epoch(self.num_rows, self.global_batch_size,
                                                    last_batch == "pad")
-        if last_batch == "pad" and self.source.is_dict and "mask" in self.source.treedef.node_data()[1]:
+        if (last_batch == "pad" and self.source.is_dict
+                and "mask" in self.source.treedef.node_data()[1]):
             raise ValueError(_MASK_CLASH)
         self.epoch, self.step = 0, 0
         self._stream = None

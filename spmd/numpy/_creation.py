@@ -117,7 +117,8 @@ def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis
     start, stop = promote_to_inexact("linspace", start, stop)
     out_dtype = dtypes.canonicalize(dtype) if dtype is not None else core.get_aval(start).dtype
     div = (num - 1) if endpoint else num
-    steps = lax.convert_element_type(lax.iota(dtypes.default_int(), num), core.get_aval(start).dtype) \
+    steps = lax.convert_element_type(lax.iota(dtypes.default_int(), num),
+                                     core.get_aval(start).dtype) \
         if num else lax.full((0,), 0, core.get_aval(start).dtype)
     shape = core.get_aval(start).shape
     delta = uf.subtract(stop, start)

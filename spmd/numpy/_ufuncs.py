@@ -109,15 +109,16 @@ bitwise_and = _binary("bitwise_and", lax.bitwise_and)
 bitwise_or = _binary("bitwise_or", lax.bitwise_or)
 bitwise_xor = _binary("bitwise_xor", lax.bitwise_xor)
 left_shift = _binary("left_shift", lax.shift_left)
-right_shift = _binary("right_shift", lambda x, y: lax.shift_right_logical(x, y) if dtypes.is_unsigned(
-    _kind(x)) else lax.shift_right_arithmetic(x, y))
+right_shift = _binary("right_shift", lambda x, y: lax.shift_right_logical(x, y)
+                      if dtypes.is_unsigned(_kind(x)) else lax.shift_right_arithmetic(x, y))
 logical_and = _binary("logical_and", _logical(lax.bitwise_and))
 logical_or = _binary("logical_or", _logical(lax.bitwise_or))
 logical_xor = _binary("logical_xor", _logical(lax.bitwise_xor))
 
 negative = _unary("negative", lax.neg)
 positive = _unary("positive", lambda x: x)
-absolute = abs = _unary("absolute", lambda x: x if dtypes.is_unsigned(_kind(x)) or _kind(x) == np.bool_
+absolute = abs = _unary("absolute",
+                        lambda x: x if dtypes.is_unsigned(_kind(x)) or _kind(x) == np.bool_
                         else lax.abs(x))
 sign = _unary("sign", lax.sign)
 exp = _unary("exp", lax.exp, True)

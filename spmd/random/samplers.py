@@ -165,7 +165,7 @@ def _truncated_normal(key, lower, upper, shape, dtype, layout):
     return uf.minimum(below, uf.maximum(above, out))
 
 
-def bernoulli(key, p=np.float32(0.5), shape=None):
+def bernoulli(key, p=np.float32(0.5), shape=None):  # noqa: B008  (JAX's default, immutable)
     """Booleans that are True with probability p: uniform(key, shape, p.dtype) < p."""
     key, _ = check_key("bernoulli", key)
     p = asarray_value(p)

@@ -19,8 +19,8 @@ SCRIPTS = os.path.join(os.path.dirname(__file__), "scripts")
 
 def spmd_run_command(*args, timeout=90, cwd=None) -> tuple[subprocess.CompletedProcess, float]:
     start = time.monotonic()
-    done = subprocess.run([sys.executable, "-m", "spmd.launch", *map(str, args)], capture_output=True,
-                          text=True, timeout=timeout, cwd=cwd)
+    done = subprocess.run([sys.executable, "-m", "spmd.launch", *map(str, args)],
+                          capture_output=True, text=True, timeout=timeout, cwd=cwd)
     return done, time.monotonic() - start
 
 
@@ -142,8 +142,9 @@ def test_parse_errors(tmp_path, monkeypatch, capsys, argv, message):
 
 @pytest.mark.timeout(60)
 def test_interrupting_spmd_run_stops_the_job(tmp_path):
-    run = subprocess.Popen([sys.executable, "-m", "spmd.launch", "-n", "2", script("sleep_forever.py"),
-                            str(tmp_path)], stderr=subprocess.PIPE, text=True)
+    run = subprocess.Popen([sys.executable, "-m", "spmd.launch", "-n", "2",
+                            script("sleep_forever.py"), str(tmp_path)],
+                           stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 30
     while len(list(tmp_path.glob("*.pid"))) < 2 and time.monotonic() < deadline:
         time.sleep(0.05)

@@ -57,9 +57,11 @@ def installed(wheel, tmp_path_factory) -> pathlib.Path:
     added by a .pth line: a path added that way has its own .pth files (the editable install's
     finder) left unread, so `spmd` can only come from the wheel."""
     venv = tmp_path_factory.mktemp("venv")
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)],
+                   check=True, timeout=120)
     python = venv / "bin" / "python"
-    purelib = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+    purelib = subprocess.run([python, "-c",
+                              "import sysconfig; print(sysconfig.get_path('purelib'))"],
                              capture_output=True, text=True, check=True).stdout.strip()
     pathlib.Path(purelib, "test_dependencies.pth").write_text(site.getsitepackages()[0] + "\n")
     install = subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "-q",
@@ -71,7 +73,8 @@ def installed(wheel, tmp_path_factory) -> pathlib.Path:
 @pytest.fixture
 def user_folder(tmp_path) -> pathlib.Path:
     for name in SHADOWS:  # a user's own modules with the names of spmd's layers
-        (tmp_path / f"{name}.py").write_text(f"raise RuntimeError('the user\\'s {name}.py was imported')\n")
+        (tmp_path / f"{name}.py").write_text(f"raise RuntimeError('the user\\'s {name}.py "
+                                             "was imported')\n")
     (tmp_path / "train.py").write_text(textwrap.dedent(PMAP_SCRIPT))
     (tmp_path / "job.py").write_text(textwrap.dedent(JOB_SCRIPT))
     return tmp_path
@@ -103,14 +106,16 @@ def test_every_package_folder_is_in_the_wheel(wheel):
 
 
 def test_a_pmap_script_runs_beside_modules_named_like_spmds_layers(installed, user_folder):
-    done = subprocess.run([installed / "bin" / "python", "train.py"], cwd=user_folder, capture_output=True,
-                          text=True, timeout=120, env=clean_environment(SPMD_CPU_DEVICES="2"))
+    done = subprocess.run([installed / "bin" / "python", "train.py"], cwd=user_folder,
+                          capture_output=True, text=True, timeout=120,
+                          env=clean_environment(SPMD_CPU_DEVICES="2"))
     assert done.returncode == 0, done.stderr
     assert f"pmap ok from {installed}" in done.stdout, done.stdout  # the wheel, not the source tree
 
 
 def test_spmd_run_starts_a_job_beside_modules_named_like_spmds_layers(installed, user_folder):
-    done = subprocess.run([installed / "bin" / "spmd-run", "-n", "2", "--cpu-devices", "2", "job.py"],
+    done = subprocess.run([installed / "bin" / "spmd-run", "-n", "2", "--cpu-devices", "2",
+                           "job.py"],
                           cwd=user_folder, capture_output=True, text=True, timeout=120,
                           env=clean_environment())
     assert done.returncode == 0, done.stdout + done.stderr

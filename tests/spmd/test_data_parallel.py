@@ -54,7 +54,8 @@ pmapped_step = spmd.pmap(_device_step, axis_name="batch")
 
 @spmd.jit
 def whole_batch_step(params, opt_state, batch):
-    x, y, mask = (batch[k].reshape((GLOBAL_BATCH,) + batch[k].shape[2:]) for k in ("x", "y", "mask"))
+    x, y, mask = (batch[k].reshape((GLOBAL_BATCH,) + batch[k].shape[2:])
+                  for k in ("x", "y", "mask"))
     grad_sum = spmd.grad(lambda p: _masked_error_sum(p, x, y, mask)[0])(params)
     return _update(params, opt_state, grad_sum, jnp.sum(mask.astype(jnp.float32)))
 
@@ -99,8 +100,8 @@ def test_checkpoint_on_8_devices_resumes_on_4(tmp_path):
     params = _init_params()
     eight = DEVICES[:8]
     loader = _loader(eight)
-    p, s = _train(pmapped_step, loader, replicate(params, eight), replicate(OPT.init(params), eight),
-                  interrupt_at)
+    p, s = _train(pmapped_step, loader, replicate(params, eight),
+                  replicate(OPT.init(params), eight), interrupt_at)
     checkpoint.save_checkpoint(tmp_path, {"params": unreplicate(p), "opt": unreplicate(s),
                                           "loader": loader.state_dict()}, step=interrupt_at)
     loader.close()

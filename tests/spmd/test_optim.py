@@ -13,7 +13,8 @@ LR = 0.1
 
 
 def _params(rng, dtype=np.float32):
-    return {"w": rng.standard_normal((3, 2)).astype(dtype), "b": rng.standard_normal(2).astype(dtype)}
+    return {"w": rng.standard_normal((3, 2)).astype(dtype),
+            "b": rng.standard_normal(2).astype(dtype)}
 
 
 def _grads(rng, k):

@@ -32,7 +32,8 @@ def test_tree_util_module_is_the_one_the_transforms_use():
     leaves, tree = tree_flatten({"b": (1, None, [2.0]), "a": 3})
     assert leaves == [3, 1, 2.0]  # dict keys sorted, None an empty node, as in JAX
     assert tree_unflatten(tree, [30, 10, 20.0]) == {"a": 30, "b": (10, None, [20.0])}
-    out = spmd.jit(lambda t: spmd.tree_util.tree_map(lambda v: v * 2, t))({"w": np.ones(2, np.float32)})
+    out = spmd.jit(lambda t: spmd.tree_util.tree_map(lambda v: v * 2, t))(
+        {"w": np.ones(2, np.float32)})
     np.testing.assert_array_equal(np.asarray(out["w"]), 2 * np.ones(2))
 
 
@@ -40,7 +41,8 @@ FLOATS = (np.floating, np.inexact, np.number, np.generic)
 OTHERS = (np.integer, np.signedinteger, np.unsignedinteger, np.complexfloating, np.bool_)
 
 
-@pytest.mark.parametrize("dtype", [np.int8, np.uint32, np.float16, np.float32, np.complex64, np.bool_])
+@pytest.mark.parametrize("dtype", [np.int8, np.uint32, np.float16, np.float32, np.complex64,
+                                   np.bool_])
 @pytest.mark.parametrize("category", FLOATS + OTHERS + (np.float32, np.int8))
 def test_issubdtype_agrees_with_numpy_on_numpys_types(dtype, category):
     assert spmd.dtypes.issubdtype(dtype, category) == np.issubdtype(dtype, category)
@@ -50,7 +52,8 @@ def test_issubdtype_places_bfloat16_among_the_floats_as_jax_does():
     bf16 = spmd.dtypes.bfloat16
     assert all(spmd.dtypes.issubdtype(bf16, c) for c in FLOATS)
     assert not any(spmd.dtypes.issubdtype(bf16, c) for c in OTHERS + (np.float32, np.float16))
-    assert spmd.dtypes.issubdtype(bf16, ml_dtypes.bfloat16) and spmd.dtypes.issubdtype(bf16, "bfloat16")
+    assert (spmd.dtypes.issubdtype(bf16, ml_dtypes.bfloat16)
+            and spmd.dtypes.issubdtype(bf16, "bfloat16"))
     assert not np.issubdtype(bf16, np.floating)  # why spmd needs its own: NumPy files it under void
 
 
@@ -75,8 +78,9 @@ def test_weak_types_and_float0():
     assert spmd.dtypes.result_type(np.ones(2, np.int8), 1.0) == np.float32
 
 
-@pytest.mark.parametrize("a, b", [(np.int8, np.uint8), (np.int16, np.int32), (np.float32, np.float64),
-                                  ("int32", np.complex64), (np.dtype(np.uint8), np.bool_)])
+@pytest.mark.parametrize("a, b", [(np.int8, np.uint8), (np.int16, np.int32),
+                                  (np.float32, np.float64), ("int32", np.complex64),
+                                  (np.dtype(np.uint8), np.bool_)])
 def test_result_type_of_dtypes_follows_jax_lattice_where_numpy_agrees(a, b):
     # these pairs promote alike in NumPy and in JAX (64-bit results narrow without x64)
     expected = spmd.dtypes.canonicalize_dtype(np.result_type(a, b))

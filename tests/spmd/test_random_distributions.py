@@ -116,7 +116,7 @@ def test_categorical_along_an_axis():
     samples = np.asarray(random.categorical(KEY, np.log(probs), axis=0, shape=(N, 2)))
     assert samples.shape == (N, 2)
     for column in range(2):
-        _chi2(samples[:, column], lambda v: probs[v, column])
+        _chi2(samples[:, column], lambda v, column=column: probs[v, column])
 
 
 def test_samples_without_replacement_are_distinct():

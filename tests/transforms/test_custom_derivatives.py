@@ -185,7 +185,8 @@ def test_custom_jvp_differentiating_a_closed_over_value_is_an_error():
 
         f.defjvps(lambda t, out, x: t * c)
         return jnp.sum(f(X))
-    message = "Detected differentiation of a custom_jvp function with respect to a closed-over value"
+    message = ("Detected differentiation of a custom_jvp function with respect to a "
+               "closed-over value")
     with pytest.raises(TypeError, match=message):
         spmd.grad(outer)(np.float32(2.0))
     with pytest.raises(TypeError, match=message):

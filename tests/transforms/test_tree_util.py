@@ -81,7 +81,8 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("tree,leaves,paths", CASES, ids=[type(c[0]).__name__ + str(i) for i, c in enumerate(CASES)])
+@pytest.mark.parametrize("tree,leaves,paths", CASES,
+                         ids=[type(c[0]).__name__ + str(i) for i, c in enumerate(CASES)])
 def test_leaves_paths_and_roundtrip(tree, leaves, paths):
     got_leaves, treedef = tree_util.tree_flatten(tree)
     assert got_leaves == leaves

@@ -156,7 +156,8 @@ def test_error_inconsistent_sizes_names_arguments_and_sizes():
     # the most common size first, with an example; a pytree leaf is named by its key path
     with pytest.raises(ValueError, match=r"  \* most axes \(2 of them\) had size 2, e\.g\. axis 0 "
                                          r"of argument 0 \(p\)\['a'\] of type f32\[2,3\];\n  \* "
-                                         r"one axis had size 3: axis 0 of argument 0 \(p\)\['c'\]\[1\]"):
+                                         r"one axis had size 3: axis 0 of argument 0 "
+                                         r"\(p\)\['c'\]\[1\]"):
         spmd.vmap(lambda p: p)({"a": M, "c": (M, N)})
 
 

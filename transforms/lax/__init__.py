@@ -1,24 +1,27 @@
 """The primitives and their one-line wrappers (the `lax` layer): operands of one shape and
 dtype, no implicit broadcasting or promotion. spmd.numpy builds NumPy's conventions on top."""
 from spmd.transforms.lax.elementwise import *  # noqa: F401,F403
-from spmd.transforms.lax.elementwise import (abs_p, add_any, complex_, convert_element_type, full,
-                                        integer_pow, select, _abs as abs)  # noqa: F401
+from spmd.transforms.lax.elementwise import (abs_p, add_any, complex_,  # noqa: F401
+                                             convert_element_type, full, integer_pow, select,
+                                             _abs as abs)
 from spmd.transforms.lax.structural import (broadcast, broadcast_in_dim, broadcasted_iota,  # noqa: F401
-                                       expand_dims, iota, reshape, squeeze, transpose)
+                                            expand_dims, iota, reshape, squeeze, transpose)
 from spmd.transforms.lax.reductions import (reduce_and, reduce_max, reduce_min, reduce_or,  # noqa: F401
-                                       reduce_prod, reduce_sum)
+                                            reduce_prod, reduce_sum)
 from spmd.transforms.lax.dot import dot, dot_general  # noqa: F401
 from spmd.transforms.lax.slicing import (concatenate, dynamic_index_in_dim,  # noqa: F401
-                                    dynamic_slice, dynamic_slice_in_dim, dynamic_update_index_in_dim,
-                                    dynamic_update_slice, dynamic_update_slice_in_dim, index_in_dim,
-                                    pad, rev, slice, slice_in_dim)
+                                         dynamic_slice, dynamic_slice_in_dim,
+                                         dynamic_update_index_in_dim, dynamic_update_slice,
+                                         dynamic_update_slice_in_dim, index_in_dim,
+                                         pad, rev, slice, slice_in_dim)
 from spmd.transforms.lax.cumulative import (cumlogsumexp, cummax, cummin, cumprod,  # noqa: F401
-                                       cumsum)
+                                            cumsum)
 from spmd.transforms.lax.sorting import argsort, sort, sort_key_val, top_k  # noqa: F401
 from spmd.transforms.lax.argminmax import argmax, argmin  # noqa: F401
-from spmd.transforms.lax.gather_scatter import (GatherDimensionNumbers, GatherScatterMode,  # noqa: F401
-                                           ScatterDimensionNumbers, gather, scatter, scatter_add,
-                                           scatter_max, scatter_min, scatter_mul)
+from spmd.transforms.lax.gather_scatter import (GatherDimensionNumbers,  # noqa: F401
+                                                GatherScatterMode, ScatterDimensionNumbers, gather,
+                                                scatter, scatter_add, scatter_max, scatter_min,
+                                                scatter_mul)
 from spmd.transforms.lax.bitcast import bitcast_convert_type  # noqa: F401
 from spmd.transforms.lax.control_flow import (cond, fori_loop, map, scan, switch,  # noqa: F401,A004
-                                         while_loop)
+                                              while_loop)

@@ -8,8 +8,8 @@ import numpy as np
 from spmd.transforms import core, dtypes
 from spmd.transforms.batching import batching_rules, bdim_at_front, defbroadcasting, defvectorized
 from spmd.transforms.core import Primitive, ShapedArray
-from spmd.transforms.jvp import (Zero, defjvp, defjvp_with_output, defjvp_zero, deflinear, instantiate,
-                            jvp_rules, linear_primitives)
+from spmd.transforms.jvp import (Zero, defjvp, defjvp_with_output, defjvp_zero, deflinear,
+                                 instantiate, jvp_rules, linear_primitives)
 from spmd.transforms.lax.structural import broadcast_in_dim
 from spmd.transforms.lowering import lowering_rules
 from spmd.transforms.trace_primitives import add_any_p
@@ -203,7 +203,8 @@ abs_p.def_abstract_eval(_abs_aval)
 lowering_rules[abs_p] = _hlo_lowering("stablehlo.abs")
 defvectorized(abs_p)
 defjvp_with_output(abs_p, lambda t, out, x: mul(t, sign(x)) if not dtypes.is_complex(
-    core.get_aval(x).dtype) else real(mul(conj(x), div(t, convert_element_type(out, core.get_aval(x).dtype)))))
+    core.get_aval(x).dtype) else real(mul(conj(x), div(t, convert_element_type(
+        out, core.get_aval(x).dtype)))))
 _abs = _bind(abs_p)
 
 # complex parts
@@ -473,7 +474,8 @@ def _integer_pow_lowering(ctx, x, *, y):
     acc, base, n = None, x, abs(y)
     while n:  # square-and-multiply
         if n & 1:
-            acc = base if acc is None else ctx.typed("stablehlo.multiply", [acc, base], [aval, aval], aval)
+            acc = base if acc is None else ctx.typed("stablehlo.multiply", [acc, base],
+                                                     [aval, aval], aval)
         n >>= 1
         if n:
             base = ctx.typed("stablehlo.multiply", [base, base], [aval, aval], aval)

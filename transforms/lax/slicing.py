@@ -19,7 +19,7 @@ from spmd.transforms.jvp import Zero, deflinear, instantiate, jvp_rules, linear_
 from spmd.transforms.lax import elementwise as ew
 from spmd.transforms.lax.reductions import reduce_sum
 from spmd.transforms.lax.structural import (broadcast_in_dim, canonical_axis, expand_dims, reshape,
-                                       squeeze)
+                                            squeeze)
 from spmd.transforms.lowering import i64_array, lowering_rules
 from spmd.transforms.transpose import deftranspose_linear, is_undefined, transpose_rules
 

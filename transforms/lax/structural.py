@@ -52,7 +52,8 @@ def _broadcast_in_dim_batch(axis, args, dims, *, shape, broadcast_dimensions):
 # sum, is registered with reduce_sum in reductions.py
 broadcast_in_dim_p.def_abstract_eval(_broadcast_in_dim_aval)
 lowering_rules[broadcast_in_dim_p] = lambda ctx, x, *, shape, broadcast_dimensions: ctx.op(
-    "stablehlo.broadcast_in_dim", [x], attrs=f"broadcast_dimensions = {i64_array(broadcast_dimensions)}")
+    "stablehlo.broadcast_in_dim", [x],
+    attrs=f"broadcast_dimensions = {i64_array(broadcast_dimensions)}")
 deflinear(broadcast_in_dim_p)
 batching_rules[broadcast_in_dim_p] = _broadcast_in_dim_batch
 

@@ -47,8 +47,8 @@ check_equal(spmd.distributed.broadcast_one_to_all(local(me), is_source=me == n -
 spmd.distributed.assert_equal(local(0), "same everywhere")
 spmd.distributed.sync_global_devices("all here")
 
-expect_error(AssertionError, rf"^params: leaf 0 differs between processes: process 0 has "
-                             rf"0\., process 1 has 1\.$",
+expect_error(AssertionError, r"^params: leaf 0 differs between processes: process 0 has "
+                             r"0\., process 1 has 1\.$",
              spmd.distributed.assert_equal, np.float64(me), "params")
 expect_error(RuntimeError, rf"process {me} called sync_global_devices\('point {me}'\) but "
                            rf"process {other} called sync_global_devices\('point {other}'\)",

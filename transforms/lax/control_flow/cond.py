@@ -17,11 +17,11 @@ from spmd.transforms.core import Jaxpr, Primitive, Tracer, Var
 from spmd.transforms.jvp import Zero, jvp_rules
 from spmd.transforms.lax import elementwise as ew
 from spmd.transforms.lax.control_flow.common import (avals_of, check_same_outputs, intern,
-                                                join_weak_types, merge_consts, op_results,
-                                                trace_fun, trace_program, typematch)
+                                                     join_weak_types, merge_consts, op_results,
+                                                     trace_fun, trace_program, typematch)
 from spmd.transforms.lax.control_flow.subprograms import (as_tangent, batch_program,
-                                                     is_differentiable, jvp_program,
-                                                     partial_eval_program, transpose_program)
+                                                          is_differentiable, jvp_program,
+                                                          partial_eval_program, transpose_program)
 from spmd.transforms.lax.structural import broadcast_in_dim
 from spmd.transforms.lowering import lower_jaxpr, lowering_rules
 from spmd.transforms.stop_gradient import stop_gradient

@@ -18,14 +18,14 @@ from spmd.transforms.core import AxisFrame, ConcretizationError, Jaxpr, Primitiv
 from spmd.transforms.jvp import Zero, jvp_rules
 from spmd.transforms.lax import elementwise as ew
 from spmd.transforms.lax.control_flow.common import (avals_of, check_carry, intern, op_results,
-                                                promote_weak_carry, trace_fun, trace_program,
-                                                typematch)
+                                                     promote_weak_carry, trace_fun, trace_program,
+                                                     typematch)
 from spmd.transforms.lax.control_flow.subprograms import (as_tangent, batch_fixed_point,
-                                                     batch_program, grouped_order,
-                                                     is_differentiable, jvp_program,
-                                                     partial_eval_program, regroup,
-                                                     transpose_program, unknown_fixed_point,
-                                                     zeros)
+                                                          batch_program, grouped_order,
+                                                          is_differentiable, jvp_program,
+                                                          partial_eval_program, regroup,
+                                                          transpose_program, unknown_fixed_point,
+                                                          zeros)
 from spmd.transforms.lax.slicing import concatenate, slice_in_dim
 from spmd.transforms.lax.structural import reshape
 from spmd.transforms.lowering import i64_array, lower_jaxpr, lowering_rules
@@ -100,9 +100,9 @@ def _scan_lowering(ctx, *args, jaxpr, num_consts, num_carry, length, reverse, un
               for buf, aval, y, y_aval in zip(ys, ys_avals, y_slices, y_avals)]
         return consts + new_carry + xs + ys
 
-    trips, remainder = divmod(length, unroll)
+    trips = length // unroll  # the remaining length % unroll steps follow the loop
     if trips == 1 and unroll > 1:  # fully unrolled: no loop at all
-        trips, remainder = 0, length
+        trips = 0
     if trips:
         def cond(sub, st):
             return [sub.typed("stablehlo.compare", [st[0], _i32(sub, trips)], [_I32, _I32],

@@ -19,14 +19,15 @@ from spmd.transforms.core import Primitive, ShapedArray, Tracer
 from spmd.transforms.jvp import Zero, jvp_rules
 from spmd.transforms.lax import elementwise as ew
 from spmd.transforms.lax.control_flow.common import (avals_of, check_carry, op_results,
-                                                promote_weak_carry, trace_fun, trace_program,
-                                                typematch)
+                                                     promote_weak_carry, trace_fun, trace_program,
+                                                     typematch)
 from spmd.transforms.lax.control_flow.scan import scan
 from spmd.transforms.lax.control_flow.subprograms import (as_tangent, batch_fixed_point,
-                                                     batch_program, first_outputs, grouped_order,
-                                                     is_differentiable, jvp_program,
-                                                     partial_eval_program, regroup,
-                                                     unknown_fixed_point, with_unused_inputs)
+                                                          batch_program, first_outputs,
+                                                          grouped_order,
+                                                          is_differentiable, jvp_program,
+                                                          partial_eval_program, regroup,
+                                                          unknown_fixed_point, with_unused_inputs)
 from spmd.transforms.lax.reductions import reduce_or
 from spmd.transforms.lax.structural import broadcast_in_dim
 from spmd.transforms.lowering import lower_jaxpr, lowering_rules
@@ -232,8 +233,8 @@ def while_loop(cond_fun: Callable, body_fun: Callable, init_val):
     init_leaves, changed = promote_weak_carry(init_leaves, avals_of(init_leaves), body.out_avals)
     if changed:
         cond, cond_consts, body, body_consts, body_tree = trace_both(init_leaves)
-    check_carry("while_loop body", body_fun, tree_util.treedef_children(in_tree)[0], avals_of(init_leaves),
-                body_tree, body.out_avals)
+    check_carry("while_loop body", body_fun, tree_util.treedef_children(in_tree)[0],
+                avals_of(init_leaves), body_tree, body.out_avals)
     outs = while_p.bind(*cond_consts, *body_consts, *init_leaves, cond_jaxpr=cond,
                         body_jaxpr=body, cond_nconsts=len(cond_consts),
                         body_nconsts=len(body_consts))
