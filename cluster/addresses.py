@@ -1,6 +1,9 @@
-"""Coordinator addresses: parse 'host:port', pick a free port, wait until a port listens."""
+"""Addresses: parse 'host:port', pick a free port, wait until a port listens, and find the
+address of this host that the other hosts of a job can reach."""
 from __future__ import annotations
 
+import ipaddress
+import os
 import socket
 import time
 
@@ -57,6 +60,47 @@ def wait_until_listening(address: str, timeout: float) -> None:
         if time.monotonic() + 0.1 >= deadline:
             raise TimeoutError(last_error)
         time.sleep(0.1)
+
+
+HOST_ADDRESS = "SPMD_HOST_ADDRESS"  # overrides the address this process advertises
+
+
+def resolves_to_loopback(host: str) -> bool:
+    """True when `host` names this machine's loopback (127.0.0.0/8, ::1): 'localhost', and a
+    host name that /etc/hosts maps to 127.0.1.1, as Debian and Ubuntu do by default."""
+    try:
+        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+    except socket.gaierror:
+        return False
+    return all(ipaddress.ip_address(info[4][0]).is_loopback for info in infos)
+
+
+def route_source_address(host: str, port: int) -> str:
+    """The local address of the route to host:port: the address through which this machine
+    reaches it, which is the one it can reach this machine at. (Connecting a UDP socket only
+    picks the route; nothing is sent.)"""
+    with socket.socket(_family(host), socket.SOCK_DGRAM) as s:
+        try:
+            s.connect((host, port))
+        except OSError as e:
+            raise RuntimeError(f"no route from this host to the coordinator at "
+                               f"{join_address(host, port)} ({e.strerror}); set "
+                               f"{HOST_ADDRESS} to this host's address") from None
+        return s.getsockname()[0]
+
+
+def advertised_host_address(coordinator_address: str, explicit: str | None = None) -> str:
+    """The address this process gives the other processes of its job for their connections to
+    it (gloo's collectives): `explicit`, else $SPMD_HOST_ADDRESS, else loopback when the
+    coordinator is on loopback (the whole job is on this machine), else the local address of
+    the route to the coordinator."""
+    chosen = explicit or os.environ.get(HOST_ADDRESS)
+    if chosen:
+        return chosen
+    host, port = split_address(coordinator_address)
+    if resolves_to_loopback(host):
+        return LOOPBACK
+    return route_source_address(host, port)
 
 
 def _family(host: str) -> int:

@@ -51,7 +51,7 @@ def initialize(coordinator_address: str | None = None, num_processes: int | None
                cluster_detection_method: str | None = None,
                initialization_timeout: int = 300,
                coordinator_bind_address: str | None = None, *,
-               heartbeat_timeout_seconds: int = 10) -> None:
+               heartbeat_timeout_seconds: int = 10, host_address: str | None = None) -> None:
     """Join the job: as in `jax.distributed.initialize`, before any computation.
 
     With no arguments the launcher is detected (spmd-run, a Ray worker of spmd, mpiexec,
@@ -59,7 +59,10 @@ def initialize(coordinator_address: str | None = None, num_processes: int | None
     `coordinator_bind_address` (default: the coordinator address itself, so a loopback
     address stays on loopback; nothing listens on all interfaces unless you name 0.0.0.0).
     `local_device_ids` restricts a GPU process to those devices; the CPU backend uses all of
-    its `cpu_devices` devices (as JAX's CPU backend does).
+    its `cpu_devices` devices (as JAX's CPU backend does). `host_address` (or
+    $SPMD_HOST_ADDRESS) is the address the other processes reach this one at for the
+    collectives; by default loopback when the coordinator is on loopback, else the local
+    address of the route to the coordinator.
     """
     if state.client is not None:
         spec = state.spec
@@ -76,6 +79,7 @@ def initialize(coordinator_address: str | None = None, num_processes: int | None
     if timeout < 1:
         raise ValueError(f"initialization_timeout must be at least 1 second, got {timeout}")
     deadline = time.monotonic() + timeout
+    advertised = addresses.advertised_host_address(spec.coordinator_address, host_address)
     service = None
     if spec.process_id == 0:
         service = _start_service(coordinator_bind_address or spec.coordinator_address,
@@ -100,7 +104,7 @@ def initialize(coordinator_address: str | None = None, num_processes: int | None
                            f"coordinator at {spec.coordinator_address}, but the job did not "
                            f"assemble within initialization_timeout={timeout} s: "
                            f"{str(e).splitlines()[0]}") from None
-    backend.set_distributed(client, spec.process_id, spec.num_processes)
+    backend.set_distributed(client, spec.process_id, spec.num_processes, advertised)
     state.spec, state.service, state.client = spec, service, client
     _install_exit_hooks()
 
