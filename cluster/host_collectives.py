@@ -81,15 +81,26 @@ def assert_equal(in_tree, fail_message: str = "") -> None:
                     f"process {process} has {np.array2string(stacked[process])}")
 
 
-def check_agreement(what: str, value: str) -> None:
+def check_agreement(what: str, value: str | dict) -> None:
     """Raise on every process unless all processes pass the same `value` for `what` (e.g. a
-    program's signature before its first cross-process run), naming both sides."""
-    parts = _exchange("check_agreement", str(what), [], extra={"value": str(value)})
+    program's signature before its first cross-process run), naming both sides. A dict of
+    named fields is compared field by field, and the error names each field that differs."""
+    fields = {k: str(v) for k, v in value.items()} if isinstance(value, dict) else None
+    posted = json.dumps(fields, sort_keys=True) if fields is not None else str(value)
+    parts = _exchange("check_agreement", str(what), [], extra={"value": posted})
     me = distributed.process_index()
     for i, part in enumerate(parts):
-        if part.header["value"] != str(value):
+        theirs = part.header["value"]
+        if theirs == posted:
+            continue
+        if fields is None:
             raise RuntimeError(f"{what} differs between processes: process {me} has {value!s} "
-                               f"but process {i} has {part.header['value']}")
+                               f"but process {i} has {theirs}")
+        other = json.loads(theirs)
+        differing = "; ".join(f"{k} is {fields.get(k)} on process {me} but {other.get(k)} on "
+                              f"process {i}" for k in sorted(set(fields) | set(other))
+                              if fields.get(k) != other.get(k))
+        raise RuntimeError(f"{what} differs between processes: {differing}")
 
 
 # ---------------------------------------------------------------- the exchange

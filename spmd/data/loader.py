@@ -69,8 +69,21 @@ class ShardedLoader:
         if (last_batch == "pad" and self.source.is_dict
                 and "mask" in self.source.treedef.node_data()[1]):
             raise ValueError(_MASK_CLASH)
+        self._agree_across_processes()
         self.epoch, self.step = 0, 0
         self._stream = None
+
+    def _agree_across_processes(self):
+        """Every process must read the same permutation of the same rows in the same batches:
+        with another seed or one row more, each would silently train on its own split of the
+        data (examples seen twice, others never). A loader configured for the job's processes
+        compares its configuration with theirs once, at the start."""
+        if self.process_count != topology.process_count():
+            return  # process_index/process_count given by hand: not this job's processes
+        topology.check_agreement("the data loader's configuration", {
+            "seed": self.seed, "shuffle": self.shuffle, "num_rows": self.num_rows,
+            "rows": self.source.layout(), "global_batch_size": self.global_batch_size,
+            "last_batch": self.last_batch})
 
     num_rows = property(lambda self: self.source.num_rows)
 

@@ -66,6 +66,14 @@ class Source:
     def __len__(self) -> int:
         return self.num_rows
 
+    def layout(self) -> str:
+        """The structure and each leaf's row type (dtype and shape after the leading axis, where
+        the leaf says them): what every process of a job must agree on."""
+        rows = [f"{n}: {np.dtype(x.dtype).name}{list(x.shape[1:])}" if hasattr(x, "dtype")
+                and hasattr(x, "shape") else f"{n}: rows of a {type(x).__name__}"
+                for n, x in zip(self.names, self.leaves)]
+        return ", ".join(rows)
+
     def read(self, indices: np.ndarray):
         """The rows at `indices`, as the source's pytree of NumPy arrays."""
         return self.treedef.unflatten([_read_leaf(x, n, indices)
