@@ -19,14 +19,32 @@ def _env_flag(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
 
 
+def _whole_number(text: str, name: str, minimum: int) -> int:
+    """`text` (the value of the setting `name`) as an int of at least `minimum`, or an error
+    that names the setting: a bad variable must not surface as int()'s bare message."""
+    try:
+        value = int(text.strip())
+    except ValueError:
+        raise ValueError(f"{name} must be a whole number (at least {minimum}), got "
+                         f"{text!r}") from None
+    if value < minimum:
+        raise ValueError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def _env_int(name: str, default: int, minimum: int) -> int:
+    return _whole_number(os.environ.get(name, str(default)), name, minimum)
+
+
 def _cpu_device_count() -> int:
     """SPMD_CPU_DEVICES, else XLA's own --xla_force_host_platform_device_count in XLA_FLAGS
     (what JAX users set), else 1."""
     if "SPMD_CPU_DEVICES" in os.environ:
-        return int(os.environ["SPMD_CPU_DEVICES"])
-    for flag in os.environ.get("XLA_FLAGS", "").split():
-        if flag.startswith("--xla_force_host_platform_device_count="):
-            return int(flag.split("=", 1)[1])
+        return _env_int("SPMD_CPU_DEVICES", 1, 1)
+    flag = "--xla_force_host_platform_device_count="
+    for word in os.environ.get("XLA_FLAGS", "").split():
+        if word.startswith(flag):
+            return _whole_number(word[len(flag):], f"XLA_FLAGS {flag}", 1)
     return 1
 
 
@@ -36,10 +54,10 @@ class Config:
             "enable_x64": _env_flag("SPMD_ENABLE_X64") or _env_flag("JAX_ENABLE_X64"),
             "cpu_devices": _cpu_device_count(),
             "compilation_cache_dir": os.environ.get("SPMD_COMPILATION_CACHE_DIR", ""),
-            "max_inflight_executions": int(os.environ.get("SPMD_MAX_INFLIGHT", "2")),
+            "max_inflight_executions": _env_int("SPMD_MAX_INFLIGHT", 2, 1),
             "cross_process_collectives": os.environ.get("SPMD_CROSS_PROCESS_COLLECTIVES",
                                                         "auto"),
-            "cache_size": int(os.environ.get("SPMD_CACHE_SIZE", "4096")),
+            "cache_size": _env_int("SPMD_CACHE_SIZE", 4096, 1),
             # spmd.random's stream layout, as JAX's flag (on by default since JAX 0.5)
             "threefry_partitionable": os.environ.get(
                 "JAX_THREEFRY_PARTITIONABLE", "1").strip().lower() not in ("0", "false", "no",
@@ -70,7 +88,7 @@ class Config:
         key = name[4:] if name.startswith("jax_") else name
         if key in values:
             return values[key]
-        raise AttributeError(name)
+        raise AttributeError(f"spmd.config has no option {name!r}")
 
 
 config = Config()

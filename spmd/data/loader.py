@@ -45,6 +45,10 @@ class ShardedLoader:
                  last_batch: str = "drop", prefetch: int = 2, devices: Sequence | None = None,
                  to_device: bool = True, process_index: int | None = None,
                  process_count: int | None = None):
+        for name, value in (("global_batch_size", global_batch_size), ("prefetch", prefetch)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+                raise TypeError(f"{name} must be an int, got {value!r} "
+                                f"({type(value).__name__}); int() would silently change it")
         if last_batch not in _LAST_BATCH:
             raise ValueError(f"last_batch must be 'drop' or 'pad', got {last_batch!r}")
         if prefetch < 0:

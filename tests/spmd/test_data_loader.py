@@ -204,6 +204,11 @@ def test_errors(tmp_path):
         _loader({"x": 3})
     with pytest.raises(ValueError, match="seed must be a non-negative int"):
         _loader({"x": np.arange(16)}, seed=-1)
+    for bad in (4.9, "4", True):
+        with pytest.raises(TypeError, match=f"global_batch_size must be an int, got {bad!r}"):
+            ShardedLoader({"x": np.arange(16)}, bad, devices=DEVICES)
+    with pytest.raises(TypeError, match="prefetch must be an int, got 2.0 \\(float\\)"):
+        _loader({"x": np.arange(16)}, prefetch=2.0)
 
     class WrongRows(RowsTimesTwo):
         def __getitem__(self, indices):

@@ -1,0 +1,43 @@
+"""Settings read from the environment: a bad value names its variable, at once."""
+import importlib
+
+import pytest
+
+import spmd
+
+# the module, not the `config` object that spmd.transforms exports under the same name
+config_module = importlib.import_module("spmd.transforms.config")
+
+
+@pytest.mark.parametrize("variable, value, message", [
+    ("SPMD_CPU_DEVICES", "abc",
+     "SPMD_CPU_DEVICES must be a whole number \\(at least 1\\), got 'abc'"),
+    ("SPMD_CPU_DEVICES", "0", "SPMD_CPU_DEVICES must be at least 1, got 0"),
+    ("SPMD_MAX_INFLIGHT", "abc", "SPMD_MAX_INFLIGHT must be a whole number"),
+    ("SPMD_MAX_INFLIGHT", "1.5", "SPMD_MAX_INFLIGHT must be a whole number"),
+    ("SPMD_CACHE_SIZE", "-3", "SPMD_CACHE_SIZE must be at least 1, got -3"),
+    ("XLA_FLAGS", "--xla_force_host_platform_device_count=four",
+     "--xla_force_host_platform_device_count= must be a whole number"),
+])
+def test_a_bad_environment_value_names_its_variable(monkeypatch, variable, value, message):
+    monkeypatch.delenv("SPMD_CPU_DEVICES", raising=False)
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ValueError, match=message):
+        config_module.Config()
+
+
+def test_good_environment_values_are_read(monkeypatch):
+    monkeypatch.delenv("SPMD_CPU_DEVICES", raising=False)
+    monkeypatch.setenv("XLA_FLAGS", "--foo --xla_force_host_platform_device_count=3")
+    monkeypatch.setenv("SPMD_MAX_INFLIGHT", " 5 ")
+    fresh = config_module.Config()
+    assert (fresh.cpu_devices, fresh.max_inflight_executions) == (3, 5)
+    monkeypatch.setenv("SPMD_CPU_DEVICES", "6")  # spmd's own variable wins over XLA's flag
+    assert config_module.Config().cpu_devices == 6
+
+
+def test_an_unknown_option_is_named():
+    with pytest.raises(AttributeError, match="spmd.config has no option 'no_such_option'"):
+        spmd.config.no_such_option  # noqa: B018
+    with pytest.raises(ValueError, match="unknown spmd config option 'no_such_option'"):
+        spmd.config.update("no_such_option", 1)
