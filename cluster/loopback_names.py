@@ -56,12 +56,13 @@ def tolerated(process_id: int, bind_address: str, explicit_host_address: bool) -
     return process_id != 0 or not resolves_to_loopback(split_address(bind_address)[0])
 
 
-def serve_notice(port: int, message: str, readers: int) -> None:
-    """Answer connections to `port` on every interface with `message`, in a thread, until
-    `readers` were answered or NOTICE_SECONDS passed (the process lives on until then). Best
-    effort: nothing is served when the port cannot be had."""
+def serve_notice(port: int, message: str, readers: int, host: str = "0.0.0.0") -> None:
+    """Answer connections to `port` with `message`, in a thread, until `readers` were answered
+    or NOTICE_SECONDS passed (the process lives on until then). On every interface by default:
+    the others reach this host at an address that only they know. Best effort: nothing is
+    served when the port cannot be had."""
     try:
-        server = socket.create_server(("0.0.0.0", port))
+        server = socket.create_server((host, port))
     except OSError:
         return
     server.settimeout(0.2)
