@@ -2,6 +2,7 @@
 address of this host that the other hosts of a job can reach."""
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import os
 import socket
@@ -45,15 +46,18 @@ def check_bindable(address: str) -> None:
                            f"spmd-run choose one") from None
 
 
-def wait_until_listening(address: str, timeout: float) -> None:
-    """Retry TCP connections to `address` until one succeeds; TimeoutError after `timeout` s."""
+def wait_until_listening(address: str, timeout: float, check=None) -> None:
+    """Retry TCP connections to `address` until one succeeds; TimeoutError after `timeout` s.
+    `check(sock)`, when given, sees each connected socket first and may raise."""
     host, port = split_address(address)
     deadline = time.monotonic() + timeout
     last_error = "no attempt"
     while True:
         left = deadline - time.monotonic()
         try:
-            with socket.create_connection((host, port), timeout=max(0.1, min(1.0, left))):
+            with socket.create_connection((host, port), timeout=max(0.1, min(1.0, left))) as s:
+                if check is not None:
+                    check(s)
                 return
         except OSError as e:
             last_error = e.strerror or type(e).__name__
@@ -63,6 +67,8 @@ def wait_until_listening(address: str, timeout: float) -> None:
 
 
 HOST_ADDRESS = "SPMD_HOST_ADDRESS"  # overrides the address this process advertises
+HOST_INTERFACE = "SPMD_HOST_INTERFACE"  # ... or the network interface whose address it is
+COORDINATOR_BIND = "SPMD_COORDINATOR_BIND"  # where process 0's coordinator listens
 
 
 def resolves_to_loopback(host: str) -> bool:
@@ -89,18 +95,64 @@ def route_source_address(host: str, port: int) -> str:
         return s.getsockname()[0]
 
 
-def advertised_host_address(coordinator_address: str, explicit: str | None = None) -> str:
-    """The address this process gives the other processes of its job for their connections to
-    it (gloo's collectives): `explicit`, else $SPMD_HOST_ADDRESS, else loopback when the
-    coordinator is on loopback (the whole job is on this machine), else the local address of
-    the route to the coordinator."""
-    chosen = explicit or os.environ.get(HOST_ADDRESS)
-    if chosen:
-        return chosen
+@dataclasses.dataclass(frozen=True)
+class Advertised:
+    """How gloo finds the address it gives the others: exactly one of the two is set."""
+    address: str | None = None    # this address
+    interface: str | None = None  # the address of this network interface (gloo looks it up)
+
+
+def advertised(coordinator_address: str, host_address: str | None = None,
+               host_interface: str | None = None) -> Advertised:
+    """What this process tells the other processes of its job for their connections to it
+    (gloo's collectives). First match wins: the `host_address` argument, the `host_interface`
+    argument, $SPMD_HOST_ADDRESS, $SPMD_HOST_INTERFACE; else loopback when the coordinator is
+    on loopback (the whole job is on this machine), else the local address of the route to the
+    coordinator. An address is more specific than an interface, so it wins over one given the
+    same way; an argument wins over the environment. Both arguments at once is an error."""
+    if host_address and host_interface:
+        raise ValueError(f"pass host_address ({host_address!r}) or host_interface "
+                         f"({host_interface!r}), not both: gloo advertises one address, either "
+                         f"the one given or the one of the interface")
+    if host_address:
+        return Advertised(address=host_address)
+    if host_interface:
+        return Advertised(interface=checked_interface(host_interface, "host_interface"))
+    if os.environ.get(HOST_ADDRESS):
+        return Advertised(address=os.environ[HOST_ADDRESS])
+    if os.environ.get(HOST_INTERFACE):
+        return Advertised(interface=checked_interface(os.environ[HOST_INTERFACE], HOST_INTERFACE))
     host, port = split_address(coordinator_address)
     if resolves_to_loopback(host):
-        return LOOPBACK
-    return route_source_address(host, port)
+        return Advertised(address=LOOPBACK)
+    return Advertised(address=route_source_address(host, port))
+
+
+def checked_interface(name: str, given_as: str) -> str:
+    """`name` when this host has a network interface of that name, else a clear error (gloo
+    would abort the process at the first collective)."""
+    try:
+        socket.if_nametoindex(name)
+    except OSError:
+        known = ", ".join(sorted(n for _, n in socket.if_nameindex()))
+        raise ValueError(f"{given_as}={name!r}: this host has no network interface of that "
+                         f"name (it has: {known}); name one of them, or give an address with "
+                         f"{HOST_ADDRESS} / host_address") from None
+    return name
+
+
+def coordinator_bind_address(coordinator_address: str, explicit: str | None = None) -> str:
+    """Where process 0's coordinator listens: `explicit`, else $SPMD_COORDINATOR_BIND, else the
+    coordinator address itself. The bind address may differ from the one the others use
+    (0.0.0.0 behind NAT); given without a port ('0.0.0.0'), it takes the coordinator's port."""
+    chosen = explicit or os.environ.get(COORDINATOR_BIND)
+    if not chosen:
+        return coordinator_address
+    # '[v6]:port' and 'host:port' carry a port; 'host', 'v6' and '[v6]' do not
+    has_port = "]:" in chosen if chosen.startswith("[") else chosen.count(":") == 1
+    if has_port:
+        return chosen
+    return join_address(chosen.strip("[]"), split_address(coordinator_address)[1])
 
 
 def _family(host: str) -> int:

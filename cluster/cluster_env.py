@@ -51,6 +51,11 @@ class ClusterEnv:
         """This process's index among the processes of its host, where the launcher says."""
         return None
 
+    @classmethod
+    def spans_hosts(cls) -> bool | None:
+        """Whether the job runs on several hosts, where the launcher says (None: unknown)."""
+        return None
+
 
 def environments() -> list[type[ClusterEnv]]:
     return sorted(ClusterEnv.registry, key=lambda env: env.priority)

@@ -21,9 +21,10 @@ import sys
 import time
 from typing import Sequence
 
-from spmd.cluster import addresses
-from spmd.cluster.cluster_env import JobSpec, resolve
+from spmd.cluster import addresses, loopback_names
+from spmd.cluster.cluster_env import JobSpec, by_name, resolve
 from spmd.cluster.mpi_env import MpiEnv
+from spmd.cluster.spmd_run_env import COORDINATOR
 from spmd.transforms import backend
 
 
@@ -51,26 +52,34 @@ def initialize(coordinator_address: str | None = None, num_processes: int | None
                cluster_detection_method: str | None = None,
                initialization_timeout: int = 300,
                coordinator_bind_address: str | None = None, *,
-               heartbeat_timeout_seconds: int = 10, host_address: str | None = None) -> None:
+               heartbeat_timeout_seconds: int = 10, host_address: str | None = None,
+               host_interface: str | None = None) -> None:
     """Join the job: as in `jax.distributed.initialize`, before any computation.
 
     With no arguments the launcher is detected (spmd-run, a Ray worker of spmd, mpiexec,
-    Slurm); explicit arguments win. Process 0 serves the coordinator on
-    `coordinator_bind_address` (default: the coordinator address itself, so a loopback
-    address stays on loopback; nothing listens on all interfaces unless you name 0.0.0.0).
+    Slurm); explicit arguments win, and $SPMD_COORDINATOR names the coordinator under any
+    launcher. Process 0 serves the coordinator on `coordinator_bind_address`, else
+    $SPMD_COORDINATOR_BIND, else the coordinator address itself (so a loopback address stays
+    on loopback; nothing listens on all interfaces unless you name 0.0.0.0); a bind address
+    without a port ('0.0.0.0') takes the coordinator's port.
     `local_device_ids` restricts a GPU process to those devices; the CPU backend uses all of
-    its `cpu_devices` devices (as JAX's CPU backend does). `host_address` (or
-    $SPMD_HOST_ADDRESS) is the address the other processes reach this one at for the
-    collectives; by default loopback when the coordinator is on loopback, else the local
-    address of the route to the coordinator.
+    its `cpu_devices` devices (as JAX's CPU backend does).
+    The collectives (gloo) reach this process at, first match wins: `host_address`;
+    the address of the network interface `host_interface` (e.g. 'eth1'); $SPMD_HOST_ADDRESS;
+    $SPMD_HOST_INTERFACE; loopback when the coordinator is on loopback; else the local
+    address of the route to the coordinator. An address wins over an interface given the same
+    way (it says exactly what the interface would only imply); passing both arguments is an
+    error.
+    A coordinator host name that resolves to loopback here (Debian's 127.0.1.1) while the job
+    spans hosts is an error at once, on every process, saying what to do.
     """
     if state.client is not None:
         spec = state.spec
         raise RuntimeError(f"spmd.distributed.initialize() was already called in this process "
                            f"(process {spec.process_id} of {spec.num_processes}, coordinator "
                            f"{spec.coordinator_address}); call it once per process")
-    spec = resolve(coordinator_address, num_processes, process_id, local_device_ids,
-                   cluster_detection_method)
+    spec = resolve(coordinator_address or os.environ.get(COORDINATOR), num_processes,
+                   process_id, local_device_ids, cluster_detection_method)
     if backend.backend_started():
         raise RuntimeError("spmd.distributed.initialize() must be called before any spmd "
                            "computation: this process has already used the backend (an array "
@@ -79,11 +88,14 @@ def initialize(coordinator_address: str | None = None, num_processes: int | None
     if timeout < 1:
         raise ValueError(f"initialization_timeout must be at least 1 second, got {timeout}")
     deadline = time.monotonic() + timeout
-    advertised = addresses.advertised_host_address(spec.coordinator_address, host_address)
+    bind_address = addresses.coordinator_bind_address(spec.coordinator_address,
+                                                      coordinator_bind_address)
+    advertised = addresses.advertised(spec.coordinator_address, host_address, host_interface)
+    _check_coordinator_name(spec, bind_address, host_address or host_interface or any(
+        os.environ.get(v) for v in (addresses.HOST_ADDRESS, addresses.HOST_INTERFACE)))
     service = None
     if spec.process_id == 0:
-        service = _start_service(coordinator_bind_address or spec.coordinator_address,
-                                 spec.num_processes, heartbeat_timeout_seconds)
+        service = _start_service(bind_address, spec.num_processes, heartbeat_timeout_seconds)
     else:
         _wait_for_coordinator(spec, timeout)
     left = max(1, int(deadline - time.monotonic()))
@@ -104,7 +116,8 @@ def initialize(coordinator_address: str | None = None, num_processes: int | None
                            f"coordinator at {spec.coordinator_address}, but the job did not "
                            f"assemble within initialization_timeout={timeout} s: "
                            f"{str(e).splitlines()[0]}") from None
-    backend.set_distributed(client, spec.process_id, spec.num_processes, advertised)
+    backend.set_distributed(client, spec.process_id, spec.num_processes,
+                            host_address=advertised.address, interface=advertised.interface)
     state.spec, state.service, state.client = spec, service, client
     _install_exit_hooks()
 
@@ -207,11 +220,27 @@ def _start_service(bind_address: str, num_processes: int, heartbeat_timeout: int
         raise RuntimeError(f"cannot start the spmd coordinator on {bind_address}: {e}") from None
 
 
+def _check_coordinator_name(spec: JobSpec, bind_address: str, explicit_address) -> None:
+    env = by_name(spec.environment) if spec.environment != "arguments" else None
+    problem = loopback_names.problem(spec.coordinator_address, spec.num_processes,
+                                     env.spans_hosts() if env is not None else None)
+    if problem is None or loopback_names.tolerated(spec.process_id, bind_address,
+                                                   bool(explicit_address)):
+        return
+    if spec.process_id == 0:
+        # The others resolve the name to this host's real address, where nothing would
+        # listen: tell them, or they would wait out their timeout.
+        loopback_names.serve_notice(addresses.split_address(spec.coordinator_address)[1],
+                                    problem, spec.num_processes - 1)
+    raise RuntimeError(f"process {spec.process_id} of {spec.num_processes}: {problem}")
+
+
 def _wait_for_coordinator(spec: JobSpec, timeout: int) -> None:
     # Without this, the runtime's own connect terminates the process on a timeout instead
     # of raising: probe the port from Python first, for an error the script can see.
     try:
-        addresses.wait_until_listening(spec.coordinator_address, timeout)
+        addresses.wait_until_listening(spec.coordinator_address, timeout,
+                                       check=loopback_names.read_notice)
     except TimeoutError as e:
         raise TimeoutError(
             f"process {spec.process_id} of {spec.num_processes} could not reach the spmd "

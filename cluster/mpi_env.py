@@ -8,7 +8,8 @@ from __future__ import annotations
 import os
 import socket
 
-from spmd.cluster.addresses import LOOPBACK, free_port, join_address
+from spmd.cluster.addresses import (LOOPBACK, free_port, join_address, resolves_to_loopback,
+                                    route_source_address)
 from spmd.cluster.cluster_env import ClusterEnv, int_variable
 
 # (rank, size, local rank) variables of each launcher family
@@ -55,9 +56,36 @@ class MpiEnv(ClusterEnv):
                                f"spmd.distributed.initialize()") from None
         comm = MPI.COMM_WORLD
         hosts = comm.allgather(socket.gethostname())
-        address = None
+        chosen = None
         if comm.Get_rank() == 0:
-            # One host: stay on loopback. Several: rank 0's name, which the others can reach.
-            host = LOOPBACK if len(set(hosts)) == 1 else hosts[0]
-            address = join_address(host, free_port(host))
-        return comm.bcast(address, root=0)
+            try:
+                host = coordinator_host(hosts)
+                chosen = (join_address(host, free_port(host)), None)
+            except RuntimeError as e:
+                chosen = (None, str(e))  # every rank raises it, none waits for the others
+        address, error = comm.bcast(chosen, root=0)
+        if error is not None:
+            raise RuntimeError(error)
+        return address
+
+
+def coordinator_host(hosts: list[str]) -> str:
+    """Rank 0's host for the coordinator, given every rank's host name (rank 0's first):
+    loopback when they are all one host; else rank 0's name, unless it resolves to loopback
+    here (Debian's 127.0.1.1), where the local address of the route to another rank's host
+    serves instead."""
+    if len(set(hosts)) == 1:
+        return LOOPBACK
+    if not resolves_to_loopback(hosts[0]):
+        return hosts[0]
+    for other in hosts[1:]:
+        if other != hosts[0] and not resolves_to_loopback(other):
+            try:
+                return route_source_address(other, 9)  # no packet is sent; any port would do
+            except (OSError, RuntimeError):
+                continue
+    raise RuntimeError(f"rank 0's host name {hosts[0]!r} resolves to loopback on its host, and "
+                       f"no other rank's host name leads to an address there, but the job "
+                       f"spans hosts {sorted(set(hosts))}: map the host names to network "
+                       f"addresses in /etc/hosts, or set SPMD_COORDINATOR to an address of rank "
+                       f"0's host that the others reach (e.g. 10.0.0.1:12345)")

@@ -27,8 +27,7 @@ class SlurmEnv(ClusterEnv):
     @classmethod
     def coordinator_address(cls) -> str:
         port = _PORT_BASE + int_variable("SLURM_JOB_ID") % _PORT_SPAN
-        nodes = os.environ.get("SLURM_STEP_NUM_NODES") or os.environ.get("SLURM_JOB_NUM_NODES")
-        if nodes == "1":
+        if cls.spans_hosts() is False:
             return join_address(LOOPBACK, port)
         nodelist = os.environ.get("SLURM_STEP_NODELIST") or os.environ.get("SLURM_JOB_NODELIST")
         if not nodelist:
@@ -36,6 +35,11 @@ class SlurmEnv(ClusterEnv):
                                "SLURM_STEP_NODELIST nor SLURM_JOB_NODELIST is set; pass "
                                "coordinator_address to spmd.distributed.initialize()")
         return join_address(first_host(nodelist), port)
+
+    @classmethod
+    def spans_hosts(cls) -> bool | None:
+        nodes = os.environ.get("SLURM_STEP_NUM_NODES") or os.environ.get("SLURM_JOB_NUM_NODES")
+        return None if nodes is None else nodes != "1"
 
     @classmethod
     def process_count(cls) -> int:

@@ -21,6 +21,7 @@ class Host:
     name: str        # its host name, resolvable on both hosts through their hosts files
     namespace: str   # the network namespace it lives in
     address: str     # its address on the veth link
+    interface: str = ""  # the name of its end of the veth link
 
     def command(self, argv: list[str]) -> list[str]:
         """`argv` run on this host: in its namespace, under its host name, with lo up."""
@@ -52,13 +53,20 @@ def skip_reason() -> str | None:
 class HostPair:
     """Create with `HostPair.create()`, end with `remove()` (it kills what still runs there)."""
 
-    def __init__(self, tag: str, subnet: int):
-        self.hosts = tuple(Host(f"spmd-host{i}-{tag}", f"spmd-{tag}-{i}", SUBNET.format(subnet, i))
-                           for i in (1, 2))
+    def __init__(self, tag: str, subnet: int, own_name_on_loopback: bool = False):
+        self.tag = tag
+        self.own_name_on_loopback = own_name_on_loopback
+        # interface names: at most 15 characters
+        self.hosts = tuple(Host(f"spmd-host{i}-{tag}", f"spmd-{tag}-{i}", SUBNET.format(subnet, i),
+                                f"sh{tag}{side}") for i, side in ((1, "a"), (2, "b")))
 
     @classmethod
-    def create(cls, subnet: int = 0) -> "HostPair":
-        pair = cls(str(os.getpid()), subnet)
+    def create(cls, subnet: int = 0, own_name_on_loopback: bool = False) -> "HostPair":
+        """`own_name_on_loopback`: each host's hosts file maps its own name to 127.0.1.1, as
+        Debian and Ubuntu install it (the other host's name still resolves to its address).
+        Such a pair has names and namespaces of its own, so it can live beside a default one."""
+        tag = f"{os.getpid()}{'L' if own_name_on_loopback else ''}"
+        pair = cls(tag, subnet, own_name_on_loopback)
         try:
             pair._build()
         except BaseException:
@@ -68,7 +76,7 @@ class HostPair:
 
     def _build(self) -> None:
         a, b = self.hosts
-        link = [f"sh{os.getpid()}{i}" for i in "ab"]  # interface names: at most 15 characters
+        link = [host.interface for host in self.hosts]
         for host in self.hosts:
             _ip("netns", "add", host.namespace)
         _ip("link", "add", link[0], "netns", a.namespace, "type", "veth",
@@ -80,7 +88,8 @@ class HostPair:
             etc = f"/etc/netns/{host.namespace}"
             os.makedirs(etc, exist_ok=True)
             with open(f"{etc}/hosts", "w") as f:
-                f.write(f"127.0.0.1 localhost\n{host.address} {host.name}\n")
+                own = "127.0.1.1" if self.own_name_on_loopback else host.address
+                f.write(f"127.0.0.1 localhost\n{own} {host.name}\n")
                 for other in self.hosts:
                     if other is not host:
                         f.write(f"{other.address} {other.name}\n")

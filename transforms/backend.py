@@ -143,13 +143,15 @@ _state = _ClientState()
 
 
 def set_distributed(distributed_client, process_id: int, num_processes: int,
-                    host_address: str = "127.0.0.1"):
+                    host_address: str | None = "127.0.0.1", interface: str | None = None):
     """Make the next client a member of a multi-process job (cluster/ calls this).
-    `host_address` is where the other processes reach this one for gloo's collectives."""
+    The other processes reach this one for gloo's collectives at `host_address`, or, when
+    that is None, at the address of the network interface `interface` (gloo looks it up;
+    given both, gloo would use the interface alone, so cluster/ passes one)."""
     if _state.client is not None:
         raise RuntimeError("spmd.distributed.initialize() must be called before any spmd "
                            "computation: the backend is already in use in this process")
-    _state.distributed = (distributed_client, process_id, num_processes, host_address)
+    _state.distributed = (distributed_client, process_id, num_processes, host_address, interface)
 
 
 def backend_started() -> bool:
@@ -173,8 +175,9 @@ def _make_client():
     host_memory.keep_freed_buffers()
     if _state.distributed is None:
         return xc.make_cpu_client(asynchronous=True, num_devices=count)
-    dist, process_id, num_processes, host_address = _state.distributed
-    collectives = _jax.make_gloo_tcp_collectives(distributed_client=dist, hostname=host_address)
+    dist, process_id, num_processes, host_address, interface = _state.distributed
+    collectives = _jax.make_gloo_tcp_collectives(distributed_client=dist, hostname=host_address,
+                                                 interface=interface)
     return xc.make_cpu_client(asynchronous=True, distributed_client=dist, node_id=process_id,
                               num_nodes=num_processes, collectives=collectives, num_devices=count)
 

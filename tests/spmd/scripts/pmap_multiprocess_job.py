@@ -11,6 +11,7 @@ the local device count and for processes that call a pmap with different shapes 
 """
 import os
 import re
+import socket
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", ".."))
@@ -240,3 +241,4 @@ over = transport()
 check_gloo_on_request()
 print(f"process {me} of {P}: {N} devices, {L} local: all pmap checks passed "
       f"({count} collective cases; all-reduce between processes over {over})", flush=True)
+print(f"process {me} ran on host {socket.gethostname()}", flush=True)

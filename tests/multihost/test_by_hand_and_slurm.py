@@ -1,0 +1,183 @@
+"""Jobs across the two simulated hosts, one process per host, started by hand (SPMD_* variables)
+and as Slurm starts them (SLURM_* variables; the coordinator is the first node's name).
+
+- The every-collective job (tests/spmd/scripts/pmap_multiprocess_job.py) passes its checks on
+  both hosts, over gloo, by hand (process 1 naming its network interface) and under Slurm.
+- The training example, by hand across the hosts, ends with the parameters of one process
+  that trains on the whole batch.
+- On hosts whose own names resolve to 127.0.1.1 (Debian's /etc/hosts), a job whose coordinator
+  is such a name fails on every process within seconds, saying why and what to do, instead of
+  waiting in silence for the 300 s initialization timeout; with the coordinator bound to
+  0.0.0.0 through SPMD_COORDINATOR_BIND (and process 0's address given) the same job runs.
+"""
+import os
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+import pytest
+
+import simulated_hosts
+from spmd import checkpoints
+from spmd.cluster import cluster_env
+from spmd.cluster.slurm_env import SlurmEnv
+from spmd.transforms import tree_util
+from tests.examples import test_train_example as train_example
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+COLLECTIVES_JOB = os.path.join(ROOT, "tests", "spmd", "scripts", "pmap_multiprocess_job.py")
+# The variables that steer a job; the tests set the ones they mean.
+STEERING = {name for env in cluster_env.environments() for name in env.env_vars} | {
+    "SPMD_HOST_ADDRESS", "SPMD_HOST_INTERFACE", "SPMD_COORDINATOR_BIND", "SPMD_CPU_DEVICES"}
+# A psum over both hosts; prints where it ran and what it got.
+PSUM_JOB = textwrap.dedent("""
+    import socket
+    import numpy as np
+    import spmd
+    from spmd import lax
+    spmd.distributed.initialize()
+    x = np.full((spmd.local_device_count(), 2), spmd.process_index() + 1.0, np.float32)
+    out = spmd.pmap(lambda v: lax.psum(v, "i"), "i")(x)
+    print("psum", np.asarray(out)[0].tolist(), "on host", socket.gethostname(), flush=True)
+""")
+
+
+def _port(offset: int) -> int:
+    # Each pytest worker has hosts of its own; distinct offsets keep one worker's jobs apart.
+    return 20000 + os.getpid() % 20000 + offset
+
+
+def run_on_hosts(hosts, argv, variables, timeout, devices=1):
+    """Process i of a job on hosts[i], with `variables[i]` (and nothing else that steers a
+    job) set; every process's (exit code, stdout, stderr, seconds), or a failure naming those
+    still running at `timeout`."""
+    base = {k: v for k, v in os.environ.items() if k not in STEERING}
+    base["SPMD_CPU_DEVICES"] = str(devices)
+    start = time.monotonic()
+    procs = [subprocess.Popen(host.command(argv), env={**base, **extra}, cwd=ROOT, text=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+             for host, extra in zip(hosts, variables)]
+    ended = []
+    try:
+        for i, p in enumerate(procs):
+            left = max(0.1, timeout - (time.monotonic() - start))
+            try:
+                out, err = p.communicate(timeout=left)
+            except subprocess.TimeoutExpired:
+                pytest.fail(f"process {i} of {argv} still running after {timeout} s")
+            ended.append((p.returncode, out, err, time.monotonic() - start))
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.communicate()
+    return ended
+
+
+def by_hand(coordinator, count=2):
+    return [{"SPMD_COORDINATOR": coordinator, "SPMD_NUM_PROCESSES": str(count),
+             "SPMD_PROCESS_ID": str(i)} for i in range(count)]
+
+
+def slurm(hosts, job_id):
+    """The variables srun gives the tasks of a step of one task per node."""
+    return [{"SLURM_JOB_ID": str(job_id), "SLURM_PROCID": str(i), "SLURM_NTASKS": "2",
+             "SLURM_LOCALID": "0", "SLURM_NODEID": str(i), "SLURM_STEP_NUM_NODES": "2",
+             "SLURM_STEP_NODELIST": ",".join(h.name for h in hosts)} for i in range(2)]
+
+
+def assert_collectives_passed(ended, hosts, devices):
+    for i, (code, out, err, _) in enumerate(ended):
+        assert code == 0, err[-4000:]
+        assert (f"process {i} of 2: {2 * devices} devices, {devices} local: all pmap checks "
+                f"passed" in out), out[-2000:]
+        assert "all-reduce between processes over gloo)" in out, out[-2000:]
+        assert f"process {i} ran on host {hosts[i].name}" in out, out[-2000:]
+
+
+@pytest.mark.timeout(120)
+def test_every_collective_by_hand(hosts):
+    a, b = hosts
+    variables = by_hand(f"{a.address}:{_port(0)}")
+    variables[1]["SPMD_HOST_INTERFACE"] = b.interface  # gloo takes the interface's address
+    ended = run_on_hosts(hosts, [sys.executable, COLLECTIVES_JOB], variables, 110, devices=2)
+    assert_collectives_passed(ended, hosts, devices=2)
+
+
+@pytest.mark.timeout(120)
+def test_every_collective_under_slurm(hosts, monkeypatch):
+    job_id = _port(1)
+    variables = slurm(hosts, job_id)
+    for name, value in variables[0].items():  # the coordinator Slurm's tasks will derive
+        monkeypatch.setenv(name, value)
+    assert SlurmEnv.coordinator_address().startswith(f"{hosts[0].name}:")
+    ended = run_on_hosts(hosts, [sys.executable, COLLECTIVES_JOB], variables, 110)
+    assert_collectives_passed(ended, hosts, devices=1)
+
+
+@pytest.mark.timeout(150)
+def test_training_example_by_hand_equals_one_process(hosts, tmp_path):
+    # the reference: 1 process x 8 devices on the whole batch, as tests/examples does it
+    single = tmp_path / "single"
+    train_example.train(single, epochs=1, max_steps=train_example.MULTI_STEPS)
+    want = checkpoints.restore_checkpoint(single)
+    across = tmp_path / "across"  # process 0 writes it (both hosts share this file system)
+    ended = run_on_hosts(hosts, [sys.executable, train_example.SCRIPT, *train_example.ARGS,
+                                 "--checkpoint-dir", str(across)],
+                         by_hand(f"{hosts[0].name}:{_port(2)}"), 140, devices=4)
+    for code, _, err, _ in ended:
+        assert code == 0, err[-3000:]
+    assert ("data-parallel over 8 cpu devices in 2 processes" in ended[0][1]), ended[0][1]
+    got = checkpoints.restore_checkpoint(across)
+    assert got["step"] == want["step"] == train_example.MULTI_STEPS
+    assert got["loader"] == want["loader"]
+    for x, y in zip(tree_util.tree_leaves((got["params"], got["opt_state"])),
+                    tree_util.tree_leaves((want["params"], want["opt_state"]))):
+        # gloo may add the 8 partial gradients in another order than one process does
+        np.testing.assert_allclose(x, y, rtol=1e-5, atol=1e-6)
+
+
+# ---------------------------------------------------------------- own names on 127.0.1.1
+@pytest.fixture(scope="module")
+def debian_hosts():
+    """Two simulated hosts whose hosts files map each one's own name to 127.0.1.1."""
+    reason = simulated_hosts.skip_reason()
+    if reason:
+        pytest.skip(reason)
+    pair = simulated_hosts.HostPair.create(own_name_on_loopback=True)
+    yield pair.hosts
+    pair.remove()
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("launcher", ["by hand", "slurm"])
+def test_a_coordinator_name_on_loopback_fails_every_process_at_once(debian_hosts, launcher):
+    a, b = debian_hosts
+    variables = (by_hand(f"{a.name}:{_port(3)}") if launcher == "by hand"
+                 else slurm(debian_hosts, _port(4)))
+    ended = run_on_hosts(debian_hosts, [sys.executable, "-c", PSUM_JOB], variables, 50)
+    for i, (code, out, err, seconds) in enumerate(ended):
+        assert code != 0 and "psum" not in out, (out, err[-2000:])
+        assert seconds < 40, seconds  # not the 300 s initialization timeout
+        said = " ".join(err.split())
+        assert f"the coordinator's host name '{a.name}' resolves to 127.0.1.1 (loopback)" in said, \
+            err[-2000:]
+        assert "/etc/hosts" in said and "set SPMD_COORDINATOR to an address" in said, said
+        assert "SPMD_HOST_ADDRESS" in said, said
+        # process 1 resolves the name to host 1's real address, and learns it from process 0
+        assert ("process 0 could not start the coordinator" in said) == (i == 1), said
+
+
+@pytest.mark.timeout(60)
+def test_a_coordinator_bound_to_all_interfaces_serves_the_other_hosts(debian_hosts):
+    """The workaround the error names: process 0 listens on 0.0.0.0 (SPMD_COORDINATOR_BIND)
+    and advertises its address; the other host connects by the name, to the real address."""
+    a, b = debian_hosts
+    variables = slurm(debian_hosts, _port(5))
+    variables[0].update(SPMD_COORDINATOR_BIND="0.0.0.0", SPMD_HOST_ADDRESS=a.address)
+    ended = run_on_hosts(debian_hosts, [sys.executable, "-c", PSUM_JOB], variables, 50)
+    for host, (code, out, err, _) in zip(debian_hosts, ended):
+        assert code == 0, err[-3000:]
+        assert f"psum [3.0, 3.0] on host {host.name}" in out, out  # 1 + 2 over the hosts
