@@ -46,18 +46,15 @@ def check_bindable(address: str) -> None:
                            f"spmd-run choose one") from None
 
 
-def wait_until_listening(address: str, timeout: float, check=None) -> None:
-    """Retry TCP connections to `address` until one succeeds; TimeoutError after `timeout` s.
-    `check(sock)`, when given, sees each connected socket first and may raise."""
+def wait_until_listening(address: str, timeout: float) -> None:
+    """Retry TCP connections to `address` until one succeeds; TimeoutError after `timeout` s."""
     host, port = split_address(address)
     deadline = time.monotonic() + timeout
     last_error = "no attempt"
     while True:
         left = deadline - time.monotonic()
         try:
-            with socket.create_connection((host, port), timeout=max(0.1, min(1.0, left))) as s:
-                if check is not None:
-                    check(s)
+            with socket.create_connection((host, port), timeout=max(0.1, min(1.0, left))):
                 return
         except OSError as e:
             last_error = e.strerror or type(e).__name__

@@ -152,6 +152,7 @@ def has_left(process: int) -> bool:
 
 _LEAVING = "spmd/leaving/"
 _NOTICE_SECONDS = 10
+_HINT_SECONDS = 10  # how long a process waits for the coordinator before it says why it might
 
 
 def _wait_until_everyone_left(client, count: int) -> None:
@@ -227,20 +228,21 @@ def _check_coordinator_name(spec: JobSpec, bind_address: str, explicit_address) 
     if problem is None or loopback_names.tolerated(spec.process_id, bind_address,
                                                    bool(explicit_address)):
         return
-    if spec.process_id == 0:
-        # The others resolve the name to this host's real address, where nothing would
-        # listen: tell them, or they would wait out their timeout.
-        loopback_names.serve_notice(addresses.split_address(spec.coordinator_address)[1],
-                                    problem, spec.num_processes - 1)
     raise RuntimeError(f"process {spec.process_id} of {spec.num_processes}: {problem}")
 
 
 def _wait_for_coordinator(spec: JobSpec, timeout: int) -> None:
     # Without this, the runtime's own connect terminates the process on a timeout instead
     # of raising: probe the port from Python first, for an error the script can see.
+    hint_after = min(_HINT_SECONDS, timeout / 2)
     try:
-        addresses.wait_until_listening(spec.coordinator_address, timeout,
-                                       check=loopback_names.read_notice)
+        try:
+            addresses.wait_until_listening(spec.coordinator_address, hint_after)
+        except TimeoutError:
+            print(f"spmd: process {spec.process_id} of {spec.num_processes}: "
+                  f"{loopback_names.waiting_hint(spec.coordinator_address, hint_after)}",
+                  file=sys.stderr, flush=True)
+            addresses.wait_until_listening(spec.coordinator_address, timeout - hint_after)
     except TimeoutError as e:
         raise TimeoutError(
             f"process {spec.process_id} of {spec.num_processes} could not reach the spmd "

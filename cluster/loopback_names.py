@@ -4,23 +4,18 @@ Debian and Ubuntu map a machine's own name to 127.0.1.1 in /etc/hosts. A job who
 is such a name (Slurm's first node, a host name typed by hand) had process 0 listen on
 127.0.1.1 while the other hosts, which resolve the name to its real address, were refused
 until the initialization timeout (300 s), in silence. Now every process that resolves the name
-to loopback fails at once, naming the name, what it resolves to and what to do; and process 0
-tells the processes of other hosts, which cannot see the problem themselves, through a notice
-served for a few seconds on the coordinator's port (they read it while waiting for the
-coordinator: `read_notice`)."""
+to loopback fails at once, naming the name, what it resolves to and what to do. The processes
+of the other hosts cannot see the problem (the name resolves to a real address there), and
+nothing may listen on all interfaces to tell them: after a few seconds of waiting they say what
+the likely cause is (`waiting_hint`), and fail at their initialization timeout."""
 from __future__ import annotations
 
 import ipaddress
 import socket
-import sys
-import threading
-import time
 
 from spmd.cluster.addresses import (COORDINATOR_BIND, HOST_ADDRESS, resolves_to_loopback,
                                     split_address)
 
-_NOTICE = b"spmd-coordinator-notice\n"  # what starts process 0's notice (gRPC never sends it)
-NOTICE_SECONDS = 20  # how long process 0 serves it at most
 
 
 def problem(coordinator_address: str, num_processes: int, spans_hosts: bool | None) -> str | None:
@@ -56,55 +51,19 @@ def tolerated(process_id: int, bind_address: str, explicit_host_address: bool) -
     return process_id != 0 or not resolves_to_loopback(split_address(bind_address)[0])
 
 
-def serve_notice(port: int, message: str, readers: int, host: str = "0.0.0.0") -> None:
-    """Answer connections to `port` with `message`, in a thread, until `readers` were answered
-    or NOTICE_SECONDS passed (the process lives on until then). On every interface by default:
-    the others reach this host at an address that only they know. Best effort: nothing is
-    served when the port cannot be had."""
+def waiting_hint(coordinator_address: str, waited: float) -> str:
+    """What a process still waiting for the coordinator says: the one cause it cannot see
+    from here (process 0's host resolving its own name to loopback)."""
+    host, _ = split_address(coordinator_address)
     try:
-        server = socket.create_server((host, port))
-    except OSError:
-        return
-    server.settimeout(0.2)
-    payload = _NOTICE + message.encode()
-    print(f"spmd: process 0 tells the other processes why the job cannot start, for up to "
-          f"{NOTICE_SECONDS} s", file=sys.stderr, flush=True)
-
-    def serve():
-        # Not a daemon: the process raises its own error at once, and lives on only to tell.
-        deadline, answered = time.monotonic() + NOTICE_SECONDS, 0
-        with server:
-            while answered < readers and time.monotonic() < deadline:
-                try:
-                    conn, _ = server.accept()
-                except OSError:
-                    continue
-                with conn:
-                    conn.sendall(payload)
-                answered += 1
-    threading.Thread(target=serve, name="spmd-coordinator-notice").start()
-
-
-def read_notice(sock: socket.socket) -> None:
-    """Raise process 0's notice when `sock` reached it instead of a coordinator (a coordinator
-    sends nothing before the client speaks, or HTTP/2 frames)."""
-    sock.settimeout(0.3)
-    data = b""
-    try:
-        while len(data) < len(_NOTICE) or data.startswith(_NOTICE):
-            chunk = sock.recv(65536)
-            if not chunk:
-                break
-            data += chunk
-    except OSError:
-        pass
-    if data.startswith(_NOTICE):
-        raise CoordinatorRefused(f"process 0 could not start the coordinator: "
-                                 f"{data[len(_NOTICE):].decode(errors='replace')}")
-
-
-class CoordinatorRefused(RuntimeError):
-    """Process 0 told this process why the job cannot start."""
+        here = ", ".join(sorted({info[4][0] for info in socket.getaddrinfo(host, None)}))
+    except socket.gaierror:
+        here = "nothing"
+    return (f"still waiting after {waited:.0f} s for the spmd coordinator at "
+            f"{coordinator_address} ({host} is {here} here). If process 0's host maps its own "
+            f"name to a loopback address (Debian and Ubuntu put 127.0.1.1 in /etc/hosts), its "
+            f"coordinator listens where no other host can reach it: fix /etc/hosts there, or set "
+            f"SPMD_COORDINATOR to an address the hosts reach.")
 
 
 def _is_address(host: str) -> bool:

@@ -118,18 +118,12 @@ def test_the_workaround_needs_a_reachable_bind_and_a_given_address(process_id, b
     assert loopback_names.tolerated(process_id, bind, explicit) == ok
 
 
-def test_a_notice_is_read_from_the_coordinator_port():
-    port = addresses.free_port()
-    loopback_names.serve_notice(port, "the reason", readers=1, host="127.0.0.1")
-    with pytest.raises(loopback_names.CoordinatorRefused,
-                       match="^process 0 could not start the coordinator: the reason$"):
-        addresses.wait_until_listening(f"127.0.0.1:{port}", 5, check=loopback_names.read_notice)
-
-
-def test_a_listener_that_sends_nothing_is_a_coordinator():
-    with socket.create_server(("127.0.0.1", 0)) as server:
-        port = server.getsockname()[1]
-        addresses.wait_until_listening(f"127.0.0.1:{port}", 5, check=loopback_names.read_notice)
+def test_the_waiting_hint_names_the_address_what_it_resolves_to_and_the_cause():
+    hint = loopback_names.waiting_hint("localhost:1234", 10)
+    assert "after 10 s for the spmd coordinator at localhost:1234 (localhost is 127.0.0.1" in hint
+    assert "127.0.1.1 in /etc/hosts" in hint and "set SPMD_COORDINATOR" in hint
+    assert "(no-such-host.invalid is nothing here)" in loopback_names.waiting_hint(
+        "no-such-host.invalid:1", 10)
 
 
 @pytest.mark.parametrize("nodes,spans", [(None, None), ("1", False), ("3", True)])
