@@ -19,10 +19,11 @@ import atexit
 import os
 import sys
 import time
+import warnings
 from typing import Sequence
 
 from spmd.cluster import addresses, loopback_names
-from spmd.cluster.cluster_env import JobSpec, by_name, resolve
+from spmd.cluster.cluster_env import JobSpec, by_name, detect, resolve
 from spmd.cluster.mpi_env import MpiEnv
 from spmd.cluster.spmd_run_env import COORDINATOR
 from spmd.transforms import backend
@@ -280,3 +281,33 @@ def _shutdown_at_exit():
         sys.stderr.flush()
         os._exit(1)
     shutdown()
+
+
+def _warn_when_a_launched_process_runs_alone():
+    """A script that a launcher started as one of N processes, but that computes before (or
+    without) `initialize()`, runs N times as a job of one: say so, once, at its first
+    computation."""
+    env = detect()
+    if env is None or is_initialized():
+        return
+    try:
+        count, me = env.process_count(), env.process_id()
+    except (RuntimeError, ValueError):
+        return  # the launcher's variables are incomplete: initialize() will say what is wrong
+    if count > 1:
+        warnings.warn(f"{env.name} started this process as process {me} of {count}, but it "
+                      f"computes before spmd.distributed.initialize() was called, so it runs "
+                      f"alone, as process 0 of 1, and the {count} processes do not work "
+                      f"together. Call spmd.distributed.initialize() first thing in the script.",
+                      RuntimeWarning, stacklevel=_first_frame_outside_spmd())
+
+
+def _first_frame_outside_spmd() -> int:
+    """The stacklevel of the user's line that led here, for a warning that points at it."""
+    frame, level = sys._getframe(2), 2
+    while frame is not None and frame.f_globals.get("__name__", "").split(".")[0] == "spmd":
+        frame, level = frame.f_back, level + 1
+    return level
+
+
+backend.on_start_alone(_warn_when_a_launched_process_runs_alone)

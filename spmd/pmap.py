@@ -161,6 +161,10 @@ class PmapFunction:
         labels = arguments.labels_for(self.fun, in_tree, split.dyn_positions)
         dims = arguments.canonical_in_axes(raw_dims, avals, labels, "pmap")
         size = arguments.mapped_size(avals, dims, labels, self.axis_size, "pmap")
+        if size == 0:  # XLA would fail with an internal error on a program of no replicas
+            raise ValueError("pmap got a mapped axis of size 0: it runs one replica per element "
+                             "of the mapped axis on a device of its own, so the axis needs at "
+                             "least one element (for an empty batch, skip the call)")
         # fail early when the devices cannot hold the map; across processes the axis is global
         global_size = len(devices_for(size, self.devices))
         out_box = []

@@ -168,12 +168,23 @@ def client():
     return c
 
 
+_alone_hooks: list = []
+
+
+def on_start_alone(hook) -> None:
+    """Call `hook()` when the backend starts outside any multi-process job (cluster/ uses it
+    to warn a process that a launcher started as one of several but that never joined)."""
+    _alone_hooks.append(hook)
+
+
 def _make_client():
     count = int(config.cpu_devices)
     if count < 1:
         raise ValueError(f"SPMD_CPU_DEVICES must be at least 1, got {count}")
     host_memory.keep_freed_buffers()
     if _state.distributed is None:
+        for hook in _alone_hooks:
+            hook()
         return xc.make_cpu_client(asynchronous=True, num_devices=count)
     dist, process_id, num_processes, host_address, interface = _state.distributed
     collectives = _jax.make_gloo_tcp_collectives(distributed_client=dist, hostname=host_address,

@@ -155,3 +155,21 @@ def test_interrupting_spmd_run_stops_the_job(tmp_path):
     assert "spmd-run: received SIGINT; stopping the job" in run.stderr.read()
     time.sleep(0.2)
     assert not any(map(_alive, pids)), pids
+
+
+def test_a_script_that_never_joins_its_job_is_warned_on_every_process():
+    done, _ = spmd_run_command("-n", "2", "--cpu-devices", "1", script("never_initializes.py"))
+    assert done.returncode == 0, done.stderr
+    said = " ".join(done.stderr.split())
+    for rank in range(2):
+        assert (f"never_initializes.py:6: RuntimeWarning: spmd-run started this process as "
+                f"process {rank} of 2, but it computes before spmd.distributed.initialize() was "
+                f"called, so it runs alone") in said, done.stderr
+        assert f"[{rank}] sum 3.0" in done.stdout
+
+
+def test_a_single_process_run_is_not_warned():
+    done = subprocess.run([sys.executable, script("never_initializes.py")], capture_output=True,
+                          text=True, timeout=60,
+                          env={k: v for k, v in os.environ.items() if not k.startswith("SPMD_")})
+    assert done.returncode == 0 and "RuntimeWarning" not in done.stderr, done.stderr

@@ -344,6 +344,8 @@ ERRORS = [
         {"a": X8}), ValueError, r"pmap in_axes specification must be a tree prefix of the "
                                 r"corresponding value; pytree structure error at key path pmap "
                                 r"in_axes\[0\]: the prefix has a dict with keys \['b'\] there"),
+    ("an empty mapped axis", lambda: spmd.pmap(jnp.sin)(np.zeros((0, 3), np.float32)),
+     ValueError, r"pmap got a mapped axis of size 0: .* needs at least one element"),
     ("out_axes not ints", lambda: spmd.pmap(lambda x: x, out_axes="0"), TypeError,
      r"pmap out_axes must be an int, None, or \(nested\) container with those types as "
      r"leaves, but got out_axes='0'"),
