@@ -7,8 +7,10 @@ import time
 
 import pytest
 
-from spmd.launch import hosts, main as spmd_run, mpi_hosts, ssh_launch
+from spmd.launch import hosts, mpi_hosts, ssh_launch
 from spmd.launch.hosts import HostSlots
+from tests.launch.test_spmd_run import test_parse as check_parse
+from tests.launch.test_spmd_run import test_parse_errors as check_parse_error
 
 H = HostSlots
 
@@ -165,11 +167,8 @@ PARSE = [
 
 @pytest.mark.parametrize("argv,expected", PARSE, ids=[" ".join(a) for a, _ in PARSE])
 def test_parse(tmp_path, monkeypatch, argv, expected):
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / "s.py").write_text("")
     (tmp_path / "hf").write_text("c\nd slots=4\n")
-    args = vars(spmd_run.parse(argv))
-    assert {key: args[key] for key in expected} == expected
+    check_parse(tmp_path, monkeypatch, argv, expected)
 
 
 @pytest.mark.parametrize("argv,message", [
@@ -183,8 +182,4 @@ def test_parse(tmp_path, monkeypatch, argv, expected):
                                               "give them with --hosts or --hostfile"),
 ])
 def test_parse_errors(tmp_path, monkeypatch, capsys, argv, message):
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / "s.py").write_text("")
-    with pytest.raises(SystemExit):
-        spmd_run.parse(argv)
-    assert message in capsys.readouterr().err
+    check_parse_error(tmp_path, monkeypatch, capsys, argv, message)
