@@ -17,11 +17,18 @@ def rank_command(script_command: list[str], rank: int | None = None) -> list[str
 
 
 class LocalGroup:
-    def __init__(self, labels: list[str], commands: list[list[str]], envs: list[dict]):
+    """`tethered[i]`: member i's stdin is a pipe that spmd-run holds open and never writes, so
+    that it ends when spmd-run does (how an ssh member's remote rank learns that the job ended:
+    launch/ssh_launch.py)."""
+
+    def __init__(self, labels: list[str], commands: list[list[str]], envs: list[dict],
+                 tethered: list[bool] | None = None):
         self.labels = labels
+        tethered = tethered or [False] * len(commands)
         self.procs = [subprocess.Popen(cmd, env=env, start_new_session=True,
-                                       preexec_fn=die_with_parent)
-                      for cmd, env in zip(commands, envs)]
+                                       preexec_fn=die_with_parent,
+                                       stdin=subprocess.PIPE if tie else None)
+                      for cmd, env, tie in zip(commands, envs, tethered)]
 
     def poll(self) -> dict[int, int]:
         return {i: p.returncode for i, p in enumerate(self.procs) if p.poll() is not None}

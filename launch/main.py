@@ -1,9 +1,20 @@
-"""spmd-run -n N [--mpi | --ray [ADDRESS]] [--cpu-devices K] script.py args...
+"""spmd-run -n N [--mpi | --ray [ADDRESS]] [--hosts H1[:N],H2 | --hostfile FILE] [--ssh CMD]
+[--cpu-devices K] script.py args...
 
 Starts N processes of script.py that find each other through the variables of
 cluster/spmd_run_env.py (or mpiexec's own), so `spmd.distributed.initialize()` in the script
 needs no arguments. Every output line is prefixed with its process's rank. When one process
 fails, the others are stopped and spmd-run exits with the failed one's status.
+
+Across hosts: --hosts a,b:2 or --hostfile FILE (one host a line: `host`, `host:N` or
+`host slots=N`; # comments) lists the hosts and their slots (1 when not given); ranks fill the
+first host's slots, then the next host's; -n may not exceed the slots. Without --mpi, the ranks
+of this machine start directly and the others over ssh (`ssh HOST 'cd CWD && env ... python
+...'`: the same python, script and working directory must exist there), with the coordinator
+on the first host's address; --ssh "ssh -p 2222 -i KEY" (or $SPMD_SSH) sets the ssh command.
+With --mpi the hosts go to mpiexec (Hydra: -hosts a:N,b:M, its ssh launcher, or --ssh's
+command as its launcher), and UCX may use TCP between hosts (UCX_TLS=self,sm,cma,tcp; shared
+memory only, self,sm,cma, when every rank is on one host; a UCX_TLS of your own wins).
 """
 from __future__ import annotations
 
@@ -13,17 +24,19 @@ import re
 import shutil
 import sys
 
-from spmd.cluster.addresses import LOOPBACK, free_port, join_address
+from spmd.cluster.addresses import LOOPBACK, free_port, join_address, route_source_address
 from spmd.cluster.spmd_run_env import job_environment
-from spmd.launch import ray_launch
+from spmd.launch import hosts, mpi_hosts, ray_launch, ssh_launch
 from spmd.launch.local_group import LocalGroup, rank_command
 from spmd.launch.supervisor import supervise
 
-USAGE = "spmd-run -n N [--mpi | --ray [ADDRESS]] [--cpu-devices K] script.py [args...]"
+USAGE = ("spmd-run -n N [--mpi | --ray [ADDRESS]] [--hosts H1[:N],H2 | --hostfile FILE] "
+         "[--ssh CMD] [--cpu-devices K] script.py [args...]")
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="spmd-run", usage=USAGE, description=__doc__.split("\n\n")[1],
+    description = "\n\n".join(__doc__.split("\n\n")[1:])  # all but the usage line
+    p = argparse.ArgumentParser(prog="spmd-run", usage=USAGE, description=description,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("-n", "--num-processes", type=int, required=True, metavar="N",
                    help="how many processes to start")
@@ -38,12 +51,23 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--grace", type=float, default=5.0, metavar="SECONDS",
                    help="after a failure, how long the others get to stop before SIGKILL "
                         "(default 5)")
+    where = p.add_mutually_exclusive_group()  # across hosts (launch/hosts.py)
+    where.add_argument("--hosts", metavar="H1[:N],H2",
+                       help="the hosts to run on, with their slots (processes) after a colon "
+                            "(default 1); ranks fill each host's slots in turn")
+    where.add_argument("--hostfile", metavar="FILE",
+                       help="the hosts, one a line: 'host', 'host:N' or 'host slots=N'")
+    p.add_argument("--ssh", metavar="CMD",
+                   help=f"the ssh command (with options) that starts the other hosts' "
+                        f"processes (default ${ssh_launch.SSH_VARIABLE}, else "
+                        f"'{ssh_launch.DEFAULT_SSH}')")
     p.add_argument("script", help="the Python script every process runs")
     p.add_argument("args", nargs=argparse.REMAINDER, help="the script's arguments")
     return p
 
 
-_TAKES_VALUE = {"-n", "--num-processes", "--cpu-devices", "--grace"}
+_TAKES_VALUE = {"-n", "--num-processes", "--cpu-devices", "--grace", "--hosts", "--hostfile",
+                "--ssh"}
 _ADDRESS = re.compile(r"^(auto|ray://.+|[\w.\-\[\]:]+:\d+)$")
 
 
@@ -67,7 +91,29 @@ def parse(argv: list[str]) -> argparse.Namespace:
         parser.error(f"--cpu-devices must be at least 1, got {args.cpu_devices}")
     if not os.path.isfile(args.script):
         parser.error(f"no such script: {args.script}")
+    _parse_hosts(parser, args)
     return args
+
+
+def _parse_hosts(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """args.host_list (None without --hosts/--hostfile) and args.placement (a host per rank)."""
+    args.host_list = args.placement = None
+    if args.hosts is None and args.hostfile is None:
+        if args.ssh is not None:
+            parser.error("--ssh starts the processes of other hosts: give them with --hosts or "
+                         "--hostfile")
+        return
+    option = "--hosts" if args.hosts is not None else "--hostfile"
+    if args.ray:
+        parser.error(f"{option} does not apply to --ray: the Ray cluster places the processes "
+                     f"on its nodes; run without {option}, or use --mpi or ssh ({option} alone)")
+    try:
+        args.host_list = (hosts.parse_host_list(args.hosts) if args.hosts is not None
+                          else hosts.read_hostfile(args.hostfile))
+        args.placement = hosts.layout(args.host_list, args.num_processes)
+        ssh_launch.ssh_command(args.ssh)
+    except ValueError as e:
+        parser.error(str(e))
 
 
 def _process_env(args) -> dict[str, str]:
@@ -88,6 +134,34 @@ def run_local(args) -> int:
     return supervise(group, args.grace)
 
 
+def run_hosts(args) -> int:
+    """Ranks of this machine directly, the others over ssh (launch/ssh_launch.py)."""
+    n, placement = args.num_processes, args.placement
+    ssh = ssh_launch.ssh_command(args.ssh)
+    here = {h: hosts.is_this_machine(h) for h in dict.fromkeys(placement)}
+    first, others = placement[0], [h for h in here if h != placement[0]]
+    host = hosts.coordinator_host(first, bool(others),
+                                  lambda: route_source_address(hosts.resolve(others[0]), 22))
+    port = free_port(host) if here[first] else ssh_launch.remote_free_port(ssh, first, host)
+    coordinator = join_address(host, port)
+    script = [sys.executable, os.path.abspath(args.script), *args.args]
+    labels, commands, envs, tethered = [], [], [], []
+    for i, name in enumerate(placement):
+        job = {**_process_env(args),
+               **job_environment(coordinator, n, i, placement[:i].count(name))}
+        command = rank_command(script, i)
+        labels.append(f"process {i} on {name}")
+        if here[name]:
+            commands.append(command)
+            envs.append({**os.environ, **job})
+        else:
+            remote_env = {**ssh_launch.forwarded_environment(os.environ), **job}
+            commands.append(ssh_launch.over_ssh(ssh, name, os.getcwd(), remote_env, command))
+            envs.append(dict(os.environ))
+        tethered.append(not here[name])
+    return supervise(LocalGroup(labels, commands, envs, tethered), args.grace)
+
+
 def find_mpiexec() -> str:
     beside_python = os.path.join(os.path.dirname(sys.executable), "mpiexec")
     found = beside_python if os.access(beside_python, os.X_OK) else shutil.which("mpiexec")
@@ -99,11 +173,14 @@ def find_mpiexec() -> str:
 
 def run_mpi(args) -> int:
     script = [sys.executable, args.script, *args.args]
-    command = [find_mpiexec(), "-n", str(args.num_processes), *rank_command(script)]
-    # UCX would listen on every interface; shared memory is all that local ranks need.
-    env = {**os.environ, **_process_env(args)}
-    env.setdefault("UCX_TLS", "self,sm,cma")
-    return supervise(LocalGroup(["mpiexec"], [command], [env]), args.grace)
+    with mpi_hosts.hydra_options(args.host_list, args.ssh) as options:
+        command = [find_mpiexec(), "-n", str(args.num_processes), *options,
+                   *rank_command(script)]
+        # MPICH's ch4:ucx netmod: UCX would listen on every interface; shared memory is all
+        # that ranks of one host need, TCP what ranks of several hosts need besides.
+        env = {**os.environ, **_process_env(args)}
+        env.setdefault("UCX_TLS", mpi_hosts.ucx_transports(args.placement))
+        return supervise(LocalGroup(["mpiexec"], [command], [env]), args.grace)
 
 
 def run_ray(args, argv: list[str]) -> int:
@@ -125,7 +202,9 @@ def main(argv: list[str] | None = None) -> int:
             return run_mpi(args)
         if args.ray:
             return run_ray(args, argv)
+        if args.placement is not None:
+            return run_hosts(args)
         return run_local(args)
-    except RuntimeError as e:
+    except (RuntimeError, hosts.HostError) as e:
         print(f"spmd-run: {e}", file=sys.stderr)
         return 1
