@@ -14,6 +14,7 @@ import shutil
 import sys
 
 from spmd.cluster.addresses import LOOPBACK, free_port, join_address
+from spmd.cluster.ray_pool import STRATEGIES
 from spmd.cluster.spmd_run_env import job_environment
 from spmd.launch import ray_launch
 from spmd.launch.local_group import LocalGroup, rank_command
@@ -33,6 +34,19 @@ def _parser() -> argparse.ArgumentParser:
                      help="run them as Ray actors: on a local Ray instance (in a private "
                           "network namespace), or on the cluster at ADDRESS")
     p.add_argument("--ray-address", help=argparse.SUPPRESS)
+    placement = p.add_mutually_exclusive_group()
+    placement.add_argument("--ray-strategy", choices=STRATEGIES, metavar="STRATEGY",
+                           help="how Ray places the processes on its nodes (placement-group "
+                                "strategy): PACK (as few nodes as possible, the default), "
+                                "SPREAD, STRICT_SPREAD (one per node), STRICT_PACK (one node)")
+    placement.add_argument("--ray-spread", dest="ray_strategy", action="store_const",
+                           const="STRICT_SPREAD",
+                           help="one process per Ray node (--ray-strategy STRICT_SPREAD)")
+    p.add_argument("--ray-working-dir", metavar="DIR",
+                   help="with --ray ADDRESS: the folder sent with the job (default: the "
+                        "current one, up to 100 MiB); the processes start in its copy on every "
+                        "node. 'none' sends nothing: the script must then exist at the same "
+                        "path on every node")
     p.add_argument("--cpu-devices", type=int, metavar="K",
                    help="XLA CPU devices per process (sets SPMD_CPU_DEVICES)")
     p.add_argument("--grace", type=float, default=5.0, metavar="SECONDS",
@@ -44,6 +58,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 _TAKES_VALUE = {"-n", "--num-processes", "--cpu-devices", "--grace"}
+_TAKES_VALUE |= {"--ray-strategy", "--ray-working-dir"}  # the Ray options'
 _ADDRESS = re.compile(r"^(auto|ray://.+|[\w.\-\[\]:]+:\d+)$")
 
 
@@ -67,6 +82,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
         parser.error(f"--cpu-devices must be at least 1, got {args.cpu_devices}")
     if not os.path.isfile(args.script):
         parser.error(f"no such script: {args.script}")
+    if not args.ray and (args.ray_strategy or args.ray_working_dir):
+        parser.error("--ray-strategy, --ray-spread and --ray-working-dir go with --ray")
     return args
 
 
@@ -110,11 +127,11 @@ def run_ray(args, argv: list[str]) -> int:
     if args.ray_address is None:
         ray_launch.ensure_private_network(argv)  # returns only inside one
     n = args.num_processes
-    # Actors start elsewhere: name the script absolutely (a remote node needs the same path).
-    script = [sys.executable, os.path.abspath(args.script), *args.args]
     envs = [{**_process_env(args), **job_environment("", n, i)} for i in range(n)]
-    return ray_launch.run(n, [rank_command(script, i) for i in range(n)], envs,
-                          args.ray_address, args.grace, supervise)
+    return ray_launch.run(n, args.script, args.args, envs, args.ray_address, args.grace,
+                          supervise, strategy=args.ray_strategy or "PACK",
+                          working_dir=ray_launch.working_dir_for(args.ray_address,
+                                                                 args.ray_working_dir))
 
 
 def main(argv: list[str] | None = None) -> int:
