@@ -6,8 +6,10 @@ would stop every Ray on the machine).
 The every-collective job runs with one rank per node (--ray-spread), started from a folder of
 its own by a relative path: the ranks must run on different hosts, in the copy of that folder
 that Ray unpacked (runtime_env working_dir), with a variable only the driver had (env_vars), and
-reduce between processes over gloo. Then the errors: more ranks than nodes for one per node,
-and a driver without the cluster's token."""
+reduce between processes over gloo. The same through the Python API (run_on_ray with
+strategy="STRICT_SPREAD" and a working_dir holding a module the function imports). Then the
+errors: more ranks than nodes for one per node, and a driver without the cluster's token."""
+import json
 import os
 import re
 import secrets
@@ -143,6 +145,44 @@ def test_one_rank_per_host_with_the_drivers_folder_and_variables(ray_cluster, tm
         assert (f"[{rank}] process {rank} of 2: 4 devices, 2 local: all pmap checks passed"
                 in done.stdout), done.stdout[-3000:]
     assert done.stdout.count("all-reduce between processes over gloo)") == 2
+
+
+# A driver for run_on_ray; the function it runs imports `shipped`, which only the working_dir
+# sent with the job has (the driver's folder is not on the workers' path).
+RUN_ON_RAY_DRIVER = textwrap.dedent("""
+    import json, sys
+    from spmd.cluster.ray_pool import run_on_ray
+
+    def job():
+        import os, socket
+        import numpy as np
+        import spmd
+        import shipped
+        spmd.distributed.initialize()
+        total = spmd.distributed.process_allgather(np.float32(spmd.process_index() + 1))
+        return [socket.gethostname(), spmd.process_index(), total.tolist(), shipped.VALUE,
+                os.environ.get("SPMD_TEST_FROM_DRIVER")]
+
+    print(json.dumps(run_on_ray(job, 2, address=sys.argv[1], strategy="STRICT_SPREAD",
+                                working_dir=sys.argv[2])))
+""")
+
+
+@pytest.mark.timeout(120)
+def test_run_on_ray_one_worker_per_host(ray_cluster, tmp_path):
+    shipped = tmp_path / "shipped"
+    shipped.mkdir()
+    (shipped / "shipped.py").write_text("VALUE = 'from the working_dir'\n")
+    (tmp_path / "driver.py").write_text(RUN_ON_RAY_DRIVER)
+    done = _run_on(ray_cluster.head, [sys.executable, str(tmp_path / "driver.py"),
+                                      ray_cluster.address, str(shipped)],
+                   {**ray_cluster.env, "SPMD_TEST_FROM_DRIVER": "yes"}, timeout=110)
+    assert done.returncode == 0, done.stderr[-3000:]
+    results = json.loads(done.stdout.strip().splitlines()[-1])
+    assert sorted(r[0] for r in results) == sorted(h.name for h in (ray_cluster.head,
+                                                                    ray_cluster.worker))
+    assert [r[1:] for r in results] == [[i, [1.0, 2.0], "from the working_dir", "yes"]
+                                        for i in range(2)]
 
 
 @pytest.mark.timeout(90)
