@@ -15,6 +15,11 @@ on the first host's address; --ssh "ssh -p 2222 -i KEY" (or $SPMD_SSH) sets the 
 With --mpi the hosts go to mpiexec (Hydra: -hosts a:N,b:M, its ssh launcher, or --ssh's
 command as its launcher), and UCX may use TCP between hosts (UCX_TLS=self,sm,cma,tcp; shared
 memory only, self,sm,cma, when every rank is on one host; a UCX_TLS of your own wins).
+
+On a Ray cluster (--ray ADDRESS): --ray-spread puts one process on each node (placement-group
+strategy STRICT_SPREAD; --ray-strategy names another), and the current folder (or
+--ray-working-dir DIR, or none) travels with the job together with the driver's environment
+(Ray's runtime_env), so the script need not exist on the other nodes.
 """
 from __future__ import annotations
 
@@ -25,13 +30,15 @@ import shutil
 import sys
 
 from spmd.cluster.addresses import LOOPBACK, free_port, join_address, route_source_address
+from spmd.cluster.ray_pool import STRATEGIES
 from spmd.cluster.spmd_run_env import job_environment
 from spmd.launch import hosts, mpi_hosts, ray_launch, ssh_launch
 from spmd.launch.local_group import LocalGroup, rank_command
 from spmd.launch.supervisor import supervise
 
-USAGE = ("spmd-run -n N [--mpi | --ray [ADDRESS]] [--hosts H1[:N],H2 | --hostfile FILE] "
-         "[--ssh CMD] [--cpu-devices K] script.py [args...]")
+USAGE = ("spmd-run -n N [--mpi | --ray [ADDRESS] [--ray-spread | --ray-strategy S] "
+         "[--ray-working-dir DIR]] [--hosts H1[:N],H2 | --hostfile FILE] [--ssh CMD] "
+         "[--cpu-devices K] script.py [args...]")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -46,6 +53,19 @@ def _parser() -> argparse.ArgumentParser:
                      help="run them as Ray actors: on a local Ray instance (in a private "
                           "network namespace), or on the cluster at ADDRESS")
     p.add_argument("--ray-address", help=argparse.SUPPRESS)
+    placement = p.add_mutually_exclusive_group()
+    placement.add_argument("--ray-strategy", choices=STRATEGIES, metavar="STRATEGY",
+                           help="how Ray places the processes on its nodes (placement-group "
+                                "strategy): PACK (as few nodes as possible, the default), "
+                                "SPREAD, STRICT_SPREAD (one per node), STRICT_PACK (one node)")
+    placement.add_argument("--ray-spread", dest="ray_strategy", action="store_const",
+                           const="STRICT_SPREAD",
+                           help="one process per Ray node (--ray-strategy STRICT_SPREAD)")
+    p.add_argument("--ray-working-dir", metavar="DIR",
+                   help="with --ray ADDRESS: the folder sent with the job (default: the "
+                        "current one, up to 100 MiB); the processes start in its copy on every "
+                        "node. 'none' sends nothing: the script must then exist at the same "
+                        "path on every node")
     p.add_argument("--cpu-devices", type=int, metavar="K",
                    help="XLA CPU devices per process (sets SPMD_CPU_DEVICES)")
     p.add_argument("--grace", type=float, default=5.0, metavar="SECONDS",
@@ -67,7 +87,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 _TAKES_VALUE = {"-n", "--num-processes", "--cpu-devices", "--grace", "--hosts", "--hostfile",
-                "--ssh"}
+                "--ssh", "--ray-strategy", "--ray-working-dir"}
 _ADDRESS = re.compile(r"^(auto|ray://.+|[\w.\-\[\]:]+:\d+)$")
 
 
@@ -91,6 +111,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
         parser.error(f"--cpu-devices must be at least 1, got {args.cpu_devices}")
     if not os.path.isfile(args.script):
         parser.error(f"no such script: {args.script}")
+    if not args.ray and (args.ray_strategy or args.ray_working_dir):
+        parser.error("--ray-strategy, --ray-spread and --ray-working-dir go with --ray")
     _parse_hosts(parser, args)
     return args
 
@@ -187,11 +209,11 @@ def run_ray(args, argv: list[str]) -> int:
     if args.ray_address is None:
         ray_launch.ensure_private_network(argv)  # returns only inside one
     n = args.num_processes
-    # Actors start elsewhere: name the script absolutely (a remote node needs the same path).
-    script = [sys.executable, os.path.abspath(args.script), *args.args]
     envs = [{**_process_env(args), **job_environment("", n, i)} for i in range(n)]
-    return ray_launch.run(n, [rank_command(script, i) for i in range(n)], envs,
-                          args.ray_address, args.grace, supervise)
+    return ray_launch.run(n, args.script, args.args, envs, args.ray_address, args.grace,
+                          supervise, strategy=args.ray_strategy or "PACK",
+                          working_dir=ray_launch.working_dir_for(args.ray_address,
+                                                                 args.ray_working_dir))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,9 +1,14 @@
 """spmd-run --ray: each process of the job is a script run by one Ray actor.
 
-The actors come from cluster.ray_pool (one per process, through a placement group); each runs
-the script under the rank-prefixing wrapper with the spmd-run variables, and the driver
-collects their output lines and exit codes in one batched call per poll. A local Ray instance
-(no ADDRESS) runs in a private network namespace: spmd-run re-executes itself inside one.
+The actors come from cluster.ray_pool (one per process, through a placement group whose
+strategy --ray-strategy / --ray-spread choose); each runs the script with its own node's Python
+under the rank-prefixing wrapper with the spmd-run variables, and the driver collects their
+output lines and exit codes in one batched call per poll. A local Ray instance (no ADDRESS) runs
+in a private network namespace: spmd-run re-executes itself inside one.
+
+On a cluster (ADDRESS) the job carries the driver's environment variables and, by default, its
+current folder (cluster/ray_runtime_env.py): the processes start in the unpacked copy, so a
+script inside that folder is named relative to it and need not exist on the other nodes.
 """
 from __future__ import annotations
 
@@ -15,7 +20,9 @@ import threading
 
 from spmd.cluster import netns
 from spmd.cluster.ray_pool import PoolWorker, RayPool
+from spmd.cluster.ray_runtime_env import job_runtime_env
 from spmd.cluster.spmd_run_env import COORDINATOR
+from spmd.launch.local_group import rank_command
 from spmd.launch.process_death import die_with_parent
 
 _IN_PRIVATE_NETWORK = "SPMD_RUN_PRIVATE_NETWORK"  # set by the re-executed spmd-run
@@ -25,12 +32,17 @@ _ACTOR_LOST = 255  # exit code reported for a process whose Ray actor died
 class ScriptActor(PoolWorker):
     """Runs one process of the job and buffers its output until the driver polls."""
 
-    def start(self, command: list[str], env: dict[str, str], cwd: str) -> None:
+    def start(self, script_argv: list[str], rank: int, env: dict[str, str],
+              cwd: str | None) -> None:
+        """Run `python script_argv` as process `rank`, in `cwd` if this node has it (else in
+        the actor's own folder: the unpacked working_dir, when the job sent one)."""
         self.lines: queue.Queue = queue.Queue()
+        # this node's Python (the driver's may live elsewhere on another machine)
+        command = rank_command([sys.executable, *script_argv], rank)
         self.proc = subprocess.Popen(command, env={**os.environ, **env}, stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, start_new_session=True,
                                      preexec_fn=die_with_parent,
-                                     cwd=cwd if os.path.isdir(cwd) else None)
+                                     cwd=cwd if cwd and os.path.isdir(cwd) else None)
         self.readers = [threading.Thread(target=self._read, args=(self.proc.stdout, 1)),
                         threading.Thread(target=self._read, args=(self.proc.stderr, 2))]
         for t in self.readers:
@@ -104,14 +116,40 @@ def ensure_private_network(argv: list[str]) -> None:
     os.execvp(command[0], command)
 
 
-def run(num_processes: int, commands: list[list[str]], envs: list[dict], address: str | None,
-        grace: float, supervise) -> int:
+def working_dir_for(address: str | None, requested: str | None) -> str | None:
+    """The folder to send with the job: none for a local Ray (the actors share this machine's
+    files), else `requested` ("none": nothing), by default the current folder."""
+    if address is None or requested == "none":
+        return None
+    return os.path.abspath(requested or os.curdir)
+
+
+def script_on_node(script: str, working_dir: str | None) -> str:
+    """How the actors name the script: relative to the working folder sent with the job when it
+    lies inside, else by its absolute path (which must then exist on every node)."""
+    script = os.path.abspath(script)
+    if working_dir is not None and script.startswith(os.path.join(working_dir, "")):
+        return os.path.relpath(script, working_dir)
+    return script
+
+
+def run(num_processes: int, script: str, script_args: list[str], envs: list[dict],
+        address: str | None, grace: float, supervise, strategy: str = "PACK",
+        working_dir: str | None = None) -> int:
     """Start the job on Ray and supervise it; `envs[i]` lacks the coordinator, which is only
     known once process 0's actor exists."""
     import ray
-    with RayPool(num_processes, ScriptActor, address) as pool:
+    argv = [script_on_node(script, working_dir), *script_args]
+    # with a working folder, the actors already start in its copy
+    cwd = None if working_dir is not None else os.getcwd()
+    try:
+        runtime_env = job_runtime_env(working_dir)
+    except ValueError as e:
+        raise RuntimeError(str(e)) from None
+    with RayPool(num_processes, ScriptActor, address, strategy=strategy,
+                 runtime_env=runtime_env) as pool:
         coordinator = pool.coordinator_address()
-        ray.get([actor.start.remote(cmd, {**env, COORDINATOR: coordinator}, os.getcwd())
-                 for actor, cmd, env in zip(pool.actors, commands, envs)])
+        ray.get([actor.start.remote(argv, i, {**env, COORDINATOR: coordinator}, cwd)
+                 for i, (actor, env) in enumerate(zip(pool.actors, envs))])
         return supervise(RayGroup(pool.actors, [f"process {i}" for i in range(num_processes)]),
                          grace)

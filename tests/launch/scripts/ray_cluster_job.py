@@ -8,10 +8,13 @@ import tempfile
 
 from spmd.cluster.addresses import free_port, wait_until_listening
 
-ray_command = os.path.join(os.path.dirname(sys.executable), "ray")
+# Ray's command under this very interpreter (the `ray` script's shebang may name another venv,
+# whose spmd the head's workers would then import)
+ray_command = [sys.executable, "-c", "import sys; from ray.scripts.scripts import main; "
+               "sys.exit(main())"]
 port = free_port()
 with tempfile.TemporaryDirectory(prefix="spmd-rayhead-") as temp:
-    head = subprocess.Popen([ray_command, "start", "--head", "--block", "--port", str(port),
+    head = subprocess.Popen([*ray_command, "start", "--head", "--block", "--port", str(port),
                              "--num-cpus", "2", "--include-dashboard", "false",
                              "--disable-usage-stats", "--temp-dir", temp],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
