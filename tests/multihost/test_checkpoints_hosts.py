@@ -62,31 +62,27 @@ def train_on(hosts, directories, *flags):
     return done
 
 
-def assert_trees_equal(a, b):
-    assert tree_util.tree_structure(a) == tree_util.tree_structure(b)
-    for x, y in zip(tree_util.tree_leaves(a), tree_util.tree_leaves(b)):
-        assert np.asarray(x).dtype == np.asarray(y).dtype
-        np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
-
-
 @pytest.mark.timeout(240)
 def test_resume_with_process_zero_on_the_other_host(hosts, tmp_path):
     host1, host2 = hosts
     private1, never = tmp_path / "host1-only", tmp_path / "told-to-process-1-only"
-    straight = train_on((host1, host2), (private1, never))[0].stdout
+    said = train_on((host1, host2), (private1, never))[0].stdout
     assert sorted(os.listdir(private1)) == ["checkpoint_2", "checkpoint_4"]
     assert f"checkpoint at step 4: {private1}/checkpoint_4 on host {host1.name} (process 0's " \
-           f"disk" in straight, straight
+           f"disk" in said, said
 
     private2 = tmp_path / "host2-only"  # a copy on host 2 of what host 1 had at step 2
     private2.mkdir()
     shutil.copy(private1 / "checkpoint_2", private2)
-    resumed = train_on((host2, host1), (private2, never), "--resume")[0].stdout
+    said = train_on((host2, host1), (private2, never), "--resume")[0].stdout
     assert f"resumed at step 2 (epoch 1, batch 3) from {private2}/checkpoint_2 on host " \
-           f"{host2.name}" in resumed, resumed
+           f"{host2.name}" in said, said
     assert not never.exists()  # process 1 neither read nor wrote its path
-    assert_trees_equal(checkpoints.restore_checkpoint(private2 / "checkpoint_4"),
-                       checkpoints.restore_checkpoint(private1 / "checkpoint_4"))
+    resumed, straight = (checkpoints.restore_checkpoint(d / "checkpoint_4")
+                         for d in (private2, private1))
+    assert tree_util.tree_structure(resumed) == tree_util.tree_structure(straight)
+    for x, y in zip(tree_util.tree_leaves(resumed), tree_util.tree_leaves(straight)):
+        np.testing.assert_array_equal(x, y, strict=True)  # shapes and dtypes too
     assert checkpoints.restore_checkpoint(private2)["step"] == 4
 
 
