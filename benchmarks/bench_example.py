@@ -112,10 +112,13 @@ def run_script(launcher_args: list[str], epochs: int, timeout: float = 300):
     done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, cwd=ROOT,
                           env=env)
     wall = time.perf_counter() - start
-    speeds = [float(m.group(2).replace(",", "")) for m in map(EPOCH_LINE.match,
-                                                               done.stdout.splitlines())
-              if m and int(m.group(1)) > 1]
-    return done, wall, speeds
+    return done, wall, epoch_speeds(done.stdout)
+
+
+def epoch_speeds(stdout: str) -> list[float]:
+    """The examples/s the example printed for each epoch after the first (which compiles)."""
+    return [float(m.group(2).replace(",", "")) for m in map(EPOCH_LINE.match, stdout.splitlines())
+            if m and int(m.group(1)) > 1]
 
 
 def launchers(epochs: int):

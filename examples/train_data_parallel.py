@@ -22,9 +22,13 @@ How it works:
   background. The global batch, not the device count, fixes the order, so 1 process x 8
   devices and 2 processes x 4 devices train on the same batches and end with the same model.
 - Initial parameters come from `spmd.random` with one seed: every process draws the same ones.
-- Checkpoints (`spmd.checkpoints`: parameters, optimizer state and loader position, written by
-  process 0) every --checkpoint-every steps and at the end; `--resume` restores all three, so an
-  interrupted run ends exactly where an uninterrupted one does.
+- Checkpoints (`spmd.checkpoints`: parameters, optimizer state and loader position) every
+  --checkpoint-every steps and at the end; `--resume` restores all three, so an interrupted run
+  ends exactly where an uninterrupted one does. Process 0 writes them to --checkpoint-dir on its
+  own host's disk, and at --resume reads them there and sends them to the other processes, so
+  across several hosts only process 0's host needs the directory (resuming with process 0 on
+  another host: copy the directory there first). With --checkpoint-shared the directory is on a
+  file system every host sees, and every process reads it itself.
 - The loop never waits for a step to finish (only the evaluation at the end of an epoch and a
   checkpoint fetch results): spmd bounds the steps in flight, so XLA's CPU collectives cannot
   pile up and deadlock.
@@ -112,11 +116,13 @@ def evaluate(params, test_loader):
 
 
 # ---------------------------------------------------------------------------- checkpoints
-def save(directory, step, params, opt_state, loader, keep=3):
+def save(directory, step, params, opt_state, loader, shared=False, keep=3):
     """Parameters, optimizer state and loader position: one replica of each (process 0 writes)."""
     state = {"step": step, "params": unreplicate(params), "opt_state": unreplicate(opt_state),
              "loader": loader.state_dict()}
-    return checkpoints.save_checkpoint(directory, state, step=step, keep=keep)
+    path = checkpoints.save_checkpoint(directory, state, step=step, keep=keep, shared=shared)
+    say(f"checkpoint at step {step}: {checkpoints.location(path, shared)}")
+    return path
 
 
 def start_over(directory):
@@ -142,7 +148,7 @@ def progress_bar(done, total, width=20):
 
 # ---------------------------------------------------------------------------- training
 def train(epochs=30, batch_size=128, seed=0, checkpoint_dir=DEFAULT_CHECKPOINTS,
-          checkpoint_every=100, resume=False, max_steps=None):
+          checkpoint_every=100, resume=False, max_steps=None, checkpoint_shared=False):
     """Train; return a dict with the final test accuracy, the last epoch's mean loss, the median
     examples/second of the epochs after the first (which compiles), the step reached and the
     final parameters (one replica, as NumPy)."""
@@ -157,11 +163,13 @@ def train(epochs=30, batch_size=128, seed=0, checkpoint_dir=DEFAULT_CHECKPOINTS,
     if resume:
         template = {"step": 0, "params": params, "opt_state": opt_state,
                     "loader": loader.state_dict()}
-        restored = checkpoints.restore_checkpoint(checkpoint_dir, target=template)
+        restored = checkpoints.restore_checkpoint(checkpoint_dir, target=template,
+                                                  shared=checkpoint_shared)
         step, params, opt_state = restored["step"], restored["params"], restored["opt_state"]
         loader.load_state_dict(restored["loader"])
+        read = checkpoints.latest_checkpoint(checkpoint_dir) or checkpoint_dir  # process 0's
         say(f"resumed at step {step} (epoch {loader.epoch + 1}, batch {loader.step + 1}) from "
-            f"{checkpoints.latest_checkpoint(checkpoint_dir)}")
+            f"{checkpoints.location(read, checkpoint_shared)}")
     elif checkpoint_dir:
         start_over(checkpoint_dir)
     params, opt_state = replicate(params), replicate(opt_state)  # a copy on each local device
@@ -184,7 +192,7 @@ def train(epochs=30, batch_size=128, seed=0, checkpoint_dir=DEFAULT_CHECKPOINTS,
             losses.append(loss)
             step += 1
             if checkpoint_dir and step % checkpoint_every == 0:
-                save(checkpoint_dir, step, params, opt_state, loader)
+                save(checkpoint_dir, step, params, opt_state, loader, checkpoint_shared)
             if finished():
                 break
         accuracy = evaluate(params, test_loader)  # waits for this epoch's steps
@@ -194,7 +202,7 @@ def train(epochs=30, batch_size=128, seed=0, checkpoint_dir=DEFAULT_CHECKPOINTS,
             f"  test accuracy {accuracy:6.1%}  {speeds[-1]:9,.0f} examples/s")
     loader.close()
     if checkpoint_dir and step % checkpoint_every:
-        save(checkpoint_dir, step, params, opt_state, loader)
+        save(checkpoint_dir, step, params, opt_state, loader, checkpoint_shared)
     final = unreplicate(params)
     if processes > 1:  # a cheap check that the processes trained one model
         spmd.distributed.assert_equal(final, "the processes ended with different parameters")
@@ -213,7 +221,14 @@ def main(argv=None):
                    help="the global batch: over all devices of all processes (default 128)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--checkpoint-dir", default=DEFAULT_CHECKPOINTS,
-                   help=f"where checkpoints go (default {DEFAULT_CHECKPOINTS}); '' for none")
+                   help=f"where checkpoints go (default {DEFAULT_CHECKPOINTS}); '' for none. "
+                   "Process 0 writes them on its own host's disk and, at --resume, reads them "
+                   "there and sends them to the other processes: only process 0's host needs "
+                   "the directory (the others' --checkpoint-dir is ignored)")
+    p.add_argument("--checkpoint-shared", action="store_true",
+                   help="--checkpoint-dir is on a file system every host sees (NFS and the "
+                   "like): each process checks that it sees every checkpoint written, and at "
+                   "--resume reads it itself")
     p.add_argument("--checkpoint-every", type=int, default=100, metavar="STEPS")
     p.add_argument("--resume", action="store_true",
                    help="continue from the latest checkpoint in --checkpoint-dir")
@@ -225,7 +240,7 @@ def main(argv=None):
     if spmd.distributed.launched():  # started by spmd-run, mpiexec, srun or Ray: join the job
         spmd.distributed.initialize()
     return train(args.epochs, args.batch_size, args.seed, args.checkpoint_dir,
-                 args.checkpoint_every, args.resume, args.max_steps)
+                 args.checkpoint_every, args.resume, args.max_steps, args.checkpoint_shared)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ the launchers.
 import functools
 import importlib.util
 import os
+import socket
 import subprocess
 import sys
 
@@ -61,6 +62,8 @@ def test_a_short_run_learns_the_digits(tmp_path, capsys):
     assert out.count(" examples/s\n") == 6 and "epoch  6/6 [####################]" in out
     # checkpoints every 50 steps and at the end; the final one holds the returned parameters
     assert sorted(os.listdir(tmp_path)) == ["checkpoint_100", "checkpoint_132", "checkpoint_50"]
+    assert f"checkpoint at step 50: {tmp_path}/checkpoint_50 on host {socket.gethostname()} " \
+           "(process 0's disk: at restore process 0 reads it and sends it to the others)" in out
     saved = checkpoints.restore_checkpoint(tmp_path)
     assert saved["step"] == 132 and saved["loader"]["epoch"] == 6
     assert_trees_equal(saved["params"], result["params"])

@@ -1,7 +1,9 @@
 """spmd.checkpoint: bit-exact round trips, atomic replacement, step files, process 0 writing,
 device-count independence; and training interrupted, checkpointed and resumed, which must end
 with the same parameters as training straight through."""
+import logging
 import os
+import socket
 
 import numpy as np
 import pytest
@@ -110,6 +112,40 @@ def test_only_process_zero_writes(tmp_path, monkeypatch):
     monkeypatch.setattr(topology, "process_index", lambda: 1)
     path = checkpoint.save_checkpoint(tmp_path / "c", {"w": np.ones(2)})
     assert path == os.path.join(tmp_path, "c") and not os.listdir(tmp_path)
+
+
+def test_a_save_says_where_it_wrote(tmp_path, caplog):
+    with caplog.at_level(logging.INFO, logger="spmd.checkpoints"):
+        path = checkpoint.save_checkpoint(tmp_path, {"w": np.ones(2)}, step=3)
+    assert caplog.messages == [f"process 0 wrote checkpoint {path} on host "
+                               f"{socket.gethostname()} (process 0's disk: at restore process 0 "
+                               "reads it and sends it to the others)"]
+    assert checkpoint.location("rel", shared=True) == (
+        f"{os.path.abspath('rel')} on host {socket.gethostname()} (a shared directory: every "
+        "process reads it itself)")
+
+
+def test_process_zero_reads_and_sends_the_file_in_pieces(tmp_path, monkeypatch):
+    """The path of a job of several processes, run in one: process 0 reads, then the bytes go
+    through broadcast_one_to_all (which, alone, hands back what it was given) in pieces."""
+    tree = {"w": np.random.default_rng(0).standard_normal((5, 7)), "s": "text", "n": None}
+    checkpoint.save_checkpoint(tmp_path, tree, step=1)
+    sent = []
+    real = checkpoint.distributed.broadcast_one_to_all
+    monkeypatch.setattr(checkpoint.distributed, "broadcast_one_to_all",
+                        lambda x: sent.append(x) or real(x))
+    monkeypatch.setattr(topology, "process_count", lambda: 2)
+    monkeypatch.setattr(checkpoint, "_CHUNK_BYTES", 100)
+    back = checkpoint.restore_checkpoint(tmp_path, target=tree)
+    size = os.path.getsize(tmp_path / "checkpoint_1")
+    # sent: the sizes, the path, then the file in pieces of 100 bytes
+    assert [len(x) for x in sent[2:]] == [100] * (size // 100) + [size % 100]
+    assert _same_bits(back["w"], tree["w"]) and back["s"] == "text" and back["n"] is None
+    empty = _empty(tmp_path)
+    with pytest.raises(FileNotFoundError, match=f"^process 0: no checkpoint in directory "
+                                                f"'{empty}' on host {socket.gethostname()} "
+                                                f"\\(looked for"):
+        checkpoint.restore_checkpoint(empty)
 
 
 def test_replicated_parameters_resume_on_another_device_count(tmp_path):
