@@ -153,27 +153,27 @@ def debian_hosts():
     pair.remove()
 
 
-@pytest.mark.timeout(60)
+@pytest.mark.timeout(120)
 @pytest.mark.parametrize("launcher", ["by hand", "slurm"])
 def test_a_loopback_coordinator_name_fails_at_once_and_the_others_say_why(debian_hosts, launcher):
     a, b = debian_hosts
     variables = (by_hand(f"{a.name}:{_port(3)}") if launcher == "by hand"
                  else slurm(debian_hosts, _port(4)))
-    # process 1 waits for the coordinator for 12 s: it cannot see the problem from its host
-    ended = run_on_hosts(debian_hosts, [sys.executable, "-c", PSUM_JOB, "12"], variables, 50)
+    # both may wait 30 s for the job to assemble; process 1 cannot see the problem from its host
+    ended = run_on_hosts(debian_hosts, [sys.executable, "-c", PSUM_JOB, "30"], variables, 100)
     (code0, out0, err0, seconds0), (code1, out1, err1, seconds1) = ended
     assert code0 != 0 and "psum" not in out0, (out0, err0[-2000:])
-    assert seconds0 < 10, seconds0  # at once, not at the initialization timeout
+    assert seconds0 < 25, seconds0  # at once (start-up included), not at its 30 s timeout
     said = " ".join(err0.split())
     assert f"the coordinator's host name '{a.name}' resolves to 127.0.1.1 (loopback)" in said, \
         err0[-2000:]
     assert "/etc/hosts" in said and "set SPMD_COORDINATOR to an address" in said, said
     assert "SPMD_HOST_ADDRESS" in said, said
-    # process 1 resolves the name to host 1's real address: after 6 s (half its timeout) it
+    # process 1 resolves the name to host 1's real address: after 10 s of waiting it
     # says what the likely cause is, and fails at its timeout naming the address
     said = " ".join(err1.split())
-    assert code1 != 0 and seconds1 < 40, (code1, seconds1)
-    assert (f"still waiting after 6 s for the spmd coordinator at {a.name}:" in said
+    assert code1 != 0 and 29 < seconds1 < 60, (code1, seconds1)
+    assert (f"still waiting after 10 s for the spmd coordinator at {a.name}:" in said
             and f"({a.name} is {a.address} here)" in said
             and "127.0.1.1 in /etc/hosts" in said), said
     assert f"could not reach the spmd coordinator at {a.name}:" in said, said
