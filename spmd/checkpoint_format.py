@@ -187,7 +187,8 @@ def _array(blob: bytes, start: int, record: dict, i: int, count: int) -> np.ndar
                                 f"checkpoint holds ({sorted(_DTYPES)})")
     dtype = _DTYPES[name].newbyteorder("<")
     offset, nbytes = start + int(record["offset"]), int(record["nbytes"])
-    if nbytes != int(np.prod(shape, dtype=np.int64)) * dtype.itemsize or offset + nbytes > len(blob):
+    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    if nbytes != expected or offset + nbytes > len(blob):
         raise DamagedCheckpoint(f"array {record['path']}: its size does not match {name}"
                                 f"{list(shape)}")
     data = memoryview(blob)[offset:offset + nbytes]
