@@ -122,6 +122,8 @@ def _save_on_process_zero(target: str, tree, step, keep, overwrite: bool) -> Non
                       else re.escape(os.path.basename(target)))
     if step is not None:
         newer = [(s, p) for s, p in _steps(folder) if s > int(step)]
+        if not overwrite:  # a damaged newer one is what a restore skipped: it goes
+            newer = [(s, p) for s, p in newer if _is_intact(p) or os.remove(p)]
         if newer and not overwrite:
             raise ValueError(f"save_checkpoint: step {step} is older than the newest checkpoint "
                              f"of {folder}, {newer[-1][1]}; a checkpoint of an older step would "
@@ -133,6 +135,15 @@ def _save_on_process_zero(target: str, tree, step, keep, overwrite: bool) -> Non
     _write_atomically(target, {"step": step, "tree": tree_util.tree_map(_to_host, tree)})
     if keep is not None:
         _prune(folder, keep)
+
+
+def _is_intact(path: str) -> bool:
+    try:
+        _load(_read_bytes(path), path)
+        return True
+    except DamagedCheckpoint:
+        log.warning("removing damaged checkpoint %s (a newer step than the one being saved)", path)
+        return False
 
 
 def _remove_leftovers(folder: str, name_pattern: str) -> None:

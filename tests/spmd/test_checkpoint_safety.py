@@ -119,7 +119,13 @@ def test_restoring_a_directory_falls_back_to_the_newest_intact_checkpoint(tmp_pa
                                                       rf"checkpoint of '{tmp_path}'"):
         back = checkpoints.restore_checkpoint(tmp_path)
     assert _same(back, _tree(2))
-    for step in (1, 2):
+    # training goes on from step 2: the damaged step 3 is no newer checkpoint that refuses a save
+    checkpoints.save_checkpoint(tmp_path, _tree(4), step=2)
+    assert sorted(os.listdir(tmp_path)) == ["checkpoint_1", "checkpoint_2"]
+    assert _same(checkpoints.restore_checkpoint(tmp_path), _tree(4))
+    for step in (1, 3):
+        checkpoints.save_checkpoint(tmp_path, _tree(step), step=step, overwrite=True)
+    for step in (1, 2, 3):
         (tmp_path / f"checkpoint_{step}").write_bytes(b"")
     with pytest.warns(DamagedCheckpointWarning), \
             pytest.raises(DamagedCheckpoint, match=rf"every checkpoint in directory '{tmp_path}'"):
