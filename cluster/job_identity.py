@@ -182,8 +182,9 @@ def join(coordinator_address: str, job_id: str | None, process_id: int, num_proc
             alone_since = now if alone_since is None else alone_since
             if now - alone_since > _ALONE_SECONDS:
                 raise NotACoordinator(f"the coordinator address {coordinator_address} leads to "
-                                      f"{found}, not to spmd's coordinator (its next port, "
-                                      f"which spmd's coordinator also serves: {last})")
+                                      f"{found}, not to spmd's coordinator (which also answers "
+                                      f"on the next port, {identity_address(coordinator_address)}"
+                                      f": {last} there)")
         else:
             alone_since = None
         if now >= deadline:
