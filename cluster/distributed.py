@@ -5,8 +5,10 @@ barriers, heartbeats); every process connects a client to it, and the backend th
 CPU client whose device list spans all processes, with gloo TCP collectives between them.
 
 Never a silent hang: a coordinator that cannot be reached fails with the address and the
-timeout. Once connected, every process sends heartbeats; when one stops (the process died)
-the runtime terminates every other process within `heartbeat_timeout_seconds` with a message
+timeout; one of another job, or something that is no coordinator, fails at once, before
+jaxlib's client registers (jaxlib would end the other job, or abort this process). Once
+connected, every process sends heartbeats; when one stops (the process died) the runtime
+terminates every other process within `heartbeat_timeout_seconds` with a message
 that another task died. (jaxlib 0.10.2 cannot hand that event to a Python callback: its
 status type has no Python conversion, so the runtime's own termination is the mechanism.)
 A process that leaves on its own (it finished, called sys.exit, or crashed) says so in the
@@ -74,6 +76,13 @@ def initialize(coordinator_address: str | None = None, num_processes: int | None
     error.
     A coordinator host name that resolves to loopback here (Debian's 127.0.1.1) while the job
     spans hosts is an error at once, on every process, saying what to do.
+    A process joins only its own job's coordinator (cluster/job_identity.py): the job id is
+    $SPMD_JOB_ID (spmd-run sets it; set it by hand for jobs started by hand), else the
+    launcher's (Slurm's job and step, one that MPI's rank 0 broadcasts), else none; a process
+    of another job, one whose place is taken, or an address that leads to something other
+    than spmd's coordinator, is a Python error at once, and the job served there goes on.
+    Every process then waits until the whole job has arrived (a TimeoutError naming the
+    missing processes after `initialization_timeout`), before jaxlib's connect.
     """
     if state.client is not None:
         spec = state.spec
