@@ -25,10 +25,20 @@ def join_address(host: str, port: int) -> str:
 
 
 def free_port(host: str = LOOPBACK) -> int:
-    """A port nothing listens on at `host` right now (the OS picks it)."""
-    with socket.socket(_family(host), socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
+    """A port nothing listens on at `host` right now (the OS picks it), and whose next port is
+    free too: spmd's coordinator serves its job's identity there (cluster/job_identity.py)."""
+    for _ in range(100):
+        with socket.socket(_family(host), socket.SOCK_STREAM) as s:
+            s.bind((host, 0))
+            port = s.getsockname()[1]
+            if port < 65535:
+                try:
+                    with socket.socket(_family(host), socket.SOCK_STREAM) as after:
+                        after.bind((host, port + 1))
+                        return port
+                except OSError:
+                    pass
+    raise RuntimeError(f"found no two free ports in a row on {host}")
 
 
 def check_bindable(address: str) -> None:
@@ -61,6 +71,43 @@ def wait_until_listening(address: str, timeout: float) -> None:
         if time.monotonic() + 0.1 >= deadline:
             raise TimeoutError(last_error)
         time.sleep(0.1)
+
+
+def describe_listener(address: str, timeout: float = 1.0) -> str:
+    """What listens at `address`, in words, for an error message: nothing, a server that
+    speaks first (its greeting), an HTTP server (its status line), or a silent listener."""
+    host, port = split_address(address)
+    try:
+        conn = socket.create_connection((host, port), timeout=timeout)
+    except OSError as e:
+        if isinstance(e, ConnectionRefusedError):
+            return "nothing listening there"
+        return f"no answer ({e.strerror or type(e).__name__})"
+    with conn:
+        conn.settimeout(timeout / 2)
+        try:
+            first = conn.recv(200)  # SSH, SMTP and the like greet first
+            if not first:
+                return "a server that closed the connection at once"
+            return f"a server that greets with {_first_line(first)!r}"
+        except socket.timeout:
+            pass
+        except OSError as e:
+            return f"a server that broke the connection ({e.strerror})"
+        try:
+            conn.sendall(b"GET / HTTP/1.0\r\n\r\n")
+            answer = conn.recv(200)
+        except OSError:
+            answer = b""
+    if answer.startswith(b"HTTP/"):
+        return f"an HTTP server (it answered {_first_line(answer)!r})"
+    if answer:
+        return f"a server that answered {_first_line(answer)!r}"
+    return "a listener that accepts connections but says nothing"
+
+
+def _first_line(data: bytes) -> str:
+    return data.decode("latin-1").splitlines()[0][:80] if data.strip() else repr(data)
 
 
 HOST_ADDRESS = "SPMD_HOST_ADDRESS"  # overrides the address this process advertises

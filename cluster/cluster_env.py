@@ -14,6 +14,10 @@ from typing import Sequence
 
 from spmd.cluster.addresses import split_address
 
+# A job's id under any launcher (spmd-run sets it; set it by hand for jobs started by hand):
+# a process joins only a coordinator that serves the same id.
+JOB_ID = "SPMD_JOB_ID"
+
 
 class ClusterEnv:
     """One launcher's answers. Subclasses set `name`, `priority` (lower is asked first) and
@@ -56,6 +60,13 @@ class ClusterEnv:
         """Whether the job runs on several hosts, where the launcher says (None: unknown)."""
         return None
 
+    @classmethod
+    def job_id(cls) -> str | None:
+        """What tells this job from any other, the same in every process of the job, where the
+        launcher gives one (None: the job has no id). Like coordinator_address, it may talk to
+        the other processes, so every process must ask, after coordinator_address."""
+        return None
+
 
 def environments() -> list[type[ClusterEnv]]:
     return sorted(ClusterEnv.registry, key=lambda env: env.priority)
@@ -86,6 +97,7 @@ class JobSpec:
     process_id: int
     local_device_ids: tuple[int, ...] | None
     environment: str  # the ClusterEnv name that filled the gaps, or "arguments"
+    job_id: str | None = None  # checked when joining: a job only joins its own coordinator
 
 
 def resolve(coordinator_address: str | None, num_processes: int | None,
@@ -96,7 +108,7 @@ def resolve(coordinator_address: str | None, num_processes: int | None,
         local_device_ids = (local_device_ids,)
     if local_device_ids is not None:
         local_device_ids = tuple(_as_int("local_device_ids entry", i) for i in local_device_ids)
-    source = "arguments"
+    source, env = "arguments", None
     if None in (coordinator_address, num_processes, process_id):
         env = by_name(cluster_detection_method) if cluster_detection_method else detect()
         if env is None:
@@ -121,7 +133,9 @@ def resolve(coordinator_address: str | None, num_processes: int | None,
         raise ValueError(f"process_id must be in [0, {num_processes}) for num_processes="
                          f"{num_processes}, got {process_id}")
     split_address(coordinator_address)  # validates
-    return JobSpec(coordinator_address, num_processes, process_id, local_device_ids, source)
+    job_id = os.environ.get(JOB_ID) or (env.job_id() if env is not None else None)
+    return JobSpec(coordinator_address, num_processes, process_id, local_device_ids, source,
+                   job_id)
 
 
 def int_variable(name: str) -> int:

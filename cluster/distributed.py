@@ -5,8 +5,10 @@ barriers, heartbeats); every process connects a client to it, and the backend th
 CPU client whose device list spans all processes, with gloo TCP collectives between them.
 
 Never a silent hang: a coordinator that cannot be reached fails with the address and the
-timeout. Once connected, every process sends heartbeats; when one stops (the process died)
-the runtime terminates every other process within `heartbeat_timeout_seconds` with a message
+timeout; one of another job, or something that is no coordinator, fails at once, before
+jaxlib's client registers (jaxlib would end the other job, or abort this process). Once
+connected, every process sends heartbeats; when one stops (the process died) the runtime
+terminates every other process within `heartbeat_timeout_seconds` with a message
 that another task died. (jaxlib 0.10.2 cannot hand that event to a Python callback: its
 status type has no Python conversion, so the runtime's own termination is the mechanism.)
 A process that leaves on its own (it finished, called sys.exit, or crashed) says so in the
@@ -22,7 +24,7 @@ import time
 import warnings
 from typing import Sequence
 
-from spmd.cluster import addresses, loopback_names
+from spmd.cluster import addresses, job_identity, loopback_names
 from spmd.cluster.cluster_env import JobSpec, by_name, detect, resolve
 from spmd.cluster.mpi_env import MpiEnv
 from spmd.cluster.spmd_run_env import COORDINATOR
@@ -40,6 +42,7 @@ class _State:
     def __init__(self):
         self.spec: JobSpec | None = None
         self.service = None
+        self.identity = None  # process 0's job-identity service (cluster/job_identity.py)
         self.client = None
         self.crashing = False  # an uncaught exception is ending the process
 
@@ -73,6 +76,13 @@ def initialize(coordinator_address: str | None = None, num_processes: int | None
     error.
     A coordinator host name that resolves to loopback here (Debian's 127.0.1.1) while the job
     spans hosts is an error at once, on every process, saying what to do.
+    A process joins only its own job's coordinator (cluster/job_identity.py): the job id is
+    $SPMD_JOB_ID (spmd-run sets it; set it by hand for jobs started by hand), else the
+    launcher's (Slurm's job and step, one that MPI's rank 0 broadcasts), else none; a process
+    of another job, one whose place is taken, or an address that leads to something other
+    than spmd's coordinator, is a Python error at once, and the job served there goes on.
+    Every process then waits until the whole job has arrived (a TimeoutError naming the
+    missing processes after `initialization_timeout`), before jaxlib's connect.
     """
     if state.client is not None:
         spec = state.spec
@@ -94,11 +104,18 @@ def initialize(coordinator_address: str | None = None, num_processes: int | None
     advertised = addresses.advertised(spec.coordinator_address, host_address, host_interface)
     _check_coordinator_name(spec, bind_address, host_address or host_interface or any(
         os.environ.get(v) for v in (addresses.HOST_ADDRESS, addresses.HOST_INTERFACE)))
-    service = None
+    service = identity = None
     if spec.process_id == 0:
-        service = _start_service(bind_address, spec.num_processes, heartbeat_timeout_seconds)
+        service, identity = _start_coordinator(spec, bind_address, heartbeat_timeout_seconds)
     else:
-        _wait_for_coordinator(spec, timeout)
+        _join(spec, timeout, deadline)
+    try:
+        # jaxlib's connect aborts the process when the others do not all come in time: wait
+        # for them here, where the timeout is a Python error naming who is missing.
+        _wait_for_everyone(spec, identity, timeout, deadline)
+    except BaseException:
+        _stop(service, identity)
+        raise
     left = max(1, int(deadline - time.monotonic()))
     client = backend.distributed_client(spec.coordinator_address, spec.process_id,
                                         init_timeout=left,
@@ -120,6 +137,7 @@ def initialize(coordinator_address: str | None = None, num_processes: int | None
     backend.set_distributed(client, spec.process_id, spec.num_processes,
                             host_address=advertised.address, interface=advertised.interface)
     state.spec, state.service, state.client = spec, service, client
+    state.identity = identity
     _install_exit_hooks()
 
 
@@ -128,7 +146,8 @@ def shutdown() -> None:
     they leave) wait until every process has left; then disconnect and stop the coordinator.
     Runs at exit by itself. Does nothing when not initialized."""
     client, service, spec = state.client, state.service, state.spec
-    state.client = state.service = None
+    identity = state.identity
+    state.client = state.service = state.identity = None
     if client is None:
         return
     try:
@@ -140,8 +159,7 @@ def shutdown() -> None:
                            f"{str(e).splitlines()[0]}") from None
     finally:
         client.shutdown()
-        if service is not None:
-            service.shutdown()
+        _stop(service, identity)
 
 
 def has_left(process: int) -> bool:
@@ -212,14 +230,34 @@ def distributed_client():
     return state.client
 
 
-def _start_service(bind_address: str, num_processes: int, heartbeat_timeout: int):
+def _start_coordinator(spec: JobSpec, bind_address: str, heartbeat_timeout: int):
+    """Process 0's services: the job's identity first (a newcomer finding the coordinator's
+    port open without it knows it has found something else), then the coordinator."""
+    there = job_identity.existing_job(spec.coordinator_address)
+    if there is not None:
+        raise RuntimeError(f"process 0 of {spec.num_processes}: cannot start the spmd "
+                           f"coordinator on {bind_address}: another spmd job (job id "
+                           f"{there['job']!r}, {there['processes']} processes) is already "
+                           f"served at {spec.coordinator_address}. Give each job its own "
+                           f"coordinator address (spmd-run picks a free port by itself)")
     # jaxlib crashes the process on an address it cannot resolve; check it here first.
     addresses.check_bindable(bind_address)
+    identity = job_identity.IdentityServer(bind_address, spec.coordinator_address, spec.job_id,
+                                           spec.num_processes)
     try:
-        return backend.distributed_service(bind_address, num_processes,
-                                           heartbeat_timeout=heartbeat_timeout)
+        service = backend.distributed_service(bind_address, spec.num_processes,
+                                              heartbeat_timeout=heartbeat_timeout)
     except backend.JaxRuntimeError as e:
+        identity.close()
         raise RuntimeError(f"cannot start the spmd coordinator on {bind_address}: {e}") from None
+    return service, identity
+
+
+def _stop(service, identity) -> None:
+    if service is not None:
+        service.shutdown()
+    if identity is not None:
+        identity.close()
 
 
 def _check_coordinator_name(spec: JobSpec, bind_address: str, explicit_address) -> None:
@@ -232,23 +270,40 @@ def _check_coordinator_name(spec: JobSpec, bind_address: str, explicit_address) 
     raise RuntimeError(f"process {spec.process_id} of {spec.num_processes}: {problem}")
 
 
-def _wait_for_coordinator(spec: JobSpec, timeout: int) -> None:
-    # Without this, the runtime's own connect terminates the process on a timeout instead
-    # of raising: probe the port from Python first, for an error the script can see.
+def _join(spec: JobSpec, timeout: int, deadline: float) -> None:
+    """Be admitted by process 0's job-identity service: only then may this process register
+    with the coordinator (a stranger registering there would end the job it serves)."""
+    me = f"process {spec.process_id} of {spec.num_processes}"
     hint_after = min(_HINT_SECONDS, timeout / 2)
+
+    def hint():
+        print(f"spmd: {me}: {loopback_names.waiting_hint(spec.coordinator_address, hint_after)}",
+              file=sys.stderr, flush=True)
     try:
-        try:
-            addresses.wait_until_listening(spec.coordinator_address, hint_after)
-        except TimeoutError:
-            print(f"spmd: process {spec.process_id} of {spec.num_processes}: "
-                  f"{loopback_names.waiting_hint(spec.coordinator_address, hint_after)}",
-                  file=sys.stderr, flush=True)
-            addresses.wait_until_listening(spec.coordinator_address, timeout - hint_after)
+        job_identity.join(spec.coordinator_address, spec.job_id, spec.process_id,
+                          spec.num_processes, deadline, hint_after, hint)
     except TimeoutError as e:
-        raise TimeoutError(
-            f"process {spec.process_id} of {spec.num_processes} could not reach the spmd "
-            f"coordinator at {spec.coordinator_address} within initialization_timeout="
-            f"{timeout} s ({e}); is process 0 running, and is the address right?") from None
+        raise TimeoutError(f"{me} could not reach the spmd coordinator at "
+                           f"{spec.coordinator_address} within initialization_timeout={timeout} "
+                           f"s ({e}); is process 0 running, and is the address right?") from None
+    except RuntimeError as e:  # NotACoordinator included: keep its type
+        raise type(e)(f"{me}: {e}") from None
+
+
+def _wait_for_everyone(spec: JobSpec, identity, timeout: int, deadline: float) -> None:
+    me = f"process {spec.process_id} of {spec.num_processes}"
+    missing = identity.missing if identity is not None else \
+        job_identity.missing_at(spec.coordinator_address)
+    try:
+        job_identity.wait_for_everyone(missing, deadline)
+    except TimeoutError as e:
+        raise TimeoutError(f"{me}: processes {e.args[0]} did not join the job at the spmd "
+                           f"coordinator {spec.coordinator_address} within "
+                           f"initialization_timeout={timeout} s; were they started, with the "
+                           f"same coordinator address and number of processes?") from None
+    except (OSError, job_identity.NotACoordinator):
+        raise RuntimeError(f"{me}: the spmd coordinator at {spec.coordinator_address} went away "
+                           f"while the job assembled; did process 0 end?") from None
 
 
 _hooks_installed = False

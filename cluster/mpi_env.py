@@ -6,6 +6,7 @@ coordinator address needs MPI itself: rank 0 picks a free port and broadcasts it
 from __future__ import annotations
 
 import os
+import secrets
 import socket
 
 from spmd.cluster.addresses import (LOOPBACK, free_port, join_address, resolves_to_loopback,
@@ -60,13 +61,21 @@ class MpiEnv(ClusterEnv):
         if comm.Get_rank() == 0:
             try:
                 host = coordinator_host(hosts)
-                chosen = (join_address(host, free_port(host)), None)
+                chosen = (join_address(host, free_port(host)), secrets.token_hex(8), None)
             except RuntimeError as e:
-                chosen = (None, str(e))  # every rank raises it, none waits for the others
-        address, error = comm.bcast(chosen, root=0)
+                chosen = (None, None, str(e))  # every rank raises it, none waits for the others
+        address, _job["id"], error = comm.bcast(chosen, root=0)
         if error is not None:
             raise RuntimeError(error)
         return address
+
+    @classmethod
+    def job_id(cls) -> str | None:
+        # rank 0 drew it with the coordinator's port, and broadcast both
+        return _job.get("id")
+
+
+_job: dict[str, str | None] = {}
 
 
 def coordinator_host(hosts: list[str]) -> str:

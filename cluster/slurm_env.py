@@ -8,14 +8,16 @@ from spmd.cluster.addresses import LOOPBACK, join_address
 from spmd.cluster.cluster_env import ClusterEnv, int_variable
 
 # Every task must agree on the port without talking: derive it from the job id, inside the
-# top 4096 ports (the same rule as JAX's, so a job's port is predictable across runs).
+# top 4096 ports (as JAX does, so a job's port is predictable across runs), an even one: the
+# coordinator also serves the next port (cluster/job_identity.py), which must not be the next
+# job's coordinator.
 _PORT_BASE, _PORT_SPAN = 65536 - 4096, 4096
 
 
 class SlurmEnv(ClusterEnv):
     name = "slurm"
     priority = 40
-    env_vars = ("SLURM_JOB_ID", "SLURM_PROCID", "SLURM_NTASKS", "SLURM_LOCALID",
+    env_vars = ("SLURM_JOB_ID", "SLURM_STEP_ID", "SLURM_PROCID", "SLURM_NTASKS", "SLURM_LOCALID",
                 "SLURM_STEP_NODELIST", "SLURM_JOB_NODELIST", "SLURM_STEP_NUM_NODES",
                 "SLURM_JOB_NUM_NODES")
 
@@ -26,7 +28,7 @@ class SlurmEnv(ClusterEnv):
 
     @classmethod
     def coordinator_address(cls) -> str:
-        port = _PORT_BASE + int_variable("SLURM_JOB_ID") % _PORT_SPAN
+        port = _PORT_BASE + 2 * (int_variable("SLURM_JOB_ID") % (_PORT_SPAN // 2))
         if cls.spans_hosts() is False:
             return join_address(LOOPBACK, port)
         nodelist = os.environ.get("SLURM_STEP_NODELIST") or os.environ.get("SLURM_JOB_NODELIST")
@@ -40,6 +42,11 @@ class SlurmEnv(ClusterEnv):
     def spans_hosts(cls) -> bool | None:
         nodes = os.environ.get("SLURM_STEP_NUM_NODES") or os.environ.get("SLURM_JOB_NUM_NODES")
         return None if nodes is None else nodes != "1"
+
+    @classmethod
+    def job_id(cls) -> str | None:
+        # a job's steps run one after another or side by side: each is a job of its own
+        return f"slurm-{os.environ['SLURM_JOB_ID']}.{os.environ.get('SLURM_STEP_ID', '0')}"
 
     @classmethod
     def process_count(cls) -> int:

@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import os
+import secrets
 
-from spmd.cluster.cluster_env import ClusterEnv, int_variable
+from spmd.cluster.cluster_env import JOB_ID, ClusterEnv, int_variable
 
 COORDINATOR = "SPMD_COORDINATOR"
 NUM_PROCESSES = "SPMD_NUM_PROCESSES"
@@ -12,19 +13,23 @@ LOCAL_RANK = "SPMD_LOCAL_RANK"
 
 
 def job_environment(coordinator: str, num_processes: int, process_id: int,
-                    local_rank: int | None = None) -> dict[str, str]:
-    """The variables a launcher sets in process `process_id` of a job."""
+                    local_rank: int | None = None, job_id: str | None = None) -> dict[str, str]:
+    """The variables a launcher sets in process `process_id` of a job. The job id defaults to
+    this launcher's own (one launcher process starts one job)."""
     env = {COORDINATOR: coordinator, NUM_PROCESSES: str(num_processes),
-           PROCESS_ID: str(process_id)}
+           PROCESS_ID: str(process_id), JOB_ID: job_id or _LAUNCHER_JOB_ID}
     if local_rank is not None:
         env[LOCAL_RANK] = str(local_rank)
     return env
 
 
+_LAUNCHER_JOB_ID = secrets.token_hex(8)
+
+
 class SpmdRunEnv(ClusterEnv):
     name = "spmd-run"
     priority = 10
-    env_vars = (COORDINATOR, NUM_PROCESSES, PROCESS_ID, LOCAL_RANK)
+    env_vars = (COORDINATOR, NUM_PROCESSES, PROCESS_ID, LOCAL_RANK, JOB_ID)
 
     @classmethod
     def is_present(cls) -> bool:

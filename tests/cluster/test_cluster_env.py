@@ -4,6 +4,7 @@ import pytest
 from spmd import cluster
 from spmd.cluster import cluster_env, ray_env
 from spmd.cluster.slurm_env import first_host
+from spmd.cluster.spmd_run_env import job_environment
 
 
 @pytest.fixture
@@ -19,7 +20,7 @@ def clean_env(monkeypatch):
 
 SLURM_STEP = {"SLURM_JOB_ID": "123456", "SLURM_PROCID": "5", "SLURM_NTASKS": "8",
               "SLURM_LOCALID": "1"}
-SLURM_PORT = 65536 - 4096 + 123456 % 4096
+SLURM_PORT = 65536 - 4096 + 2 * (123456 % 2048)  # even: the coordinator also serves the next
 
 # (case, variables, environment name, process count, process id, local rank, coordinator)
 # A coordinator of None is not asked here (MPI's is found by broadcast: tests/launch).
@@ -61,6 +62,43 @@ def test_detection(clean_env, case, variables, name, count, pid, local, coordina
     assert (env.process_count(), env.process_id(), env.local_rank()) == (count, pid, local)
     if coordinator is not None:
         assert env.coordinator_address() == coordinator
+
+
+# (case, variables, the job id that resolve() gives)
+JOB_IDS = [
+    ("spmd-run", {"SPMD_COORDINATOR": "127.0.0.1:4000", "SPMD_NUM_PROCESSES": "2",
+                  "SPMD_PROCESS_ID": "1", "SPMD_JOB_ID": "4f2a"}, "4f2a"),
+    ("by hand, no id", {"SPMD_COORDINATOR": "127.0.0.1:4000", "SPMD_NUM_PROCESSES": "2",
+                        "SPMD_PROCESS_ID": "1"}, None),
+    ("slurm step", {**SLURM_STEP, "SLURM_STEP_ID": "3", "SLURM_STEP_NUM_NODES": "1"},
+     "slurm-123456.3"),
+    ("slurm, SPMD_JOB_ID wins", {**SLURM_STEP, "SLURM_STEP_NUM_NODES": "1",
+                                 "SPMD_JOB_ID": "mine"}, "mine"),
+]
+
+
+@pytest.mark.parametrize("case,variables,job_id", JOB_IDS, ids=[c[0] for c in JOB_IDS])
+def test_job_id(clean_env, case, variables, job_id):
+    for key, value in variables.items():
+        clean_env.setenv(key, value)
+    assert cluster.resolve(None, None, None, None).job_id == job_id
+
+
+def test_neighbouring_slurm_jobs_do_not_share_a_port(clean_env):
+    # the coordinator serves its port and the next: job N+1's must be neither of job N's
+    ports = []
+    for job in ("123456", "123457"):
+        clean_env.setenv("SLURM_JOB_ID", job)
+        for key, value in {**SLURM_STEP, "SLURM_STEP_NUM_NODES": "1"}.items():
+            if key != "SLURM_JOB_ID":
+                clean_env.setenv(key, value)
+        ports.append(int(cluster.detect().coordinator_address().rpartition(":")[2]))
+    assert ports[1] - ports[0] == 2
+
+
+def test_spmd_run_gives_every_process_of_a_job_the_same_id():
+    ids = {job_environment("127.0.0.1:1", 3, i)["SPMD_JOB_ID"] for i in range(3)}
+    assert len(ids) == 1 and len(ids.pop()) >= 16
 
 
 @pytest.mark.parametrize("variables", [
