@@ -47,8 +47,9 @@ PSUM_JOB = textwrap.dedent("""
 
 
 def _port(offset: int) -> int:
-    # Each pytest worker has hosts of its own; distinct offsets keep one worker's jobs apart.
-    return 20000 + os.getpid() % 20000 + offset
+    # Each pytest worker has hosts of its own; distinct offsets keep one worker's jobs apart,
+    # two ports each (the coordinator also answers on the next port).
+    return 20000 + 2 * (os.getpid() % 10000 + offset)
 
 
 def run_on_hosts(hosts, argv, variables, timeout, devices=1):

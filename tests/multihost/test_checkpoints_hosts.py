@@ -30,7 +30,7 @@ from spmd.transforms import tree_util
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SCRIPT = os.path.join(ROOT, "examples", "train_data_parallel.py")
 TRAIN = ["--epochs", "1", "--batch-size", "64", "--max-steps", "4", "--checkpoint-every", "2"]
-_ports = itertools.count(21000 + os.getpid() % 2000 * 10)  # a job each; one worker per namespace
+_ports = itertools.count(21000 + os.getpid() % 2000 * 10, 2)  # a job each: its port, the next
 
 
 def run_job(hosts, argvs, timeout=90):
