@@ -24,6 +24,7 @@ strategy STRICT_SPREAD; --ray-strategy names another), and the current folder (o
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import re
 import shutil
@@ -109,6 +110,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
         parser.error(f"-n must be at least 1, got {args.num_processes}")
     if args.cpu_devices is not None and args.cpu_devices < 1:
         parser.error(f"--cpu-devices must be at least 1, got {args.cpu_devices}")
+    if not math.isfinite(args.grace) or args.grace < 0:  # nan would never send SIGKILL
+        parser.error(f"--grace must be a number of seconds, 0 or more, got {args.grace}")
     if not os.path.isfile(args.script):
         parser.error(f"no such script: {args.script}")
     if not args.ray and (args.ray_strategy or args.ray_working_dir):
