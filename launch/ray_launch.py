@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import queue
+import socket
 import subprocess
 import sys
 import threading
@@ -27,6 +28,9 @@ from spmd.launch.process_death import die_with_parent
 
 _IN_PRIVATE_NETWORK = "SPMD_RUN_PRIVATE_NETWORK"  # set by the re-executed spmd-run
 _ACTOR_LOST = 255  # exit code reported for a process whose Ray actor died
+# Ray retries an address where nothing answers for about two minutes; a head that is there
+# accepts a connection at once.
+PROBE_SECONDS = 10
 
 
 class ScriptActor(PoolWorker):
@@ -116,6 +120,32 @@ def ensure_private_network(argv: list[str]) -> None:
     os.execvp(command[0], command)
 
 
+def check_cluster_address(address: str) -> None:
+    """Fail at once (unresolvable name, refused port) or within PROBE_SECONDS (nothing
+    answers) when `address` has no Ray head, naming it; 'auto' is left to Ray."""
+    if address == "auto":
+        return
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    host = host.strip("[]")
+    what = f"--ray {address}: no Ray cluster there"
+    try:
+        family, kind, proto, _, where = socket.getaddrinfo(host, int(port),
+                                                           type=socket.SOCK_STREAM)[0]
+    except (socket.gaierror, ValueError) as e:
+        raise RuntimeError(f"{what}: cannot resolve host {host!r} ({e}). Check the address "
+                           f"(HEAD:PORT, as `ray start --head` printed it)") from None
+    try:
+        with socket.socket(family, kind, proto) as probe:
+            probe.settimeout(PROBE_SECONDS)
+            probe.connect(where)
+    except OSError as e:
+        reason = (f"nothing answered within {PROBE_SECONDS} s" if isinstance(e, TimeoutError)
+                  else e.strerror or str(e))
+        raise RuntimeError(f"{what}: connecting to {where[0]} port {where[1]} failed "
+                           f"({reason}). Check the address (HEAD:PORT, as `ray start --head` printed it) "
+                           f"and that the head is running") from None
+
+
 def working_dir_for(address: str | None, requested: str | None) -> str | None:
     """The folder to send with the job: none for a local Ray (the actors share this machine's
     files), else `requested` ("none": nothing), by default the current folder."""
@@ -138,7 +168,9 @@ def run(num_processes: int, script: str, script_args: list[str], envs: list[dict
         working_dir: str | None = None) -> int:
     """Start the job on Ray and supervise it; `envs[i]` lacks the coordinator, which is only
     known once process 0's actor exists."""
-    import ray
+    if address is not None:
+        check_cluster_address(address)  # before importing ray, which alone takes seconds
+    import ray  # noqa: E402  (lazy: only --ray needs it, and it is slow to import)
     argv = [script_on_node(script, working_dir), *script_args]
     # with a working folder, the actors already start in its copy
     cwd = None if working_dir is not None else os.getcwd()
