@@ -35,6 +35,7 @@ from spmd.cluster.ray_pool import STRATEGIES
 from spmd.cluster.spmd_run_env import job_environment
 from spmd.launch import hosts, mpi_hosts, ray_launch, ssh_launch
 from spmd.launch.local_group import LocalGroup, rank_command
+from spmd.launch.mpi_segments import MpiGroup
 from spmd.launch.supervisor import supervise
 
 USAGE = ("spmd-run -n N [--mpi | --ray [ADDRESS] [--ray-spread | --ray-strategy S] "
@@ -205,7 +206,11 @@ def run_mpi(args) -> int:
         # that ranks of one host need, TCP what ranks of several hosts need besides.
         env = {**os.environ, **_process_env(args)}
         env.setdefault("UCX_TLS", mpi_hosts.ucx_transports(args.placement))
-        return supervise(LocalGroup(["mpiexec"], [command], [env]), args.grace)
+        group = MpiGroup(command, env)
+        try:
+            return supervise(group, args.grace)
+        finally:
+            group.remove_leftovers()
 
 
 def run_ray(args, argv: list[str]) -> int:

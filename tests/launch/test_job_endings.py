@@ -1,0 +1,91 @@
+"""How a job ends (issue 14, part 7, and the launcher's part of 6): the status of the process
+whose failure the others followed, nothing of MPICH left in /dev/shm, a mistyped Ray address
+or a stale MPI environment failing at once with a clear message."""
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from spmd.launch import main as spmd_run
+from spmd.launch.mpi_segments import SHM
+from test_spmd_run import script, spmd_run_command
+
+
+def mpich_segments() -> set[str]:
+    return {name for name in os.listdir(SHM) if name.startswith("mpich_")}
+
+
+@pytest.mark.timeout(90)
+def test_the_first_failure_is_reported_with_its_own_code():
+    # process 1's sys.exit(3) closes its gloo connections; process 0's psum fails at once with
+    # status 1, often before process 1's exit is seen
+    done, seconds = spmd_run_command("-n", 2, "--cpu-devices", 1,
+                                     script("fail_in_training.py"), "exit")
+    assert done.returncode == 3, done.stderr
+    assert "spmd-run: process 1 exited with code 3" in done.stderr, done.stderr
+    assert "spmd-run: process 0 exited" not in done.stderr, done.stderr
+
+
+@pytest.mark.timeout(90)
+def test_a_killed_mpi_rank_leaves_no_shared_memory_behind():
+    before = mpich_segments()
+    done, _ = spmd_run_command("-n", 2, "--mpi", "--cpu-devices", 1,
+                               script("fail_in_training.py"), "kill")
+    assert done.returncode != 0, done.stderr
+    assert "spmd-run: mpiexec exited with code 9" in done.stderr, done.stderr
+    assert mpich_segments() <= before  # other jobs' segments may come and go meanwhile
+
+
+@pytest.mark.timeout(90)
+def test_an_interrupted_mpi_job_leaves_no_shared_memory_behind(tmp_path):
+    before = mpich_segments()
+    run = subprocess.Popen([sys.executable, "-m", "spmd.launch", "-n", "2", "--mpi",
+                            "--cpu-devices", "1", script("fail_in_training.py"), "wait",
+                            str(tmp_path)], stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not (tmp_path / "1.ready").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    ours = mpich_segments() - before
+    assert ours, "the job's ranks have no MPICH segment: nothing is tested"
+    run.send_signal(signal.SIGINT)
+    assert run.wait(timeout=30) == 128 + signal.SIGINT, run.stderr.read()
+    assert not ours & mpich_segments()
+
+
+@pytest.mark.parametrize("grace", ["nan", "inf", "-1"])
+def test_a_grace_that_never_ends_or_is_negative_is_refused(tmp_path, monkeypatch, capsys, grace):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "s.py").write_text("")
+    with pytest.raises(SystemExit):
+        spmd_run.parse(["-n", "2", "--grace", grace, "s.py"])
+    assert f"--grace must be a number of seconds, 0 or more, got {float(grace)}" \
+        in capsys.readouterr().err
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("address,said", [
+    ("127.0.0.1:1", "connecting to 127.0.0.1 port 1 failed (Connection refused)"),
+    ("ray://127.0.0.1:1", "connecting to 127.0.0.1 port 1 failed (Connection refused)"),
+    ("no-such-host.invalid:6379", "cannot resolve host 'no-such-host.invalid'"),
+])
+def test_a_mistyped_ray_address_fails_at_once_naming_it(address, said):
+    done, seconds = spmd_run_command("-n", 2, "--ray", address, script("job_check.py"), 2, 1)
+    assert done.returncode == 1 and seconds < 30, (seconds, done.stderr)
+    assert f"spmd-run: --ray {address}: no Ray cluster there: {said}" in done.stderr, done.stderr
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("fd,found", [(None, "neither PMI_FD nor PMI_PORT"),
+                                      ("9", "PMI_FD=9, which is not an open socket")])
+def test_stale_mpi_variables_without_a_process_manager_are_an_error(fd, found):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SPMD_", "PMI_"))}
+    env.update(PMI_RANK="0", PMI_SIZE="2", **({"PMI_FD": fd} if fd else {}))
+    done = subprocess.run([sys.executable, "-c", "import spmd; spmd.distributed.initialize()"],
+                          capture_output=True, text=True, timeout=50, env=env)
+    assert done.returncode == 1
+    assert (f"RuntimeError: PMI_RANK=0 and PMI_SIZE=2 are set, but no MPI process manager "
+            f"started this process ({found}): the variables are stale") in done.stderr, \
+        done.stderr
