@@ -17,12 +17,14 @@ import queue
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 
 from spmd.cluster import netns
 from spmd.cluster.ray_pool import PoolWorker, RayPool
 from spmd.cluster.ray_runtime_env import job_runtime_env
 from spmd.cluster.spmd_run_env import COORDINATOR
+from spmd.launch import ray_watchdog
 from spmd.launch.local_group import rank_command
 from spmd.launch.process_death import die_with_parent
 
@@ -31,6 +33,8 @@ _ACTOR_LOST = 255  # exit code reported for a process whose Ray actor died
 # Ray retries an address where nothing answers for about two minutes; a head that is there
 # accepts a connection at once.
 PROBE_SECONDS = 10
+# Held until this process exits: closing a watchdog's pipe is what sets it off.
+_WATCHDOGS: list[subprocess.Popen] = []
 
 
 class ScriptActor(PoolWorker):
@@ -113,7 +117,8 @@ def ensure_private_network(argv: list[str]) -> None:
             "(otherwise Ray listens on this machine's outside addresses and probes the "
             f"network), but `unshare --net` is not permitted here: {problem}. Run as root, or "
             "give the address of a running Ray cluster: spmd-run --ray ADDRESS ...")
-    os.environ[_IN_PRIVATE_NETWORK] = "1"
+    # the pid (kept by exec) marks the driver that owns the namespace, not its descendants
+    os.environ[_IN_PRIVATE_NETWORK] = str(os.getpid())
     command = netns.private_network_command([sys.executable, "-m", "spmd.launch", *argv])
     sys.stdout.flush()
     sys.stderr.flush()
@@ -178,8 +183,12 @@ def run(num_processes: int, script: str, script_args: list[str], envs: list[dict
         runtime_env = job_runtime_env(working_dir)
     except ValueError as e:
         raise RuntimeError(str(e)) from None
+    temp_dir = None
+    if address is None and os.environ.get(_IN_PRIVATE_NETWORK) == str(os.getpid()):
+        temp_dir = tempfile.mkdtemp(prefix="spmd-ray-")
+        _WATCHDOGS.append(ray_watchdog.start(temp_dir))
     with RayPool(num_processes, ScriptActor, address, strategy=strategy,
-                 runtime_env=runtime_env) as pool:
+                 runtime_env=runtime_env, temp_dir=temp_dir) as pool:
         coordinator = pool.coordinator_address()
         ray.get([actor.start.remote(argv, i, {**env, COORDINATOR: coordinator}, cwd)
                  for i, (actor, env) in enumerate(zip(pool.actors, envs))])

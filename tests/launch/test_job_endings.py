@@ -11,7 +11,8 @@ import pytest
 
 from spmd.launch import main as spmd_run
 from spmd.launch.mpi_segments import SHM
-from test_spmd_run import script, spmd_run_command
+from test_spmd_run import _alive, script, spmd_run_command
+from test_spmd_run_ray import needs_private_network
 
 
 def mpich_segments() -> set[str]:
@@ -53,6 +54,49 @@ def test_an_interrupted_mpi_job_leaves_no_shared_memory_behind(tmp_path):
     run.send_signal(signal.SIGINT)
     assert run.wait(timeout=30) == 128 + signal.SIGINT, run.stderr.read()
     assert not ours & mpich_segments()
+
+
+def network_namespace(pid: int) -> dict[int, str]:
+    """The processes in `pid`'s network namespace, with their command lines."""
+    mine = os.readlink(f"/proc/{pid}/ns/net")
+    found = {}
+    for other in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if os.readlink(f"/proc/{other}/ns/net") == mine:
+                with open(f"/proc/{other}/cmdline", "rb") as f:
+                    found[int(other)] = f.read().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+    return found
+
+
+@needs_private_network
+@pytest.mark.timeout(120)
+def test_a_killed_ray_driver_takes_its_ranks_and_ray_with_it(tmp_path):
+    driver = subprocess.Popen([sys.executable, "-m", "spmd.launch", "-n", "2", "--ray",
+                               "--cpu-devices", "1", script("train_with_pid.py"), str(tmp_path)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 90
+    while len(list(tmp_path.glob("*.pid"))) < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    ranks = [int(p.read_text()) for p in tmp_path.glob("*.pid")]
+    assert len(ranks) == 2, driver.stderr.read() if driver.poll() is not None else "no ranks"
+    job = network_namespace(driver.pid)  # spmd-run execs into its private namespace
+    assert any("raylet" in command for command in job.values()), job
+    temp_dir = next(command.split()[-1] for command in job.values()
+                    if "spmd.launch.ray_watchdog" in command)
+    assert os.path.isdir(temp_dir)
+    driver.kill()
+    driver.wait()
+    deadline = time.monotonic() + 5
+    while any(map(_alive, ranks)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(map(_alive, ranks)), "the ranks outlived their driver by 5 s"
+    deadline = time.monotonic() + 5
+    while any(map(_alive, job)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not [job[p] for p in job if _alive(p)]
+    assert not os.path.exists(temp_dir)
 
 
 @pytest.mark.parametrize("grace", ["nan", "inf", "-1"])
