@@ -2,6 +2,7 @@
 whose failure the others followed, nothing of MPICH left in /dev/shm, a mistyped Ray address
 or a stale MPI environment failing at once with a clear message."""
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -11,6 +12,7 @@ import pytest
 
 from spmd.launch import main as spmd_run
 from spmd.launch.mpi_segments import SHM
+from spmd.launch.native_log import NativeLogCondenser
 from test_spmd_run import _alive, script, spmd_run_command
 from test_spmd_run_ray import needs_private_network
 
@@ -28,6 +30,43 @@ def test_the_first_failure_is_reported_with_its_own_code():
     assert done.returncode == 3, done.stderr
     assert "spmd-run: process 1 exited with code 3" in done.stderr, done.stderr
     assert "spmd-run: process 0 exited" not in done.stderr, done.stderr
+
+
+@pytest.mark.timeout(90)
+def test_a_lost_coordinator_is_one_line_not_a_page_of_cpp_logging():
+    done, _ = spmd_run_command("-n", 2, "--grace", 20, "--cpu-devices", 1,
+                               script("fail_in_training.py"), "kill0")
+    assert done.returncode == 128 + signal.SIGKILL, done.stderr
+    assert "spmd-run: process 0 was killed by signal SIGKILL" in done.stderr, done.stderr
+    # process 1 ends either through the coordination service (jaxlib aborts it) or through
+    # its own psum's error; either way, no C++ log
+    assert "Check failure stack trace" not in done.stderr, done.stderr
+    assert not re.search(r"^\[1\] [EF]\d{4} ", done.stderr, re.M), done.stderr
+    if "SIGABRT" in done.stderr:
+        assert ("[1] spmd: process 1 ended: the JAX distributed service detected fatal errors ("
+                in done.stderr), done.stderr
+
+
+def test_the_fatal_cpp_log_condenses_to_one_line():
+    log = [b"E1207 17:21:38.721183    1358 coordination_service_agent.cc:289] Polled an error "
+           b"from coordination service (this can be an error from this or another task).\n",
+           b"F1207 17:21:38.721272    1358 client.h:80] Terminating process because the JAX "
+           b"distributed service detected fatal errors. This most likely indicates that another "
+           b"task died; see the other task logs. absl::Status: UNAVAILABLE: Failed to send RPC "
+           b"to coordination service. Either the leader task was preempted.\n",
+           b"Additional GRPC error information from remote target coordination_service:\n",
+           b':UNKNOWN:Error received from peer  {grpc_status:14, grpc_message:"Socket closed"}\n',
+           b"Traceback (most recent call last):\n",
+           b"*** Check failure stack trace: ***\n",
+           b"    @     0x7f3521640634  absl::log_internal::LogMessage::SendToLog()\n",
+           b"    @     0x7f35306a71f5  (unknown)\n",
+           b"W1207 17:21:38.7 12 network_util.cc:330] a warning stays\n"]
+    condenser = NativeLogCondenser(1)
+    out = [line for raw in log for line in condenser.feed(raw)] + condenser.close()
+    assert out == [b"spmd: process 1 ended: the JAX distributed service detected fatal errors "
+                   b"(UNAVAILABLE: Failed to send RPC to coordination service; Socket closed). "
+                   b"This most likely indicates that another task died\n",
+                   b"Traceback (most recent call last):\n", log[-1]]
 
 
 @pytest.mark.timeout(90)

@@ -1,6 +1,7 @@
 """A short training loop of psums in which process 1 fails at step 3 as argv[1] says: 'exit'
 (sys.exit(3)), 'kill' (SIGKILL), or 'wait' (it writes argv[2]/1.ready and sleeps: only a
-signal ends it). Process 0 checks every sum against the process count."""
+signal ends it); 'kill0' kills process 0 (the coordinator's). Every sum is checked against the
+device count."""
 import os
 import signal
 import sys
@@ -17,10 +18,10 @@ total = spmd.pmap(lambda v: spmd.lax.psum(v, "i"), axis_name="i")
 for step in range(200):
     out = np.asarray(total(np.ones(spmd.local_device_count())))
     assert (out == spmd.device_count()).all(), out
-    if me == 1 and step == 3:
+    if me == (0 if how == "kill0" else 1) and step == 3:
         if how == "exit":
             sys.exit(3)
-        if how == "kill":
+        if how.startswith("kill"):
             os.kill(os.getpid(), signal.SIGKILL)
         if how == "wait":
             open(os.path.join(sys.argv[2], "1.ready"), "w").close()
