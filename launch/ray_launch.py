@@ -147,8 +147,8 @@ def check_cluster_address(address: str) -> None:
         reason = (f"nothing answered within {PROBE_SECONDS} s" if isinstance(e, TimeoutError)
                   else e.strerror or str(e))
         raise RuntimeError(f"{what}: connecting to {where[0]} port {where[1]} failed "
-                           f"({reason}). Check the address (HEAD:PORT, as `ray start --head` printed it) "
-                           f"and that the head is running") from None
+                           f"({reason}). Check the address (HEAD:PORT, as `ray start --head` "
+                           f"printed it) and that the head is running") from None
 
 
 def working_dir_for(address: str | None, requested: str | None) -> str | None:

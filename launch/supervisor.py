@@ -3,13 +3,13 @@
 A group (local processes, mpiexec, Ray actors) says which members have ended and with what
 code, and can signal the ones still running. The first member to fail is reported, the
 others get SIGTERM and, after a grace period, SIGKILL; spmd-run then exits with the failed
-member's status.
+member's status. SIGINT/SIGTERM/SIGHUP to spmd-run stop the job the same way.
 
 "First" needs care: a process that calls sys.exit(3) closes its gloo connections while its
 interpreter tears down, and a peer waiting in a collective fails at once with the generic
 status 1 ("another process probably died"), often a few milliseconds before the first one's
 exit is seen. So failures seen within SETTLE_SECONDS of the first are weighed together, and a
-specific status (a code other than 1, or a signal) wins over status 1, the peers' echo. SIGINT/SIGTERM/SIGHUP to spmd-run stop the job the same way.
+specific status (a code other than 1, or a signal) wins over status 1, the peers' echo.
 """
 from __future__ import annotations
 
