@@ -35,7 +35,6 @@ class MpiEnv(ClusterEnv):
 
     @classmethod
     def process_count(cls) -> int:
-        _check_process_manager()
         return int_variable(_variables()[1])
 
     @classmethod
@@ -49,6 +48,7 @@ class MpiEnv(ClusterEnv):
 
     @classmethod
     def coordinator_address(cls) -> str:
+        _check_process_manager()  # MPI's initialization would wait for the others forever
         try:
             from mpi4py import MPI
         except ImportError:
