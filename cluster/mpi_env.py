@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import secrets
 import socket
+import stat
 
 from spmd.cluster.addresses import (LOOPBACK, free_port, join_address, resolves_to_loopback,
                                     route_source_address)
@@ -48,6 +49,7 @@ class MpiEnv(ClusterEnv):
 
     @classmethod
     def coordinator_address(cls) -> str:
+        _check_process_manager()  # MPI's initialization would wait for the others forever
         try:
             from mpi4py import MPI
         except ImportError:
@@ -76,6 +78,34 @@ class MpiEnv(ClusterEnv):
 
 
 _job: dict[str, str | None] = {}
+
+
+# How Hydra's PMI reaches its process manager: a socket it hands over (PMI_FD), or an address
+# (PMI_PORT, with PMI_HOSTNAME). Without one, MPICH would start as process 0 of PMI_SIZE alone
+# and wait for the others forever.
+_PMI_CONNECTION = ("PMI_FD", "PMI_PORT")
+
+
+def _check_process_manager() -> None:
+    """PMI_RANK/PMI_SIZE copied into an environment (a shell that ran under mpiexec, a saved
+    job environment) without the process manager that set them: say so instead of hanging."""
+    if _variables() != _LAUNCHERS[0]:
+        return
+    fd = os.environ.get("PMI_FD", "")
+    if "PMI_PORT" in os.environ or (fd.isdigit() and _is_socket(int(fd))):
+        return
+    found = f"PMI_FD={fd}, which is not an open socket" if fd else "neither PMI_FD nor PMI_PORT"
+    raise RuntimeError(
+        f"PMI_RANK={os.environ['PMI_RANK']} and PMI_SIZE={os.environ['PMI_SIZE']} are set, but no "
+        f"MPI process manager started this process ({found}): the variables are stale. Start "
+        f"the job with mpiexec (or spmd-run --mpi), or unset PMI_RANK and PMI_SIZE to run alone")
+
+
+def _is_socket(fd: int) -> bool:
+    try:
+        return stat.S_ISSOCK(os.fstat(fd).st_mode)
+    except OSError:
+        return False
 
 
 def coordinator_host(hosts: list[str]) -> str:

@@ -60,7 +60,10 @@ class RayPool:
 
     def __init__(self, num_processes: int, worker_class: type, address: str | None = None,
                  require_private_network: bool = True, strategy: str = "PACK",
-                 runtime_env: dict | None = None, placement_seconds: float = PLACEMENT_SECONDS):
+                 runtime_env: dict | None = None, placement_seconds: float = PLACEMENT_SECONDS,
+                 temp_dir: str | None = None):
+        """`temp_dir`: where a local Ray instance keeps its files (a fresh folder by default);
+        removed on exit either way."""
         if int(num_processes) < 1:
             raise ValueError(f"num_processes must be at least 1, got {num_processes}")
         if strategy not in STRATEGIES:
@@ -76,7 +79,7 @@ class RayPool:
         self.actors: list = []
         self._placement = None
         self._started_ray = False
-        self._temp_dir = None
+        self._temp_dir = temp_dir
 
     def __enter__(self) -> RayPool:
         try:
@@ -128,7 +131,7 @@ class RayPool:
                 "sh -c 'ip link set lo up && exec python driver.py'`), pass address= of a "
                 "running Ray cluster, or pass require_private_network=False to accept that")
         os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-        self._temp_dir = tempfile.mkdtemp(prefix="spmd-ray-")
+        self._temp_dir = self._temp_dir or tempfile.mkdtemp(prefix="spmd-ray-")
         ray.init(num_cpus=max(self.num_processes, os.cpu_count() or 1),
                  include_dashboard=False, _temp_dir=self._temp_dir,
                  logging_level=logging.WARNING, runtime_env=self.runtime_env)

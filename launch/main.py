@@ -24,6 +24,7 @@ strategy STRICT_SPREAD; --ray-strategy names another), and the current folder (o
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import re
 import shutil
@@ -34,6 +35,7 @@ from spmd.cluster.ray_pool import STRATEGIES
 from spmd.cluster.spmd_run_env import job_environment
 from spmd.launch import hosts, mpi_hosts, ray_launch, ssh_launch
 from spmd.launch.local_group import LocalGroup, rank_command
+from spmd.launch.mpi_segments import MpiGroup
 from spmd.launch.supervisor import supervise
 
 USAGE = ("spmd-run -n N [--mpi | --ray [ADDRESS] [--ray-spread | --ray-strategy S] "
@@ -109,6 +111,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
         parser.error(f"-n must be at least 1, got {args.num_processes}")
     if args.cpu_devices is not None and args.cpu_devices < 1:
         parser.error(f"--cpu-devices must be at least 1, got {args.cpu_devices}")
+    if not math.isfinite(args.grace) or args.grace < 0:  # nan would never send SIGKILL
+        parser.error(f"--grace must be a number of seconds, 0 or more, got {args.grace}")
     if not os.path.isfile(args.script):
         parser.error(f"no such script: {args.script}")
     if not args.ray and (args.ray_strategy or args.ray_working_dir):
@@ -202,7 +206,11 @@ def run_mpi(args) -> int:
         # that ranks of one host need, TCP what ranks of several hosts need besides.
         env = {**os.environ, **_process_env(args)}
         env.setdefault("UCX_TLS", mpi_hosts.ucx_transports(args.placement))
-        return supervise(LocalGroup(["mpiexec"], [command], [env]), args.grace)
+        group = MpiGroup(command, env)
+        try:
+            return supervise(group, args.grace)
+        finally:
+            group.remove_leftovers()
 
 
 def run_ray(args, argv: list[str]) -> int:

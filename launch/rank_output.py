@@ -15,6 +15,7 @@ import sys
 import threading
 
 from spmd import cluster
+from spmd.launch.native_log import NativeLogCondenser
 from spmd.launch.process_death import die_with_parent
 
 _FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
@@ -24,11 +25,16 @@ def prefix(rank) -> bytes:
     return f"[{rank}] ".encode()
 
 
-def pump(source, sink, head: bytes) -> None:
-    """Copy `source` to `sink` line by line, each line starting with `head`."""
+def pump(source, sink, head: bytes, condenser: NativeLogCondenser | None = None) -> None:
+    """Copy `source` to `sink` line by line, each line starting with `head`; with a
+    condenser, the runtime's fatal C++ log becomes one line."""
     for line in iter(source.readline, b""):
-        sink.write(head + (line if line.endswith(b"\n") else line + b"\n"))
+        for out in condenser.feed(line) if condenser else [line]:
+            sink.write(head + (out if out.endswith(b"\n") else out + b"\n"))
         sink.flush()
+    for out in condenser.close() if condenser else []:
+        sink.write(head + out)
+    sink.flush()
     source.close()
 
 
@@ -39,7 +45,8 @@ def run(rank, command: list[str]) -> int:
         signal.signal(sig, lambda signum, _frame: proc.send_signal(signum))
     head = prefix(rank)
     pumps = [threading.Thread(target=pump, args=(proc.stdout, sys.stdout.buffer, head)),
-             threading.Thread(target=pump, args=(proc.stderr, sys.stderr.buffer, head))]
+             threading.Thread(target=pump, args=(proc.stderr, sys.stderr.buffer, head,
+                                                 NativeLogCondenser(rank)))]
     for t in pumps:
         t.start()
     code = proc.wait()

@@ -14,19 +14,27 @@ from __future__ import annotations
 
 import os
 import queue
+import socket
 import subprocess
 import sys
+import tempfile
 import threading
 
 from spmd.cluster import netns
 from spmd.cluster.ray_pool import PoolWorker, RayPool
 from spmd.cluster.ray_runtime_env import job_runtime_env
 from spmd.cluster.spmd_run_env import COORDINATOR
+from spmd.launch import ray_watchdog
 from spmd.launch.local_group import rank_command
 from spmd.launch.process_death import die_with_parent
 
 _IN_PRIVATE_NETWORK = "SPMD_RUN_PRIVATE_NETWORK"  # set by the re-executed spmd-run
 _ACTOR_LOST = 255  # exit code reported for a process whose Ray actor died
+# Ray retries an address where nothing answers for about two minutes; a head that is there
+# accepts a connection at once.
+PROBE_SECONDS = 10
+# Held until this process exits: closing a watchdog's pipe is what sets it off.
+_WATCHDOGS: list[subprocess.Popen] = []
 
 
 class ScriptActor(PoolWorker):
@@ -109,11 +117,38 @@ def ensure_private_network(argv: list[str]) -> None:
             "(otherwise Ray listens on this machine's outside addresses and probes the "
             f"network), but `unshare --net` is not permitted here: {problem}. Run as root, or "
             "give the address of a running Ray cluster: spmd-run --ray ADDRESS ...")
-    os.environ[_IN_PRIVATE_NETWORK] = "1"
+    # the pid (kept by exec) marks the driver that owns the namespace, not its descendants
+    os.environ[_IN_PRIVATE_NETWORK] = str(os.getpid())
     command = netns.private_network_command([sys.executable, "-m", "spmd.launch", *argv])
     sys.stdout.flush()
     sys.stderr.flush()
     os.execvp(command[0], command)
+
+
+def check_cluster_address(address: str) -> None:
+    """Fail at once (unresolvable name, refused port) or within PROBE_SECONDS (nothing
+    answers) when `address` has no Ray head, naming it; 'auto' is left to Ray."""
+    if address == "auto":
+        return
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    host = host.strip("[]")
+    what = f"--ray {address}: no Ray cluster there"
+    try:
+        family, kind, proto, _, where = socket.getaddrinfo(host, int(port),
+                                                           type=socket.SOCK_STREAM)[0]
+    except (socket.gaierror, ValueError) as e:
+        raise RuntimeError(f"{what}: cannot resolve host {host!r} ({e}). Check the address "
+                           f"(HEAD:PORT, as `ray start --head` printed it)") from None
+    try:
+        with socket.socket(family, kind, proto) as probe:
+            probe.settimeout(PROBE_SECONDS)
+            probe.connect(where)
+    except OSError as e:
+        reason = (f"nothing answered within {PROBE_SECONDS} s" if isinstance(e, TimeoutError)
+                  else e.strerror or str(e))
+        raise RuntimeError(f"{what}: connecting to {where[0]} port {where[1]} failed "
+                           f"({reason}). Check the address (HEAD:PORT, as `ray start --head` "
+                           f"printed it) and that the head is running") from None
 
 
 def working_dir_for(address: str | None, requested: str | None) -> str | None:
@@ -138,7 +173,9 @@ def run(num_processes: int, script: str, script_args: list[str], envs: list[dict
         working_dir: str | None = None) -> int:
     """Start the job on Ray and supervise it; `envs[i]` lacks the coordinator, which is only
     known once process 0's actor exists."""
-    import ray
+    if address is not None:
+        check_cluster_address(address)  # before importing ray, which alone takes seconds
+    import ray  # noqa: E402  (lazy: only --ray needs it, and it is slow to import)
     argv = [script_on_node(script, working_dir), *script_args]
     # with a working folder, the actors already start in its copy
     cwd = None if working_dir is not None else os.getcwd()
@@ -146,8 +183,12 @@ def run(num_processes: int, script: str, script_args: list[str], envs: list[dict
         runtime_env = job_runtime_env(working_dir)
     except ValueError as e:
         raise RuntimeError(str(e)) from None
+    temp_dir = None
+    if address is None and os.environ.get(_IN_PRIVATE_NETWORK) == str(os.getpid()):
+        temp_dir = tempfile.mkdtemp(prefix="spmd-ray-")
+        _WATCHDOGS.append(ray_watchdog.start(temp_dir))
     with RayPool(num_processes, ScriptActor, address, strategy=strategy,
-                 runtime_env=runtime_env) as pool:
+                 runtime_env=runtime_env, temp_dir=temp_dir) as pool:
         coordinator = pool.coordinator_address()
         ray.get([actor.start.remote(argv, i, {**env, COORDINATOR: coordinator}, cwd)
                  for i, (actor, env) in enumerate(zip(pool.actors, envs))])

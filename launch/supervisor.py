@@ -4,6 +4,12 @@ A group (local processes, mpiexec, Ray actors) says which members have ended and
 code, and can signal the ones still running. The first member to fail is reported, the
 others get SIGTERM and, after a grace period, SIGKILL; spmd-run then exits with the failed
 member's status. SIGINT/SIGTERM/SIGHUP to spmd-run stop the job the same way.
+
+"First" needs care: a process that calls sys.exit(3) closes its gloo connections while its
+interpreter tears down, and a peer waiting in a collective fails at once with the generic
+status 1 ("another process probably died"), often a few milliseconds before the first one's
+exit is seen. So failures seen within SETTLE_SECONDS of the first are weighed together, and a
+specific status (a code other than 1, or a signal) wins over status 1, the peers' echo.
 """
 from __future__ import annotations
 
@@ -15,6 +21,8 @@ from typing import Protocol
 from spmd.launch.process_death import describe_exit, shell_exit_code
 
 POLL_SECONDS = 0.05
+SETTLE_SECONDS = 1.0  # failures this close together are one event; see the module docstring
+_ECHO = 1  # the status of a Python process that failed with an uncaught exception
 
 
 class Group(Protocol):
@@ -43,6 +51,8 @@ def supervise(group: Group, grace: float, log=None) -> int:
 def _watch(group: Group, grace: float, log, interrupted: list[int]) -> int:
     count = len(group.labels)
     status = None  # the job's exit status, once decided by a failure or an interrupt
+    failed: list[int] = []  # members that failed, in the order their end was seen
+    settle_until = None
     kill_at = None
     ended: dict[int, int] = {}
     while True:
@@ -51,14 +61,19 @@ def _watch(group: Group, grace: float, log, interrupted: list[int]) -> int:
                 continue
             ended[member] = code
             if code != 0 and status is None:
-                status = shell_exit_code(code)
-                running = count - len(ended)
-                log(f"{group.labels[member]} {describe_exit(code)}"
-                    + (f"; stopping the other {running} process(es)" if running else ""))
+                failed.append(member)
+                settle_until = settle_until or time.monotonic() + SETTLE_SECONDS
+        running = [m for m in range(count) if m not in ended]
+        if failed and status is None and (not running or time.monotonic() >= settle_until):
+            first = _first_failure(failed, ended)
+            status = shell_exit_code(ended[first])
+            others = [m for m in failed if m != first]
+            log(f"{group.labels[first]} {describe_exit(ended[first])}"
+                + "".join(f"; then {group.labels[m]} {describe_exit(ended[m])}" for m in others)
+                + (f"; stopping the other {len(running)} process(es)" if running else ""))
         if interrupted and status is None:
             status = 128 + interrupted[0]
             log(f"received {signal.Signals(interrupted[0]).name}; stopping the job")
-        running = [m for m in range(count) if m not in ended]
         if not running:
             return status or 0
         if status is not None:
@@ -71,3 +86,9 @@ def _watch(group: Group, grace: float, log, interrupted: list[int]) -> int:
                 group.signal(signal.SIGKILL, running)
                 kill_at = float("inf")
         time.sleep(POLL_SECONDS)
+
+
+def _first_failure(failed: list[int], codes: dict[int, int]) -> int:
+    """The member whose failure the others' followed: the first seen with a specific status,
+    else the first seen."""
+    return next((m for m in failed if codes[m] != _ECHO), failed[0])
