@@ -18,7 +18,7 @@ from typing import Sequence
 import numpy as np
 
 from spmd.collectives.axes import ReplicaAxes
-from spmd import inflight
+from spmd import inflight, pmap_call_order
 from spmd.pmap_agreement import check_same_program
 from spmd.pmap_transport import cross_process_transport
 from spmd.transforms import backend, core, lax, lowering
@@ -115,8 +115,14 @@ class PmapProgram:
                       for a, d in zip(in_avals, in_dims)]
         replica_avals = [a if d is None else a.update(shape=(1,) + a.shape)
                          for a, d in zip(per_device, in_dims)]
+        # every run across processes first checks that all run this program at this call
+        self.checks_order = self.spans_processes and pmap_call_order.CHECK_EVERY_CALL
+        if self.checks_order:
+            replica_avals.insert(0, pmap_call_order.PAIR)
 
         def replica(*flat):
+            if self.checks_order:
+                flat = pmap_call_order.check_call_order(flat[0], list(flat[1:]))
             # the (1, ...) shard of a mapped argument is the per-device value, and back
             xs = [x if d is None else lax.reshape(x, a.shape)
                   for x, a, d in zip(flat, per_device, in_dims)]
@@ -130,7 +136,7 @@ class PmapProgram:
         host_callbacks = []
         self.text = lowering.lower_module(
             jaxpr, name=f"pmap_{name}", num_replicas=n,
-            donated=[False] * len(consts) + list(donated),
+            donated=[False] * (len(consts) + self.checks_order) + list(donated),
             axis_context=ReplicaAxes(((axis_name, n),), cross_process_transport(self.devices)),
             host_callbacks=host_callbacks)
         self.out_avals = [a.update(shape=(len(local),) + a.shape[1:]) if d is not None else a
@@ -151,14 +157,25 @@ class PmapProgram:
         # Programs with host callbacks (the all-reduces between processes) run one at a time,
         # in every process in the order of the calls: their replicas meet in the callbacks
         # once per execution, and MPI needs every process to make its calls in one order.
+        # (The call-order check's own callback over gloo meets no one.)
+        meeting = [cb for cb in host_callbacks if not getattr(cb, "order_check", False)]
         self.inflight_key, self.inflight_limit = (
-            (("host callbacks",), 1) if host_callbacks else (self.device_ids, None))
+            (("host callbacks",), 1) if meeting else (self.device_ids, None))
+        self.calls = 0
+        if self.checks_order:
+            self.program_id = pmap_call_order.program_id(name, self.text)
+            self.put_pair = BroadcastInput(pmap_call_order.PAIR, local)
 
     def __call__(self, leaves) -> list:
         if self.unchecked:  # first run across processes: a mismatch must fail, not hang
             check_same_program(self.name, self.in_avals, self.out_avals, self.text)
             self.unchecked = False
         bufs = self.const_bufs + [put(x) for put, x in zip(self.inputs, leaves)]
+        if self.checks_order:
+            pmap_call_order.raise_if_failed()  # a failed check: no process may go on
+            self.calls += 1
+            pair = self.put_pair(pmap_call_order.pair(self.program_id, self.calls))
+            bufs.insert(len(self.const_bufs), pair)
         if self.bounded:
             try:
                 outs = inflight.launch(self.inflight_key, lambda: self.exe.run_with_token(bufs),
@@ -166,6 +183,7 @@ class PmapProgram:
             except backend.JaxRuntimeError as e:
                 if not self.spans_processes:
                     raise
+                pmap_call_order.raise_if_failed()
                 raise RuntimeError(
                     f"pmap of {self.name} spans the devices of several processes, and a "
                     f"collective between them failed: {str(e).splitlines()[0]}. Another process "
