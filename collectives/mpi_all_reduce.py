@@ -67,6 +67,10 @@ class CallbackAllReduce:
                              f"process, got groups {self.groups}")
         self.group_of = {r: i for i, g in enumerate(self.groups) for r in g}
         self.comms, self.ops, self.in_place = dict(comms), dict(ops), in_place
+        # `check_order(comm)`, when set, runs before the MPI call of the program's first
+        # all-reduce (the per-call order check, spmd/pmap_call_order.py): first in the chain,
+        # it precedes every other MPI call of the execution
+        self.check_order: Callable | None = None
 
     @property
     def between_processes(self) -> str:
@@ -92,7 +96,9 @@ class CallbackAllReduce:
             operand_avals.append(module.ordered_token[1])
         # the reduction, visible in the text that processes compare before a first run
         # (spmd/pmap_agreement.py): a psum and a pmax must not pass as equal
-        out = write_host_callback(ctx, self._callback(kind, then), operands, operand_avals, aval,
+        before = self.check_order if module.ordered_token is None else None
+        out = write_host_callback(ctx, self._callback(kind, then, before), operands,
+                                  operand_avals, aval,
                                   f'spmd_mpi_all_reduce = "{kind}"')
         module.ordered_token = (out, aval)
         if self.between_processes == "gloo":  # between processes: XLA's all_reduce
@@ -103,10 +109,11 @@ class CallbackAllReduce:
         """Replica groups of one replica per process (one group per local device index)."""
         return [[g[j] for g in self.groups] for j in range(len(self.groups[0]))]
 
-    def _callback(self, kind: str, then: Callable | None) -> Callable:
+    def _callback(self, kind: str, then: Callable | None, before: Callable | None) -> Callable:
         """The host callback of one all-reduce site: (ctx, x, replica id, [previous], out)."""
         meetings = {g: _LocalMeeting(len(self.groups[g]), self.comms[g], _COMBINE[kind],
-                                     self.ops.get(kind), self.in_place) for g in self.comms}
+                                     self.ops.get(kind), self.in_place, before)
+                    for g in self.comms}
         group_of = self.group_of
 
         def all_reduce(_ctx, x, replica, *rest):
@@ -139,9 +146,9 @@ class _LocalMeeting:
     last to arrive reduces every input (their buffers stay valid while their callbacks wait),
     calls MPI, and fills every output; then all of them return."""
 
-    def __init__(self, count: int, comm, combine, op, in_place):
+    def __init__(self, count: int, comm, combine, op, in_place, before=None):
         self.count, self.comm, self.combine, self.op = count, comm, combine, op
-        self.in_place = in_place
+        self.in_place, self.before = in_place, before  # before(comm): before the MPI call
         self.cond = threading.Condition()
         self.inputs, self.outputs = [], []
         self.generation = 0  # executions completed
@@ -149,6 +156,8 @@ class _LocalMeeting:
 
     def reduce(self, x: np.ndarray, out: np.ndarray) -> None:
         if self.count == 1 and self.comm is not None:  # nothing to meet: MPI straight away
+            if self.before is not None:
+                self.before(self.comm)
             self.comm.Allreduce(x, out, op=self.op)
             return
         with self.cond:
@@ -165,6 +174,8 @@ class _LocalMeeting:
             self.inputs, self.outputs = [], []
         error = None
         try:
+            if self.before is not None and self.comm is not None:
+                self.before(self.comm)
             np.copyto(out, inputs[0])
             for other in inputs[1:]:
                 self.combine(out, other, out=out)

@@ -8,7 +8,9 @@ pmap_agreement.py compares the programs once, through the key-value store, far t
 every call (a 4 KB psum over MPI takes ~0.1 ms). So the check rides inside the program itself:
 it takes (program id, call count) as an extra input, and its first step is a tiny all-reduce
 of (id, count, -id, -count) with max over the processes (equal iff every process agrees),
-whose result a host callback checks. On a mismatch that callback raises on every process (all
+whose result a host callback checks (over MPI, when MPI carries every collective of the
+program, the first all-reduce's callback makes that tiny MPI call itself, before its own:
+no extra input or callback, spmd/pmap_program.py chooses). On a mismatch that callback raises on every process (all
 see the same reduced values), which stops the program before any of the user's collectives
 (every argument passes through an optimization barrier that waits for the check), so no
 result computed with another process's program or step is returned. The all-reduce goes over
@@ -17,6 +19,8 @@ XLA all_reduce (gloo). A collective on constants alone (nothing depends on an ar
 held back by the barrier.
 """
 from __future__ import annotations
+
+import re
 
 import numpy as np
 
@@ -52,6 +56,41 @@ def program_id(name: str, text: str) -> int:
 def pair(pid: int, calls: int) -> np.ndarray:
     count = calls % (2 ** 31 - 1)
     return np.array([pid, count, -pid, -count], np.int32)
+
+
+class CallCounter:
+    """The check carried by the first MPI all-reduce's callback (no input, no call of its
+    own): such programs run one at a time in call order (spmd/pmap_program.py), so counting
+    the callback's executions counts the calls."""
+
+    def __init__(self, op_max):
+        self.op_max, self.program_id, self.calls = op_max, None, 0
+        self.reduced = np.empty(4, np.int32)
+
+    def __call__(self, comm) -> None:
+        self.calls += 1
+        mine = pair(self.program_id, self.calls)
+        comm.Allreduce(mine, self.reduced, op=self.op_max)
+        _verify(mine, self.reduced)
+
+
+def carry_in_callbacks(transport) -> CallCounter | None:
+    """When MPI carries the program's all-reduces: the counter its first callback runs."""
+    if transport is None or transport.between_processes != "mpi":
+        return None
+    transport.check_order = CallCounter(transport.ops["max"])
+    return transport.check_order
+
+
+# XLA's own collectives (over gloo) could run before the first callback: then the check must be
+# a step of its own, which every argument waits for
+_XLA_COLLECTIVES = re.compile(r'"stablehlo\.(all_reduce|all_gather|all_to_all|reduce_scatter|'
+                              r'collective_permute|collective_broadcast)"')
+
+
+def carried(text: str) -> bool:
+    """Whether a program lowered with a CallCounter runs it before any collective."""
+    return "spmd_mpi_all_reduce" in text and not _XLA_COLLECTIVES.search(text)
 
 
 def check_call_order(pair_value, args: list) -> list:
