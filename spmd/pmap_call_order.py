@@ -8,15 +8,19 @@ pmap_agreement.py compares the programs once, through the key-value store, far t
 every call (a 4 KB psum over MPI takes ~0.1 ms). So the check rides inside the program itself:
 it takes (program id, call count) as an extra input, and its first step is a tiny all-reduce
 of (id, count, -id, -count) with max over the processes (equal iff every process agrees),
-whose result a host callback checks (over MPI, when MPI carries every collective of the
-program, the first all-reduce's callback makes that tiny MPI call itself, before its own:
-no extra input or callback, spmd/pmap_program.py chooses). On a mismatch that callback raises on every process (all
-see the same reduced values), which stops the program before any of the user's collectives
-(every argument passes through an optimization barrier that waits for the check), so no
-result computed with another process's program or step is returned. The all-reduce goes over
-MPI in the same callback chain as the user's all-reduces when MPI carries them, else it is an
-XLA all_reduce (gloo). A collective on constants alone (nothing depends on an argument) is not
-held back by the barrier.
+whose result a host callback checks. On a mismatch that callback raises on every process
+(all see the same reduced values), which stops the program before any of the user's
+collectives (every argument passes through an optimization barrier that waits for the
+check), so no result computed with another process's program or step is returned. A
+collective on constants alone (nothing depends on an argument) is not held back.
+
+Over MPI, when MPI carries every collective of the program, the first all-reduce's callback
+makes that tiny MPI call itself before its own (CallCounter): no input, no extra callback, no
+barrier (spmd/pmap_program.py chooses). Costs: benchmarks/RESULTS.md, issue 14.
+
+What it cannot see: a process that skips one call of the only cross-process program it runs
+pairs its k-th call with the others' k-th (same program, same count); that shows when the
+others' last call finds no partner (a stall, not a wrong pairing of different programs).
 """
 from __future__ import annotations
 
@@ -54,6 +58,7 @@ def program_id(name: str, text: str) -> int:
 
 
 def pair(pid: int, calls: int) -> np.ndarray:
+    """The check's input: (id, count, -id, -count)."""
     count = calls % (2 ** 31 - 1)
     return np.array([pid, count, -pid, -count], np.int32)
 
@@ -63,22 +68,30 @@ class CallCounter:
     own): such programs run one at a time in call order (spmd/pmap_program.py), so counting
     the callback's executions counts the calls."""
 
-    def __init__(self, op_max):
+    def __init__(self, op_max, int32):
         self.op_max, self.program_id, self.calls = op_max, None, 0
-        self.reduced = np.empty(4, np.int32)
+        self.mine, self.reduced = np.empty(4, np.int32), np.empty(4, np.int32)
+        # buffer specs with their MPI type spelled out: mpi4py skips reading the dtype
+        self.send, self.receive = [self.mine, int32], [self.reduced, int32]
 
     def __call__(self, comm) -> None:
+        # a per-step cost on the hot path (~2 us): no allocation, one MPI call
         self.calls += 1
-        mine = pair(self.program_id, self.calls)
-        comm.Allreduce(mine, self.reduced, op=self.op_max)
-        _verify(mine, self.reduced)
+        count = self.calls % (2 ** 31 - 1)
+        pid, mine = self.program_id, self.mine
+        mine[0], mine[1], mine[2], mine[3] = pid, count, -pid, -count
+        comm.Allreduce(self.send, self.receive, op=self.op_max)
+        reduced = self.reduced
+        if reduced[0] != pid or reduced[1] != count or reduced[2] != -pid or \
+                reduced[3] != -count:
+            _verify(mine, reduced)
 
 
 def carry_in_callbacks(transport) -> CallCounter | None:
     """When MPI carries the program's all-reduces: the counter its first callback runs."""
     if transport is None or transport.between_processes != "mpi":
         return None
-    transport.check_order = CallCounter(transport.ops["max"])
+    transport.check_order = CallCounter(transport.ops["max"], transport.ops["int32"])
     return transport.check_order
 
 
