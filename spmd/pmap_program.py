@@ -188,12 +188,12 @@ class PmapProgram:
             self.put_pair = BroadcastInput(pmap_call_order.PAIR, local)
 
     def __call__(self, leaves) -> list:
+        if self.spans_processes:
+            pmap_call_order.raise_if_failed()  # a failed check: no process may go on
         if self.unchecked:  # first run across processes: a mismatch must fail, not hang
             check_same_program(self.name, self.in_avals, self.out_avals, self.text)
             self.unchecked = False
         bufs = self.const_bufs + [put(x) for put, x in zip(self.inputs, leaves)]
-        if self.spans_processes:
-            pmap_call_order.raise_if_failed()  # a failed check: no process may go on
         if self.checks_order:
             self.calls += 1
             pair = self.put_pair(pmap_call_order.pair(self.program_id, self.calls))
