@@ -23,6 +23,11 @@
 4. gloo_local_first (under `spmd-run`, 2 processes x 4 devices, no MPI): small psums as one
    XLA all_reduce over all 8 devices against the in-process reduction first (gloo_after_local).
 
+5. call_order_check (under `spmd-run` and `spmd-run --mpi`, 2 processes x 1 device; issue 14
+   item 2): the per-call check that every process runs the same program at the same call
+   (spmd/pmap_call_order.py), on against off, interleaved: a 4 KB psum step, and the train step
+   of 2. (10 steps without waiting, then one wait). Goal: at most 5% slower with the check.
+
 Run one job by hand: spmd-run -n 2 --mpi --cpu-devices 1 bench_multiprocess.py allreduce
 """
 from __future__ import annotations
@@ -220,6 +225,52 @@ def gloo_local_first():
                "devices, no MPI", rows, "1 psum, one all_reduce over all devices")
 
 
+def call_order_check():
+    import spmd
+    spmd.distributed.initialize()
+    import mlp
+    from common import goal, interleaved, report
+    from spmd import lax, pmap_call_order
+
+    me, transport = spmd.process_index(), "MPI" if "PMI_RANK" in os.environ else "gloo"
+    loss, _ = mlp.make(spmd)
+    x4k = spmd.pmap(lambda v: v, axis_name="i")(np.ones((spmd.local_device_count(), 1000),
+                                                           np.float32))
+    xs, ys = (a[None] for a in mlp.batch(seed=1 + me))
+    params0 = spmd.distributed.broadcast_one_to_all(mlp.init())
+    fns = {}
+    for check in (False, True):
+        pmap_call_order.CHECK_EVERY_CALL = check  # read when a program compiles
+        side = "check on" if check else "check off"
+        psum = spmd.pmap(lambda v: lax.psum(v, "i"), axis_name="i")
+        np.testing.assert_allclose(np.asarray(psum(x4k)), spmd.device_count())
+
+        def device_step(params, x, y):
+            value, grads = spmd.value_and_grad(loss)(params, x, y)
+            grads = lax.pmean(grads, "batch")
+            return spmd.tree_util.tree_map(lambda p, g: p - mlp.LEARNING_RATE * g, params,
+                                           grads), lax.pmean(value, "batch")
+        step = spmd.pmap(device_step, axis_name="batch", donate_argnums=0)
+        state = {"p": step(spmd.device_put_replicated(params0, spmd.local_devices()),
+                           xs, ys)[0]}
+
+        def train(step=step, state=state):
+            for _ in range(10):
+                state["p"], value = step(state["p"], xs, ys)
+            value.block_until_ready()
+        fns[f"4 KB psum, {side}"] = lambda f=psum: f(x4k).block_until_ready()
+        fns[f"train x10, {side}"] = train
+    pmap_call_order.CHECK_EVERY_CALL = True
+    rows = interleaved(fns, rounds=15, calls=20, warmup=3)
+    if me == 0:
+        report(f"per-call order check, {spmd.process_count()} processes x "
+               f"{spmd.local_device_count()} device, over {transport}", rows)
+        t = dict(rows)
+        for what in ("4 KB psum", "train x10"):
+            goal(f"{what} with the check / without ({transport})",
+                 t[f"{what}, check on"] / t[f"{what}, check off"], 1.05)
+
+
 def _job(n: int, mpi: bool, section: str, devices: int = 1) -> None:
     command = [sys.executable, "-m", "spmd.launch", "-n", str(n), *(["--mpi"] if mpi else []),
                "--cpu-devices", str(devices), os.path.abspath(__file__), section]
@@ -246,9 +297,11 @@ def driver():
         _job(n, False, "train")
     for n in (2, 4):
         _job(n, True, "train")
+    _job(2, False, "call_order_check")
+    _job(2, True, "call_order_check")
 
 
 if __name__ == "__main__":
     SECTIONS = {"allreduce": allreduce, "train": train, "mpi_callback": mpi_callback,
-                "gloo_local_first": gloo_local_first}
+                "gloo_local_first": gloo_local_first, "call_order_check": call_order_check}
     SECTIONS.get(sys.argv[1] if len(sys.argv) > 1 else "", driver)()

@@ -67,6 +67,10 @@ class CallbackAllReduce:
                              f"process, got groups {self.groups}")
         self.group_of = {r: i for i, g in enumerate(self.groups) for r in g}
         self.comms, self.ops, self.in_place = dict(comms), dict(ops), in_place
+        # `check_order(comm)`, when set, runs before the MPI call of the program's first
+        # all-reduce (the per-call order check, spmd/pmap_call_order.py): first in the chain,
+        # it precedes every other MPI call of the execution
+        self.check_order: Callable | None = None
 
     @property
     def between_processes(self) -> str:
@@ -80,40 +84,61 @@ class CallbackAllReduce:
         return (axis_index_groups is None and not ctx.nested and dtype in _MPI_DTYPES
                 and not (kind != "sum" and dtype.kind == "c"))
 
-    def lower(self, ctx, x: str, kind: str) -> str:
+    def lower(self, ctx, x: str, kind: str, then: Callable | None = None) -> str:
+        """The all-reduce of `x`; `then(x, out)`, when given, runs in every replica on the reduced
+        value before the callback returns (the call-order check raises there)."""
         aval = ctx.in_avals[0]
         replica = ctx.op("stablehlo.replica_id", [], out_avals=[_REPLICA_ID], operand_avals=[])
-        module = ctx.module
-        index = len(module.host_callbacks)
-        module.host_callbacks.append(self._callback(kind))
         operands, operand_avals = [x, replica], [aval, _REPLICA_ID]
+        module = ctx.module
         if module.ordered_token is not None:  # the previous call's result: called after it
             operands.append(module.ordered_token[0])
             operand_avals.append(module.ordered_token[1])
-        out = ctx.op(
-            "stablehlo.custom_call", operands, out_avals=[aval], operand_avals=operand_avals,
-            attrs=('api_version = 4 : i32, call_target_name = "xla_buffer_python_cpu_callback",'
-                   f' has_side_effect = true, backend_config = {{index = {index} : ui64}},'
-                   # the reduction, visible in the text that processes compare before a first
-                   # run (spmd/pmap_agreement.py): a psum and a pmax must not pass as equal
-                   f' mhlo.frontend_attributes = {{spmd_mpi_all_reduce = "{kind}"}}'))
+        # the reduction, visible in the text that processes compare before a first run
+        # (spmd/pmap_agreement.py): a psum and a pmax must not pass as equal
+        before = self.check_order if module.ordered_token is None else None
+        out = write_host_callback(ctx, self._callback(kind, then, before), operands,
+                                  operand_avals, aval,
+                                  f'spmd_mpi_all_reduce = "{kind}"')
         module.ordered_token = (out, aval)
         if self.between_processes == "gloo":  # between processes: XLA's all_reduce
-            across = [[g[j] for g in self.groups] for j in range(len(self.groups[0]))]
-            out = write_all_reduce(ctx, out, kind, across)
+            out = write_all_reduce(ctx, out, kind, self.across())
         return out
 
-    def _callback(self, kind: str) -> Callable:
+    def across(self) -> list[list[int]]:
+        """Replica groups of one replica per process (one group per local device index)."""
+        return [[g[j] for g in self.groups] for j in range(len(self.groups[0]))]
+
+    def _callback(self, kind: str, then: Callable | None, before: Callable | None) -> Callable:
         """The host callback of one all-reduce site: (ctx, x, replica id, [previous], out)."""
         meetings = {g: _LocalMeeting(len(self.groups[g]), self.comms[g], _COMBINE[kind],
-                                     self.ops.get(kind), self.in_place) for g in self.comms}
+                                     self.ops.get(kind), self.in_place, before)
+                    for g in self.comms}
         group_of = self.group_of
 
         def all_reduce(_ctx, x, replica, *rest):
             meeting = meetings[group_of[int(np.asarray(replica))]]
-            meeting.reduce(np.asarray(x), np.asarray(rest[-1]))
+            x, out = np.asarray(x), np.asarray(rest[-1])
+            meeting.reduce(x, out)
+            if then is not None:
+                then(x, out)
             return ()
         return all_reduce
+
+
+def write_host_callback(ctx, fn: Callable, operands, operand_avals, out_aval,
+                        attribute: str) -> str:
+    """A zero-copy host callback `fn(ctx, *inputs, out)` (jaxlib's
+    xla_buffer_python_cpu_callback, handed XLA's own buffers) with one result; `attribute`
+    (`name = "value"`) marks it in the program text."""
+    module = ctx.module
+    index = len(module.host_callbacks)
+    module.host_callbacks.append(fn)
+    return ctx.op(
+        "stablehlo.custom_call", operands, out_avals=[out_aval], operand_avals=operand_avals,
+        attrs=('api_version = 4 : i32, call_target_name = "xla_buffer_python_cpu_callback",'
+               f' has_side_effect = true, backend_config = {{index = {index} : ui64}},'
+               f' mhlo.frontend_attributes = {{{attribute}}}'))
 
 
 class _LocalMeeting:
@@ -121,9 +146,9 @@ class _LocalMeeting:
     last to arrive reduces every input (their buffers stay valid while their callbacks wait),
     calls MPI, and fills every output; then all of them return."""
 
-    def __init__(self, count: int, comm, combine, op, in_place):
+    def __init__(self, count: int, comm, combine, op, in_place, before=None):
         self.count, self.comm, self.combine, self.op = count, comm, combine, op
-        self.in_place = in_place
+        self.in_place, self.before = in_place, before  # before(comm): before the MPI call
         self.cond = threading.Condition()
         self.inputs, self.outputs = [], []
         self.generation = 0  # executions completed
@@ -131,6 +156,8 @@ class _LocalMeeting:
 
     def reduce(self, x: np.ndarray, out: np.ndarray) -> None:
         if self.count == 1 and self.comm is not None:  # nothing to meet: MPI straight away
+            if self.before is not None:
+                self.before(self.comm)
             self.comm.Allreduce(x, out, op=self.op)
             return
         with self.cond:
@@ -147,6 +174,8 @@ class _LocalMeeting:
             self.inputs, self.outputs = [], []
         error = None
         try:
+            if self.before is not None and self.comm is not None:
+                self.before(self.comm)
             np.copyto(out, inputs[0])
             for other in inputs[1:]:
                 self.combine(out, other, out=out)

@@ -18,7 +18,7 @@ from typing import Sequence
 import numpy as np
 
 from spmd.collectives.axes import ReplicaAxes
-from spmd import inflight
+from spmd import inflight, pmap_call_order
 from spmd.pmap_agreement import check_same_program
 from spmd.pmap_transport import cross_process_transport
 from spmd.transforms import backend, core, lax, lowering
@@ -116,23 +116,50 @@ class PmapProgram:
         replica_avals = [a if d is None else a.update(shape=(1,) + a.shape)
                          for a, d in zip(per_device, in_dims)]
 
-        def replica(*flat):
-            # the (1, ...) shard of a mapped argument is the per-device value, and back
-            xs = [x if d is None else lax.reshape(x, a.shape)
-                  for x, a, d in zip(flat, per_device, in_dims)]
-            outs = core.eval_jaxpr(closed.jaxpr, closed.consts, *xs)
-            return [o if d is None else lax.reshape(o, (1,) + core.get_aval(o).shape)
-                    for o, d in zip(outs, self.out_dims)]
+        def build(check_in_program: bool, transport):
+            """Trace and lower the N-replica program; with `check_in_program`, it takes the
+            (program id, call count) pair first and checks it (spmd/pmap_call_order.py)."""
+            avals = [pmap_call_order.PAIR] * check_in_program + replica_avals
 
-        with core.extend_axis_env(AxisFrame(axis_name, n, "pmap")):
-            jaxpr, consts = closed_as_open(trace_to_jaxpr(replica, replica_avals))
+            def replica(*flat):
+                if check_in_program:
+                    flat = pmap_call_order.check_call_order(flat[0], list(flat[1:]))
+                # the (1, ...) shard of a mapped argument is the per-device value, and back
+                xs = [x if d is None else lax.reshape(x, a.shape)
+                      for x, a, d in zip(flat, per_device, in_dims)]
+                outs = core.eval_jaxpr(closed.jaxpr, closed.consts, *xs)
+                return [o if d is None else lax.reshape(o, (1,) + core.get_aval(o).shape)
+                        for o, d in zip(outs, self.out_dims)]
+
+            with core.extend_axis_env(AxisFrame(axis_name, n, "pmap")):
+                jaxpr, consts = closed_as_open(trace_to_jaxpr(replica, avals))
+            callbacks = []
+            text = lowering.lower_module(
+                jaxpr, name=f"pmap_{name}", num_replicas=n,
+                donated=[False] * (len(consts) + check_in_program) + list(donated),
+                axis_context=ReplicaAxes(((axis_name, n),), transport),
+                host_callbacks=callbacks)
+            return jaxpr, consts, callbacks, text
+
+        # every run across processes first checks that all run this program at this call: over
+        # MPI inside the first all-reduce's callback when every collective goes over MPI (it
+        # costs one tiny MPI call), else as a step of its own at the program's start
+        check = self.spans_processes and pmap_call_order.CHECK_EVERY_CALL
+        transport = cross_process_transport(self.devices)
+        self.counter = pmap_call_order.carry_in_callbacks(transport) if check else None
+        jaxpr, consts, host_callbacks, self.text = build(check and self.counter is None,
+                                                         transport)
+        if self.counter is not None and not pmap_call_order.carried(self.text):
+            self.counter = None
+            jaxpr, consts, host_callbacks, self.text = build(
+                True, cross_process_transport(self.devices))
+        self.checks_order = check and self.counter is None  # the pair is an input
+        if check:
+            self.program_id = pmap_call_order.program_id(name, self.text)
+            if self.counter is not None:
+                self.counter.program_id = self.program_id
+            self.put_pair = BroadcastInput(pmap_call_order.PAIR, local)
         const_avals = [core.get_aval(c) for c in consts]
-        host_callbacks = []
-        self.text = lowering.lower_module(
-            jaxpr, name=f"pmap_{name}", num_replicas=n,
-            donated=[False] * len(consts) + list(donated),
-            axis_context=ReplicaAxes(((axis_name, n),), cross_process_transport(self.devices)),
-            host_callbacks=host_callbacks)
         self.out_avals = [a.update(shape=(len(local),) + a.shape[1:]) if d is not None else a
                           for a, d in zip(jaxpr.out_avals, self.out_dims)]
         self.in_avals = list(in_avals)
@@ -151,14 +178,26 @@ class PmapProgram:
         # Programs with host callbacks (the all-reduces between processes) run one at a time,
         # in every process in the order of the calls: their replicas meet in the callbacks
         # once per execution, and MPI needs every process to make its calls in one order.
+        # (The call-order check's own callback over gloo meets no one.)
+        meeting = [cb for cb in host_callbacks if not getattr(cb, "order_check", False)]
         self.inflight_key, self.inflight_limit = (
-            (("host callbacks",), 1) if host_callbacks else (self.device_ids, None))
+            (("host callbacks",), 1) if meeting else (self.device_ids, None))
+        self.calls = 0
+        if self.checks_order:
+            self.program_id = pmap_call_order.program_id(name, self.text)
+            self.put_pair = BroadcastInput(pmap_call_order.PAIR, local)
 
     def __call__(self, leaves) -> list:
+        if self.spans_processes:
+            pmap_call_order.raise_if_failed()  # a failed check: no process may go on
         if self.unchecked:  # first run across processes: a mismatch must fail, not hang
             check_same_program(self.name, self.in_avals, self.out_avals, self.text)
             self.unchecked = False
         bufs = self.const_bufs + [put(x) for put, x in zip(self.inputs, leaves)]
+        if self.checks_order:
+            self.calls += 1
+            pair = self.put_pair(pmap_call_order.pair(self.program_id, self.calls))
+            bufs.insert(len(self.const_bufs), pair)
         if self.bounded:
             try:
                 outs = inflight.launch(self.inflight_key, lambda: self.exe.run_with_token(bufs),
@@ -166,6 +205,7 @@ class PmapProgram:
             except backend.JaxRuntimeError as e:
                 if not self.spans_processes:
                     raise
+                pmap_call_order.raise_if_failed()
                 raise RuntimeError(
                     f"pmap of {self.name} spans the devices of several processes, and a "
                     f"collective between them failed: {str(e).splitlines()[0]}. Another process "

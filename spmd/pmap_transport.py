@@ -40,5 +40,6 @@ def cross_process_transport(devices: Sequence) -> CallbackAllReduce | None:
         # gloo: within the process first when it has several devices (see gloo_after_local)
         return gloo_after_local(groups, [me]) if len(groups[0]) > 1 else None
     from mpi4py import MPI
-    return CallbackAllReduce(groups, {me: comm},
-                             {"sum": MPI.SUM, "max": MPI.MAX, "min": MPI.MIN}, MPI.IN_PLACE)
+    # ("int32": the type of the per-call order check's tiny all-reduce, spmd/pmap_call_order.py)
+    return CallbackAllReduce(groups, {me: comm}, {"sum": MPI.SUM, "max": MPI.MAX, "min": MPI.MIN,
+                                                  "int32": MPI.INT32_T}, MPI.IN_PLACE)

@@ -1,0 +1,174 @@
+"""At every run of a pmap program spanning several processes: every process runs the same
+program, at the same call.
+
+gloo and MPI pair collectives by their position in each process's stream, not by what they
+belong to: two programs run in a different order on two processes, or one process skipping a
+call, pair the wrong collectives (wrong values, then a hang, or MPI's "Message truncated").
+pmap_agreement.py compares the programs once, through the key-value store, far too slow for
+every call (a 4 KB psum over MPI takes ~0.1 ms). So the check rides inside the program itself:
+it takes (program id, call count) as an extra input, and its first step is a tiny all-reduce
+of (id, count, -id, -count) with max over the processes (equal iff every process agrees),
+whose result a host callback checks. On a mismatch that callback raises on every process
+(all see the same reduced values), which stops the program before any of the user's
+collectives (every argument passes through an optimization barrier that waits for the
+check), so no result computed with another process's program or step is returned. A
+collective on constants alone (nothing depends on an argument) is not held back.
+
+Over MPI, when MPI carries every collective of the program, the first all-reduce's callback
+makes that tiny MPI call itself before its own (CallCounter): no input, no extra callback, no
+barrier (spmd/pmap_program.py chooses). Costs: benchmarks/RESULTS.md, issue 14.
+
+What it cannot see: a process that skips one call of the only cross-process program it runs
+pairs its k-th call with the others' k-th (same program, same count); that shows when the
+others' last call finds no partner (a stall, not a wrong pairing of different programs).
+"""
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from spmd.collectives.axes import replica_axes
+from spmd.collectives.mpi_all_reduce import write_host_callback
+from spmd.collectives.psum import write_all_reduce
+from spmd.pmap_agreement import program_digest
+from spmd.transforms import backend
+from spmd.transforms.core import Primitive, ShapedArray
+from spmd.transforms.lowering import lowering_rules
+from spmd.transforms.remat import optimization_barrier_p
+
+# the check costs a few percent of a small step (benchmarks/RESULTS.md, issue 14); benchmarks
+# turn it off to measure that (read when a program compiles)
+CHECK_EVERY_CALL = True
+
+PAIR = ShapedArray((4,), np.int32)  # (id, count, -id, -count)
+_names: dict[int, str] = {}  # program id -> name, of the programs this process built
+_mismatch: list[str] = []    # the message, once a check failed here (every later call raises)
+
+
+class CallOrderError(RuntimeError):
+    """Processes ran different pmap programs (or the same one at different calls) at once."""
+
+
+def program_id(name: str, text: str) -> int:
+    """A 28-bit id of the program, the same on every process that built the same program."""
+    pid = int(program_digest(text)[:7], 16) + 1
+    _names.setdefault(pid, name)
+    return pid
+
+
+def pair(pid: int, calls: int) -> np.ndarray:
+    """The check's input: (id, count, -id, -count)."""
+    count = calls % (2 ** 31 - 1)
+    return np.array([pid, count, -pid, -count], np.int32)
+
+
+class CallCounter:
+    """The check carried by the first MPI all-reduce's callback (no input, no call of its
+    own): such programs run one at a time in call order (spmd/pmap_program.py), so counting
+    the callback's executions counts the calls."""
+
+    def __init__(self, op_max, int32):
+        self.op_max, self.program_id, self.calls = op_max, None, 0
+        self.mine, self.reduced = np.empty(4, np.int32), np.empty(4, np.int32)
+        # buffer specs with their MPI type spelled out: mpi4py skips reading the dtype
+        self.send, self.receive = [self.mine, int32], [self.reduced, int32]
+
+    def __call__(self, comm) -> None:
+        # a per-step cost on the hot path (~2 us): no allocation, one MPI call
+        self.calls += 1
+        count = self.calls % (2 ** 31 - 1)
+        pid, mine = self.program_id, self.mine
+        mine[0], mine[1], mine[2], mine[3] = pid, count, -pid, -count
+        comm.Allreduce(self.send, self.receive, op=self.op_max)
+        reduced = self.reduced
+        if reduced[0] != pid or reduced[1] != count or reduced[2] != -pid or \
+                reduced[3] != -count:
+            _verify(mine, reduced)
+
+
+def carry_in_callbacks(transport) -> CallCounter | None:
+    """When MPI carries the program's all-reduces: the counter its first callback runs."""
+    if transport is None or transport.between_processes != "mpi":
+        return None
+    transport.check_order = CallCounter(transport.ops["max"], transport.ops["int32"])
+    return transport.check_order
+
+
+# XLA's own collectives (over gloo) could run before the first callback: then the check must be
+# a step of its own, which every argument waits for
+_XLA_COLLECTIVES = re.compile(r'"stablehlo\.(all_reduce|all_gather|all_to_all|reduce_scatter|'
+                              r'collective_permute|collective_broadcast)"')
+
+
+def carried(text: str) -> bool:
+    """Whether a program lowered with a CallCounter runs it before any collective."""
+    return "spmd_mpi_all_reduce" in text and not _XLA_COLLECTIVES.search(text)
+
+
+def check_call_order(pair_value, args: list) -> list:
+    """In the traced replica: the check, then `args` held back until it has passed."""
+    checked = order_check_p.bind(pair_value)
+    return optimization_barrier_p.bind(checked, *args)[1:] if args else []
+
+
+def raise_if_failed() -> None:
+    """Raise the mismatch a check of this process found (a later call must not run)."""
+    if _mismatch:
+        raise CallOrderError(_mismatch[0])
+
+
+def _side(pid: int, count: int) -> str:
+    name = _names.get(pid)
+    what = (f"pmap of {name}" if name is not None
+            else f"a pmap program this process never built (id {pid:07x})")
+    return f"{what} (its call {count})"
+
+
+def _verify(mine: np.ndarray, reduced: np.ndarray) -> None:
+    """Raise unless every process passed `mine`; `reduced` is the max over the processes of
+    (id, count, -id, -count)."""
+    high_id, high_count, low_id, low_count = (int(v) for v in reduced)
+    low_id, low_count = -low_id, -low_count
+    if high_id == low_id and high_count == low_count:
+        return
+    my_id, my_count = int(mine[0]), int(mine[1])
+    # the max and min of each field: with two processes, exactly the other one's values
+    other_id = low_id if my_id == high_id else high_id
+    other_count = low_count if my_count == high_count else high_count
+    message = (f"pmap calls out of step between processes: process {backend.process_index()} "
+               f"ran {_side(my_id, my_count)} while another process ran "
+               f"{_side(other_id, other_count)}. Every process must run the same pmapped "
+               "functions, as many times, in the same order (look for a branch on "
+               "process_index() or on data that differs between processes); nothing this call "
+               "computed was returned")
+    if not _mismatch:
+        _mismatch.append(message)
+    raise CallOrderError(message)
+
+
+def _verify_callback(_ctx, mine, reduced, out):
+    reduced = np.asarray(reduced)
+    _verify(np.asarray(mine), reduced)
+    np.copyto(np.asarray(out), reduced)
+    return ()
+
+
+order_check_p = Primitive("pmap_call_order_check", collective=True)
+order_check_p.def_abstract_eval(lambda aval: aval)
+
+
+def _lower(ctx, x):
+    replicas = replica_axes(ctx, "the pmap call-order check")
+    transport = replicas.cross_process
+    if transport is not None and transport.between_processes == "mpi":
+        return transport.lower(ctx, x, "max", then=_verify)  # MPI, first in the callback chain
+    groups = transport.across() if transport is not None else \
+        [list(range(replicas.num_replicas))]
+    reduced = write_all_reduce(ctx, x, "max", groups)
+    return write_host_callback(ctx, _verify_callback, [x, reduced], [PAIR, PAIR], PAIR,
+                               'spmd_call_order_check = "gloo"')
+
+
+_verify_callback.order_check = True  # meets no other replica: no need to run alone
+lowering_rules[order_check_p] = _lower
