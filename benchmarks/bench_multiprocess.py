@@ -230,7 +230,7 @@ def call_order_check():
     spmd.distributed.initialize()
     import mlp
     from common import goal, interleaved, report
-    from spmd import lax, pmap_call_order
+    from spmd import lax
 
     me, transport = spmd.process_index(), "MPI" if "PMI_RANK" in os.environ else "gloo"
     loss, _ = mlp.make(spmd)
@@ -240,7 +240,7 @@ def call_order_check():
     params0 = spmd.distributed.broadcast_one_to_all(mlp.init())
     fns = {}
     for check in (False, True):
-        pmap_call_order.CHECK_EVERY_CALL = check  # read when a program compiles
+        spmd.config.update("check_call_order", check)  # read when a program compiles
         side = "check on" if check else "check off"
         psum = spmd.pmap(lambda v: lax.psum(v, "i"), axis_name="i")
         np.testing.assert_allclose(np.asarray(psum(x4k)), spmd.device_count())
@@ -260,7 +260,7 @@ def call_order_check():
             value.block_until_ready()
         fns[f"4 KB psum, {side}"] = lambda f=psum: f(x4k).block_until_ready()
         fns[f"train x10, {side}"] = train
-    pmap_call_order.CHECK_EVERY_CALL = True
+    spmd.config.update("check_call_order", True)
     rows = interleaved(fns, rounds=15, calls=20, warmup=3)
     if me == 0:
         report(f"per-call order check, {spmd.process_count()} processes x "

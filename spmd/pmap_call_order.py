@@ -37,10 +37,6 @@ from spmd.transforms.core import Primitive, ShapedArray
 from spmd.transforms.lowering import lowering_rules
 from spmd.transforms.remat import optimization_barrier_p
 
-# the check costs a few percent of a small step (benchmarks/RESULTS.md, issue 14); benchmarks
-# turn it off to measure that (read when a program compiles)
-CHECK_EVERY_CALL = True
-
 PAIR = ShapedArray((4,), np.int32)  # (id, count, -id, -count)
 _names: dict[int, str] = {}  # program id -> name, of the programs this process built
 _mismatch: list[str] = []    # the message, once a check failed here (every later call raises)

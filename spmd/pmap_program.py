@@ -22,6 +22,7 @@ from spmd import inflight, pmap_call_order
 from spmd.pmap_agreement import check_same_program
 from spmd.pmap_transport import cross_process_transport
 from spmd.transforms import backend, core, lax, lowering
+from spmd.transforms.config import config
 from spmd.transforms.array import Array, make_array
 from spmd.transforms.core import AxisFrame, ClosedJaxpr, ShapedArray
 from spmd.transforms.staging import closed_as_open, trace_to_jaxpr
@@ -144,7 +145,7 @@ class PmapProgram:
         # every run across processes first checks that all run this program at this call: over
         # MPI inside the first all-reduce's callback when every collective goes over MPI (it
         # costs one tiny MPI call), else as a step of its own at the program's start
-        check = self.spans_processes and pmap_call_order.CHECK_EVERY_CALL
+        check = self.spans_processes and config.check_call_order
         transport = cross_process_transport(self.devices)
         self.counter = pmap_call_order.carry_in_callbacks(transport) if check else None
         jaxpr, consts, host_callbacks, self.text = build(check and self.counter is None,

@@ -41,3 +41,12 @@ def test_an_unknown_option_is_named():
         spmd.config.no_such_option  # noqa: B018
     with pytest.raises(ValueError, match="unknown spmd config option 'no_such_option'"):
         spmd.config.update("no_such_option", 1)
+
+
+@pytest.mark.parametrize("value, on", [("0", False), ("off", False), ("no", False),
+                                       ("1", True), ("yes", True), ("", True)])
+def test_switches_that_are_on_unless_turned_off(monkeypatch, value, on):
+    monkeypatch.setenv("SPMD_CHECK_CALL_ORDER", value)
+    monkeypatch.setenv("JAX_THREEFRY_PARTITIONABLE", value)
+    fresh = config_module.Config()
+    assert fresh.check_call_order is on and fresh.threefry_partitionable is on
