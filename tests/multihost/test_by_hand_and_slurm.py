@@ -3,8 +3,8 @@ and as Slurm starts them (SLURM_* variables; the coordinator is the first node's
 
 - The every-collective job (tests/spmd/scripts/pmap_multiprocess_job.py) passes its checks on
   both hosts, over gloo, by hand (process 1 naming its network interface) and under Slurm.
-- The training example, by hand across the hosts, ends with the parameters of one process
-  that trains on the whole batch.
+- The training example, by hand and under Slurm across the hosts (gloo between them), ends
+  with the parameters of one process that trains on the whole batch.
 - On hosts whose own names resolve to 127.0.1.1 (Debian's /etc/hosts), a job whose coordinator
   is such a name fails at once on process 0, saying why and what to do, and the process on the
   other host says the likely cause while it waits, instead of a silent wait for the 300 s
@@ -17,15 +17,13 @@ import sys
 import textwrap
 import time
 
-import numpy as np
 import pytest
 
 import simulated_hosts
-from spmd import checkpoints
 from spmd.cluster import cluster_env
 from spmd.cluster.slurm_env import SlurmEnv
-from spmd.transforms import tree_util
-from tests.examples import test_train_example as train_example
+from tests.multihost.example_on_hosts import (assert_ends_like_one_process, example_argv,
+                                              ranks_hosts)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 COLLECTIVES_JOB = os.path.join(ROOT, "tests", "spmd", "scripts", "pmap_multiprocess_job.py")
@@ -121,25 +119,30 @@ def test_every_collective_under_slurm(hosts, monkeypatch):
 
 
 @pytest.mark.timeout(150)
-def test_training_example_by_hand_equals_one_process(hosts, tmp_path):
-    # the reference: 1 process x 8 devices on the whole batch, as tests/examples does it
-    single = tmp_path / "single"
-    train_example.train(single, epochs=1, max_steps=train_example.MULTI_STEPS)
-    want = checkpoints.restore_checkpoint(single)
-    across = tmp_path / "across"  # process 0 writes it (both hosts share this file system)
-    ended = run_on_hosts(hosts, [sys.executable, train_example.SCRIPT, *train_example.ARGS,
-                                 "--checkpoint-dir", str(across)],
+def test_training_example_by_hand_equals_one_process(hosts, tmp_path, single_process_training):
+    across = tmp_path / "across"
+    ended = run_on_hosts(hosts, [sys.executable, *example_argv(across)],
                          by_hand(f"{hosts[0].name}:{_port(2)}"), 140, devices=4)
+    assert_example_ran_on_each_host(ended, hosts, devices=4)
+    assert_ends_like_one_process(across, single_process_training)
+
+
+@pytest.mark.timeout(90)
+def test_training_example_under_slurm_equals_one_process(hosts, tmp_path,
+                                                         single_process_training):
+    across = tmp_path / "across"
+    ended = run_on_hosts(hosts, [sys.executable, *example_argv(across)], slurm(hosts, _port(6)),
+                         80, devices=2)
+    assert_example_ran_on_each_host(ended, hosts, devices=2)
+    assert_ends_like_one_process(across, single_process_training)
+
+
+def assert_example_ran_on_each_host(ended, hosts, devices):
     for code, _, err, _ in ended:
         assert code == 0, err[-3000:]
-    assert ("data-parallel over 8 cpu devices in 2 processes" in ended[0][1]), ended[0][1]
-    got = checkpoints.restore_checkpoint(across)
-    assert got["step"] == want["step"] == train_example.MULTI_STEPS
-    assert got["loader"] == want["loader"]
-    for x, y in zip(tree_util.tree_leaves((got["params"], got["opt_state"])),
-                    tree_util.tree_leaves((want["params"], want["opt_state"]))):
-        # gloo may add the 8 partial gradients in another order than one process does
-        np.testing.assert_allclose(x, y, rtol=1e-5, atol=1e-6)
+    output = "".join(out for _, out, _, _ in ended)
+    where = ranks_hosts(output, devices, transport="gloo")
+    assert where == {0: hosts[0].name, 1: hosts[1].name}, where
 
 
 # ---------------------------------------------------------------- own names on 127.0.1.1

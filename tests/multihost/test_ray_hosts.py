@@ -6,9 +6,11 @@ would stop every Ray on the machine).
 The every-collective job runs with one rank per node (--ray-spread), started from a folder of
 its own by a relative path: the ranks must run on different hosts, in the copy of that folder
 that Ray unpacked (runtime_env working_dir), with a variable only the driver had (env_vars), and
-reduce between processes over gloo. The same through the Python API (run_on_ray with
-strategy="STRICT_SPREAD" and a working_dir holding a module the function imports). Then the
-errors: more ranks than nodes for one per node, and a driver without the cluster's token."""
+reduce between processes over gloo; so must the training example's, which ends with the
+parameters of one process that trains on the whole batch. The same through the Python API
+(run_on_ray with strategy="STRICT_SPREAD" and a working_dir holding a module the function
+imports). Then the errors: more ranks than nodes for one per node, and a driver without the
+cluster's token."""
 import json
 import os
 import re
@@ -21,6 +23,9 @@ import textwrap
 import time
 
 import pytest
+
+from tests.multihost.example_on_hosts import (assert_ends_like_one_process, example_argv,
+                                              ranks_hosts)
 
 # Ray's command under this very interpreter (the `ray` script's shebang may name another venv)
 RAY = [sys.executable, "-c", "import sys; from ray.scripts.scripts import main; sys.exit(main())"]
@@ -145,6 +150,22 @@ def test_one_rank_per_host_with_the_drivers_folder_and_variables(ray_cluster, tm
         assert (f"[{rank}] process {rank} of 2: 4 devices, 2 local: all pmap checks passed"
                 in done.stdout), done.stdout[-3000:]
     assert done.stdout.count("all-reduce between processes over gloo)") == 2
+
+
+@pytest.mark.timeout(120)
+def test_training_example_one_rank_per_host_equals_one_process(ray_cluster, tmp_path,
+                                                               single_process_training):
+    folder = tmp_path / "job"  # the driver's (empty) folder, which Ray sends to the ranks
+    folder.mkdir()
+    across = tmp_path / "across"
+    done = spmd_run(ray_cluster, ["-n", 2, "--ray", ray_cluster.address, "--ray-spread",
+                                  "--cpu-devices", 2, *example_argv(across)],
+                    ray_cluster.env, timeout=110, cwd=folder)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    where = ranks_hosts(done.stdout, 2, transport="gloo")
+    assert sorted(where.values()) == sorted(h.name for h in (ray_cluster.head,
+                                                             ray_cluster.worker)), where
+    assert_ends_like_one_process(across, single_process_training)
 
 
 # A driver for run_on_ray; the function it runs imports `shipped`, which only the working_dir

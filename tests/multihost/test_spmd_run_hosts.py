@@ -1,7 +1,8 @@
 """spmd-run --hosts / --hostfile on the two simulated hosts, started on host 1 (so that "this
 machine" is host 1), with fake_ssh.py standing in for ssh: over ssh (gloo carries the
 collectives) and through Hydra (MPI carries the all-reduces). Each job's ranks say which host
-they ran on (scripts/on_host.py)."""
+they ran on (scripts/on_host.py). The training example, either way, ends with the parameters
+of one process that trains on the whole batch."""
 import os
 import re
 import subprocess
@@ -11,11 +12,12 @@ import time
 import pytest
 
 from tests.launch.test_spmd_run import _alive
+from tests.multihost.example_on_hosts import (ON_HOST, assert_ends_like_one_process,
+                                              example_argv, ranks_hosts)
 from tests.multihost.fake_ssh import HOSTS, LOG, hosts_variable
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
-ON_HOST = os.path.join(HERE, "scripts", "on_host.py")
 JOB = os.path.join(ROOT, "tests", "spmd", "scripts", "pmap_multiprocess_job.py")
 DIES = os.path.join(ROOT, "tests", "launch", "scripts", "die_after_start.py")
 
@@ -56,6 +58,22 @@ def test_every_collective_across_the_hosts(hosts, tmp_path, launcher, k):
     calls = ssh_calls(tmp_path)
     assert len(calls) == 1 and f"| {b.name} |" in calls[0], calls
     assert ("hydra_pmi_proxy" if launcher == "mpi" else "spmd.launch.ssh_launch") in calls[0]
+
+
+@pytest.mark.timeout(90)
+@pytest.mark.parametrize("launcher", ["ssh", "mpi"])
+def test_training_example_across_the_hosts_equals_one_process(hosts, tmp_path, launcher,
+                                                              single_process_training):
+    a, b = hosts
+    flags = ["--mpi"] if launcher == "mpi" else []
+    across = tmp_path / "across"
+    done, _ = spmd_run_on_host1(hosts, tmp_path, "-n", 2, *flags, "--cpu-devices", 2,
+                                "--hosts", f"{a.name},{b.name}", *example_argv(across),
+                                timeout=80)
+    assert done.returncode == 0, done.stderr[-4000:]
+    where = ranks_hosts(done.stdout, 2, transport="mpi" if launcher == "mpi" else "gloo")
+    assert where == {0: a.name, 1: b.name}, where
+    assert_ends_like_one_process(across, single_process_training)
 
 
 @pytest.mark.timeout(90)
