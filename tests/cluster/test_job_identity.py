@@ -58,7 +58,8 @@ def test_a_second_job_on_the_same_coordinator_fails_and_the_first_goes_on(tmp_pa
     stop.touch()  # the first job has been computing all along; now it may finish
     done = wait_job(first, start, 60, "the first job")
     for e in done:  # untouched: every psum right until the end, a clean exit
-        assert e.code == 0, e.stderr
+        assert e.code == 0, "\n".join(f"process {i} ({d.code}): {d.stderr}"
+                                       for i, d in enumerate(done))
         assert re.search(r"finished \d+ steps, all right", e.stdout), e.stdout
 
 
