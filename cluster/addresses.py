@@ -115,14 +115,20 @@ HOST_INTERFACE = "SPMD_HOST_INTERFACE"  # ... or the network interface whose add
 COORDINATOR_BIND = "SPMD_COORDINATOR_BIND"  # where process 0's coordinator listens
 
 
-def resolves_to_loopback(host: str) -> bool:
-    """True when `host` names this machine's loopback (127.0.0.0/8, ::1): 'localhost', and a
-    host name that /etc/hosts maps to 127.0.1.1, as Debian and Ubuntu do by default."""
+def addresses_of(host: str) -> list[str]:
+    """The addresses `host` resolves to here, sorted (none when it does not resolve)."""
     try:
         infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
     except socket.gaierror:
-        return False
-    return all(ipaddress.ip_address(info[4][0]).is_loopback for info in infos)
+        return []
+    return sorted({info[4][0] for info in infos})
+
+
+def resolves_to_loopback(host: str) -> bool:
+    """True when `host` names this machine's loopback (127.0.0.0/8, ::1): 'localhost', and a
+    host name that /etc/hosts maps to 127.0.1.1, as Debian and Ubuntu do by default."""
+    found = addresses_of(host)
+    return bool(found) and all(ipaddress.ip_address(a).is_loopback for a in found)
 
 
 def route_source_address(host: str, port: int) -> str:

@@ -13,8 +13,8 @@ from __future__ import annotations
 import ipaddress
 import socket
 
-from spmd.cluster.addresses import (COORDINATOR_BIND, HOST_ADDRESS, resolves_to_loopback,
-                                    split_address)
+from spmd.cluster.addresses import (COORDINATOR_BIND, HOST_ADDRESS, addresses_of,
+                                    resolves_to_loopback, split_address)
 
 
 
@@ -28,7 +28,7 @@ def problem(coordinator_address: str, num_processes: int, spans_hosts: bool | No
         return None
     if spans_hosts is None and (host == "localhost" or _is_address(host)):
         return None
-    resolved = ", ".join(sorted({info[4][0] for info in socket.getaddrinfo(host, None)}))
+    resolved = ", ".join(addresses_of(host))
     why = ("the job spans several hosts" if spans_hosts else
            f"a job of {num_processes} processes whose coordinator is a host name is taken to "
            f"span hosts")
@@ -55,10 +55,7 @@ def waiting_hint(coordinator_address: str, waited: float) -> str:
     """What a process still waiting for the coordinator says: the one cause it cannot see
     from here (process 0's host resolving its own name to loopback)."""
     host, _ = split_address(coordinator_address)
-    try:
-        here = ", ".join(sorted({info[4][0] for info in socket.getaddrinfo(host, None)}))
-    except socket.gaierror:
-        here = "nothing"
+    here = ", ".join(addresses_of(host)) or "nothing"
     return (f"still waiting after {waited:.0f} s for the spmd coordinator at "
             f"{coordinator_address} ({host} is {here} here). If process 0's host maps its own "
             f"name to a loopback address (Debian and Ubuntu put 127.0.1.1 in /etc/hosts), its "

@@ -159,7 +159,8 @@ class PmapProgram:
             self.program_id = pmap_call_order.program_id(name, self.text)
             if self.counter is not None:
                 self.counter.program_id = self.program_id
-            self.put_pair = BroadcastInput(pmap_call_order.PAIR, local)
+            else:  # the pair is an input of every call
+                self.put_pair = BroadcastInput(pmap_call_order.PAIR, local)
         const_avals = [core.get_aval(c) for c in consts]
         self.out_avals = [a.update(shape=(len(local),) + a.shape[1:]) if d is not None else a
                           for a, d in zip(jaxpr.out_avals, self.out_dims)]
@@ -184,9 +185,6 @@ class PmapProgram:
         self.inflight_key, self.inflight_limit = (
             (("host callbacks",), 1) if meeting else (self.device_ids, None))
         self.calls = 0
-        if self.checks_order:
-            self.program_id = pmap_call_order.program_id(name, self.text)
-            self.put_pair = BroadcastInput(pmap_call_order.PAIR, local)
 
     def __call__(self, leaves) -> list:
         if self.spans_processes:
