@@ -8,7 +8,7 @@ import pytest
 
 import spmd
 
-PUBLIC = ["spmd.tree_util", "spmd.numpy", "spmd.lax", "spmd.random", "spmd.nn", "spmd.scipy",
+PUBLIC = ["spmd.tree_util", "spmd.numpy", "spmd.lax", "spmd.random", "spmd.nn", "spmd.nn.initializers", "spmd.scipy",
           "spmd.scipy.special", "spmd.dtypes", "spmd.distributed"]
 
 
