@@ -1,11 +1,15 @@
 """scipy.special functions as jax.scipy.special has them: logsumexp, erf, erfc, erfinv, expit,
-logit, gammaln, digamma, xlogy, xlog1py, softmax, log_softmax."""
+logit, gammaln, digamma, xlogy, xlog1py, softmax, log_softmax, the normal distribution's ndtr,
+log_ndtr, ndtri, and the incomplete gamma and beta functions gammainc, gammaincc, betainc,
+betaln."""
 from __future__ import annotations
 
 import numpy as np
 
 import spmd.numpy as jnp
 from spmd.numpy._core import promote_to_inexact
+from spmd.scipy._incomplete import betainc, betaln, gammainc, gammaincc  # noqa: F401
+from spmd.scipy._ndtr import erfc, log_ndtr, ndtr, ndtri  # noqa: F401
 from spmd.transforms import dtypes, lax
 from spmd.transforms.stop_gradient import stop_gradient
 
@@ -23,11 +27,6 @@ erfinv = _unary("erfinv", lax.erf_inv)
 expit = _unary("expit", lax.logistic)
 gammaln = _unary("gammaln", lax.lgamma)
 digamma = _unary("digamma", lax.digamma)
-
-
-def erfc(x):
-    (x,) = promote_to_inexact("erfc", x)
-    return jnp.subtract(1, lax.erf(x))
 
 
 def logit(x):
