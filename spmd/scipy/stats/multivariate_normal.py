@@ -6,17 +6,23 @@ from __future__ import annotations
 import math
 
 import spmd.numpy as jnp
-from spmd.numpy._core import promote_to_inexact
-from spmd.transforms import core
+from spmd.transforms import core, dtypes
 
 _LOG_2PI = math.log(2 * math.pi)
+
+
+def _same_inexact_dtype(*args):
+    """The arguments in one inexact dtype, each keeping its own shape."""
+    dtype = jnp.result_type(*args)
+    dtype = dtype if dtypes.is_inexact(dtype) else dtypes.default_float()
+    return [jnp.asarray(a, dtype) for a in args]
 
 
 def logpdf(x, mean, cov, allow_singular=None):
     if allow_singular is not None:
         raise NotImplementedError("multivariate_normal.logpdf: allow_singular is not supported; "
                                   "pass a positive definite cov")
-    x, mean, cov = promote_to_inexact("multivariate_normal.logpdf", x, mean, cov)
+    x, mean, cov = _same_inexact_dtype(x, mean, cov)
     mean_shape, cov_shape = core.get_aval(mean).shape, core.get_aval(cov).shape
     if not mean_shape:
         return jnp.multiply(-0.5, jnp.add(jnp.divide(jnp.square(jnp.subtract(x, mean)), cov),
