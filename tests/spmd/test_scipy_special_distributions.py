@@ -52,17 +52,18 @@ def integer_betainc(a, b, x):
     return sum(math.comb(n, j) * x ** j * (1 - x) ** (n - j) for j in range(int(a), n + 1))
 
 
+# every input has 6 elements: the eager programs of one shape are compiled once for all tests
 A = np.array([0.5, 1.0, 2.5, 4.0, 7.0, 30.0])
 GX = np.array([0.2, 3.0, 1.0, 9.0, 2.0, 28.0])  # both sides of x = a + 1
 BA = np.array([1.0, 2.0, 3.0, 5.0, 1.0, 12.0])
 BB = np.array([1.0, 4.0, 2.0, 5.0, 7.0, 9.0])
 BX = np.array([0.3, 0.05, 0.9, 0.5, 0.99, 0.6])
-Z = np.array([-30.0, -9.0, -3.0, -0.5, 0.0, 0.7, 2.0, 6.0, 9.0])
-Q = np.array([1e-300, 1e-20, 1e-4, 0.02, 0.3, 0.5, 0.8, 0.999, 1 - 1e-7])
+Z = np.array([-30.0, -9.0, -3.0, 0.0, 2.0, 9.0])
+Q = np.array([1e-300, 1e-20, 0.02, 0.5, 0.999, 1 - 1e-7])
 
 # name -> (spmd function, oracle in float64, inputs, relative tolerance in float64)
 CASES = {
-    "erfc": (special.erfc, vec(math.erfc), (np.array([-3, -0.4, 0.3, 1.2, 1.3, 4, 10, 26.]),),
+    "erfc": (special.erfc, vec(math.erfc), (np.array([-3, 0.3, 1.2, 1.3, 4, 26.]),),
              1e-13),
     "ndtr": (special.ndtr, vec(lambda x: 0.5 * math.erfc(-x / math.sqrt(2))), (Z,), 1e-13),
     "log_ndtr": (special.log_ndtr, vec(log_normal_cdf), (Z,), 1e-12),
@@ -81,7 +82,7 @@ CASES = {
 @pytest.mark.parametrize("name", CASES)
 def test_float64_against_closed_forms(name, x64):
     fn, oracle, args, rtol = CASES[name]
-    assert_close(spmd.jit(fn)(*args), oracle(*args), rtol=rtol, atol=0)
+    assert_close(fn(*args), oracle(*args), rtol=rtol, atol=0)
 
 
 @pytest.mark.parametrize("name", CASES)
@@ -127,20 +128,21 @@ def test_edges_follow_scipy():
 def test_gradients(name, x64):
     fn, _, args, _ = CASES[name]
     if name == "ndtri":
-        args = (np.array([1e-2, 0.1, 0.5, 0.97]),)
+        args = (np.array([1e-2, 0.1, 0.4, 0.5, 0.6, 0.97]),)
     if name == "log_ndtr":
-        args = (np.array([-25.0, -3.0, 0.5, 9.0]),)
-    order = 1 if name in ("gammainc", "gammaincc", "betainc") else 2
+        args = (np.array([-25.0, -3.0, -0.5, 0.5, 3.0, 9.0]),)
+    order = 2 if name == "ndtr" else 1
     check_grads(fn, args, order=order, rtol=1e-4, atol=1e-6)
 
 
 def test_derivatives_are_the_densities(x64):
-    x = np.array([-5.0, 0.3, 2.0])
+    def derivative(f, x):  # elementwise functions: the JVP along ones is the derivative
+        return spmd.jvp(f, (x,), (np.ones_like(x),))[1]
+    x = np.array([-5.0, -1.0, 0.0, 0.3, 2.0, 3.0])  # ndtri near p = 1 is ill-conditioned
     density = np.exp(-x ** 2 / 2) / np.sqrt(2 * np.pi)
-    assert_close(spmd.vmap(spmd.grad(special.ndtr))(x), density)
-    assert_close(spmd.vmap(spmd.grad(lambda p: special.ndtri(p)))(np.array([0.2, 0.6])),
-                 1 / (np.exp(-np.array([NORMAL.inv_cdf(0.2), NORMAL.inv_cdf(0.6)]) ** 2 / 2)
-                      / np.sqrt(2 * np.pi)))
-    a, x = 2.5, 1.7  # dP/dx is the gamma density
-    assert_close(spmd.grad(special.gammainc, argnums=1)(a, x),
-                 np.float64(x ** (a - 1) * math.exp(-x) / math.gamma(a)))
+    assert_close(derivative(special.ndtr, x), density)
+    p = 0.5 * np.vectorize(math.erfc)(-x / math.sqrt(2))
+    assert_close(derivative(special.ndtri, p), 1 / density, rtol=1e-10)
+    a, g = 2.5, np.array([0.1, 0.5, 1.7, 3.0, 4.0, 9.0])  # dP/dx is the gamma density
+    assert_close(derivative(lambda v: special.gammainc(a, v), g),
+                 g ** (a - 1) * np.exp(-g) / math.gamma(a))
