@@ -15,6 +15,11 @@ import spmd.numpy as jnp
 from spmd import random
 from spmd.transforms import dtypes
 
+__all__ = ["Initializer", "constant", "delta_orthogonal", "glorot_normal", "glorot_uniform",
+           "he_normal", "he_uniform", "kaiming_normal", "kaiming_uniform", "lecun_normal",
+           "lecun_uniform", "normal", "ones", "orthogonal", "truncated_normal", "uniform",
+           "variance_scaling", "xavier_normal", "xavier_uniform", "zeros"]
+
 # The standard deviation of a standard normal truncated to (-2, 2), and of the complex normal
 # whose modulus is truncated at 2: variance_scaling divides by it so that the truncated samples
 # have the variance asked for.

@@ -265,3 +265,16 @@ def test_multivariate_normal_errors():
         stats.multivariate_normal.logpdf(np.zeros(3), np.zeros(3), np.eye(2))
     with pytest.raises(NotImplementedError, match="allow_singular is not supported"):
         stats.multivariate_normal.logpdf(np.zeros(3), np.zeros(3), 1.0, allow_singular=True)
+
+
+def test_poisson_entropy_is_the_sum_over_the_support(x64):
+    def entropy(mu):
+        if mu == 0:
+            return 0.0
+        log_p = [k * math.log(mu) - mu - math.lgamma(k + 1) for k in range(1000)]
+        return -sum(math.exp(lp) * lp for lp in log_p)
+    mu = np.array([0.0, 0.3, 2.0, 30.0, 99.0, 150.0])  # the last one asymptotic, as in JAX
+    assert_close(stats.poisson.entropy(mu), vec(entropy)(mu), rtol=1e-5)
+    assert_close(stats.poisson.entropy(mu[:5]), vec(entropy)(mu[:5]), rtol=1e-12)
+    assert stats.poisson.entropy(np.float32(3.0)).dtype == np.float32
+    check_grads(stats.poisson.entropy, (mu[1:5],), order=1)

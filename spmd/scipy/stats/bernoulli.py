@@ -7,6 +7,8 @@ import spmd.numpy as jnp
 from spmd.scipy import special
 from spmd.scipy.stats._common import outside, promote
 
+__all__ = ["logpmf", "pmf", "cdf", "ppf"]
+
 
 def logpmf(k, p, loc=0):
     """k log p + (1 - k) log(1 - p) for k - loc in [0, 1], -inf elsewhere."""

@@ -7,6 +7,8 @@ import spmd.numpy as jnp
 from spmd.scipy import special
 from spmd.scipy.stats._common import outside, promote, standardize
 
+__all__ = ["logpdf", "pdf", "cdf", "logcdf", "sf", "logsf"]
+
 
 def logpdf(x, a, b, loc=0, scale=1):
     """(a-1) log y + (b-1) log(1-y) - log B(a, b) - log scale, y = (x - loc) / scale; -inf

@@ -6,6 +6,8 @@ import math
 import spmd.numpy as jnp
 from spmd.scipy.stats._common import promote, standardize
 
+__all__ = ["logpdf", "pdf", "cdf", "logcdf", "sf", "logsf", "ppf", "isf"]
+
 
 def logpdf(x, loc=0, scale=1):
     x, loc, scale = promote("cauchy.logpdf", x, loc, scale)

@@ -7,6 +7,8 @@ import spmd.numpy as jnp
 from spmd.scipy import special
 from spmd.scipy.stats._common import promote, standardize
 
+__all__ = ["logpdf", "pdf", "cdf", "logcdf", "sf", "logsf"]
+
 
 def logpdf(x, a, loc=0, scale=1):
     """(a-1) log y - y - lgamma(a) - log scale, y = (x - loc) / scale; -inf below loc."""

@@ -4,6 +4,8 @@ from __future__ import annotations
 import spmd.numpy as jnp
 from spmd.scipy.stats._common import promote, standardize
 
+__all__ = ["logpdf", "pdf", "cdf"]
+
 
 def logpdf(x, loc=0, scale=1):
     x, loc, scale = promote("laplace.logpdf", x, loc, scale)

@@ -5,6 +5,8 @@ import spmd.numpy as jnp
 from spmd.scipy import special
 from spmd.scipy.stats._common import promote, standardize
 
+__all__ = ["logpdf", "pdf", "cdf", "sf", "ppf", "isf"]
+
 
 def logpdf(x, loc=0, scale=1):
     """-2 log(e^(z/2) + e^(-z/2)) - log(scale): symmetric and without overflow."""

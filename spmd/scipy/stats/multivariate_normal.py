@@ -10,6 +10,8 @@ from spmd.transforms import core, dtypes
 
 _LOG_2PI = math.log(2 * math.pi)
 
+__all__ = ["logpdf", "pdf"]
+
 
 def _same_inexact_dtype(*args):
     """The arguments in one inexact dtype, each keeping its own shape."""

@@ -8,6 +8,8 @@ from spmd.scipy import special
 from spmd.scipy.stats._common import promote, standardize
 from spmd.transforms import dtypes
 
+__all__ = ["logpdf", "pdf", "cdf", "logcdf", "sf", "logsf", "ppf", "isf"]
+
 
 def logpdf(x, loc=0, scale=1):
     x, loc, scale = promote("norm.logpdf", x, loc, scale)

@@ -7,6 +7,8 @@ import spmd.numpy as jnp
 from spmd.scipy import special
 from spmd.scipy.stats._common import promote, standardize
 
+__all__ = ["logpdf", "pdf"]
+
 
 def logpdf(x, df, loc=0, scale=1):
     """lgamma((df+1)/2) - lgamma(df/2) - log(pi df scale^2)/2 - (df+1)/2 log(1 + z^2/df)."""

@@ -6,6 +6,8 @@ import numpy as np
 import spmd.numpy as jnp
 from spmd.scipy.stats._common import outside, promote
 
+__all__ = ["logpdf", "pdf", "cdf", "ppf"]
+
 
 def logpdf(x, loc=0, scale=1):
     x, loc, scale = promote("uniform.logpdf", x, loc, scale)
