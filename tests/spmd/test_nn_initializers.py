@@ -181,7 +181,7 @@ def test_orthogonal_is_the_sign_fixed_q_of_the_normal_sample(x64):
 
 def test_delta_orthogonal_is_zero_but_an_orthogonal_centre():
     _needs_qr()
-    w = np.asarray(init.delta_orthogonal(scale=3.0)(KEY, (3, 4, 2, 5)))
+    w = np.array(init.delta_orthogonal(scale=3.0)(KEY, (3, 4, 2, 5)))  # a writable copy
     centre = w[1, 1]
     np.testing.assert_allclose(centre @ centre.T, 9 * np.eye(2), atol=1e-5)
     w[1, 1] = 0
