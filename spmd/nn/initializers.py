@@ -76,33 +76,32 @@ def constant(value, dtype=None):
     return init
 
 
+def _scaled_sample(name, draw, scale, default_dtype):
+    """An initializer of draw(key, shape, dtype) times `scale` made an array of that dtype
+    (JAX's arithmetic, so that the products round as JAX's do)."""
+    def init(key, shape, dtype=default_dtype, out_sharding=None):
+        _no_sharding(name, out_sharding)
+        dtype = _dtype(dtype)
+        return jnp.multiply(draw(key, shape, dtype), jnp.array(scale, dtype))
+    return init
+
+
 def uniform(scale=1e-2, dtype=None):
     """An initializer of values uniform in [0, scale)."""
-    def init(key, shape, dtype=dtype, out_sharding=None):
-        _no_sharding("uniform", out_sharding)
-        dtype = _dtype(dtype)
-        return jnp.multiply(random.uniform(key, shape, dtype), jnp.array(scale, dtype))
-    return init
+    return _scaled_sample("uniform", random.uniform, scale, dtype)
 
 
 def normal(stddev=1e-2, dtype=None):
     """An initializer of normal values with mean 0 and standard deviation `stddev`."""
-    def init(key, shape, dtype=dtype, out_sharding=None):
-        _no_sharding("normal", out_sharding)
-        dtype = _dtype(dtype)
-        return jnp.multiply(random.normal(key, shape, dtype), jnp.array(stddev, dtype))
-    return init
+    return _scaled_sample("normal", random.normal, stddev, dtype)
 
 
 def truncated_normal(stddev=1e-2, dtype=None, lower=-2.0, upper=2.0):
     """An initializer of standard normal values truncated to (lower, upper), then multiplied by
     `stddev` (without the variance correction that variance_scaling applies, as in JAX)."""
-    def init(key, shape, dtype=dtype, out_sharding=None):
-        _no_sharding("truncated_normal", out_sharding)
-        dtype = _dtype(dtype)
-        sample = random.truncated_normal(key, lower, upper, shape, dtype)
-        return jnp.multiply(sample, jnp.array(stddev, dtype))
-    return init
+    def draw(key, shape, dtype):
+        return random.truncated_normal(key, lower, upper, shape, dtype)
+    return _scaled_sample("truncated_normal", draw, stddev, dtype)
 
 
 def _size(shape, axes):
