@@ -360,15 +360,6 @@ class Executable:
     def __call__(self, bufs: Sequence):
         return self.loaded.execute_sharded(bufs).consume_with_handlers(self.handlers)
 
-    def fast_call(self, leading: Sequence = ()):
-        """`run(bufs)` -> output buffers, with the buffers `leading` (a program's consts) passed
-        before `bufs`: jit's path for repeat calls, one call straight into XLA. XLA refuses a
-        buffer the program cannot take (JaxRuntimeError) before it runs anything."""
-        execute, handlers, leading = self.loaded.execute_sharded, self.handlers, list(leading)
-        if leading:
-            return lambda bufs: execute(leading + bufs).consume_with_handlers(handlers)
-        return lambda bufs: execute(bufs).consume_with_handlers(handlers)
-
     def run_with_token(self, bufs: Sequence):
         """(output buffers, token): `token.block_until_ready()` waits for the whole execution,
         on every device, whatever becomes of its outputs (donated later, deleted)."""

@@ -18,6 +18,9 @@ from spmd.transforms.staging import (StagingTrace, closed_as_open, partial_eval_
                                      partial_eval_rules, trace_to_jaxpr)
 from spmd.transforms.transpose import backward_pass, is_undefined, transpose_rules
 
+# jit's fast path reads the current trace without a call
+_thread_state, _eval_trace = core._state, core.eval_trace
+
 # ---------------------------------------------------------------- the call primitive
 jit_p = Primitive("jit", multiple_results=True)
 jit_p.def_abstract_eval(lambda *avals, jaxpr, name, donated: jaxpr.out_avals)
@@ -177,17 +180,23 @@ class _Entry:
 
 class _FastCall:
     """A signature seen before whose arguments are all device arrays: what JitFunction.__call__
-    needs to go straight to XLA."""
-    __slots__ = ("run", "out_avals", "out_aval", "out_tree")
+    needs to go straight to XLA. The caller runs `execute(leading + bufs)` itself and wraps one
+    array out inline: a call through a helper frame costs a tenth of a jitted `x + 1`."""
+    __slots__ = ("execute", "handlers", "leading", "out_avals", "out_aval", "out_tree")
 
     def __init__(self, entry: "_Entry"):
         program = entry.executable()
-        self.run = program.exe.fast_call(entry.const_bufs)
+        self.execute = program.exe.loaded.execute_sharded
+        self.handlers = program.exe.handlers
+        self.leading = list(entry.const_bufs)
         self.out_avals = program.out_avals
         self.out_tree = entry.out_tree
         # the common case, one array out, is wrapped inline by the caller
         self.out_aval = (program.out_avals[0] if tree_util.treedef_is_strict_leaf(entry.out_tree)
                          else None)
+
+    def run(self, bufs):
+        return self.execute(self.leading + bufs).consume_with_handlers(self.handlers)
 
     def wrap(self, outs):
         return tree_util.tree_unflatten(self.out_tree, [
@@ -240,23 +249,29 @@ class JitFunction:
 
     def __call__(self, *args, **kwargs):
         # Fast path: a repeat call with device arrays only, outside any transform. Every
-        # microsecond here is dispatch time (a jitted x + 1 runs in a few), hence one plain
-        # loop, the trace read without a call, and no check of where the buffers live: a buffer
-        # the program cannot take (a pmap result, spread over several devices) makes XLA refuse
-        # the call before it runs, and the general path below moves it. Anything without
-        # `aval` and `_buf` (an Array's) leaves the path at once.
-        if not kwargs and core._state.trace is core.eval_trace:
-            avals, bufs = [], []
+        # microsecond here is dispatch time (a jitted x + 1 runs in a few), hence one argument
+        # looked up by its aval alone, straight-line code, the trace read without a call, and
+        # no check of where the buffers live: a buffer the program cannot take (a pmap result,
+        # spread over several devices) makes XLA refuse the call before it runs, and the
+        # general path below moves it. Anything without `aval` and `_buf` (an Array's) leaves
+        # the path at once.
+        if not kwargs and _thread_state.trace is _eval_trace:
             try:
-                for a in args:
-                    avals.append(a.aval)
-                    bufs.append(a._buf)
-                fast = self._fast.peek(tuple(avals))
+                if len(args) == 1:
+                    a = args[0]
+                    fast = self._fast.peek(a.aval)
+                    bufs = [a._buf]
+                else:
+                    avals, bufs = [], []
+                    for a in args:
+                        avals.append(a.aval)
+                        bufs.append(a._buf)
+                    fast = self._fast.peek(tuple(avals))
             except AttributeError:  # pytrees (params as dicts, lists) or host values
                 fast, bufs = self._fast_tree_lookup(args)
             if fast is not None:
                 try:
-                    outs = fast.run(bufs)
+                    outs = fast.execute(fast.leading + bufs).consume_with_handlers(fast.handlers)
                 except backend.JaxRuntimeError:
                     pass
                 else:
@@ -271,7 +286,8 @@ class JitFunction:
                 and not any(isinstance(c, Tracer) for c in entry.consts)):
             avals = tuple(a.aval for a in leaves)
             if len(leaves) == len(args) and all(type(a) is Array for a in args):
-                self._fast[avals] = _FastCall(entry)
+                # one argument is keyed by its aval alone, as the fast path looks it up
+                self._fast[avals[0] if len(avals) == 1 else avals] = _FastCall(entry)
             else:
                 self._fast_tree[(tree_util.tree_structure(args), avals)] = _FastCall(entry)
         if core.current_trace() is core.eval_trace and not any(

@@ -270,6 +270,23 @@ def test_repeat_call_with_a_pmap_result():
     assert_close(f(spread), host * 2 + 1)
 
 
+def test_repeat_calls_with_closed_over_constants():
+    """The fast path passes a program's constants before the arguments, for one argument (looked
+    up by its aval alone) and for several."""
+    rng = np.random.default_rng(3)
+    c = rng.standard_normal(3).astype(np.float32)
+    const = jnp.asarray(c)
+    one = spmd.jit(lambda a: a * const)
+    two = spmd.jit(lambda a, b: a * const - b)
+    x = rng.standard_normal(3).astype(np.float32)
+    y = rng.standard_normal(3).astype(np.float32)
+    for _ in range(3):  # the first call traces, the others take the fast path
+        assert_close(one(jnp.asarray(x)), x * c)
+        assert_close(two(jnp.asarray(x), jnp.asarray(y)), x * c - y)
+    # a one-argument call with other avals is its own signature, not the cached one
+    assert_close(one(jnp.asarray(x[:1])), x[:1] * c)
+
+
 def test_clear_caches_retraces_and_recompiles():
     f, calls = counting(lambda x: x * 3)
     jf = spmd.jit(f)
