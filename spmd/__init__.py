@@ -19,6 +19,7 @@ import spmd.transforms as _transforms  # noqa: F401  (declares primitives, insta
 from spmd import numpy  # noqa: F401  (installs the array operators)
 from spmd import checkpoints, data, optim  # noqa: F401,E402
 from spmd import random  # noqa: F401
+from spmd.random.impls import default_prng_impl  # noqa: F401
 from spmd import lax  # noqa: F401
 from spmd import nn, scipy  # noqa: F401
 from spmd import distributed  # noqa: F401
