@@ -149,11 +149,13 @@ class _Entry:
     names the argument leaves, for errors) and, when it has no traced consts, its executable
     and const buffers."""
     __slots__ = ("closed", "jaxpr", "consts", "in_tree", "labels", "out_tree", "program",
-                 "const_bufs", "name", "donated")
+                 "const_bufs", "name", "donated", "compiler_options")
 
-    def __init__(self, closed: ClosedJaxpr, in_tree, labels, out_tree, name, donated):
+    def __init__(self, closed: ClosedJaxpr, in_tree, labels, out_tree, name, donated,
+                 compiler_options: tuple = ()):
         self.closed, self.out_tree, self.name = closed, out_tree, name
         self.in_tree, self.labels = in_tree, labels
+        self.compiler_options = compiler_options
         self.jaxpr, self.consts = closed_as_open(closed)
         self.donated = tuple([False] * len(self.consts) + list(donated))
         self.program = None
@@ -161,7 +163,8 @@ class _Entry:
 
     def executable(self) -> CompiledProgram:
         if self.program is None:
-            self.program = compiled_program(self.jaxpr, self.name, self.donated)
+            self.program = compiled_program(self.jaxpr, self.name, self.donated,
+                                            self.compiler_options)
             self.const_bufs = [to_buffer(c) for c in self.consts]
         return self.program
 
@@ -197,9 +200,11 @@ class _FastCall:
 
 
 class JitFunction:
-    def __init__(self, fun: Callable, argnums: arguments.Argnums, inline: bool = False):
+    def __init__(self, fun: Callable, argnums: arguments.Argnums, inline: bool = False,
+                 compiler_options: tuple = ()):
         functools.update_wrapper(self, fun)
         self.fun = fun
+        self.compiler_options = compiler_options
         self.argnums = argnums
         self.static_argnums, self.static_argnames = argnums.static_nums, argnums.static_names
         self.inline = inline
@@ -239,7 +244,8 @@ class JitFunction:
         closed = trace_to_jaxpr(flat_fun, avals)
         donated = arguments.donated_leaves(in_tree, split.dyn_positions, nargs, self.argnums)
         labels = arguments.labels_for(self.fun, in_tree, split.dyn_positions)
-        return _Entry(closed, in_tree, labels, out_tree_box[0], self.name, donated)
+        return _Entry(closed, in_tree, labels, out_tree_box[0], self.name, donated,
+                      self.compiler_options)
 
     def __call__(self, *args, **kwargs):
         # Fast path: a repeat call with device arrays only, outside any transform. Every
@@ -331,7 +337,10 @@ class _StagedJit:
         self.text = lowering.lower_module(entry.jaxpr, name=entry.name, donated=entry.donated)
 
     def compile(self, compiler_options: tuple) -> "_CompiledJit":
-        return _CompiledJit(self, compiler_options)
+        # compile()'s options add to (and override) jit's own, as in JAX
+        merged = dict(self.entry.compiler_options)
+        merged.update(compiler_options)
+        return _CompiledJit(self, backend.compiler_options_key(merged))
 
 
 class _CompiledJit:
@@ -351,6 +360,7 @@ class _CompiledJit:
 
 
 _UNSPECIFIED = object()  # in_shardings/out_shardings not given
+_backend = backend  # jit's `backend` keyword hides the module there
 
 
 def jit(fun: Callable | None = None, *, in_shardings=_UNSPECIFIED, out_shardings=_UNSPECIFIED,
@@ -362,24 +372,27 @@ def jit(fun: Callable | None = None, *, in_shardings=_UNSPECIFIED, out_shardings
     JAX's keywords: static_argnums/static_argnames (Python values, one program per value),
     donate_argnums/donate_argnames (buffers the program may reuse), inline (trace the function
     into an enclosing transform's program instead of a call), backend ('cpu' or None).
-    keep_unused is accepted either way: spmd never prunes unused inputs. The keywords that
-    need meshes, devices or compiler plumbing spmd lacks raise NotImplementedError.
+    keep_unused is accepted either way: spmd never prunes unused inputs. compiler_options
+    ({name: value}, XLA's options) compile the function's programs; a jitted function inside
+    grad, vmap or another transform runs the transformed program with XLA's defaults. The
+    keywords that need meshes or devices spmd lacks raise NotImplementedError.
     """
     unsupported = {"in_shardings": in_shardings is not _UNSPECIFIED,
                    "out_shardings": out_shardings is not _UNSPECIFIED,
-                   "device": device is not None, "abstracted_axes": abstracted_axes is not None,
-                   "compiler_options": compiler_options is not None}
+                   "device": device is not None, "abstracted_axes": abstracted_axes is not None}
     for keyword, given in unsupported.items():
         if given:
             raise NotImplementedError(f"jit({keyword}=...) is not supported: "
                                       f"{_UNSUPPORTED_WHY[keyword]}; leave {keyword} out")
     arguments.check_backend(backend, "jit")
+    options = _backend.compiler_options_key(compiler_options)
 
     def make(f):
         arguments.check_callable(f, "jit")
         return JitFunction(f, arguments.resolve_argnums(
             f, "jit", static_argnums=static_argnums, static_argnames=static_argnames,
-            donate_argnums=donate_argnums, donate_argnames=donate_argnames), bool(inline))
+            donate_argnums=donate_argnums, donate_argnames=donate_argnames), bool(inline),
+            options)
     return make if fun is None else make(fun)
 
 
@@ -391,5 +404,4 @@ _UNSUPPORTED_WHY = {
     "device": "jit runs on the default device (JAX deprecates device= too); put the inputs "
               "where they should be with device_put",
     "abstracted_axes": "spmd traces with static shapes only",
-    "compiler_options": "spmd passes no XLA compiler options per program",
 }

@@ -155,7 +155,6 @@ def test_keywords():
     ("out_shardings", None, "spmd has no meshes or shardings"),
     ("device", "cpu:0", "jit runs on the default device"),
     ("abstracted_axes", ("n",), "spmd traces with static shapes only"),
-    ("compiler_options", {"xla_cpu_enable_fast_math": True}, "spmd passes no XLA compiler options"),
 ])
 def test_keywords_that_need_what_spmd_lacks(keyword, value, why):
     with pytest.raises(NotImplementedError, match=rf"jit\({keyword}=\.\.\.\) is not supported: "

@@ -60,12 +60,26 @@ def test_compiler_options_reach_xla():
     assert_close(single(x, y, z), expected, rtol=1e-4)
 
 
+def test_jits_compiler_options_compile_its_calls_and_compile_overrides_them():
+    spec = spmd.ShapeDtypeStruct((1024,), np.float32)
+    f = spmd.jit(sum_of_product, compiler_options=NO_TREE)
+    lowered = f.lower(spec, spec, spec)
+    assert entry_fusions(lowered.compile().as_text()) == 1
+    assert entry_fusions(lowered.compile({"xla_disable_hlo_passes": ""}).as_text()) == 3
+    x, y, z = vectors(1024)
+    assert_close(f(x, y, z), np.float32(np.sum(x.astype(np.float64) + y * z)), rtol=1e-4)
+    with pytest.raises(ValueError, match="XLA rejected the compiler_options"):
+        spmd.jit(sum_of_product, compiler_options={"xla_no_such_option": 1})(x, y, z)
+
+
 def test_compiler_options_misuse():
     lowered = spmd.jit(jnp.sin).lower(np.float32(1))
     with pytest.raises(ValueError, match="XLA rejected the compiler_options.*xla_no_such_option"):
         lowered.compile({"xla_no_such_option": True})
     with pytest.raises(TypeError, match="compiler_options must be a dict.*got list"):
         lowered.compile([("xla_cpu_enable_fast_math", True)])
+    with pytest.raises(TypeError, match="compiler_options must be a dict"):
+        spmd.jit(jnp.sin, compiler_options="fast")
 
 
 # ---------------------------------------------------------------- closed forms
