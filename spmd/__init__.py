@@ -6,6 +6,7 @@ from spmd.transforms.api import (grad, jvp, linearize, make_jaxpr, value_and_gra
 from spmd.transforms.array import Array  # noqa: F401
 from spmd.transforms.config import config  # noqa: F401
 from spmd.transforms.jit import jit  # noqa: F401
+from spmd.transforms.shapes import ShapeDtypeStruct, eval_shape  # noqa: F401
 from spmd.transforms.caches import clear_caches  # noqa: F401
 from spmd.pmap import pmap  # noqa: F401
 from spmd.devices import (device_count, device_put_replicated, device_put_sharded,  # noqa: F401

@@ -13,6 +13,7 @@ import functools
 from typing import Callable
 
 from spmd.devices import devices_for
+from spmd import pmap_stages
 from spmd.pmap_primitive import bind_pmap
 from spmd.pmap_program import PmapProgram, trace_per_device
 from spmd.transforms import arguments, caches, core, tree_util
@@ -118,8 +119,10 @@ class PmapFunction:
         return tuple(avals)
 
     def lower(self, *args, **kwargs):
-        """The program for these arguments: `.as_text()` is its StableHLO module."""
-        return _Lowered(self._signature(args, kwargs)[0].program())
+        """The program for these arguments (arrays, or ShapeDtypeStructs for their types
+        alone) as JAX's Lowered: `.as_text()`, `.compile(compiler_options)`, whose result is
+        called with the arguments of the pmapped function (less the static ones)."""
+        return pmap_stages.lower(self._signature(args, kwargs)[0])
 
     def __get__(self, obj, objtype=None):  # decorating methods
         return self if obj is None else functools.partial(self, obj)
@@ -186,35 +189,32 @@ class PmapFunction:
         closed, out_dims = trace_per_device(flat_fun, self.axis_name, global_size, per_device,
                                             out_axes_of)
         donated = arguments.donated_leaves(in_tree, split.dyn_positions, nargs, self.argnums)
-        return _Signature(self, closed, avals, dims, out_dims, out_box[-1][0], size, donated)
+        return _Signature(self, closed, avals, dims, out_dims, out_box[-1][0], size, donated,
+                          in_tree, labels)
 
 
 class _Signature:
     """One traced signature: the per-device program, how arguments and results map, and (built
     on first use) its compiled program."""
 
-    def __init__(self, pmapped, closed, avals, dims, out_dims, out_tree, size, donated):
+    def __init__(self, pmapped, closed, avals, dims, out_dims, out_tree, size, donated,
+                 in_tree, labels):
         self.pmapped, self.closed, self.avals, self.dims = pmapped, closed, avals, dims
         self.out_dims, self.out_tree, self.size, self.donated = out_dims, out_tree, size, donated
+        self.in_tree, self.labels = in_tree, labels  # labels() names the leaves, for errors
         self.jaxpr, self.consts = closed_as_open(closed)
         self.closes_over_tracers = any(isinstance(c, Tracer) for c in self.consts)
         self.program_ok = not self.closes_over_tracers
         self._program = None
 
-    def program(self) -> PmapProgram:
-        if self._program is None:
+    def program(self, compiler_options: tuple = ()) -> PmapProgram:
+        """The compiled program (with XLA `compiler_options`, a new one each time)."""
+        if self._program is None or compiler_options:
             f = self.pmapped
-            self._program = PmapProgram(self.closed, f.axis_name, devices_for(self.size, f.devices),
-                                        self.avals, self.dims, self.out_dims, self.donated, f.name)
-        return self._program
-
-
-class _Lowered:
-    def __init__(self, program: PmapProgram):
-        self._program = program
-
-    def as_text(self) -> str:
-        return self._program.text
-
-    def compile(self) -> PmapProgram:
+            program = PmapProgram(self.closed, f.axis_name, devices_for(self.size, f.devices),
+                                  self.avals, self.dims, self.out_dims, self.donated, f.name,
+                                  compiler_options)
+            if compiler_options:
+                return program
+            self._program = program
         return self._program

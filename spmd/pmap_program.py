@@ -101,10 +101,10 @@ class PmapProgram:
     all-reduces that go over MPI in a job mpirun started (spmd/pmap_transport.py)."""
 
     def __init__(self, closed: ClosedJaxpr, axis_name, devices: Sequence, in_avals, in_dims,
-                 out_dims, donated: Sequence[bool], name: str):
+                 out_dims, donated: Sequence[bool], name: str, compiler_options: tuple = ()):
         """`closed` takes the per-device values of the arguments whose types on this process
         are `in_avals`, mapped along `in_dims` (None: broadcast); its outputs are mapped along
-        `out_dims` (None: one device's value)."""
+        `out_dims` (None: one device's value). `compiler_options` are XLA's, as pairs."""
         self.devices = list(devices)
         self.device_ids = tuple(d.id for d in self.devices)
         me = backend.process_index()
@@ -170,7 +170,8 @@ class PmapProgram:
                      else backend.replicated_sharding(local)
                      for a, d in zip(self.out_avals, self.out_dims)]
         self.exe = backend.compile(self.text, self.out_avals, self.devices, out_sharding=shardings,
-                                   host_callbacks=host_callbacks)
+                                   host_callbacks=host_callbacks,
+                                   compiler_options=compiler_options)
         self.const_bufs = [BroadcastInput(a, local)(c) for a, c in zip(const_avals, consts)]
         self.inputs = [BroadcastInput(a, local) if d is None
                        else MappedInput(a, d, local) for a, d in zip(in_avals, in_dims)]

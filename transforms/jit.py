@@ -7,7 +7,7 @@ from __future__ import annotations
 import functools
 from typing import Callable, Sequence
 
-from spmd.transforms import arguments, backend, caches, core, dtypes, lowering, tree_util
+from spmd.transforms import arguments, backend, caches, core, dtypes, lowering, stages, tree_util
 from spmd.transforms.array import Array
 from spmd.transforms.batching import batching_rules, vmap_flat
 from spmd.transforms.core import ClosedJaxpr, Jaxpr, Primitive, Tracer
@@ -32,18 +32,21 @@ class CompiledProgram:
     """An executable for a program with fixed input types; `run(args)` returns Arrays."""
     __slots__ = ("exe", "out_avals")
 
-    def __init__(self, jaxpr: Jaxpr, name: str, donated: Sequence[bool]):
+    def __init__(self, jaxpr: Jaxpr, name: str, donated: Sequence[bool],
+                 compiler_options: tuple = ()):
         text = lowering.lower_module(jaxpr, name=name, donated=donated)
         self.out_avals = jaxpr.out_avals
-        self.exe = backend.compile(text, self.out_avals, [backend.default_device()])
+        self.exe = backend.compile(text, self.out_avals, [backend.default_device()],
+                                   compiler_options=compiler_options)
 
     def run(self, bufs) -> list:
         return [Array(b, a) for b, a in zip(self.exe(bufs), self.out_avals)]
 
 
 @caches.cached
-def compiled_program(jaxpr: Jaxpr, name: str, donated: tuple) -> CompiledProgram:
-    return CompiledProgram(jaxpr, name, donated)
+def compiled_program(jaxpr: Jaxpr, name: str, donated: tuple,
+                     compiler_options: tuple = ()) -> CompiledProgram:
+    return CompiledProgram(jaxpr, name, donated, compiler_options)
 
 
 def _jit_impl(*args, jaxpr, name, donated):
@@ -141,26 +144,18 @@ batching_rules[jit_p] = _jit_batch
 
 
 # ---------------------------------------------------------------- the user's jit
-class Lowered:
-    def __init__(self, text: str, program: "_Entry"):
-        self._text, self._entry = text, program
-
-    def as_text(self) -> str:
-        return self._text
-
-    def compile(self):
-        self._entry.executable()  # compile now, as jax's Lowered.compile() does
-        return self._entry
-
-
 class _Entry:
-    """One traced signature: the program, its output structure and, when it has no traced
-    consts, its executable and const buffers."""
-    __slots__ = ("closed", "jaxpr", "consts", "out_tree", "program", "const_bufs", "name",
-                 "donated")
+    """One traced signature: the program, its argument and output structures (`labels()`
+    names the argument leaves, for errors) and, when it has no traced consts, its executable
+    and const buffers."""
+    __slots__ = ("closed", "jaxpr", "consts", "in_tree", "labels", "out_tree", "program",
+                 "const_bufs", "name", "donated", "compiler_options")
 
-    def __init__(self, closed: ClosedJaxpr, out_tree, name, donated):
+    def __init__(self, closed: ClosedJaxpr, in_tree, labels, out_tree, name, donated,
+                 compiler_options: tuple = ()):
         self.closed, self.out_tree, self.name = closed, out_tree, name
+        self.in_tree, self.labels = in_tree, labels
+        self.compiler_options = compiler_options
         self.jaxpr, self.consts = closed_as_open(closed)
         self.donated = tuple([False] * len(self.consts) + list(donated))
         self.program = None
@@ -168,7 +163,8 @@ class _Entry:
 
     def executable(self) -> CompiledProgram:
         if self.program is None:
-            self.program = compiled_program(self.jaxpr, self.name, self.donated)
+            self.program = compiled_program(self.jaxpr, self.name, self.donated,
+                                            self.compiler_options)
             self.const_bufs = [to_buffer(c) for c in self.consts]
         return self.program
 
@@ -204,9 +200,11 @@ class _FastCall:
 
 
 class JitFunction:
-    def __init__(self, fun: Callable, argnums: arguments.Argnums, inline: bool = False):
+    def __init__(self, fun: Callable, argnums: arguments.Argnums, inline: bool = False,
+                 compiler_options: tuple = ()):
         functools.update_wrapper(self, fun)
         self.fun = fun
+        self.compiler_options = compiler_options
         self.argnums = argnums
         self.static_argnums, self.static_argnames = argnums.static_nums, argnums.static_names
         self.inline = inline
@@ -245,7 +243,9 @@ class JitFunction:
 
         closed = trace_to_jaxpr(flat_fun, avals)
         donated = arguments.donated_leaves(in_tree, split.dyn_positions, nargs, self.argnums)
-        return _Entry(closed, out_tree_box[0], self.name, donated)
+        labels = arguments.labels_for(self.fun, in_tree, split.dyn_positions)
+        return _Entry(closed, in_tree, labels, out_tree_box[0], self.name, donated,
+                      self.compiler_options)
 
     def __call__(self, *args, **kwargs):
         # Fast path: a repeat call with device arrays only, outside any transform. Every
@@ -312,10 +312,12 @@ class JitFunction:
             return None, None
         return self._fast_tree.get((tree, tuple(avals))), bufs
 
-    def lower(self, *args, **kwargs) -> Lowered:
+    def lower(self, *args, **kwargs) -> stages.Lowered:
+        """The program for these arguments (arrays, or ShapeDtypeStructs for their types
+        alone), lowered to StableHLO: `.compile()` gives the executable, called with the
+        arguments less the static ones."""
         entry, _ = self._entry(args, kwargs)
-        text = lowering.lower_module(entry.jaxpr, name=self.name, donated=entry.donated)
-        return Lowered(text, entry)
+        return stages.Lowered(_StagedJit(entry), entry.in_tree, entry.out_tree, entry.labels)
 
     def trace(self, *args, **kwargs) -> ClosedJaxpr:
         return self._entry(args, kwargs)[0].closed
@@ -324,7 +326,41 @@ class JitFunction:
         return self if obj is None else functools.partial(self, obj)
 
 
+class _StagedJit:
+    """One jit signature as the ahead-of-time stages see it (transforms/stages.py)."""
+
+    def __init__(self, entry: _Entry):
+        self.entry, self.name = entry, entry.name
+        n = len(entry.consts)
+        self.in_avals, self.donated = entry.jaxpr.in_avals[n:], entry.donated[n:]
+        self.out_avals = entry.jaxpr.out_avals
+        self.text = lowering.lower_module(entry.jaxpr, name=entry.name, donated=entry.donated)
+
+    def compile(self, compiler_options: tuple) -> "_CompiledJit":
+        # compile()'s options add to (and override) jit's own, as in JAX
+        merged = dict(self.entry.compiler_options)
+        merged.update(compiler_options)
+        return _CompiledJit(self, backend.compiler_options_key(merged))
+
+
+class _CompiledJit:
+    """Its executable: runs on the default device, as jit does."""
+
+    def __init__(self, staged: _StagedJit, compiler_options: tuple):
+        entry = staged.entry
+        program = compiled_program(entry.jaxpr, entry.name, entry.donated, compiler_options)
+        self.executable, self._run = program.exe, program.run
+        self._const_bufs = [to_buffer(c) for c in entry.consts]
+        here = stages.Placement("single", [backend.default_device()])
+        self.input_placements = [here] * len(staged.in_avals)
+        self.output_placements = [here] * len(staged.out_avals)
+
+    def __call__(self, leaves) -> list:
+        return self._run(self._const_bufs + [to_buffer(x) for x in leaves])
+
+
 _UNSPECIFIED = object()  # in_shardings/out_shardings not given
+_backend = backend  # jit's `backend` keyword hides the module there
 
 
 def jit(fun: Callable | None = None, *, in_shardings=_UNSPECIFIED, out_shardings=_UNSPECIFIED,
@@ -336,24 +372,27 @@ def jit(fun: Callable | None = None, *, in_shardings=_UNSPECIFIED, out_shardings
     JAX's keywords: static_argnums/static_argnames (Python values, one program per value),
     donate_argnums/donate_argnames (buffers the program may reuse), inline (trace the function
     into an enclosing transform's program instead of a call), backend ('cpu' or None).
-    keep_unused is accepted either way: spmd never prunes unused inputs. The keywords that
-    need meshes, devices or compiler plumbing spmd lacks raise NotImplementedError.
+    keep_unused is accepted either way: spmd never prunes unused inputs. compiler_options
+    ({name: value}, XLA's options) compile the function's programs; a jitted function inside
+    grad, vmap or another transform runs the transformed program with XLA's defaults. The
+    keywords that need meshes or devices spmd lacks raise NotImplementedError.
     """
     unsupported = {"in_shardings": in_shardings is not _UNSPECIFIED,
                    "out_shardings": out_shardings is not _UNSPECIFIED,
-                   "device": device is not None, "abstracted_axes": abstracted_axes is not None,
-                   "compiler_options": compiler_options is not None}
+                   "device": device is not None, "abstracted_axes": abstracted_axes is not None}
     for keyword, given in unsupported.items():
         if given:
             raise NotImplementedError(f"jit({keyword}=...) is not supported: "
                                       f"{_UNSUPPORTED_WHY[keyword]}; leave {keyword} out")
     arguments.check_backend(backend, "jit")
+    options = _backend.compiler_options_key(compiler_options)
 
     def make(f):
         arguments.check_callable(f, "jit")
         return JitFunction(f, arguments.resolve_argnums(
             f, "jit", static_argnums=static_argnums, static_argnames=static_argnames,
-            donate_argnums=donate_argnums, donate_argnames=donate_argnames), bool(inline))
+            donate_argnums=donate_argnums, donate_argnames=donate_argnames), bool(inline),
+            options)
     return make if fun is None else make(fun)
 
 
@@ -365,5 +404,4 @@ _UNSUPPORTED_WHY = {
     "device": "jit runs on the default device (JAX deprecates device= too); put the inputs "
               "where they should be with device_put",
     "abstracted_axes": "spmd traces with static shapes only",
-    "compiler_options": "spmd passes no XLA compiler options per program",
 }
