@@ -327,12 +327,9 @@ ERRORS = [
      NameError, r"unbound axis name: 'j'\. The names bound by the enclosing pmap/vmap are \['i'\]"),
     ("collective outside any mapped context", lambda: lax.pmean(X8, "i"), NameError,
      r"unbound axis name: 'i': collectives over a named axis must run inside pmap"),
-    ("pmap inside jit", lambda: spmd.jit(lambda x: spmd.pmap(jnp.sin)(x))(X8),
-     NotImplementedError, r"pmap \(sin\) inside jit is not supported.*Call the pmapped "
-                          r"function outside jit"),
-    ("nested pmap", lambda: spmd.pmap(lambda x: spmd.pmap(jnp.sin)(x))(X8), NotImplementedError,
-     r"nested pmap \(sin inside another pmapped function\) is not supported; map the inner "
-     r"axis with vmap"),
+    ("nested pmap with devices", lambda: spmd.pmap(
+        lambda x: spmd.pmap(jnp.sin, devices=spmd.devices()[:3])(x))(X8), ValueError,
+     r"Nested pmap with explicit devices argument\."),
     ("global_arg_shapes, which JAX removed", lambda: spmd.pmap(jnp.sin, global_arg_shapes=((8,),)),
      ValueError, r"pmap: global_arg_shapes only worked with sharded_jit, which has long been "
                  r"removed from JAX .*; remove global_arg_shapes from the pmap call"),
