@@ -339,8 +339,10 @@ ERRORS = [
      r"'devices' argument to pmap must be non-empty, or None\."),
     ("in_axes not a prefix of an argument", lambda: spmd.pmap(lambda p: p, in_axes=({"b": 0},))(
         {"a": X8}), ValueError, r"pmap in_axes specification must be a tree prefix of the "
-                                r"corresponding value; pytree structure error at key path pmap "
-                                r"in_axes\[0\]: the prefix has a dict with keys \['b'\] there"),
+                                r"corresponding value; pytree structure error: different pytree "
+                                r"metadata at key path\n    pmap in_axes\[0\]\[0\]\nAt that key "
+                                r"path, the prefix pytree pmap in_axes has a subtree of type "
+                                r"dict with keys \['b'\]"),
     ("an empty mapped axis", lambda: spmd.pmap(jnp.sin)(np.zeros((0, 3), np.float32)),
      ValueError, r"pmap got a mapped axis of size 0: .* needs at least one element"),
     ("out_axes not ints", lambda: spmd.pmap(lambda x: x, out_axes="0"), TypeError,
