@@ -43,6 +43,9 @@ def pmap(fun: Callable | None = None, axis_name=None, *, in_axes=0, out_axes=0,
     - `backend`: None or 'cpu' (the platforms present); `global_arg_shapes`, which JAX removed,
       is an error.
 
+    Inside jit, cond, fori_loop, scan or another pmap, the pmap computes as the vmap of `fun`
+    under `axis_name` on the enclosing program's device (same numbers, one device).
+
     Results are `spmd.Array`s that stay on their devices: a mapped result is stacked over them
     (`x[i]` is device i's part, `np.asarray(x)` gathers it) and feeds the next pmap with no
     copy. Executions in flight per device set are bounded (spmd/inflight.py), so a loop that

@@ -10,6 +10,12 @@ the result again, as JAX's xla_pmap does:
   device, so its cotangent is summed over them (psum); an out_axes=None output is one value
   held by every device, so each device takes 1/N of its cotangent.
 - vmap: pmap of the vmapped per-device program (the batch axis right after the mapped one).
+- lowering, for a pmap inside a compiled program (jit, a cond branch, a loop body, an outer
+  pmap: nested pmap): the per-device program vmapped over the mapped axis under the same name,
+  computed on the enclosing program's device(s). JAX would spread it over the pmap's devices;
+  here a jit stays a one-device program whose collectives became batched operations, so it
+  has nothing for XLA's CPU collectives to deadlock on. In a job of several processes only the
+  nested form works (a jitted pmap would need the other processes' devices).
 
 Params: `jaxpr` (per device, consts as leading inputs), `axis_name`, `axis_size`, `in_dims` and
 `out_dims` (0: mapped along the leading axis; None: broadcast / one device's value),
