@@ -12,8 +12,8 @@ from __future__ import annotations
 import functools
 from typing import Callable
 
-from spmd.devices import devices_for
 from spmd import pmap_stages
+from spmd.devices import devices_for, process_count
 from spmd.pmap_primitive import bind_pmap
 from spmd.pmap_program import PmapProgram, trace_per_device
 from spmd.transforms import arguments, caches, core, tree_util
@@ -43,6 +43,9 @@ def pmap(fun: Callable | None = None, axis_name=None, *, in_axes=0, out_axes=0,
     - `donate_argnums`: arguments whose device buffers the program may reuse for its outputs.
     - `backend`: None or 'cpu' (the platforms present); `global_arg_shapes`, which JAX removed,
       is an error.
+
+    Inside jit, cond, fori_loop, scan or another pmap, the pmap computes as the vmap of `fun`
+    under `axis_name` on the enclosing program's device (same numbers, one device).
 
     Results are `spmd.Array`s that stay on their devices: a mapped result is stacked over them
     (`x[i]` is device i's part, `np.asarray(x)` gathers it) and feeds the next pmap with no
@@ -129,11 +132,6 @@ class PmapFunction:
 
     def _bind(self, sig, leaves):
         """Under grad/jvp/vmap (or with traced values closed over): the pmap primitive."""
-        if any(f.kind == "pmap" for f in core.axis_env()):
-            raise NotImplementedError(
-                f"nested pmap ({self.name} inside another pmapped function) is not supported; "
-                "map the inner axis with vmap(..., axis_name=...) instead (collectives over "
-                "both names work), or use one pmap over all the devices")
         moved = [x if d in (None, 0) else moveaxis(x, d, 0) for x, d in zip(leaves, sig.dims)]
         outs = bind_pmap(list(sig.consts) + moved, sig.jaxpr,
                          [None] * len(sig.consts) + [None if d is None else 0 for d in sig.dims],
@@ -168,6 +166,14 @@ class PmapFunction:
             raise ValueError("pmap got a mapped axis of size 0: it runs one replica per element "
                              "of the mapped axis on a device of its own, so the axis needs at "
                              "least one element (for an empty batch, skip the call)")
+        if any(f.kind == "pmap" for f in core.axis_env()):  # nested: runs on the outer's device
+            if self.devices is not None:
+                raise ValueError("Nested pmap with explicit devices argument.")  # JAX's words
+            if process_count() > 1:
+                raise NotImplementedError(
+                    f"nested pmap ({self.name} inside another pmapped function) in a job of "
+                    "several processes is not supported; map the inner axis with "
+                    "vmap(..., axis_name=...) instead (collectives over both names work)")
         # fail early when the devices cannot hold the map; across processes the axis is global
         global_size = len(devices_for(size, self.devices))
         out_box = []
