@@ -31,3 +31,7 @@ from spmd.transforms.lax.convolution import (ConvDimensionNumbers, conv,  # noqa
                                              conv_shape_tuple, conv_transpose,
                                              conv_transpose_shape_tuple, conv_with_general_padding,
                                              padtype_to_pads)
+from spmd.transforms.lax.windowed import (reduce_window, reduce_window_max_p,  # noqa: F401
+                                          reduce_window_min_p, reduce_window_p,
+                                          reduce_window_shape_tuple, reduce_window_sum_p,
+                                          select_and_gather_add_p, select_and_scatter_add_p)
