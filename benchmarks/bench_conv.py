@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from common import goal, interleaved, jax_available, machine, report
+from common import goal, interleaved, jax_available, jitted_steps, machine, report
 
 import spmd
 
@@ -63,18 +63,7 @@ def make(jax):
 
 
 def _step_runner(lib, host_params, x, y):
-    step = lib.jit(make(lib), donate_argnums=0)
-    put = lib.numpy.asarray
-    state = {"params": lib.tree_util.tree_map(put, host_params)}
-    xd, yd = put(x), put(y)
-
-    def run():
-        params = state["params"]
-        for _ in range(STEPS):
-            params, loss = step(params, xd, yd)
-        loss.block_until_ready()
-        state["params"] = params
-    return run
+    return jitted_steps(lib, make(lib), host_params, x, y, STEPS)
 
 
 def step_time():

@@ -194,14 +194,23 @@ def _gather_transpose(ct, t, x, *, select, window_dimensions, window_strides, pa
         window_strides=window_strides, padding=padding), None]
 
 
-select_and_gather_add_p = Primitive("select_and_gather_add")
-select_and_gather_add_p.def_abstract_eval(_check_pair)
-lowering_rules[select_and_gather_add_p] = _gather_lowering
-defjvp(select_and_gather_add_p, lambda t, tangents, x, **p: select_and_gather_add_p.bind(
-    t, x, **p), None)
-transpose_rules[select_and_gather_add_p] = _gather_transpose
-linear_primitives.add(select_and_gather_add_p)  # in the tangents, the operand known
-batching_rules[select_and_gather_add_p] = _window_batch(select_and_gather_add_p)
+def _linear_in_first(name, abstract_eval, lowering, transpose, batching):
+    """select_and_gather_add and select_and_scatter_add: linear in their first operand (the
+    tangents, the cotangents) and each the other's transpose; the second (the operand whose
+    maxima choose) is known and carries no derivative."""
+    prim = Primitive(name)
+    prim.def_abstract_eval(abstract_eval)
+    lowering_rules[prim] = lowering
+    defjvp(prim, lambda t, first, x, **p: prim.bind(t, x, **p), None)
+    transpose_rules[prim] = transpose
+    linear_primitives.add(prim)
+    batching_rules[prim] = batching
+    return prim
+
+
+select_and_gather_add_p = _linear_in_first(
+    "select_and_gather_add", _check_pair, _gather_lowering, _gather_transpose,
+    lambda *a, **p: _window_batch(select_and_gather_add_p)(*a, **p))
 
 
 def _scatter_aval(source, x, *, select, window_dimensions, window_strides, padding):
@@ -244,14 +253,9 @@ def _scatter_batch(axis, args, dims, *, select, window_dimensions, window_stride
         window_strides=(1,) + tuple(window_strides), padding=((0, 0),) + tuple(padding)), 0
 
 
-select_and_scatter_add_p = Primitive("select_and_scatter_add")
-select_and_scatter_add_p.def_abstract_eval(_scatter_aval)
-lowering_rules[select_and_scatter_add_p] = _scatter_lowering
-defjvp(select_and_scatter_add_p, lambda t, source, x, **p: select_and_scatter_add_p.bind(
-    t, x, **p), None)
-transpose_rules[select_and_scatter_add_p] = _scatter_transpose
-linear_primitives.add(select_and_scatter_add_p)  # in the source, the operand known
-batching_rules[select_and_scatter_add_p] = _scatter_batch
+select_and_scatter_add_p = _linear_in_first(
+    "select_and_scatter_add", _scatter_aval, _scatter_lowering, _scatter_transpose,
+    _scatter_batch)
 
 
 def _chooser_jvp(prim, select):
