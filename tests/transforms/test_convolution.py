@@ -1,6 +1,8 @@
 """Convolutions beyond the lax table's rows (lax_cases.py runs conv_general_dilated through eager,
 jit, grad and vmap): the helpers JAX programs import, conv/conv_with_general_padding/
 conv_transpose, precision and preferred_element_type, and the misuses."""
+import functools
+
 import numpy as np
 import pytest
 
@@ -87,6 +89,21 @@ def test_preferred_element_type_and_precision():
                      want.astype(np.float16))
     with pytest.raises(ValueError, match="unknown precision 'best'"):
         lax.conv(x, w, (1,), "SAME", precision="best")
+
+
+def test_gradients_under_preferred_element_type_keep_the_operand_dtypes():
+    """float16 operands accumulated in float32: the cotangents come back in float16, equal to
+    the float32 computation's to float16 precision."""
+    x = rng.uniform(-1, 1, (2, 3, 5)).astype(np.float16)
+    w = rng.uniform(-1, 1, (2, 3, 3)).astype(np.float16)
+
+    def loss(x, w, **kw):
+        return (lax.conv(x, w, (1,), "SAME", **kw) ** 2).sum()
+    gx, gw = spmd.grad(functools.partial(loss, preferred_element_type=np.float32),
+                       argnums=(0, 1))(x, w)
+    want = spmd.grad(loss, argnums=(0, 1))(x.astype(np.float32), w.astype(np.float32))
+    assert gx.dtype == gw.dtype == np.float16
+    assert_close((gx, gw), tuple(np.asarray(g).astype(np.float16) for g in want))
 
 
 def _transposed_conv_2d(x, w, strides):

@@ -26,6 +26,7 @@ from spmd.transforms.lax.bitcast import bitcast_convert_type  # noqa: F401
 from spmd.transforms.lax.control_flow import (cond, fori_loop, map, scan, switch,  # noqa: F401,A004
                                               while_loop)
 from spmd.transforms.lax.convolution import (ConvDimensionNumbers, conv,  # noqa: F401
+                                             conv_general_dilated_p,
                                              conv_dimension_numbers, conv_general_dilated,
                                              conv_general_permutations, conv_general_shape_tuple,
                                              conv_shape_tuple, conv_transpose,

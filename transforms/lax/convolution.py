@@ -339,6 +339,14 @@ def _conv_transpose(ct, lhs, rhs, **params):
     if is_undefined(lhs) and is_undefined(rhs):
         raise TypeError("conv_general_dilated of two linear values is not linear: cannot "
                         "transpose it")
+    # with preferred_element_type the cotangent may be wider than the operands: the known
+    # operand joins it there, and the result is narrowed to the unknown operand's dtype
+    ct_dtype = core.get_aval(ct).dtype
+    params = dict(params, preferred_element_type=None)
+    if is_undefined(lhs):
+        rhs = _to_dtype(rhs, ct_dtype)
+    else:
+        lhs = _to_dtype(lhs, ct_dtype)
     if is_undefined(lhs):
         out = _conv_transpose_lhs(ct, lhs.aval, rhs, params)
         return [_to_dtype(out, lhs.aval.dtype), None]
