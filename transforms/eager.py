@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from spmd.transforms import backend, caches, core, lowering
+from spmd.transforms import backend, caches, core, dtypes, lowering
 from spmd.transforms.array import Array
 from spmd.transforms.core import Eqn, Jaxpr, Var
 
@@ -20,6 +20,9 @@ def to_buffer(x, device=None):
             return backend.device_put(np.asarray(x), x.aval, device)
         return x._buf
     aval = core.get_aval(x)
+    if aval.dtype == dtypes.float0:  # no data: XLA takes bool zeros in its place
+        return backend.device_put(np.zeros(aval.shape, np.bool_), aval.update(dtype=np.bool_),
+                                  device)
     return backend.device_put(np.asarray(x, dtype=aval.dtype), aval, device)
 
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 import functools
 from typing import Callable, Sequence
 
+import numpy as np
+
 from spmd.transforms import arguments, backend, caches, core, dtypes, lowering, stages, tree_util
 from spmd.transforms.array import Array
 from spmd.transforms.batching import batching_rules, vmap_flat
@@ -29,17 +31,24 @@ lowering_rules[jit_p] = lambda ctx, *args, jaxpr, name, donated: lowering.lower_
 
 
 class CompiledProgram:
-    """An executable for a program with fixed input types; `run(args)` returns Arrays."""
-    __slots__ = ("exe", "out_avals")
+    """An executable for a program with fixed input types; `run(args)` returns Arrays, and
+    host float0 zeros for float0 results (as JAX: they hold no data; XLA computes bool zeros)."""
+    __slots__ = ("exe", "out_avals", "float0_out")
 
     def __init__(self, jaxpr: Jaxpr, name: str, donated: Sequence[bool],
                  compiler_options: tuple = ()):
         text = lowering.lower_module(jaxpr, name=name, donated=donated)
         self.out_avals = jaxpr.out_avals
-        self.exe = backend.compile(text, self.out_avals, [backend.default_device()],
+        self.float0_out = any(a.dtype == dtypes.float0 for a in self.out_avals)
+        device_avals = [a.update(dtype=np.bool_) if a.dtype == dtypes.float0 else a
+                        for a in self.out_avals]
+        self.exe = backend.compile(text, device_avals, [backend.default_device()],
                                    compiler_options=compiler_options)
 
     def run(self, bufs) -> list:
+        if self.float0_out:
+            return [np.zeros(a.shape, dtypes.float0) if a.dtype == dtypes.float0 else Array(b, a)
+                    for b, a in zip(self.exe(bufs), self.out_avals)]
         return [Array(b, a) for b, a in zip(self.exe(bufs), self.out_avals)]
 
 
@@ -283,7 +292,8 @@ class JitFunction:
         entry, leaves = self._entry(args, kwargs)
         if (not kwargs and not self.static_argnums and core.current_trace() is core.eval_trace
                 and all(type(a) is Array for a in leaves)
-                and not any(isinstance(c, Tracer) for c in entry.consts)):
+                and not any(isinstance(c, Tracer) for c in entry.consts)
+                and not entry.executable().float0_out):  # float0 results are host zeros
             avals = tuple(a.aval for a in leaves)
             if len(leaves) == len(args) and all(type(a) is Array for a in args):
                 # one argument is keyed by its aval alone, as the fast path looks it up

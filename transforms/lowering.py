@@ -23,6 +23,8 @@ _ELEMENT = {np.dtype(k): v for k, v in [
     (np.float16, "f16"), (np.float32, "f32"), (np.float64, "f64"),
     (np.complex64, "complex<f32>"), (np.complex128, "complex<f64>")]}
 _ELEMENT[dtypes.bfloat16] = "bf16"
+# float0 (the tangent type of integers) holds no data; XLA carries it as bool zeros, as in JAX
+_ELEMENT[dtypes.float0] = "i1"
 
 
 def element_type(dtype) -> str:
@@ -39,6 +41,8 @@ def tensor_type(aval: ShapedArray) -> str:
 
 def dense(value: np.ndarray, aval: ShapedArray) -> str:
     """A `dense<...>` attribute with the exact bits of `value` (hex, little-endian)."""
+    if aval.dtype == dtypes.float0:
+        value, aval = np.zeros(aval.shape, np.bool_), aval.update(dtype=np.bool_)
     value = np.asarray(value, dtype=aval.dtype)
     if aval.dtype == np.bool_:
         flat = value.reshape(-1)

@@ -296,3 +296,20 @@ def test_clear_caches_retraces_and_recompiles():
     assert not backend._compile_cache and not backend._loaded_cache
     assert_close(jf(x), np.full(2, 3.0, np.float32))
     assert len(calls) == 2
+
+
+def test_float0_through_jit():
+    """Gradients of integer inputs (float0, as JAX) come out of a jitted gradient as host zeros
+    of float0, on the first call and on repeat calls, and float0 arguments are taken."""
+    f = lambda x, n: jnp.sum(x * n)  # noqa: E731
+    g = spmd.grad(f, argnums=(0, 1), allow_int=True)
+    x, n = jnp.asarray(np.ones(3, np.float32)), jnp.asarray(np.arange(3, dtype=np.int32))
+    eager = g(x, n)
+    for _ in range(2):
+        dx, dn = spmd.jit(g)(x, n)
+        assert_close(dx, np.asarray(eager[0]))
+        assert dn.dtype == spmd.dtypes.float0 and dn.shape == (3,)
+    passthrough = spmd.jit(lambda t, v: (t, v * 2))
+    t, v = passthrough(np.zeros((2, 1), spmd.dtypes.float0), x)
+    assert t.dtype == spmd.dtypes.float0 and t.shape == (2, 1)
+    assert_close(v, 2 * np.ones(3, np.float32))
