@@ -202,9 +202,19 @@ abs_p = Primitive("abs")
 abs_p.def_abstract_eval(_abs_aval)
 lowering_rules[abs_p] = _hlo_lowering("stablehlo.abs")
 defvectorized(abs_p)
-defjvp_with_output(abs_p, lambda t, out, x: mul(t, sign(x)) if not dtypes.is_complex(
-    core.get_aval(x).dtype) else real(mul(conj(x), div(t, convert_element_type(
-        out, core.get_aval(x).dtype)))))
+
+
+def _abs_jvp(t, out, x):
+    # JAX's conventions at the kink: d|x|/dx = 1 at real 0 (x >= 0 takes +t); at complex 0 the
+    # tangent is 0, |x| replaced by 1 there so that conj(x) / |x| is 0, not nan
+    if not dtypes.is_complex(core.get_aval(x).dtype):
+        return select(ge(x, _full_like(x, 0)), t, neg(t))
+    out_c = convert_element_type(out, core.get_aval(x).dtype)
+    safe = select(eq(out_c, _full_like(out_c, 0)), _full_like(out_c, 1), out_c)
+    return real(mul(t, div(conj(x), safe)))
+
+
+defjvp_with_output(abs_p, _abs_jvp)
 _abs = _bind(abs_p)
 
 # complex parts
@@ -297,8 +307,10 @@ def _mul_transpose(ct, x, y):
 
 transpose_rules[mul_p] = _mul_transpose
 linear_primitives.add(mul_p)  # in each operand, the other one known
+# -t x / y**2 with y**2 as integer_pow, not y*y: nested derivatives of y*y square the
+# denominator at every order (y**64 at the sixth, inf in float32 at y = 4)
 defjvp(div_p, lambda t, x, y: div(t, y),
-       lambda t, x, y: neg(mul(t, div(x, mul(y, y)))))
+       lambda t, x, y: mul(mul(neg(t), x), integer_pow(y, -2)))
 deftranspose_linear(div_p, lambda ct, x, y: div(ct, y))
 linear_primitives.add(div_p)  # in the numerator
 defjvp(rem_p, lambda t, x, y: t,
