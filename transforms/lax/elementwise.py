@@ -12,6 +12,7 @@ from spmd.transforms.jvp import (Zero, defjvp, defjvp_with_output, defjvp_zero, 
                                  instantiate, jvp_rules, linear_primitives)
 from spmd.transforms.lax.structural import broadcast_in_dim
 from spmd.transforms.lowering import lowering_rules
+from spmd.transforms.stop_gradient import stop_gradient
 from spmd.transforms.trace_primitives import add_any_p
 from spmd.transforms.transpose import deftranspose_linear, is_undefined, transpose_rules
 
@@ -475,7 +476,16 @@ def clamp(lo, x, hi):
             return broadcast_in_dim(b, shape, ())
         raise TypeError(f"clamp requires {name}.shape == operand.shape or {name}.shape == (), "
                         f"got {name}.shape={b_shape} and operand.shape={shape}")
-    return min(max(x, bound(lo, "min")), bound(hi, "max"))
+    lo, hi = bound(lo, "min"), bound(hi, "max")
+    out = min(max(x, lo), hi)
+    if not dtypes.is_inexact(core.get_aval(out).dtype):
+        return out
+    # JAX's derivative (not max's and min's, which split ties): the operand's tangent strictly
+    # inside (lo, hi), a bound's where the operand is beyond it, none at a tie. Each select
+    # picks a value equal to `out`, so the value is min(max(x, lo), hi) exactly.
+    inside = and_p.bind(lt(lo, x), lt(x, hi))
+    at_lo = and_p.bind(gt(lo, x), eq(out, lo))
+    return select(inside, x, select(lt(hi, x), hi, select(at_lo, lo, stop_gradient(out))))
 
 
 # ---------------------------------------------------------------- integer_pow
