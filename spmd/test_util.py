@@ -125,9 +125,9 @@ def _inner(xs, ys):
 
 def _random_like(rng, x):
     dtype, shape = _dtype(x), np.shape(x)
-    draw = rng.standard_normal(shape)
+    draw = rng.randn(*shape)
     if dtypes.is_complex(dtype):
-        draw = draw + 1j * rng.standard_normal(shape)
+        draw = draw + 1j * rng.randn(*shape)
     out = np.asarray(draw, dtype)
     return out.item() if _is_python_scalar(x) else out
 
@@ -143,7 +143,7 @@ def check_jvp(f, f_jvp, args, atol=None, rtol=None, eps=EPS, err_msg=""):
     """Check `f_jvp(primals, tangents)` (usually `partial(jvp, f)`) against central finite
     differences of `f` at `args`, in one random direction. Raises AssertionError."""
     atol, rtol = _merge(atol, default_gradient_tolerance), _merge(rtol, default_gradient_tolerance)
-    rng = np.random.default_rng(0)
+    rng = np.random.RandomState(0)  # JAX's directions
     tangent = tree_util.tree_map(functools.partial(_random_like, rng), args)
     v_out, t_out = f_jvp(args, tangent)
     _check_dtypes_match(v_out, t_out)
@@ -158,7 +158,7 @@ def check_vjp(f, f_vjp, args, atol=None, rtol=None, eps=EPS, err_msg=""):
     """Check `f_vjp(*primals) -> (out, vjp_fn)` (usually `partial(vjp, f)`): <J t, c> from
     finite differences must equal <t, J^T c> for random t and c. Raises AssertionError."""
     atol, rtol = _merge(atol, default_gradient_tolerance), _merge(rtol, default_gradient_tolerance)
-    rng = np.random.default_rng(0)
+    rng = np.random.RandomState(0)  # JAX's directions
     v_out, vjp_fn = f_vjp(*args)
     _check_close(v_out, f(*args), atol, rtol, f"{err_msg} primal" if err_msg else "primal")
     tangent = tree_util.tree_map(functools.partial(_random_like, rng), args)
