@@ -40,7 +40,8 @@ def test_custom_jvp_rule_under_vmap_gets_one_float0_per_key():
     assert seen[-1].dtype == dtypes.float0
 
 
-def test_custom_jvp_may_return_a_float0_tangent_for_a_key_output():
+def _refresh_with(key_tangent_dtype):
+    """(fold_in(key, 1), x^2) whose rule gives the new key a tangent of `key_tangent_dtype`."""
     @spmd.custom_jvp
     def refresh(key, x):
         return spmd.random.fold_in(key, 1), x * x
@@ -48,25 +49,18 @@ def test_custom_jvp_may_return_a_float0_tangent_for_a_key_output():
     @refresh.defjvp
     def refresh_jvp(primals, tangents):
         key, x = primals
-        return refresh(key, x), (np.zeros(key.shape, dtypes.float0), 2 * x * tangents[1])
+        return refresh(key, x), (np.zeros(key.shape, key_tangent_dtype), 2 * x * tangents[1])
+    return lambda x: refresh(spmd.random.key(1), x)[1]
 
-    key = spmd.random.key(1)
-    assert float(spmd.grad(lambda x: refresh(key, x)[1])(3.0)) == 6.0
+
+def test_custom_jvp_may_return_a_float0_tangent_for_a_key_output():
+    assert float(spmd.grad(_refresh_with(dtypes.float0))(3.0)) == 6.0
 
 
 def test_custom_jvp_refuses_a_wrong_tangent_for_a_key_output():
-    @spmd.custom_jvp
-    def refresh(key, x):
-        return spmd.random.fold_in(key, 1), x * x
-
-    @refresh.defjvp
-    def refresh_jvp(primals, tangents):
-        key, x = primals
-        return refresh(key, x), (np.zeros((), np.float32), 2 * x * tangents[1])
-
     with pytest.raises(TypeError, match=r"refresh_jvp gave f32\[\] for a PRNG key array of "
                                         r"shape \(\); its tangent must be float0"):
-        spmd.grad(lambda x: refresh(spmd.random.key(1), x)[1])(3.0)
+        spmd.grad(_refresh_with(np.float32))(3.0)
 
 
 def _custom_vjp_with(key_cotangent):

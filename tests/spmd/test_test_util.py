@@ -9,8 +9,8 @@ import spmd.test_util
 from spmd.test_util import check_grads, check_jvp, check_vjp
 
 
-def _wrong_derivative(factor):
-    """sin with a custom JVP that is `factor` times the right one (1: right)."""
+def _sin_with_rule(tangent):
+    """sin with the custom JVP rule `tangent(x, t)`."""
     @spmd.custom_jvp
     def f(x):
         return jnp.sin(x)
@@ -18,8 +18,13 @@ def _wrong_derivative(factor):
     @f.defjvp
     def f_jvp(primals, tangents):
         (x,), (t,) = primals, tangents
-        return f(x), factor * jnp.cos(x) * t
+        return f(x), tangent(x, t)
     return f
+
+
+def _wrong_derivative(factor):
+    """sin with a custom JVP `factor` times the right one (1: right)."""
+    return _sin_with_rule(lambda x, t: factor * jnp.cos(x) * t)
 
 
 def _tree_function(params, x):
@@ -49,14 +54,7 @@ def test_check_grads_fails_on_a_wrong_custom_jvp(mode, x64):
 def test_check_grads_fails_on_a_wrong_second_derivative(x64):
     # the rule's tangent has the right value, cos(x) t, but x^2 - stop_gradient(x^2) (zero,
     # with derivative 2x) makes its own derivative wrong: order 1 passes, order 2 must not
-    @spmd.custom_jvp
-    def f(x):
-        return jnp.sin(x)
-
-    @f.defjvp
-    def f_jvp(primals, tangents):
-        (x,), (t,) = primals, tangents
-        return f(x), (jnp.cos(x) + x * x - spmd.lax.stop_gradient(x * x)) * t
+    f = _sin_with_rule(lambda x, t: (jnp.cos(x) + x * x - spmd.lax.stop_gradient(x * x)) * t)
     x = (np.float64(0.7),)
     check_grads(f, x, order=1)
     for mode in ("fwd", "rev"):
