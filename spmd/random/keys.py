@@ -24,6 +24,7 @@ from spmd.random.seeds import UINT32
 from spmd.transforms import core, lax, tree_util
 from spmd.transforms.array import Array
 from spmd.transforms.core import Tracer
+from spmd.transforms.custom_derivatives import register_float0_tangent_type
 from spmd.transforms.lax.slicing import index_in_dim
 
 
@@ -134,6 +135,8 @@ class PRNGKeyArray:
 tree_util.register_pytree_node(PRNGKeyArray, lambda k: ((k._data,), k._impl.name),
                                lambda name, children: PRNGKeyArray(children[0],
                                                                    impls.prngs[name]))
+# as in JAX, a key's tangent in custom_jvp/custom_vjp rules is float0 of the key's shape
+register_float0_tangent_type(PRNGKeyArray)
 
 
 # ---------------------------------------------------------------- checking keys
