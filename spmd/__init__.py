@@ -24,7 +24,7 @@ from spmd.random.impls import default_prng_impl  # noqa: F401
 from spmd import lax  # noqa: F401
 from spmd import nn, scipy  # noqa: F401
 from spmd import distributed  # noqa: F401
-from spmd import dtypes, tree_util  # noqa: F401
+from spmd import dtypes, test_util, tree_util  # noqa: F401
 
 
 checkpoint = remat  # jax.checkpoint; saving training state is spmd.checkpoints
