@@ -12,6 +12,7 @@ from spmd.devices import (device_count, device_put_replicated, device_put_sharde
                           devices, local_device_count, local_devices, process_count,
                           process_index)
 from spmd.transforms.custom_derivatives import custom_jvp, custom_vjp  # noqa: F401
+from spmd.transfers import block_until_ready, device_get, device_put  # noqa: F401
 from spmd.transforms.jacobians import hessian, jacfwd, jacobian, jacrev  # noqa: F401
 from spmd.transforms.remat import checkpoint_policies, remat  # noqa: F401
 
@@ -22,7 +23,7 @@ from spmd import random  # noqa: F401
 from spmd import lax  # noqa: F401
 from spmd import nn, scipy  # noqa: F401
 from spmd import distributed  # noqa: F401
-from spmd import dtypes, tree_util  # noqa: F401
+from spmd import dtypes, tree, tree_util  # noqa: F401
 
 
 checkpoint = remat  # jax.checkpoint; saving training state is spmd.checkpoints

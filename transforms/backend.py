@@ -330,6 +330,16 @@ def shards_to_numpy(buf, dtype) -> list:
     return [_shard_view(buf, i, dtype) for i in range(len(buf._sharding._devices))]
 
 
+def single_device_of(buf):
+    """The device holding a single-device buffer; None for one spread over several devices."""
+    sharding = buf._sharding
+    return sharding._device if type(sharding) is SingleDeviceSharding else None
+
+
+def delete(buf) -> None:
+    buf.delete()
+
+
 def block_until_ready(buf):
     buf.block_until_ready()
     return buf

@@ -7,7 +7,8 @@ from __future__ import annotations
 import functools
 from typing import Callable, Sequence
 
-from spmd.transforms import arguments, backend, caches, core, dtypes, lowering, tree_util
+from spmd.transforms import (arguments, backend, caches, core, dtypes, lowering, placement,
+                             tree_util)
 from spmd.transforms.array import Array
 from spmd.transforms.batching import batching_rules, vmap_flat
 from spmd.transforms.core import ClosedJaxpr, Jaxpr, Primitive, Tracer
@@ -29,22 +30,24 @@ class CompiledProgram:
     """An executable for a program with fixed input types; `run(args)` returns Arrays."""
     __slots__ = ("exe", "out_avals")
 
-    def __init__(self, jaxpr: Jaxpr, name: str, donated: Sequence[bool]):
+    def __init__(self, jaxpr: Jaxpr, name: str, donated: Sequence[bool], device=None):
         text = lowering.lower_module(jaxpr, name=name, donated=donated)
         self.out_avals = jaxpr.out_avals
-        self.exe = backend.compile(text, self.out_avals, [backend.default_device()])
+        self.exe = backend.compile(text, self.out_avals, [device or backend.default_device()])
 
     def run(self, bufs) -> list:
         return [Array(b, a) for b, a in zip(self.exe(bufs), self.out_avals)]
 
 
 @caches.cached
-def compiled_program(jaxpr: Jaxpr, name: str, donated: tuple) -> CompiledProgram:
-    return CompiledProgram(jaxpr, name, donated)
+def compiled_program(jaxpr: Jaxpr, name: str, donated: tuple, device=None) -> CompiledProgram:
+    return CompiledProgram(jaxpr, name, donated, device)
 
 
 def _jit_impl(*args, jaxpr, name, donated):
-    return compiled_program(jaxpr, name, donated).run([to_buffer(x) for x in args])
+    device = placement.device_for(args, what=f"jit of {name}")
+    return compiled_program(jaxpr, name, donated, device).run(
+        [to_buffer(x, device) for x in args])
 
 
 core.impl_rules[jit_p] = _jit_impl
@@ -154,7 +157,7 @@ class _Entry:
     """One traced signature: the program, its output structure and, when it has no traced
     consts, its executable and const buffers."""
     __slots__ = ("closed", "jaxpr", "consts", "out_tree", "program", "const_bufs", "name",
-                 "donated")
+                 "donated", "device")
 
     def __init__(self, closed: ClosedJaxpr, out_tree, name, donated):
         self.closed, self.out_tree, self.name = closed, out_tree, name
@@ -162,27 +165,35 @@ class _Entry:
         self.donated = tuple([False] * len(self.consts) + list(donated))
         self.program = None
         self.const_bufs = None
+        self.device = None  # where `program` runs
 
-    def executable(self) -> CompiledProgram:
-        if self.program is None:
-            self.program = compiled_program(self.jaxpr, self.name, self.donated)
-            self.const_bufs = [to_buffer(c) for c in self.consts]
+    def executable(self, device=None) -> CompiledProgram:
+        device = device or backend.default_device()
+        if self.program is None or device != self.device:
+            self.program = compiled_program(self.jaxpr, self.name, self.donated, device)
+            self.const_bufs = [to_buffer(c, device) for c in self.consts]
+            self.device = device
         return self.program
 
-    def __call__(self, *leaves):
-        program = self.executable()
-        outs = program.run(self.const_bufs + [to_buffer(x) for x in leaves])
+    def __call__(self, *leaves, device=None):
+        program = self.executable(device)
+        outs = program.run(self.const_bufs + [to_buffer(x, self.device) for x in leaves])
+        for x, donated in zip(leaves, self.donated[len(self.consts):]):
+            if donated and type(x) is Array:
+                x.delete()  # used up, as in JAX, even where XLA could not reuse its memory
         return tree_util.tree_unflatten(self.out_tree, outs)
 
 
 class _FastCall:
     """A signature seen before whose arguments are all device arrays: what JitFunction.__call__
     needs to go straight to XLA."""
-    __slots__ = ("run", "out_avals", "out_aval", "out_tree")
+    __slots__ = ("run", "out_avals", "out_aval", "out_tree", "donated")
 
-    def __init__(self, entry: "_Entry"):
-        program = entry.executable()
+    def __init__(self, entry: "_Entry", device):
+        program = entry.executable(device)
         self.run = program.exe.fast_call(entry.const_bufs)
+        # donated arguments: used up after the call, as in JAX (JitFunction.__call__)
+        self.donated = [i for i, d in enumerate(entry.donated[len(entry.consts):]) if d]
         self.out_avals = program.out_avals
         self.out_tree = entry.out_tree
         # the common case, one array out, is wrapped inline by the caller
@@ -195,8 +206,10 @@ class _FastCall:
 
 
 class JitFunction:
-    def __init__(self, fun: Callable, argnums: arguments.Argnums, inline: bool = False):
+    def __init__(self, fun: Callable, argnums: arguments.Argnums, inline: bool = False,
+                 device=None):
         functools.update_wrapper(self, fun)
+        self.device = device  # jit(device=...): None follows the arguments (placement.py)
         self.fun = fun
         self.argnums = argnums
         self.static_argnums, self.static_argnames = argnums.static_nums, argnums.static_names
@@ -260,23 +273,29 @@ class JitFunction:
                 except backend.JaxRuntimeError:
                     pass
                 else:
+                    for i in fast.donated:
+                        args[i].delete()
                     if fast.out_aval is not None:
                         return Array(outs[0], fast.out_aval)
                     return fast.wrap(outs)
         if self.inline and core.current_trace() is not core.eval_trace:
             return self.fun(*args, **kwargs)  # traced into the caller's program, no call
         entry, leaves = self._entry(args, kwargs)
-        if (not kwargs and not self.static_argnums and core.current_trace() is core.eval_trace
-                and all(type(a) is Array for a in leaves)
-                and not any(isinstance(c, Tracer) for c in entry.consts)):
+        eager = core.current_trace() is core.eval_trace and not any(
+            isinstance(c, Tracer) for c in entry.consts)
+        device = placement.device_for(leaves, self.device, f"jit of {self.name}") if eager \
+            else None
+        # the fast path takes arguments already on the program's device (XLA refuses others)
+        if (eager and not kwargs and not self.static_argnums
+                and all(type(a) is Array and backend.single_device_of(a._buf) == device
+                        for a in leaves)):
             avals = tuple(a.aval for a in leaves)
             if len(leaves) == len(args) and all(type(a) is Array for a in args):
-                self._fast[avals] = _FastCall(entry)
-            else:
-                self._fast_tree[(tree_util.tree_structure(args), avals)] = _FastCall(entry)
-        if core.current_trace() is core.eval_trace and not any(
-                isinstance(c, Tracer) for c in entry.consts):
-            return entry(*leaves)
+                self._fast[avals] = _FastCall(entry, device)
+            elif not any(entry.donated):  # (only flat arguments find their donated Arrays)
+                self._fast_tree[(tree_util.tree_structure(args), avals)] = _FastCall(entry, device)
+        if eager:
+            return entry(*leaves, device=device)
         outs = jit_p.bind(*entry.consts, *leaves, jaxpr=entry.jaxpr, name=self.name,
                           donated=entry.donated)
         return tree_util.tree_unflatten(entry.out_tree, outs)
@@ -319,25 +338,31 @@ def jit(fun: Callable | None = None, *, in_shardings=_UNSPECIFIED, out_shardings
 
     JAX's keywords: static_argnums/static_argnames (Python values, one program per value),
     donate_argnums/donate_argnames (buffers the program may reuse), inline (trace the function
-    into an enclosing transform's program instead of a call), backend ('cpu' or None).
-    keep_unused is accepted either way: spmd never prunes unused inputs. The keywords that
-    need meshes, devices or compiler plumbing spmd lacks raise NotImplementedError.
+    into an enclosing transform's program instead of a call), device (the device it runs on,
+    its arguments moved there; without it the program follows its arguments), backend ('cpu'
+    or None). keep_unused is accepted either way: spmd never prunes unused inputs. The
+    keywords that need meshes or compiler plumbing spmd lacks raise NotImplementedError.
     """
     unsupported = {"in_shardings": in_shardings is not _UNSPECIFIED,
                    "out_shardings": out_shardings is not _UNSPECIFIED,
-                   "device": device is not None, "abstracted_axes": abstracted_axes is not None,
+                   "abstracted_axes": abstracted_axes is not None,
                    "compiler_options": compiler_options is not None}
     for keyword, given in unsupported.items():
         if given:
             raise NotImplementedError(f"jit({keyword}=...) is not supported: "
                                       f"{_UNSUPPORTED_WHY[keyword]}; leave {keyword} out")
     arguments.check_backend(backend, "jit")
+    if device is not None and backend is not None:
+        raise ValueError(f"can't specify both a device and a backend for jit, got "
+                         f"device={device!r} and backend={backend!r}: give one of them")
+    placement.check_device(device, "jit")
 
     def make(f):
         arguments.check_callable(f, "jit")
         return JitFunction(f, arguments.resolve_argnums(
             f, "jit", static_argnums=static_argnums, static_argnames=static_argnames,
-            donate_argnums=donate_argnums, donate_argnames=donate_argnames), bool(inline))
+            donate_argnums=donate_argnums, donate_argnames=donate_argnames), bool(inline),
+            device)
     return make if fun is None else make(fun)
 
 
@@ -346,8 +371,6 @@ _UNSUPPORTED_WHY = {
                     "spreads work over devices)",
     "out_shardings": "spmd has no meshes or shardings (jit runs on the default device; pmap "
                      "spreads work over devices)",
-    "device": "jit runs on the default device (JAX deprecates device= too); put the inputs "
-              "where they should be with device_put",
     "abstracted_axes": "spmd traces with static shapes only",
     "compiler_options": "spmd passes no XLA compiler options per program",
 }
