@@ -5,7 +5,8 @@ from spmd.transforms.api import (grad, jvp, linearize, make_jaxpr, value_and_gra
                                  vmap)
 from spmd.transforms.array import Array  # noqa: F401
 from spmd.transforms.config import config  # noqa: F401
-from spmd.transforms.jit import jit  # noqa: F401
+from spmd.transforms.jit import disable_jit, jit  # noqa: F401
+from spmd.transforms.scopes import ensure_compile_time_eval, named_scope  # noqa: F401
 from spmd.transforms.caches import clear_caches  # noqa: F401
 from spmd.pmap import pmap  # noqa: F401
 from spmd.devices import (device_count, device_put_replicated, device_put_sharded,  # noqa: F401
@@ -23,7 +24,8 @@ from spmd import random  # noqa: F401
 from spmd import lax  # noqa: F401
 from spmd import nn, scipy  # noqa: F401
 from spmd import distributed  # noqa: F401
-from spmd import dtypes, tree, tree_util  # noqa: F401
+from spmd import debug, dtypes, tree, tree_util  # noqa: F401
+from spmd.callbacks import pure_callback  # noqa: F401
 
 
 checkpoint = remat  # jax.checkpoint; saving training state is spmd.checkpoints

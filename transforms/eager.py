@@ -46,13 +46,15 @@ def apply(prim, args, params):
     entry = _executables.get(key)
     if entry is None:
         jaxpr = one_op_jaxpr(prim, avals, params)
-        text = lowering.lower_module(jaxpr, name=prim.name)
-        exe = backend.compile(text, jaxpr.out_avals, [backend.default_device()])
-        entry = _executables[key] = (exe, jaxpr.out_avals, text)
-    exe, out_avals, text = entry
+        callbacks: list = []  # Python called from a loop body (transforms/callbacks.py)
+        text = lowering.lower_module(jaxpr, name=prim.name, host_callbacks=callbacks)
+        exe = backend.compile(text, jaxpr.out_avals, [backend.default_device()],
+                              host_callbacks=callbacks)
+        entry = _executables[key] = (exe, jaxpr.out_avals, text, callbacks)
+    exe, out_avals, text, callbacks = entry
     device = placement.device_for(args)
     if device != exe.devices[0]:  # an argument put on another device draws the op there
-        exe = backend.compile(text, out_avals, [device])
+        exe = backend.compile(text, out_avals, [device], host_callbacks=callbacks)
     outs = [Array(b, a) for b, a in zip(exe([to_buffer(x, device) for x in args]), out_avals)]
     return outs if prim.multiple_results else outs[0]
 

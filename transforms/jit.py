@@ -4,6 +4,7 @@ call primitive, whose rules transform its sub-program; inside another jit or pma
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 from typing import Callable, Sequence
 
@@ -11,6 +12,7 @@ from spmd.transforms import (arguments, backend, caches, core, dtypes, lowering,
                              tree_util)
 from spmd.transforms.array import Array
 from spmd.transforms.batching import batching_rules, vmap_flat
+from spmd.transforms.config import config
 from spmd.transforms.core import ClosedJaxpr, Jaxpr, Primitive, Tracer
 from spmd.transforms.eager import to_buffer
 from spmd.transforms.jvp import Zero, instantiate, jvp_flat, jvp_rules
@@ -31,9 +33,11 @@ class CompiledProgram:
     __slots__ = ("exe", "out_avals")
 
     def __init__(self, jaxpr: Jaxpr, name: str, donated: Sequence[bool], device=None):
-        text = lowering.lower_module(jaxpr, name=name, donated=donated)
+        callbacks: list = []  # the Python the program calls (transforms/callbacks.py)
+        text = lowering.lower_module(jaxpr, name=name, donated=donated, host_callbacks=callbacks)
         self.out_avals = jaxpr.out_avals
-        self.exe = backend.compile(text, self.out_avals, [device or backend.default_device()])
+        self.exe = backend.compile(text, self.out_avals, [device or backend.default_device()],
+                                   host_callbacks=callbacks)
 
     def run(self, bufs) -> list:
         return [Array(b, a) for b, a in zip(self.exe(bufs), self.out_avals)]
@@ -252,6 +256,8 @@ class JitFunction:
         return _Entry(closed, out_tree_box[0], self.name, donated)
 
     def __call__(self, *args, **kwargs):
+        if _jit_disabled:  # spmd.disable_jit(): the Python runs eagerly
+            return self.fun(*args, **kwargs)
         # Fast path: a repeat call with device arrays only, outside any transform. Every
         # microsecond here is dispatch time (a jitted x + 1 runs in a few), hence one plain
         # loop, the trace read without a call, and no check of where the buffers live: a buffer
@@ -325,6 +331,29 @@ class JitFunction:
 
     def __get__(self, obj, objtype=None):  # decorating methods
         return self if obj is None else functools.partial(self, obj)
+
+
+_jit_disabled = bool(config.disable_jit)  # read on every call, so a module global
+
+
+def _set_disabled(value):
+    global _jit_disabled
+    _jit_disabled = bool(value)
+
+
+config.on_change("disable_jit", _set_disabled)
+
+
+@contextlib.contextmanager
+def disable_jit(disable: bool = True):
+    """`with disable_jit(): ...`: jitted functions run their Python eagerly, op by op, so that
+    prints show values and a debugger can stop inside (as jax.disable_jit)."""
+    before = config.disable_jit
+    config.update("disable_jit", bool(disable))
+    try:
+        yield
+    finally:
+        config.update("disable_jit", before)
 
 
 _UNSPECIFIED = object()  # in_shardings/out_shardings not given
