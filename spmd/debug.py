@@ -5,7 +5,6 @@ order. The callback receives NumPy arrays (JAX hands it its Arrays)."""
 from __future__ import annotations
 
 import builtins
-import string
 from typing import Any, Callable
 
 import numpy as np

@@ -9,7 +9,7 @@ import pytest
 import spmd
 
 PUBLIC = ["spmd.tree_util", "spmd.numpy", "spmd.lax", "spmd.random", "spmd.nn", "spmd.scipy",
-          "spmd.scipy.special", "spmd.dtypes", "spmd.distributed"]
+          "spmd.scipy.special", "spmd.dtypes", "spmd.distributed", "spmd.tree", "spmd.debug"]
 
 
 @pytest.mark.parametrize("name", PUBLIC)
