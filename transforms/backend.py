@@ -136,6 +136,7 @@ class _ClientState:
     def __init__(self):
         self.client = None
         self.distributed = None  # (distributed_client, process_id, num_processes)
+        self.default_device = None
         self.lock = threading.Lock()
 
 
@@ -202,7 +203,10 @@ def local_devices() -> list:
 
 
 def default_device():
-    return client().local_devices()[0]
+    device = _state.default_device  # read by every eager op: not a fresh list each time
+    if device is None:
+        device = _state.default_device = client().local_devices()[0]
+    return device
 
 
 def process_index() -> int:
