@@ -27,13 +27,16 @@ def _put(x, device, donate: bool, may_alias):
         return x
     if type(x) is not Array:
         return make_array(x, device=device)
-    here = None if x.is_multi_device else _backend.single_device_of(x._buf)
-    if (device is None or here == device) and may_alias is not False and here is not None:
+    if may_alias is not False and (device is None or device == _single_device(x)):
         return x
     moved = Array(_backend.device_put(np.asarray(x), x.aval, device), x.aval)
     if donate:
         x.delete()
     return moved
+
+
+def _single_device(x: Array):
+    return None if x.is_multi_device else _backend.single_device_of(x._buf)
 
 
 def device_get(x):

@@ -187,14 +187,18 @@ def _debug_lower(ctx, *args, callback, ordered):
         return ()
     operands, avals = list(args), list(ctx.in_avals)
     module = ctx.module
-    if ordered and not ctx.nested and module.ordered_token is not None:
-        operands.append(module.ordered_token[0])  # called after the previous ordered call
-        avals.append(module.ordered_token[1])
-    out_avals = [_TOKEN] if ordered and not ctx.nested else []
-    out = write_host_callback(ctx, host, operands, avals, out_avals,
+    # Ordered calls of the top-level block form a chain of their own (the MPI all-reduces'
+    # chain, ModuleContext.ordered_token, must start at the call-order check): each takes the
+    # previous one's dummy result, so XLA runs them in program order.
+    chained = ordered and not ctx.nested
+    previous = getattr(module, "ordered_callback_token", None) if chained else None
+    if previous is not None:
+        operands.append(previous)
+        avals.append(_TOKEN)
+    out = write_host_callback(ctx, host, operands, avals, [_TOKEN] if chained else [],
                               f'spmd_callback = "{callback.serial}"')
-    if out_avals:
-        module.ordered_token = (out, _TOKEN)
+    if chained:
+        module.ordered_callback_token = out
     return []
 
 

@@ -59,6 +59,10 @@ def test_device_get_and_block_until_ready_over_pytrees():
     assert spmd.block_until_ready(tree) is tree
     x = spmd.pmap(lambda v: v * 2)(np.arange(8, dtype=np.float32))
     np.testing.assert_array_equal(spmd.device_get(x), 2 * np.arange(8))
+    assert spmd.device_put(x) is x  # a pmap result stays spread over its devices
+    gathered = spmd.device_put(x, devices()[1])
+    assert gathered.devices() == {devices()[1]}
+    np.testing.assert_array_equal(np.asarray(gathered), 2 * np.arange(8))
 
 
 def test_computation_follows_its_data():
