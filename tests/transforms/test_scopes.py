@@ -60,3 +60,19 @@ def test_named_scope_as_context_manager_and_decorator():
     with pytest.raises(TypeError, match="named_scope name argument must be a string"):
         with spmd.named_scope(3):
             pass
+
+
+def test_named_scope_names_the_operations_in_the_lowered_program():
+    @spmd.jit
+    def f(x):
+        with spmd.named_scope("dense"):
+            y = jnp.tanh(x)
+        with spmd.named_scope('odd"name'):
+            return y * 2
+
+    x = np.ones(3, np.float32)
+    text = f.lower(x).as_text()
+    assert '"stablehlo.tanh"(%arg0) : (tensor<3xf32>) -> (tensor<3xf32>) loc("dense/tanh")' in text
+    assert 'loc("odd\\"name/mul")' in text
+    np.testing.assert_allclose(np.asarray(f(x)), np.tanh(x) * 2, rtol=1e-6)  # XLA parses it
+    assert "loc(" not in spmd.jit(lambda v: jnp.tanh(v) * 2).lower(x).as_text()
