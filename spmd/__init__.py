@@ -7,6 +7,7 @@ from spmd.transforms.array import Array  # noqa: F401
 from spmd.transforms.config import config  # noqa: F401
 from spmd.transforms.jit import disable_jit, jit  # noqa: F401
 from spmd.transforms.scopes import ensure_compile_time_eval, named_scope  # noqa: F401
+from spmd.transforms.shapes import ShapeDtypeStruct, eval_shape  # noqa: F401
 from spmd.transforms.caches import clear_caches  # noqa: F401
 from spmd.pmap import pmap  # noqa: F401
 from spmd.devices import (device_count, device_put_replicated, device_put_sharded,  # noqa: F401
@@ -21,6 +22,7 @@ import spmd.transforms as _transforms  # noqa: F401  (declares primitives, insta
 from spmd import numpy  # noqa: F401  (installs the array operators)
 from spmd import checkpoints, data, optim  # noqa: F401,E402
 from spmd import random  # noqa: F401
+from spmd.random.impls import default_prng_impl  # noqa: F401
 from spmd import lax  # noqa: F401
 from spmd import nn, scipy  # noqa: F401
 from spmd import distributed  # noqa: F401
