@@ -136,6 +136,7 @@ class _ClientState:
     def __init__(self):
         self.client = None
         self.distributed = None  # (distributed_client, process_id, num_processes)
+        self.default_device = None
         self.lock = threading.Lock()
 
 
@@ -202,7 +203,10 @@ def local_devices() -> list:
 
 
 def default_device():
-    return client().local_devices()[0]
+    device = _state.default_device  # read by every eager op: not a fresh list each time
+    if device is None:
+        device = _state.default_device = client().local_devices()[0]
+    return device
 
 
 def process_index() -> int:
@@ -328,6 +332,16 @@ def shards_to_numpy(buf, dtype) -> list:
     """Every shard of a multi-device array, in its sharding's device order, as host views."""
     buf.block_until_ready()
     return [_shard_view(buf, i, dtype) for i in range(len(buf._sharding._devices))]
+
+
+def single_device_of(buf):
+    """The device holding a single-device buffer; None for one spread over several devices."""
+    sharding = buf._sharding
+    return sharding._device if type(sharding) is SingleDeviceSharding else None
+
+
+def delete(buf) -> None:
+    buf.delete()
 
 
 def block_until_ready(buf):

@@ -4,14 +4,17 @@ call primitive, whose rules transform its sub-program; inside another jit or pma
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 from typing import Callable, Sequence
 
 import numpy as np
 
-from spmd.transforms import arguments, backend, caches, core, dtypes, lowering, stages, tree_util
+from spmd.transforms import (arguments, backend, caches, core, dtypes, lowering, placement,
+                             stages, tree_util)
 from spmd.transforms.array import Array
 from spmd.transforms.batching import batching_rules, vmap_flat
+from spmd.transforms.config import config
 from spmd.transforms.core import ClosedJaxpr, Jaxpr, Primitive, Tracer
 from spmd.transforms.eager import to_buffer
 from spmd.transforms.jvp import Zero, instantiate, jvp_flat, jvp_rules
@@ -36,14 +39,15 @@ class CompiledProgram:
     __slots__ = ("exe", "out_avals", "float0_out")
 
     def __init__(self, jaxpr: Jaxpr, name: str, donated: Sequence[bool],
-                 compiler_options: tuple = ()):
-        text = lowering.lower_module(jaxpr, name=name, donated=donated)
+                 compiler_options: tuple = (), device=None):
+        callbacks: list = []  # the Python the program calls (transforms/callbacks.py)
+        text = lowering.lower_module(jaxpr, name=name, donated=donated, host_callbacks=callbacks)
         self.out_avals = jaxpr.out_avals
         self.float0_out = any(a.dtype == dtypes.float0 for a in self.out_avals)
         device_avals = [a.update(dtype=np.bool_) if a.dtype == dtypes.float0 else a
                         for a in self.out_avals]
-        self.exe = backend.compile(text, device_avals, [backend.default_device()],
-                                   compiler_options=compiler_options)
+        self.exe = backend.compile(text, device_avals, [device or backend.default_device()],
+                                   compiler_options=compiler_options, host_callbacks=callbacks)
 
     def run(self, bufs) -> list:
         if self.float0_out:
@@ -54,12 +58,14 @@ class CompiledProgram:
 
 @caches.cached
 def compiled_program(jaxpr: Jaxpr, name: str, donated: tuple,
-                     compiler_options: tuple = ()) -> CompiledProgram:
-    return CompiledProgram(jaxpr, name, donated, compiler_options)
+                     compiler_options: tuple = (), device=None) -> CompiledProgram:
+    return CompiledProgram(jaxpr, name, donated, compiler_options, device)
 
 
 def _jit_impl(*args, jaxpr, name, donated):
-    return compiled_program(jaxpr, name, donated).run([to_buffer(x) for x in args])
+    device = placement.device_for(args, what=f"jit of {name}")
+    return compiled_program(jaxpr, name, donated, (), device).run(
+        [to_buffer(x, device) for x in args])
 
 
 core.impl_rules[jit_p] = _jit_impl
@@ -158,7 +164,7 @@ class _Entry:
     names the argument leaves, for errors) and, when it has no traced consts, its executable
     and const buffers."""
     __slots__ = ("closed", "jaxpr", "consts", "in_tree", "labels", "out_tree", "program",
-                 "const_bufs", "name", "donated", "compiler_options")
+                 "const_bufs", "name", "donated", "compiler_options", "device")
 
     def __init__(self, closed: ClosedJaxpr, in_tree, labels, out_tree, name, donated,
                  compiler_options: tuple = ()):
@@ -169,17 +175,23 @@ class _Entry:
         self.donated = tuple([False] * len(self.consts) + list(donated))
         self.program = None
         self.const_bufs = None
+        self.device = None  # where `program` runs
 
-    def executable(self) -> CompiledProgram:
-        if self.program is None:
+    def executable(self, device=None) -> CompiledProgram:
+        device = device or backend.default_device()
+        if self.program is None or device != self.device:
             self.program = compiled_program(self.jaxpr, self.name, self.donated,
-                                            self.compiler_options)
-            self.const_bufs = [to_buffer(c) for c in self.consts]
+                                            self.compiler_options, device)
+            self.const_bufs = [to_buffer(c, device) for c in self.consts]
+            self.device = device
         return self.program
 
-    def __call__(self, *leaves):
-        program = self.executable()
-        outs = program.run(self.const_bufs + [to_buffer(x) for x in leaves])
+    def __call__(self, *leaves, device=None):
+        program = self.executable(device)
+        outs = program.run(self.const_bufs + [to_buffer(x, self.device) for x in leaves])
+        for x, donated in zip(leaves, self.donated[len(self.consts):]):
+            if donated and type(x) is Array:
+                x.delete()  # used up, as in JAX, even where XLA could not reuse its memory
         return tree_util.tree_unflatten(self.out_tree, outs)
 
 
@@ -187,10 +199,12 @@ class _FastCall:
     """A signature seen before whose arguments are all device arrays: what JitFunction.__call__
     needs to go straight to XLA. The caller runs `execute(leading + bufs)` itself and wraps one
     array out inline: a call through a helper frame costs a tenth of a jitted `x + 1`."""
-    __slots__ = ("execute", "handlers", "leading", "out_avals", "out_aval", "out_tree")
+    __slots__ = ("execute", "handlers", "leading", "out_avals", "out_aval", "out_tree", "donated")
 
-    def __init__(self, entry: "_Entry"):
-        program = entry.executable()
+    def __init__(self, entry: "_Entry", device):
+        program = entry.executable(device)
+        # donated arguments: used up after the call, as in JAX (JitFunction.__call__)
+        self.donated = [i for i, d in enumerate(entry.donated[len(entry.consts):]) if d]
         self.execute = program.exe.loaded.execute_sharded
         self.handlers = program.exe.handlers
         self.leading = list(entry.const_bufs)
@@ -210,9 +224,10 @@ class _FastCall:
 
 class JitFunction:
     def __init__(self, fun: Callable, argnums: arguments.Argnums, inline: bool = False,
-                 compiler_options: tuple = ()):
+                 compiler_options: tuple = (), device=None):
         functools.update_wrapper(self, fun)
         self.fun = fun
+        self.device = device  # jit(device=...): None follows the arguments (placement.py)
         self.compiler_options = compiler_options
         self.argnums = argnums
         self.static_argnums, self.static_argnames = argnums.static_nums, argnums.static_names
@@ -257,6 +272,8 @@ class JitFunction:
                       self.compiler_options)
 
     def __call__(self, *args, **kwargs):
+        if _jit_disabled:  # spmd.disable_jit(): the Python runs eagerly
+            return self.fun(*args, **kwargs)
         # Fast path: a repeat call with device arrays only, outside any transform. Every
         # microsecond here is dispatch time (a jitted x + 1 runs in a few), hence one argument
         # looked up by its aval alone, straight-line code, the trace read without a call, and
@@ -284,25 +301,31 @@ class JitFunction:
                 except backend.JaxRuntimeError:
                     pass
                 else:
+                    for i in fast.donated:
+                        args[i].delete()
                     if fast.out_aval is not None:
                         return Array(outs[0], fast.out_aval)
                     return fast.wrap(outs)
         if self.inline and core.current_trace() is not core.eval_trace:
             return self.fun(*args, **kwargs)  # traced into the caller's program, no call
         entry, leaves = self._entry(args, kwargs)
-        if (not kwargs and not self.static_argnums and core.current_trace() is core.eval_trace
-                and all(type(a) is Array for a in leaves)
-                and not any(isinstance(c, Tracer) for c in entry.consts)
-                and not entry.executable().float0_out):  # float0 results are host zeros
+        eager = core.current_trace() is core.eval_trace and not any(
+            isinstance(c, Tracer) for c in entry.consts)
+        device = placement.device_for(leaves, self.device, f"jit of {self.name}") if eager \
+            else None
+        # the fast path takes arguments already on the program's device (XLA refuses others)
+        if (eager and not kwargs and not self.static_argnums
+                and all(type(a) is Array and backend.single_device_of(a._buf) == device
+                        for a in leaves)
+                and not entry.executable(device).float0_out):  # float0 results are host zeros
             avals = tuple(a.aval for a in leaves)
             if len(leaves) == len(args) and all(type(a) is Array for a in args):
                 # one argument is keyed by its aval alone, as the fast path looks it up
-                self._fast[avals[0] if len(avals) == 1 else avals] = _FastCall(entry)
-            else:
-                self._fast_tree[(tree_util.tree_structure(args), avals)] = _FastCall(entry)
-        if core.current_trace() is core.eval_trace and not any(
-                isinstance(c, Tracer) for c in entry.consts):
-            return entry(*leaves)
+                self._fast[avals[0] if len(avals) == 1 else avals] = _FastCall(entry, device)
+            elif not any(entry.donated):  # (only flat arguments find their donated Arrays)
+                self._fast_tree[(tree_util.tree_structure(args), avals)] = _FastCall(entry, device)
+        if eager:
+            return entry(*leaves, device=device)
         outs = jit_p.bind(*entry.consts, *leaves, jaxpr=entry.jaxpr, name=self.name,
                           donated=entry.donated)
         return tree_util.tree_unflatten(entry.out_tree, outs)
@@ -369,6 +392,29 @@ class _CompiledJit:
         return self._run(self._const_bufs + [to_buffer(x) for x in leaves])
 
 
+_jit_disabled = bool(config.disable_jit)  # read on every call, so a module global
+
+
+def _set_disabled(value):
+    global _jit_disabled
+    _jit_disabled = bool(value)
+
+
+config.on_change("disable_jit", _set_disabled)
+
+
+@contextlib.contextmanager
+def disable_jit(disable: bool = True):
+    """`with disable_jit(): ...`: jitted functions run their Python eagerly, op by op, so that
+    prints show values and a debugger can stop inside (as jax.disable_jit)."""
+    before = config.disable_jit
+    config.update("disable_jit", bool(disable))
+    try:
+        yield
+    finally:
+        config.update("disable_jit", before)
+
+
 _UNSPECIFIED = object()  # in_shardings/out_shardings not given
 _backend = backend  # jit's `backend` keyword hides the module there
 
@@ -381,20 +427,25 @@ def jit(fun: Callable | None = None, *, in_shardings=_UNSPECIFIED, out_shardings
 
     JAX's keywords: static_argnums/static_argnames (Python values, one program per value),
     donate_argnums/donate_argnames (buffers the program may reuse), inline (trace the function
-    into an enclosing transform's program instead of a call), backend ('cpu' or None).
-    keep_unused is accepted either way: spmd never prunes unused inputs. compiler_options
+    into an enclosing transform's program instead of a call), device (the device it runs on,
+    its arguments moved there; without it the program follows its arguments), backend ('cpu'
+    or None). keep_unused is accepted either way: spmd never prunes unused inputs. compiler_options
     ({name: value}, XLA's options) compile the function's programs; a jitted function inside
     grad, vmap or another transform runs the transformed program with XLA's defaults. The
-    keywords that need meshes or devices spmd lacks raise NotImplementedError.
+    keywords that need meshes spmd lacks raise NotImplementedError.
     """
     unsupported = {"in_shardings": in_shardings is not _UNSPECIFIED,
                    "out_shardings": out_shardings is not _UNSPECIFIED,
-                   "device": device is not None, "abstracted_axes": abstracted_axes is not None}
+                   "abstracted_axes": abstracted_axes is not None}
     for keyword, given in unsupported.items():
         if given:
             raise NotImplementedError(f"jit({keyword}=...) is not supported: "
                                       f"{_UNSUPPORTED_WHY[keyword]}; leave {keyword} out")
     arguments.check_backend(backend, "jit")
+    if device is not None and backend is not None:
+        raise ValueError(f"can't specify both a device and a backend for jit, got "
+                         f"device={device!r} and backend={backend!r}: give one of them")
+    placement.check_device(device, "jit")
     options = _backend.compiler_options_key(compiler_options)
 
     def make(f):
@@ -402,7 +453,7 @@ def jit(fun: Callable | None = None, *, in_shardings=_UNSPECIFIED, out_shardings
         return JitFunction(f, arguments.resolve_argnums(
             f, "jit", static_argnums=static_argnums, static_argnames=static_argnames,
             donate_argnums=donate_argnums, donate_argnames=donate_argnames), bool(inline),
-            options)
+            options, device)
     return make if fun is None else make(fun)
 
 
@@ -411,7 +462,5 @@ _UNSUPPORTED_WHY = {
                     "spreads work over devices)",
     "out_shardings": "spmd has no meshes or shardings (jit runs on the default device; pmap "
                      "spreads work over devices)",
-    "device": "jit runs on the default device (JAX deprecates device= too); put the inputs "
-              "where they should be with device_put",
     "abstracted_axes": "spmd traces with static shapes only",
 }
