@@ -25,3 +25,5 @@ from spmd.transforms.lax.gather_scatter import (GatherDimensionNumbers,  # noqa:
 from spmd.transforms.lax.bitcast import bitcast_convert_type  # noqa: F401
 from spmd.transforms.lax.control_flow import (cond, fori_loop, map, scan, switch,  # noqa: F401,A004
                                               while_loop)
+from spmd.transforms.lax.fourier import FftType, fft  # noqa: F401
+from spmd.transforms.lax import linalg  # noqa: F401  (jax.lax.linalg)
