@@ -11,13 +11,13 @@ from __future__ import annotations
 import numpy as np
 
 from spmd.transforms import core, dtypes
-from spmd.transforms.batching import batching_rules, bdim_at_front, moveaxis
+from spmd.transforms.batching import batching_rules, bdim_at_front
 from spmd.transforms.core import Primitive, ShapedArray
 from spmd.transforms.jvp import Zero, instantiate, jvp_rules, linear_primitives
 from spmd.transforms.lax import elementwise as ew
 from spmd.transforms.lax.composite import lower_fun
 from spmd.transforms.lax.control_flow import fori_loop
-from spmd.transforms.lax.lapack import (batch_to_matrix, check_matrix, conj, diag_matrix,
+from spmd.transforms.lax.lapack import (check_matrix, conj, diag_matrix,
                                         diagonal, eye_like, full_like, info_ok, lapack_call,
                                         mH, matmul, mT, nan_where_failed, shape, tril, triu)
 from spmd.transforms.lax.reductions import reduce_sum
@@ -508,6 +508,3 @@ def triangular_solve(a, b, *, left_side: bool = False, lower: bool = False,
                                    conjugate_a=bool(conjugate_a),
                                    unit_diagonal=bool(unit_diagonal))
 
-
-__all__ = ["cholesky", "eigh", "lu", "lu_pivots_to_permutation", "qr", "svd", "symmetrize",
-           "triangular_solve", "permute_rows", "batch_to_matrix", "moveaxis"]
