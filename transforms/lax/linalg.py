@@ -91,6 +91,7 @@ def symmetrize(x):
 def cholesky(x, *, symmetrize_input: bool = True):
     """The lower Cholesky factor L (x = L L^H) of each Hermitian positive-definite matrix;
     NaN where x is not positive definite."""
+    check_matrix("cholesky", core.get_aval(x), square=True)
     return cholesky_p.bind(symmetrize(x) if symmetrize_input else x)
 
 
@@ -323,6 +324,7 @@ jvp_rules[eigh_p] = _eigh_jvp
 
 def eigh(x, *, lower: bool = True, symmetrize_input: bool = True):
     """(v, w): eigenvectors (columns of v) and ascending eigenvalues of Hermitian matrices."""
+    check_matrix("eigh", core.get_aval(x), square=True)
     return eigh_p.bind(symmetrize(x) if symmetrize_input else x, lower=bool(lower))
 
 
