@@ -11,7 +11,9 @@ from spmd.transforms.lax.lapack import mH
 from tests.oracles import check_grads, check_mapped, tolerance
 
 DTYPES = [np.float32, np.float64, np.complex64, np.complex128]
-SHAPES = [(4, 4), (2, 5, 3), (2, 3, 5)]  # square; a batch of tall; a batch of wide
+# every dtype and every shape family (square; a batch of tall; a batch of wide; tall), paired
+# rather than crossed: each pair compiles programs of its own
+DTYPE_SHAPES = list(zip(DTYPES, [(2, 3, 5), (4, 4), (2, 5, 3), (3, 2)]))
 
 
 def _draw(shape, dtype, seed=0):
@@ -54,8 +56,7 @@ def test_cholesky_matches_numpy(dtype):
     _close(factor, np.linalg.cholesky(a), dtype)
 
 
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("dtype, shape", DTYPE_SHAPES)
 def test_lu_reconstructs_the_permuted_matrix(dtype, shape):
     a = _draw(shape, dtype)
     lu, pivots, perm = (np.asarray(v) for v in linalg.lu(a))
@@ -73,18 +74,17 @@ def test_lu_reconstructs_the_permuted_matrix(dtype, shape):
     np.testing.assert_array_equal(perm, expected)
 
 
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("shape", SHAPES)
-@pytest.mark.parametrize("full_matrices", [True, False])
-def test_qr_is_orthonormal_times_upper_triangular(dtype, shape, full_matrices):
+@pytest.mark.parametrize("dtype, shape", DTYPE_SHAPES)
+def test_qr_is_orthonormal_times_upper_triangular(dtype, shape):
     a = _draw(shape, dtype)
-    q, r = (np.asarray(v) for v in linalg.qr(a, full_matrices=full_matrices))
-    m, n = shape[-2:]
-    k = m if full_matrices else min(m, n)
-    assert q.shape == shape[:-2] + (m, k) and r.shape == shape[:-2] + (k, n)
-    _close(q @ r, a, dtype)
-    _close(_mH(q) @ q, np.broadcast_to(np.eye(k), q.shape[:-2] + (k, k)), dtype)
-    np.testing.assert_array_equal(r, np.triu(r))
+    for full_matrices in (True, False):
+        q, r = (np.asarray(v) for v in linalg.qr(a, full_matrices=full_matrices))
+        m, n = shape[-2:]
+        k = m if full_matrices else min(m, n)
+        assert q.shape == shape[:-2] + (m, k) and r.shape == shape[:-2] + (k, n)
+        _close(q @ r, a, dtype)
+        _close(_mH(q) @ q, np.broadcast_to(np.eye(k), q.shape[:-2] + (k, k)), dtype)
+        np.testing.assert_array_equal(r, np.triu(r))
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -96,8 +96,7 @@ def test_eigh_matches_numpy(dtype):
     _close(a @ v, v * w[..., None, :], dtype)
 
 
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("dtype, shape", DTYPE_SHAPES)
 def test_svd_matches_numpy(dtype, shape):
     a = _draw(shape, dtype)
     s, u, vt = (np.asarray(x) for x in linalg.svd(a, full_matrices=False))
@@ -112,10 +111,10 @@ def test_svd_matches_numpy(dtype, shape):
            np.broadcast_to(np.eye(m), shape[:-2] + (m, m)), dtype)
 
 
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("left_side, lower, transpose_a, conjugate_a, unit_diagonal", [
-    (True, True, False, False, False), (True, False, True, False, True),
-    (False, True, True, True, False), (False, False, False, True, False)])
+@pytest.mark.parametrize("dtype, left_side, lower, transpose_a, conjugate_a, unit_diagonal", [
+    (np.float32, True, True, False, False, False), (np.float64, True, False, True, False, True),
+    (np.complex64, False, True, True, True, False),
+    (np.complex128, False, False, False, True, False)])
 def test_triangular_solve_matches_numpy(dtype, left_side, lower, transpose_a, conjugate_a,
                                         unit_diagonal):
     a = _draw((2, 3, 3), dtype) + 3 * np.eye(3, dtype=dtype)
@@ -146,29 +145,36 @@ def _svd_invariants(a):
     return (u * s[None, :] ** 3) @ u.T, (vt.T * s[None, :] ** 2) @ vt
 
 
-GRADS = {
-    "cholesky": (lambda a: linalg.cholesky(a), lambda: _positive_definite(3, np.float64)),
-    "lu": (lambda a: linalg.lu(a)[0], lambda: _draw((2, 3, 3), np.float64)),
-    "lu_tall": (lambda a: linalg.lu(a)[0], lambda: _draw((4, 2), np.float64)),
-    "lu_wide": (lambda a: linalg.lu(a)[0], lambda: _draw((2, 4), np.float64)),
-    "qr": (lambda a: linalg.qr(a, full_matrices=False), lambda: _draw((4, 3), np.float64)),
-    "qr_wide": (lambda a: linalg.qr(a), lambda: _draw((2, 4), np.float64)),
-    # v f(w) v^H is the same for every choice of eigenvector signs
-    "eigh": (lambda a: (lambda v, w: (w, (v * w[..., None, :] ** 3) @ v.T))(*linalg.eigh(a)),
-             lambda: _hermitian(3, np.float64)),
-    "svd_values": (lambda a: linalg.svd(a, compute_uv=False), lambda: _draw((4, 3), np.float64)),
-    "svd_tall": (lambda a: _svd_invariants(a), lambda: _draw((4, 3), np.float64)),
-    "svd_wide": (lambda a: _svd_invariants(a), lambda: _draw((3, 4), np.float64)),
-    "triangular_solve": (lambda a: linalg.triangular_solve(
-        a, np.arange(6.0).reshape(3, 2), left_side=True, lower=True),
-        lambda: _draw((3, 3), np.float64) + 3 * np.eye(3)),
-}
+def _factorizations(spd, square, tall, wide, lower):
+    return (linalg.cholesky(spd), linalg.lu(square)[0], linalg.lu(tall)[0], linalg.lu(wide)[0],
+            linalg.triangular_solve(lower, wide.T, left_side=True, lower=True))
 
 
-@pytest.mark.parametrize("name", list(GRADS))
-def test_derivatives_match_finite_differences(name):
-    fn, draw = GRADS[name]
-    check_grads(spmd.jit(fn), (draw(),), order=1)
+def _orthogonal(tall, wide, symmetric):
+    v, w = linalg.eigh(symmetric)
+    return (linalg.qr(tall, full_matrices=False), linalg.qr(wide),
+            (w, (v * w[None, :] ** 3) @ v.T),  # v f(w) v^T: the same for any eigenvector signs
+            linalg.svd(tall, compute_uv=False), _svd_invariants(tall), _svd_invariants(wide))
+
+
+def _svd_invariants(a):
+    """u f(s) u^T and v g(s) v^T: the same for every choice of singular vector signs."""
+    s, u, vt = linalg.svd(a, full_matrices=False)
+    return (u * s[None, :] ** 3) @ u.T, (vt.T * s[None, :] ** 2) @ vt
+
+
+def test_factorization_derivatives_match_finite_differences():
+    # one program for several decompositions: every check compiles its programs once
+    check_grads(spmd.jit(_factorizations), (
+        _positive_definite(3, np.float64), _draw((3, 3), np.float64, 1),
+        _draw((4, 2), np.float64, 2), _draw((2, 4), np.float64, 3),
+        _draw((4, 4), np.float64, 4) + 3 * np.eye(4)), order=1)
+
+
+def test_orthogonal_decomposition_derivatives_match_finite_differences():
+    check_grads(spmd.jit(_orthogonal), (_draw((4, 3), np.float64, 1),
+                                        _draw((3, 4), np.float64, 2),
+                                        _hermitian(3, np.float64)), order=1)
 
 
 def test_cholesky_second_derivative():
