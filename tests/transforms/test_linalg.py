@@ -188,22 +188,25 @@ def test_triangular_solve_is_differentiable_in_b_by_transposition():
                 (_draw((2, 3), np.float64),), order=1)
 
 
-@pytest.mark.parametrize("name", ["cholesky", "eigh", "svd"])
-def test_complex_jvp_matches_finite_differences(name):
-    a = {"cholesky": _positive_definite(3, np.complex128),
-         "eigh": _hermitian(3, np.complex128),
-         "svd": _draw((3, 2), np.complex128)}[name]
-    fn = {"cholesky": linalg.cholesky,
-          "eigh": lambda a: (lambda v, w: (v * (w[None, :] ** 3).astype(v.dtype)) @ mH(v))(
-              *linalg.eigh(a)),
-          "svd": lambda a: linalg.svd(a, compute_uv=False)}[name]
-    da = _draw(a.shape, np.complex128, seed=3)
-    if name != "svd":
-        da = (da + _mH(da)) / 2  # a Hermitian direction keeps the input Hermitian
-    _, tangent = spmd.jvp(fn, (a,), (da,))
+def _complex_functions(spd, hermitian, tall):
+    v, w = linalg.eigh(hermitian)
+    return (linalg.cholesky(spd), (v * (w[None, :] ** 3).astype(v.dtype)) @ mH(v),
+            linalg.svd(tall, compute_uv=False))
+
+
+def test_complex_jvps_match_finite_differences():
+    args = (_positive_definite(3, np.complex128), _hermitian(3, np.complex128),
+            _draw((3, 2), np.complex128))
+    tangents = [_draw(a.shape, np.complex128, seed=3) for a in args]
+    tangents[:2] = [(t + _mH(t)) / 2 for t in tangents[:2]]  # keep the inputs Hermitian
+    fn = spmd.jit(_complex_functions)
+    _, got = spmd.jvp(fn, args, tangents)
     eps = 1e-6
-    expected = (np.asarray(fn(a + eps * da)) - np.asarray(fn(a - eps * da))) / (2 * eps)
-    np.testing.assert_allclose(np.asarray(tangent), expected, atol=1e-6)
+    plus = fn(*[a + eps * t for a, t in zip(args, tangents)])
+    minus = fn(*[a - eps * t for a, t in zip(args, tangents)])
+    for g, p, m in zip(got, plus, minus):
+        expected = (np.asarray(p) - np.asarray(m)) / (2 * eps)
+        np.testing.assert_allclose(np.asarray(g), expected, atol=1e-6)
 
 
 # ---------------------------------------------------------------- batching
@@ -213,7 +216,8 @@ def test_complex_jvp_matches_finite_differences(name):
     lambda a: linalg.triangular_solve(a, np.ones((3, 2)), left_side=True)],
     ids=["lu", "qr", "svd", "eigh", "cholesky", "triangular_solve"])
 def test_vmap_matches_the_loop(fn):
-    check_mapped(spmd.vmap(fn, in_axes=1), fn, [_draw((3, 2, 3), np.float64)], in_axes=1)
+    check_mapped(spmd.jit(spmd.vmap(fn, in_axes=1)), spmd.jit(fn), [_draw((3, 2, 3), np.float64)],
+                 in_axes=1)
 
 
 def test_jit_matches_eager():
