@@ -50,7 +50,7 @@ class SlogdetResult(NamedTuple):
     logabsdet: object
 
 
-def _matrices(name: str, *args, square: bool = False):
+def inexact_matrices(name: str, *args, square: bool = False):
     """The operands as inexact arrays of one dtype; the first must be a batch of matrices."""
     out = promote_to_inexact_unbroadcast(name, *args)
     s = shape_of(out[0])
@@ -81,7 +81,7 @@ def _real_dtype(dtype):
 # ---------------------------------------------------------------- decompositions
 def cholesky(a, *, upper: bool = False, symmetrize_input: bool = True):
     """L (lower, a = L L^H) or, with upper, L^H; NaN where a is not positive definite."""
-    a, = _matrices("cholesky", a, square=True)
+    a, = inexact_matrices("cholesky", a, square=True)
     factor = lax_linalg.cholesky(a, symmetrize_input=symmetrize_input)
     return _mH(factor) if upper else factor
 
@@ -90,7 +90,7 @@ def qr(a, mode: str = "reduced"):
     """QRResult(Q, R) with a = Q R; mode "reduced", "complete" or "r" (R alone)."""
     if mode not in ("reduced", "complete", "r"):
         raise ValueError(f"qr: unsupported mode {mode!r}; use 'reduced', 'complete' or 'r'")
-    a, = _matrices("qr", a)
+    a, = inexact_matrices("qr", a)
     q, r = lax_linalg.qr(a, full_matrices=mode == "complete")
     return r if mode == "r" else QRResult(q, r)
 
@@ -100,7 +100,7 @@ def svd(a, full_matrices: bool = True, compute_uv: bool = True, hermitian: bool 
     """SVDResult(U, S, Vh) with a = U diag(S) Vh, S descending; S alone without compute_uv."""
     if subset_by_index is not None:
         raise NotImplementedError("svd: subset_by_index is not supported on CPU")
-    a, = _matrices("svd", a)
+    a, = inexact_matrices("svd", a)
     if not compute_uv:
         return lax_linalg.svd(a, full_matrices=full_matrices, compute_uv=False)
     s, u, vh = lax_linalg.svd(a, full_matrices=full_matrices)
@@ -115,7 +115,7 @@ def eigh(a, UPLO: str | None = None, symmetrize_input: bool = True):  # noqa: N8
     """EighResult(eigenvalues ascending, eigenvectors as columns) of Hermitian matrices."""
     if UPLO not in (None, "L", "U"):
         raise ValueError(f"eigh: UPLO must be 'L' or 'U', got {UPLO!r}")
-    a, = _matrices("eigh", a, square=True)
+    a, = inexact_matrices("eigh", a, square=True)
     v, w = lax_linalg.eigh(a, lower=UPLO != "U", symmetrize_input=symmetrize_input)
     return EighResult(w, v)
 
@@ -134,7 +134,7 @@ def _lu_solve(lu, perm, b):
 
 def solve(a, b):
     """x with a @ x = b; b is a vector [m] or a batch of matrices [..., m, k]."""
-    a, b = _matrices("solve", a, b, square=True)
+    a, b = inexact_matrices("solve", a, b, square=True)
     sa, sb = shape_of(a), shape_of(b)
     vector = len(sb) == 1
     if vector:
@@ -154,7 +154,7 @@ def solve(a, b):
 
 def inv(a):
     """The inverse of each square matrix; inf or NaN where singular."""
-    a, = _matrices("inv", a, square=True)
+    a, = inexact_matrices("inv", a, square=True)
     n = shape_of(a)[-1]
     return solve(a, broadcast_to(eye(n, dtype=a.dtype), shape_of(a)))
 
@@ -169,7 +169,7 @@ def slogdet(a, *, method: str | None = None):
     """SlogdetResult(sign, log|det|): sign 0 and logabsdet -inf where a is singular."""
     if method not in (None, "lu"):
         raise ValueError(f"slogdet: unsupported method {method!r}; use 'lu'")
-    a, = _matrices("slogdet", a, square=True)
+    a, = inexact_matrices("slogdet", a, square=True)
     lu, pivots, _ = lax_linalg.lu(a)
     diag = _diagonal(lu, axis1=-2, axis2=-1)
     absdiag = uf.absolute(diag)
@@ -183,7 +183,7 @@ def slogdet(a, *, method: str | None = None):
 
 def det(a):
     """The determinant of each square matrix."""
-    a, = _matrices("det", a, square=True)
+    a, = inexact_matrices("det", a, square=True)
     lu, pivots, _ = lax_linalg.lu(a)
     return _prod(_diagonal(lu, axis1=-2, axis2=-1), axis=-1) * _lu_parity_sign(pivots, a.dtype)
 
@@ -191,7 +191,7 @@ def det(a):
 def lstsq(a, b, rcond=None, *, numpy_resid: bool = False):
     """(x, resid, rank, s): the least-squares x minimizing |a x - b| (a [m, n], b [m] or
     [m, k]) through the SVD, singular values below rcond * max(s) treated as zero."""
-    a, b = _matrices("lstsq", a, b)
+    a, b = inexact_matrices("lstsq", a, b)
     if len(shape_of(a)) != 2:
         raise TypeError(f"lstsq: {len(shape_of(a))}-dimensional array given. Array must be "
                         "two-dimensional")
@@ -224,7 +224,7 @@ def _rtol_default(shape, dtype):
 
 def pinv(a, rtol=None, hermitian: bool = False, *, rcond=None):
     """The Moore-Penrose pseudo-inverse, singular values at or below rtol * max(s) dropped."""
-    a, = _matrices("pinv", a)
+    a, = inexact_matrices("pinv", a)
     rtol = rcond if rtol is None else rtol
     if rtol is None:
         rtol = _rtol_default(shape_of(a), a.dtype)
@@ -241,7 +241,7 @@ def matrix_rank(M, rtol=None, *, tol=None):  # noqa: N803 - NumPy's name
     if len(shape_of(M)) < 2:
         return _sum(M != 0).astype(np.int32) if len(shape_of(M)) == 1 else (M != 0).astype(
             np.int32)
-    M, = _matrices("matrix_rank", M)
+    M, = inexact_matrices("matrix_rank", M)
     s = svd(M, compute_uv=False)
     if tol is not None:
         cutoff = asarray_value(tol)
@@ -396,7 +396,7 @@ def norm(x, ord=None, axis=None, keepdims: bool = False):  # noqa: A002
 def cond(x, p=None):
     """The condition number of each matrix in the norm p (2 by default: the ratio of the
     largest and smallest singular values)."""
-    x, = _matrices("cond", x)
+    x, = inexact_matrices("cond", x)
     if p is None or p in (2, -2):
         s = svd(x, compute_uv=False)
         big, small = s[..., 0], s[..., -1]

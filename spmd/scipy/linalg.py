@@ -17,7 +17,7 @@ from spmd.transforms.lax import linalg as lax_linalg
 __all__ = ["cho_factor", "cho_solve", "cholesky", "det", "eigh", "inv", "lu", "lu_factor",
            "lu_solve", "qr", "solve", "solve_triangular", "svd"]
 
-_matrices = np_linalg._matrices  # one promotion and shape check for both linalg modules
+_matrices = np_linalg.inexact_matrices  # one promotion and shape check for both modules
 
 
 def _as_columns(name, a, b):
