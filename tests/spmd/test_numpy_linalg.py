@@ -6,26 +6,16 @@ import pytest
 
 import spmd
 import spmd.numpy as jnp
+from tests.matrices import draw as _draw, mH as _mH, positive_definite
 from tests.oracles import check_grads, check_mapped, tolerance
 
 L = jnp.linalg
 
 
-def _draw(shape, dtype=np.float64, seed=0):
-    rng = np.random.default_rng(seed)
-    x = rng.standard_normal(shape)
-    if np.issubdtype(dtype, np.complexfloating):
-        x = x + 1j * rng.standard_normal(shape)
-    return x.astype(dtype)
 
 
-def _mH(x):
-    return np.conj(np.swapaxes(x, -1, -2))
 
 
-def _spd(shape, dtype, seed=0):
-    x = _draw(shape, dtype, seed)
-    return (x @ _mH(x) + shape[-1] * np.eye(shape[-1])).astype(dtype)
 
 
 A, B, V, M = (2, 3, 3), (2, 3, 2), (3,), (4, 3)  # square batch, right-hand sides, vector, tall
@@ -71,7 +61,8 @@ COMPLEX = ("solve", "inv", "det", "slogdet", "pinv", "cholesky_upper", "eigvalsh
                          + [(n, np.complex128) for n in COMPLEX])
 def test_values_match_numpy(name, dtype, x64):
     fn, oracle, shapes = VALUES[name]
-    args = [_spd(A, dtype) if s == "spd" else _draw(s, dtype, i) for i, s in enumerate(shapes)]
+    args = [positive_definite(3, dtype, (2,)) if s == "spd" else _draw(s, dtype, i)
+            for i, s in enumerate(shapes)]
     got, expected = spmd.jit(fn)(*args), oracle(*args)  # one program, not one per operation
     for g, e in zip(*(([x] if not isinstance(x, tuple) else x) for x in (got, expected))):
         e = np.asarray(e)
@@ -116,7 +107,7 @@ def test_decompositions_reconstruct_and_are_named_tuples(x64):
     q, r = L.qr(a)
     np.testing.assert_allclose(np.asarray(q) @ np.asarray(r), a)
     assert L.qr(a, "complete").Q.shape == (2, 4, 4) and L.qr(a, "r").shape == (2, 3, 3)
-    h = _spd((3, 3), np.complex128)
+    h = positive_definite(3, np.complex128)
     w, v = L.eigh(h)
     np.testing.assert_allclose(h @ np.asarray(v), np.asarray(v) * np.asarray(w))
     assert L.eigh(h, UPLO="U")._fields == ("eigenvalues", "eigenvectors")

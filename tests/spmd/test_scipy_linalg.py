@@ -6,19 +6,12 @@ import pytest
 
 import spmd
 import spmd.scipy.linalg as sl
+from tests.matrices import draw as _draw, mH as _mH
 from tests.oracles import check_grads, tolerance
 
 
-def _draw(shape, dtype=np.float64, seed=0):
-    rng = np.random.default_rng(seed)
-    x = rng.standard_normal(shape)
-    if np.issubdtype(dtype, np.complexfloating):
-        x = x + 1j * rng.standard_normal(shape)
-    return x.astype(dtype)
 
 
-def _mH(x):
-    return np.conj(np.swapaxes(x, -1, -2))
 
 
 def _close(actual, expected, dtype):

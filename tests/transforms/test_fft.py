@@ -6,15 +6,10 @@ import pytest
 
 import spmd
 from spmd.transforms import lax
+from tests.matrices import draw as _draw
 from tests.oracles import check_grads, check_mapped, tolerance
 
 
-def _draw(shape, dtype, seed=0):
-    rng = np.random.default_rng(seed)
-    x = rng.standard_normal(shape)
-    if np.issubdtype(dtype, np.complexfloating):
-        x = x + 1j * rng.standard_normal(shape)
-    return x.astype(dtype)
 
 
 # (fft_type, input dtype, input shape, fft_lengths, NumPy's transform)

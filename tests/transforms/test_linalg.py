@@ -8,6 +8,8 @@ import pytest
 import spmd
 from spmd.transforms.lax import linalg
 from spmd.transforms.lax.lapack import mH
+from tests.matrices import draw as _draw, hermitian as _hermitian, mH as _mH
+from tests.matrices import positive_definite as _positive_definite
 from tests.oracles import check_grads, check_mapped, tolerance
 
 DTYPES = [np.float32, np.float64, np.complex64, np.complex128]
@@ -16,26 +18,12 @@ DTYPES = [np.float32, np.float64, np.complex64, np.complex128]
 DTYPE_SHAPES = list(zip(DTYPES, [(2, 3, 5), (4, 4), (2, 5, 3), (3, 2)]))
 
 
-def _draw(shape, dtype, seed=0):
-    rng = np.random.default_rng(seed)
-    x = rng.standard_normal(shape)
-    if np.issubdtype(dtype, np.complexfloating):
-        x = x + 1j * rng.standard_normal(shape)
-    return x.astype(dtype)
 
 
-def _mH(x):
-    return np.conj(np.swapaxes(x, -1, -2))
 
 
-def _hermitian(n, dtype, batch=(), seed=0):
-    x = _draw(batch + (n, n), dtype, seed)
-    return (x + _mH(x)) / 2
 
 
-def _positive_definite(n, dtype, batch=(), seed=0):
-    x = _draw(batch + (n, n), dtype, seed)
-    return (x @ _mH(x) + n * np.eye(n)).astype(dtype)
 
 
 def _close(actual, expected, dtype, scale=100):
