@@ -113,6 +113,15 @@ def test_decompositions_reconstruct_and_are_named_tuples(x64):
     assert L.eigh(h, UPLO="U")._fields == ("eigenvalues", "eigenvectors")
 
 
+def test_eig_and_eigvals(x64):
+    a = _draw((2, 3, 3), np.complex128)
+    w, v = L.eig(a)
+    np.testing.assert_allclose(a @ np.asarray(v), np.asarray(v) * np.asarray(w)[..., None, :],
+                               atol=1e-12)
+    np.testing.assert_allclose(np.asarray(L.eigvals(a)), np.asarray(w))
+    assert L.eig(a)._fields == ("eigenvalues", "eigenvectors")
+
+
 def test_singular_matrices_follow_jax(x64):
     z = np.zeros((3, 3), np.float32)
     assert float(L.det(z)) == 0.0

@@ -84,6 +84,27 @@ def test_eigh_matches_numpy(dtype):
     _close(a @ v, v * w[..., None, :], dtype)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_eig_vectors_satisfy_their_equations(dtype):
+    a = _draw((2, 3, 3), dtype)
+    w, vl, vr = (np.asarray(x) for x in linalg.eig(a))
+    assert w.dtype == vr.dtype == np.result_type(dtype, np.complex64)
+    _close(a @ vr, vr * w[..., None, :], dtype)
+    _close(_mH(vl) @ a, w[..., :, None] * _mH(vl), dtype)
+    _close(np.linalg.norm(vr, axis=-2), np.ones((2, 3)), dtype)
+
+
+def test_eigenvalue_jvp_and_eigenvector_derivative_error():
+    a, da = _draw((3, 3), np.float64), _draw((3, 3), np.float64, 1)
+    fn = spmd.jit(lambda a: linalg.eig(a, compute_left_eigenvectors=False,
+                                       compute_right_eigenvectors=False)[0])
+    _, got = spmd.jvp(fn, (a,), (da,))
+    expected = (np.asarray(fn(a + 1e-6 * da)) - np.asarray(fn(a - 1e-6 * da))) / 2e-6
+    np.testing.assert_allclose(np.asarray(got), expected, atol=1e-6)
+    with pytest.raises(NotImplementedError, match="eigenvectors of non-symmetric"):
+        spmd.jvp(lambda a: linalg.eig(a)[2], (a,), (da,))
+
+
 @pytest.mark.parametrize("dtype, shape", DTYPE_SHAPES)
 def test_svd_matches_numpy(dtype, shape):
     a = _draw(shape, dtype)

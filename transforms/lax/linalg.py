@@ -328,6 +328,77 @@ def eigh(x, *, lower: bool = True, symmetrize_input: bool = True):
     return eigh_p.bind(symmetrize(x) if symmetrize_input else x, lower=bool(lower))
 
 
+# ---------------------------------------------------------------- eig
+_COMPLEX_OF = {np.dtype(np.float32): np.dtype(np.complex64),
+               np.dtype(np.float64): np.dtype(np.complex128)}
+
+
+def _complex_dtype(dtype):
+    return _COMPLEX_OF.get(np.dtype(dtype), np.dtype(dtype))
+
+
+def _eig_aval(x, *, compute_left_eigenvectors, compute_right_eigenvectors):
+    check_matrix("eig", x, square=True)
+    dtype = _complex_dtype(x.dtype)
+    vectors = [ShapedArray(x.shape, dtype)] * (int(compute_left_eigenvectors)
+                                               + int(compute_right_eigenvectors))
+    return [ShapedArray(x.shape[:-1], dtype)] + vectors
+
+
+def _eig_impl(x, *, compute_left_eigenvectors, compute_right_eigenvectors):
+    aval = core.get_aval(x)
+    dtype = _complex_dtype(aval.dtype)
+    values = ShapedArray(aval.shape[:-1], aval.dtype)
+    vectors = ShapedArray(aval.shape, dtype)
+    real = not dtypes.is_complex(aval.dtype)  # real LAPACK gives real and imaginary parts apart
+    outs = lapack_call(x, routine="geev", out_avals=(
+        [values] * (2 if real else 1) + [vectors, vectors, ShapedArray(aval.shape[:-2], np.int32)]),
+        compute_left="V" if compute_left_eigenvectors else "N",
+        compute_right="V" if compute_right_eigenvectors else "N")
+    *w, vl, vr, info = outs
+    w = ew.complex_(w[0], w[1]) if real else w[0]
+    ok = info_ok(info)
+    return [nan_where_failed(v, ok) for v, keep in (
+        (w, True), (vl, compute_left_eigenvectors), (vr, compute_right_eigenvectors)) if keep]
+
+
+eig_p = _declare("eig", _eig_aval, _eig_impl)
+
+
+def lu_solve_matrix(a, b):
+    """x with a x = b for square a [..., n, n] and b [..., n, k] with a's batch axes."""
+    lu_, _, perm = lu_p.bind(a)
+    y = triangular_solve(lu_, permute_rows(b, perm), left_side=True, lower=True,
+                         unit_diagonal=True)
+    return triangular_solve(lu_, y, left_side=True, lower=False)
+
+
+def _eig_jvp(primals, tangents, *, compute_left_eigenvectors, compute_right_eigenvectors):
+    # distinct eigenvalues: w' = diag(V^-1 A' V) with V the right eigenvectors
+    (x,), (dx,) = primals, tangents
+    outs = eig_p.bind(x, compute_left_eigenvectors=compute_left_eigenvectors,
+                      compute_right_eigenvectors=compute_right_eigenvectors)
+    if type(dx) is Zero:
+        return outs, [Zero(core.get_aval(o)) for o in outs]
+    if compute_left_eigenvectors or compute_right_eigenvectors:
+        raise NotImplementedError("Derivatives of the eigenvectors of non-symmetric matrices "
+                                  "are not supported; differentiate the eigenvalues alone "
+                                  "(eigvals), or use eigh for a symmetric matrix")
+    _, vr = eig_p.bind(x, compute_left_eigenvectors=False, compute_right_eigenvectors=True)
+    dx = ew.convert_element_type(dx, core.get_aval(vr).dtype)
+    return outs, [diagonal(matmul(lu_solve_matrix(vr, dx), vr))]
+
+
+jvp_rules[eig_p] = _eig_jvp
+
+
+def eig(x, *, compute_left_eigenvectors: bool = True, compute_right_eigenvectors: bool = True):
+    """[w, vl, vr] (those asked for) of a general square matrix, complex, unsorted: x vr = vr w
+    and vl^H x = w vl^H, each eigenvector of unit length."""
+    return eig_p.bind(x, compute_left_eigenvectors=bool(compute_left_eigenvectors),
+                      compute_right_eigenvectors=bool(compute_right_eigenvectors))
+
+
 # ---------------------------------------------------------------- svd
 def _svd_aval(x, *, full_matrices, compute_uv):
     check_matrix("svd", x)
