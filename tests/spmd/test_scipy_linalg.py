@@ -29,13 +29,17 @@ def test_cho_factor_and_cho_solve(dtype, lower, x64):
     x = _draw((2, 3, 3), dtype)
     a = (x @ _mH(x) + 3 * np.eye(3)).astype(dtype)
     b = _draw((2, 3, 2), dtype, 1)
-    factor = sl.cho_factor(a, lower=lower)
-    assert factor[1] is lower
-    _close(spmd.jit(lambda c, b: sl.cho_solve((c, lower), b))(factor[0], b),
-           np.linalg.solve(a, b), dtype)
-    _close(sl.cho_solve(sl.cho_factor(a[0], lower=lower), b[0, :, 0]),
-           np.linalg.solve(a[0], b[0, :, 0]), dtype)
-    _close(sl.solve(a, b, assume_a="pos"), np.linalg.solve(a, b), dtype)
+    assert sl.cho_factor(a, lower=lower)[1] is lower
+
+    def solves(a, b):
+        return (sl.cho_solve(sl.cho_factor(a, lower=lower), b),
+                sl.cho_solve(sl.cho_factor(a[0], lower=lower), b[0, :, 0]),
+                sl.solve(a, b, assume_a="pos"))
+    matrix, vector, pos = spmd.jit(solves)(a, b)
+    expected = np.linalg.solve(a, b)
+    _close(matrix, expected, dtype)
+    _close(vector, expected[0, :, 0], dtype)
+    _close(pos, expected, dtype)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
