@@ -69,13 +69,13 @@ def test_solve_triangular(dtype, trans, lower, unit_diagonal, x64):
 @pytest.mark.parametrize("shape", [(4, 4), (2, 5, 3), (3, 5)])
 def test_lu_factors_reconstruct_the_matrix(shape, x64):
     a = _draw(shape, np.complex128)
-    p, lower, upper = (np.asarray(v) for v in sl.lu(a))
+    (p, lower, upper), (pl, upper2) = spmd.jit(lambda a: (sl.lu(a), sl.lu(a, permute_l=True)))(a)
+    p, lower, upper = (np.asarray(v) for v in (p, lower, upper))
     k = min(shape[-2:])
     assert lower.shape[-2:] == (shape[-2], k) and upper.shape[-2:] == (k, shape[-1])
     np.testing.assert_allclose(p @ lower @ upper, a, atol=1e-12)
     np.testing.assert_array_equal(lower, np.tril(lower))
     np.testing.assert_array_equal(upper, np.triu(upper))
-    pl, upper2 = sl.lu(a, permute_l=True)
     np.testing.assert_allclose(np.asarray(pl) @ np.asarray(upper2), a, atol=1e-12)
 
 
