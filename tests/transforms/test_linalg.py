@@ -154,8 +154,9 @@ def _svd_invariants(a):
     return (u * s[None, :] ** 3) @ u.T, (vt.T * s[None, :] ** 2) @ vt
 
 
-def _factorizations(spd, square, tall, wide, lower):
-    return (linalg.cholesky(spd), linalg.lu(square)[0], linalg.lu(tall)[0], linalg.lu(wide)[0],
+def _factorizations(square, tall, wide, lower):
+    # cholesky's derivatives are checked to second order on their own below
+    return (linalg.lu(square)[0], linalg.lu(tall)[0], linalg.lu(wide)[0],
             linalg.triangular_solve(lower, wide.T, left_side=True, lower=True))
 
 
@@ -175,7 +176,7 @@ def _svd_invariants(a):
 def test_factorization_derivatives_match_finite_differences():
     # one program for several decompositions: every check compiles its programs once
     check_grads(spmd.jit(_factorizations), (
-        _positive_definite(3, np.float64), _draw((3, 3), np.float64, 1),
+        _draw((3, 3), np.float64, 1),
         _draw((4, 2), np.float64, 2), _draw((2, 4), np.float64, 3),
         _draw((4, 4), np.float64, 4) + 3 * np.eye(4)), order=1)
 

@@ -71,7 +71,6 @@ def _cholesky_jvp(primals, tangents):
     factor = cholesky_p.bind(x)
     if type(dx) is Zero:
         return factor, Zero(core.get_aval(factor))
-    dx = symmetrize(dx)
     inner = triangular_solve(factor, triangular_solve(factor, dx, left_side=False, lower=True,
                                                       transpose_a=True, conjugate_a=True),
                              left_side=True, lower=True)
