@@ -108,7 +108,7 @@ def svd(a, full_matrices: bool = True, compute_uv: bool = True, hermitian: bool 
     a, = inexact_matrices("svd", a)
     if not compute_uv:
         return lax_linalg.svd(a, full_matrices=full_matrices, compute_uv=False)
-    s, u, vh = lax_linalg.svd(a, full_matrices=full_matrices)
+    u, s, vh = lax_linalg.svd(a, full_matrices=full_matrices)
     return SVDResult(u, s, vh)
 
 
@@ -225,7 +225,7 @@ def lstsq(a, b, rcond=None, *, numpy_resid: bool = False):
     m, n = shape_of(a)
     if rcond is None:
         rcond = float(np.finfo(a.dtype).eps) * max(m, n)
-    s, u, vt = lax_linalg.svd(a, full_matrices=False)
+    u, s, vt = lax_linalg.svd(a, full_matrices=False)
     keep = (s > 0) & (s >= rcond * s[0])
     rank = _sum(keep)
     s_inv = where(keep, 1 / where(keep, s, 1), 0).astype(a.dtype)[:, None]
@@ -246,7 +246,7 @@ def pinv(a, rtol=None, hermitian: bool = False, *, rcond=None):
     rtol = rcond if rtol is None else rtol
     if rtol is None:
         rtol = _rtol_default(shape_of(a), a.dtype)
-    s, u, vh = lax_linalg.svd(uf.conjugate(a) if dtypes.is_complex(a.dtype) else a,
+    u, s, vh = lax_linalg.svd(uf.conjugate(a) if dtypes.is_complex(a.dtype) else a,
                               full_matrices=False)
     cutoff = asarray_value(rtol)[..., None] * _max(s, axis=-1, keepdims=True)
     s_inv = where(s > cutoff, 1 / where(s > cutoff, s, 1), 0).astype(a.dtype)

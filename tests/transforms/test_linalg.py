@@ -108,12 +108,12 @@ def test_eigenvalue_jvp_and_eigenvector_derivative_error():
 @pytest.mark.parametrize("dtype, shape", DTYPE_SHAPES)
 def test_svd_matches_numpy(dtype, shape):
     a = _draw(shape, dtype)
-    s, u, vt = (np.asarray(x) for x in linalg.svd(a, full_matrices=False))
+    u, s, vt = (np.asarray(x) for x in linalg.svd(a, full_matrices=False))
     assert s.dtype == np.finfo(dtype).dtype
     _close(s, np.linalg.svd(a, compute_uv=False), dtype)
     _close((u * s[..., None, :]) @ vt, a, dtype)
     _close(linalg.svd(a, compute_uv=False), s, dtype)
-    s_full, u_full, vt_full = linalg.svd(a, full_matrices=True)
+    u_full, s_full, vt_full = linalg.svd(a, full_matrices=True)
     m, n = shape[-2:]
     assert u_full.shape[-2:] == (m, m) and vt_full.shape[-2:] == (n, n)
     _close(_mH(np.asarray(u_full)) @ np.asarray(u_full),
@@ -150,7 +150,7 @@ def test_failures_are_nan_as_in_jax():
 # ---------------------------------------------------------------- derivatives
 def _svd_invariants(a):
     """u f(s) u^T and v g(s) v^T: the same for every choice of singular vector signs."""
-    s, u, vt = linalg.svd(a, full_matrices=False)
+    u, s, vt = linalg.svd(a, full_matrices=False)
     return (u * s[None, :] ** 3) @ u.T, (vt.T * s[None, :] ** 2) @ vt
 
 
@@ -169,7 +169,7 @@ def _orthogonal(tall, wide, symmetric):
 
 def _svd_invariants(a):
     """u f(s) u^T and v g(s) v^T: the same for every choice of singular vector signs."""
-    s, u, vt = linalg.svd(a, full_matrices=False)
+    u, s, vt = linalg.svd(a, full_matrices=False)
     return (u * s[None, :] ** 3) @ u.T, (vt.T * s[None, :] ** 2) @ vt
 
 

@@ -488,9 +488,12 @@ jvp_rules[svd_p] = _svd_jvp
 
 
 def svd(x, *, full_matrices: bool = True, compute_uv: bool = True):
-    """(s, u, vt) with x = u diag(s) vt and s descending; just s without compute_uv."""
+    """(u, s, vt) with x = u diag(s) vt and s descending; just s without compute_uv."""
     outs = svd_p.bind(x, full_matrices=bool(full_matrices), compute_uv=bool(compute_uv))
-    return tuple(outs) if compute_uv else outs[0]
+    if not compute_uv:
+        return outs[0]
+    s, u, vt = outs
+    return u, s, vt
 
 
 # ---------------------------------------------------------------- triangular_solve
