@@ -150,11 +150,6 @@ def diag_matrix(d, like):
     return ew.mul(spread, eye_like(like))
 
 
-def batch_to_matrix(v, like):
-    """[...] (one value per matrix) spread over the matrices of `like`'s shape."""
-    return broadcast_in_dim(v, shape(like), tuple(range(len(shape(v)))))
-
-
 def nan_where_failed(x, ok):
     """x, with the matrices whose `ok` (one bool per matrix) is False filled with NaN."""
     s = shape(x)
