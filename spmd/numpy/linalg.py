@@ -256,9 +256,8 @@ def pinv(a, rtol=None, hermitian: bool = False, *, rcond=None):
 def matrix_rank(M, rtol=None, *, tol=None):  # noqa: N803 - NumPy's name
     """The number of singular values above rtol * max(s) (or above tol, an absolute bound)."""
     M = asarray_value(M)
-    if len(shape_of(M)) < 2:
-        return _sum(M != 0).astype(np.int32) if len(shape_of(M)) == 1 else (M != 0).astype(
-            np.int32)
+    if len(shape_of(M)) < 2:  # a vector or a scalar: rank 1 unless it is all zeros
+        return (_sum(M != 0) > 0).astype(np.int32)
     M, = inexact_matrices("matrix_rank", M)
     s = svd(M, compute_uv=False)
     if tol is not None:

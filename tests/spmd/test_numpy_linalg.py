@@ -130,6 +130,11 @@ def test_singular_matrices_follow_jax(x64):
     assert np.isnan(np.asarray(factor)).all()  # not positive definite
 
 
+def test_matrix_rank_of_vectors_and_scalars():
+    for x in (np.array([0.0, 2.0, 3.0]), np.zeros(3), np.array(5.0)):
+        assert int(L.matrix_rank(x)) == np.linalg.matrix_rank(x)
+
+
 def test_integer_inputs_become_the_default_float():
     assert L.det(np.eye(3, dtype=np.int32)).dtype == np.float32
 
