@@ -2,5 +2,5 @@
 its rules in transforms/)."""
 from spmd.transforms.lax import *  # noqa: F401,F403
 from spmd.transforms.stop_gradient import stop_gradient  # noqa: F401
-from spmd.collectives import (all_gather, all_to_all, axis_index, pmax, pmean, pmin,  # noqa: F401
-                              ppermute, pshuffle, psum, psum_scatter)
+from spmd.collectives import (all_gather, all_to_all, axis_index, axis_size, pmax,  # noqa: F401
+                              pmean, pmin, ppermute, pshuffle, pswapaxes, psum, psum_scatter)

@@ -2,7 +2,8 @@
 `split` and `fold_in` derive new ones, and every sampler is a pure function of its key, built
 on the Threefry-2x32 counter-based hash; the same key gives the same numbers as JAX's."""
 from spmd.random.keys import (KEY_DTYPE, PRNGKey, PRNGKeyArray, key, key_data,  # noqa: F401
-                              wrap_key_data)
+                              key_impl, wrap_key_data)
+from spmd.random.impls import PRNGImpl, default_prng_impl  # noqa: F401
 from spmd.random.key_ops import fold_in, split  # noqa: F401
 from spmd.random.samplers import (bernoulli, bits, categorical, exponential, gumbel,  # noqa: F401
                                   normal, randint, truncated_normal, uniform)

@@ -9,8 +9,8 @@ import pytest
 import spmd
 
 PUBLIC = ["spmd.tree_util", "spmd.numpy", "spmd.lax", "spmd.random", "spmd.nn", "spmd.scipy",
-          "spmd.scipy.special", "spmd.dtypes", "spmd.distributed", "spmd.numpy.linalg",
-          "spmd.numpy.fft", "spmd.scipy.linalg"]
+          "spmd.scipy.special", "spmd.dtypes", "spmd.distributed", "spmd.test_util",
+          "spmd.tree", "spmd.debug", "spmd.numpy.linalg", "spmd.numpy.fft", "spmd.scipy.linalg"]
 
 
 @pytest.mark.parametrize("name", PUBLIC)
