@@ -553,3 +553,33 @@ def verify(module_text: str) -> None:
     with module.context:
         if not module.operation.verify():
             raise ValueError("generated StableHLO failed verification")
+
+
+# ---------------------------------------------------------------- LAPACK kernels
+# jaxlib ships LAPACK's factorizations as typed-FFI custom calls for CPU (`lapack_sgetrf_ffi`
+# and so on); XLA finds a target only once it is registered, so the first program that names
+# one registers them all. transforms/lax/linalg.py writes the calls.
+_LAPACK_PREFIX = {np.dtype(np.float32): "s", np.dtype(np.float64): "d",
+                  np.dtype(np.complex64): "c", np.dtype(np.complex128): "z"}
+
+
+_lapack_registered = threading.Lock(), []  # (lock, [True] once registered): XLA refuses twice
+
+
+def _register_lapack() -> None:
+    lock, done = _lapack_registered
+    with lock:
+        if done:
+            return
+        from jaxlib.cpu import _lapack  # loaded only by programs that use LAPACK
+        _lapack.initialize()
+        for name, capsule in _lapack.registrations().items():
+            xc.register_custom_call_target(name, capsule, platform="cpu",
+                                           api_version=int(name.endswith("_ffi")))
+        done.append(True)
+
+
+def lapack_target(routine: str, dtype) -> str:
+    """The registered custom-call target of LAPACK's `routine` (e.g. "getrf") for `dtype`."""
+    _register_lapack()
+    return f"lapack_{_LAPACK_PREFIX[np.dtype(dtype)]}{routine}_ffi"

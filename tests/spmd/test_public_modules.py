@@ -12,7 +12,8 @@ DISTRIBUTIONS = ["bernoulli", "beta", "cauchy", "gamma", "laplace", "logistic",
                  "multivariate_normal", "norm", "poisson", "t", "uniform"]
 PUBLIC = ["spmd.tree_util", "spmd.numpy", "spmd.lax", "spmd.random", "spmd.nn",
           "spmd.nn.initializers", "spmd.scipy", "spmd.scipy.special", "spmd.scipy.stats",
-          "spmd.dtypes", "spmd.distributed", "spmd.test_util", "spmd.tree", "spmd.debug"
+          "spmd.dtypes", "spmd.distributed", "spmd.test_util", "spmd.tree", "spmd.debug",
+          "spmd.numpy.linalg", "spmd.numpy.fft", "spmd.scipy.linalg"
           ] + [f"spmd.scipy.stats.{d}" for d in DISTRIBUTIONS]
 
 
