@@ -292,8 +292,8 @@ def test_stax_net_under_jit_and_grad_matches_finite_differences():
     grads = spmd.grad(loss)(params)
     direction = _randomized(params)
     eps = 1e-2
-    shifted = [loss(tree_util.tree_map(lambda p, d: p + s * eps * d, params, direction))
-               for s in (1, -1)]
+    shifted = [loss(tree_util.tree_map(lambda p, d, step=step: p + step * d, params, direction))
+               for step in (eps, -eps)]
     numeric = (float(shifted[0]) - float(shifted[1])) / (2 * eps)
     analytic = sum(float(jnp.vdot(g, d)) for g, d in zip(tree_util.tree_leaves(grads),
                                                          tree_util.tree_leaves(direction)))
