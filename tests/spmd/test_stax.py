@@ -13,6 +13,7 @@ from spmd import random
 from spmd.example_libraries import stax
 from spmd.transforms import tree_util
 from tests.oracles import assert_close
+from tests.transforms import conv_reference
 
 RNG = np.random.default_rng(0)
 TOL = 1e-5
@@ -28,27 +29,22 @@ def _same_pads(sizes, window, strides):
     return pads
 
 
-def _windows(x, window, strides):
-    """For NHWC x (already padded), each output position's window: (N, *out, *window, C)."""
-    spatial = x.shape[1:-1]
-    out = [(n - k) // s + 1 for n, k, s in zip(spatial, window, strides)]
-    result = np.empty((x.shape[0], *out, *window, x.shape[-1]), x.dtype)
-    for idx in np.ndindex(*out):
-        sl = tuple(slice(i * s, i * s + k) for i, s, k in zip(idx, strides, window))
-        result[(slice(None), *idx)] = x[(slice(None), *sl)]
-    return result
+def _nhwc_specs(nd):
+    """conv_reference's layout tuples for NH..C inputs and H..IO kernels."""
+    lhs = (0, nd + 1, *range(1, nd + 1))
+    return lhs, (nd + 1, nd, *range(nd)), lhs
+
+
+def _pads(x, window, strides, padding):
+    return (_same_pads(x.shape[1:-1], window, strides) if padding == "SAME"
+            else [(0, 0)] * len(window))
 
 
 def np_conv(x, w, strides, padding):
     """NHWC input, HWIO kernel: cross-correlation, as XLA convolves."""
     window = w.shape[:-2]
-    pads = (_same_pads(x.shape[1:-1], window, strides) if padding == "SAME"
-            else [(0, 0)] * len(window))
-    x = np.pad(x, [(0, 0), *pads, (0, 0)])
-    win = _windows(x, window, strides)
-    nd = len(window)
-    axes = list(range(1 + nd, 1 + 2 * nd + 1))
-    return np.tensordot(win, w, axes=(axes, list(range(nd + 1))))
+    return conv_reference.conv(x, w, strides, _pads(x, window, strides, padding),
+                               specs=_nhwc_specs(len(window)))
 
 
 def np_conv_transpose(x, w, strides, out_sizes):
@@ -70,19 +66,15 @@ def np_conv_transpose(x, w, strides, out_sizes):
 
 def np_pool(x, window, strides, padding, kind):
     """NHWC pooling; 'avg' divides by the number of real (unpadded) elements in each window."""
-    pads = (_same_pads(x.shape[1:-1], window, strides) if padding == "SAME"
-            else [(0, 0)] * len(window))
-    fill = -np.inf if kind == "max" else 0.0
-    padded = np.pad(x, [(0, 0), *pads, (0, 0)], constant_values=fill)
-    axes = tuple(range(1 + len(window), 1 + 2 * len(window)))
-    win = _windows(padded, window, strides)
+    pads = [(0, 0), *_pads(x, window, strides, padding), (0, 0)]
+    window, strides = (1, *window, 1), (1, *strides, 1)
     if kind == "max":
-        return win.max(axes)
-    total = win.sum(axes)
+        return conv_reference.reduce_window(x, -np.inf, np.maximum, window, strides, pads)
+    total = conv_reference.reduce_window(x, 0.0, np.add, window, strides, pads)
     if kind == "sum":
         return total
-    counts = _windows(np.pad(np.ones_like(x), [(0, 0), *pads, (0, 0)]), window, strides)
-    return total / counts.sum(axes)
+    return total / conv_reference.reduce_window(np.ones_like(x), 0.0, np.add, window, strides,
+                                                pads)
 
 
 def _nchw(f):
