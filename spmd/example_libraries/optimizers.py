@@ -102,6 +102,13 @@ def _first(state):
     return state[0]
 
 
+def _init_with_zeros(count):
+    """init of the optimizers whose state is x and `count` accumulators shaped as x, from 0."""
+    def init(x0):
+        return (x0,) + tuple(jnp.zeros_like(x0) for _ in range(count))
+    return init
+
+
 # ---------------------------------------------------------------------------- the optimizers
 @optimizer
 def sgd(step_size):
@@ -132,16 +139,14 @@ def _momentum_update(step_size, mass, nesterov):
 def momentum(step_size, mass):
     """SGD with momentum: v = mass * v + g; x -= step_size(i) * v."""
     step_size = make_schedule(step_size)
-    return (lambda x0: (x0, jnp.zeros_like(x0)), _momentum_update(step_size, mass, False),
-            _first)
+    return _init_with_zeros(1), _momentum_update(step_size, mass, False), _first
 
 
 @optimizer
 def nesterov(step_size, mass):
     """SGD with Nesterov momentum: v = mass * v + g; x -= step_size(i) * (mass * v + g)."""
     step_size = make_schedule(step_size)
-    return (lambda x0: (x0, jnp.zeros_like(x0)), _momentum_update(step_size, mass, True),
-            _first)
+    return _init_with_zeros(1), _momentum_update(step_size, mass, True), _first
 
 
 @optimizer
@@ -149,16 +154,13 @@ def adagrad(step_size, momentum=0.9):
     """Adagrad (Duchi et al. 2011) with momentum on the scaled gradient."""
     step_size = make_schedule(step_size)
 
-    def init(x0):
-        return x0, jnp.zeros_like(x0), jnp.zeros_like(x0)
-
     def update(i, g, state):
         x, g_sq, m = state
         g_sq += jnp.square(g)
         g_sq_inv_sqrt = jnp.where(g_sq > 0, 1. / jnp.sqrt(g_sq), 0.0)
         m = (1. - momentum) * (g * g_sq_inv_sqrt) + momentum * m
         return x - step_size(i) * m, g_sq, m
-    return init, update, _first
+    return _init_with_zeros(2), update, _first
 
 
 @optimizer
@@ -166,14 +168,11 @@ def rmsprop(step_size, gamma=0.9, eps=1e-8):
     """RMSProp: a running mean of g**2 (decay gamma) scales the step."""
     step_size = make_schedule(step_size)
 
-    def init(x0):
-        return x0, jnp.zeros_like(x0)
-
     def update(i, g, state):
         x, avg_sq_grad = state
         avg_sq_grad = avg_sq_grad * gamma + jnp.square(g) * (1. - gamma)
         return x - step_size(i) * g / jnp.sqrt(avg_sq_grad + eps), avg_sq_grad
-    return init, update, _first
+    return _init_with_zeros(1), update, _first
 
 
 @optimizer
@@ -181,15 +180,12 @@ def rmsprop_momentum(step_size, gamma=0.9, eps=1e-8, momentum=0.9):
     """RMSProp whose scaled steps accumulate with momentum."""
     step_size = make_schedule(step_size)
 
-    def init(x0):
-        return x0, jnp.zeros_like(x0), jnp.zeros_like(x0)
-
     def update(i, g, state):
         x, avg_sq_grad, mom = state
         avg_sq_grad = avg_sq_grad * gamma + jnp.square(g) * (1. - gamma)
         mom = momentum * mom + step_size(i) * g / jnp.sqrt(avg_sq_grad + eps)
         return x - mom, avg_sq_grad, mom
-    return init, update, _first
+    return _init_with_zeros(2), update, _first
 
 
 def _bias_correction(b, dtype, i):
@@ -202,9 +198,6 @@ def adam(step_size, b1=0.9, b2=0.999, eps=1e-8):
     """Adam (Kingma and Ba 2015): bias-corrected first and second moment estimates."""
     step_size = make_schedule(step_size)
 
-    def init(x0):
-        return x0, jnp.zeros_like(x0), jnp.zeros_like(x0)
-
     def update(i, g, state):
         x, m, v = state
         m = (1 - b1) * g + b1 * m
@@ -212,7 +205,7 @@ def adam(step_size, b1=0.9, b2=0.999, eps=1e-8):
         mhat = m / _bias_correction(b1, m.dtype, i)
         vhat = v / _bias_correction(b2, m.dtype, i)
         return x - step_size(i) * mhat / (jnp.sqrt(vhat) + eps), m, v
-    return init, update, _first
+    return _init_with_zeros(2), update, _first
 
 
 @optimizer
@@ -220,16 +213,13 @@ def adamax(step_size, b1=0.9, b2=0.999, eps=1e-8):
     """AdaMax: Adam with the second moment replaced by an exponentially weighted max of |g|."""
     step_size = make_schedule(step_size)
 
-    def init(x0):
-        return x0, jnp.zeros_like(x0), jnp.zeros_like(x0)
-
     def update(i, g, state):
         x, m, u = state
         m = (1 - b1) * g + b1 * m
         u = jnp.maximum(b2 * u, jnp.abs(g))
         x = x - (step_size(i) / _bias_correction(b1, m.dtype, i)) * m / (u + eps)
         return x, m, u
-    return init, update, _first
+    return _init_with_zeros(2), update, _first
 
 
 def _without(seq, i):
