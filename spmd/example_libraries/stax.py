@@ -12,7 +12,7 @@ import numpy as np
 
 import spmd.numpy as jnp
 from spmd import lax, random
-from spmd.example_libraries._initializers import glorot_normal, normal, ones, zeros  # noqa: F401
+from spmd.nn.initializers import glorot_normal, normal, ones, zeros  # noqa: F401
 from spmd.nn import (elu, gelu, leaky_relu, log_softmax, relu, selu, sigmoid,  # noqa: F401
                      softmax, softplus, standardize)
 

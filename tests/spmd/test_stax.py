@@ -220,18 +220,11 @@ def test_default_initializers_give_jaxs_parameters_bit_for_bit():
     np.testing.assert_array_equal(np.asarray(b).ravel(), np.float32(JAX_CONV_B))
 
 
-def test_initializers_have_the_variance_jax_defines():
-    """glorot_normal: truncated at 2 standard deviations, variance 2 / (fan_in + fan_out) with
-    the fans counted over the receptive field; normal(s): standard deviation s."""
-    w = np.asarray(stax.glorot(0, 3)(random.PRNGKey(2), (40, 5, 6, 50)))  # I at 0, O at 3
-    fan_in, fan_out = 40 * 30, 50 * 30
-    std = math.sqrt(2 / (fan_in + fan_out))
-    assert abs(w.std() / std - 1) < 0.02 and np.abs(w).max() < 2 * std / 0.8796256610342398
-    n = np.asarray(stax.randn(0.5)(random.PRNGKey(3), (200, 100)))
-    assert abs(n.std() / 0.5 - 1) < 0.02 and n.dtype == np.float32
-    assert stax.logsoftmax is stax.log_softmax
-    with pytest.raises(ValueError, match="at least 2 dimensions.*pass in_axis"):
-        stax.glorot_normal()(random.PRNGKey(0), (3,))
+def test_stax_reexports_jax_nn_names_and_its_old_aliases():
+    assert stax.glorot is stax.glorot_normal is spmd.nn.initializers.glorot_normal
+    assert stax.randn is stax.normal is spmd.nn.initializers.normal
+    assert stax.logsoftmax is stax.log_softmax is spmd.nn.log_softmax
+    assert stax.zeros is spmd.nn.initializers.zeros and stax.relu is spmd.nn.relu
 
 
 def test_batchnorm_params_follow_center_and_scale():
