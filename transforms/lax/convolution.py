@@ -138,8 +138,9 @@ def conv_general_shape_tuple(lhs_shape, rhs_shape, window_strides, padding, dime
 def conv_transpose_shape_tuple(lhs_shape, rhs_shape, window_strides, padding, dimension_numbers):
     lhs_spec, rhs_spec, out_spec = conv_dimension_numbers(lhs_shape, rhs_shape, dimension_numbers)
     lhs_sizes, rhs_sizes = np.take(lhs_shape, lhs_spec), np.take(rhs_shape, rhs_spec)
-    if isinstance(padding, str):
-        padding = padtype_to_pads(lhs_sizes[2:], rhs_sizes[2:], window_strides, padding)
+    if isinstance(padding, str):  # the forward convolution's padding, as conv_transpose reads it
+        padding = [_conv_transpose_padding(k, s, padding)
+                   for k, s in zip(rhs_sizes[2:], window_strides)]
     spatial = [max(0, (n - 1) * s + lo + hi - k + 2) if n else 0
                for n, k, s, (lo, hi) in zip(lhs_sizes[2:], rhs_sizes[2:], window_strides, padding)]
     canonical = (lhs_sizes[0], rhs_sizes[0], *spatial)
