@@ -9,13 +9,15 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from spmd.transforms import arguments, backend, caches, core, dtypes, lowering, stages, tree_util
+from spmd.transforms import (arguments, backend, caches, core, dtypes, lowering,
+                              partitioned_jit, stages, tree_util)
 from spmd.transforms.array import Array
 from spmd.transforms.batching import batching_rules, vmap_flat
 from spmd.transforms.core import ClosedJaxpr, Jaxpr, Primitive, Tracer
 from spmd.transforms.eager import to_buffer
 from spmd.transforms.jvp import Zero, instantiate, jvp_flat, jvp_rules
 from spmd.transforms.lowering import lowering_rules
+from spmd.transforms.mesh import get_mesh
 from spmd.transforms.staging import (StagingTrace, closed_as_open, partial_eval_jaxpr,
                                      partial_eval_rules, trace_to_jaxpr)
 from spmd.transforms.transpose import backward_pass, is_undefined, transpose_rules
@@ -58,7 +60,20 @@ def compiled_program(jaxpr: Jaxpr, name: str, donated: tuple,
     return CompiledProgram(jaxpr, name, donated, compiler_options)
 
 
+@caches.cached
+def mesh_program(jaxpr: Jaxpr, name: str, donated: tuple, plan: partitioned_jit.MeshPlan,
+                 compiler_options: tuple = ()) -> partitioned_jit.MeshProgram:
+    return partitioned_jit.MeshProgram(jaxpr, name, donated, plan, compiler_options)
+
+
 def _jit_impl(*args, jaxpr, name, donated):
+    # a program over a mesh when its arguments are laid out on one or it constrains values
+    n = len(args)
+    plan = partitioned_jit.plan(jaxpr, 0, [None] * n, partitioned_jit.argument_shardings(args),
+                                [None] * len(jaxpr.outvars),
+                                lambda: [f"argument {i}" for i in range(n)])
+    if plan is not None:
+        return mesh_program(jaxpr, name, donated, plan).run(args, lambda i: f"argument {i}")
     return compiled_program(jaxpr, name, donated).run([to_buffer(x) for x in args])
 
 
@@ -158,10 +173,10 @@ class _Entry:
     names the argument leaves, for errors) and, when it has no traced consts, its executable
     and const buffers."""
     __slots__ = ("closed", "jaxpr", "consts", "in_tree", "labels", "out_tree", "program",
-                 "const_bufs", "name", "donated", "compiler_options")
+                 "const_bufs", "name", "donated", "compiler_options", "plan")
 
     def __init__(self, closed: ClosedJaxpr, in_tree, labels, out_tree, name, donated,
-                 compiler_options: tuple = ()):
+                 compiler_options: tuple = (), shardings=None):
         self.closed, self.out_tree, self.name = closed, out_tree, name
         self.in_tree, self.labels = in_tree, labels
         self.compiler_options = compiler_options
@@ -169,17 +184,35 @@ class _Entry:
         self.donated = tuple([False] * len(self.consts) + list(donated))
         self.program = None
         self.const_bufs = None
+        # a partitioned program over a mesh, when anything in the call names one
+        given_in, carried, given_out = shardings or ([None] * in_tree.num_leaves,) * 2 + (
+            [None] * out_tree.num_leaves,)
+        self.plan = partitioned_jit.plan(self.jaxpr, len(self.consts), given_in, carried,
+                                         given_out, labels)
 
-    def executable(self) -> CompiledProgram:
+    def executable(self) -> CompiledProgram | partitioned_jit.MeshProgram:
         if self.program is None:
-            self.program = compiled_program(self.jaxpr, self.name, self.donated,
+            if self.plan is not None:
+                self.program = mesh_program(self.jaxpr, self.name, self.donated, self.plan,
                                             self.compiler_options)
-            self.const_bufs = [to_buffer(c) for c in self.consts]
+                self.const_bufs = list(self.consts)  # placed (replicated) at each call
+            else:
+                self.program = compiled_program(self.jaxpr, self.name, self.donated,
+                                                self.compiler_options)
+                self.const_bufs = [to_buffer(c) for c in self.consts]
         return self.program
+
+    def label(self, i: int) -> str:
+        """The words for leaf i of the program's inputs (consts first), in errors."""
+        n = len(self.consts)
+        return "a constant of the function" if i < n else self.labels()[i - n]
 
     def __call__(self, *leaves):
         program = self.executable()
-        outs = program.run(self.const_bufs + [to_buffer(x) for x in leaves])
+        if self.plan is not None:
+            outs = program.run(self.const_bufs + list(leaves), self.label)
+        else:
+            outs = program.run(self.const_bufs + [to_buffer(x) for x in leaves])
         return tree_util.tree_unflatten(self.out_tree, outs)
 
 
@@ -210,9 +243,13 @@ class _FastCall:
 
 class JitFunction:
     def __init__(self, fun: Callable, argnums: arguments.Argnums, inline: bool = False,
-                 compiler_options: tuple = ()):
+                 compiler_options: tuple = (), in_shardings=None, out_shardings=None):
         functools.update_wrapper(self, fun)
         self.fun = fun
+        # None where not given; a bare PartitionSpec names the axes of the mesh current at
+        # the call, so the current mesh keys the traces when either is given
+        self.in_shardings, self.out_shardings = in_shardings, out_shardings
+        self.with_shardings = in_shardings is not None or out_shardings is not None
         self.compiler_options = compiler_options
         self.argnums = argnums
         self.static_argnums, self.static_argnames = argnums.static_nums, argnums.static_names
@@ -230,15 +267,17 @@ class JitFunction:
         avals = tuple(x.aval if type(x) is Array else core.get_aval(x) for x in leaves)
         # collectives trace differently under different named axes (all_gather's size)
         axes = tuple((f.name, f.size) for f in core.axis_env())
-        key = (split.static, split.static_kw, in_tree, avals, axes)
+        carried = partitioned_jit.argument_shardings(leaves)
+        key = (split.static, split.static_kw, in_tree, avals, axes, carried) + (
+            (get_mesh(),) if self.with_shardings else ())
         entry = self._cache.get(key)
         if entry is None:
-            entry = self._trace(split, in_tree, avals, len(args))
+            entry = self._trace(split, in_tree, avals, len(args), carried)
             if all(not isinstance(c, Tracer) for c in entry.consts):
                 self._cache[key] = entry
         return entry, leaves
 
-    def _trace(self, split: arguments.Split, in_tree, avals, nargs):
+    def _trace(self, split: arguments.Split, in_tree, avals, nargs, carried=None):
         out_tree_box = []
         static_kw = dict(split.static_kw)
 
@@ -253,8 +292,16 @@ class JitFunction:
         closed = trace_to_jaxpr(flat_fun, avals)
         donated = arguments.donated_leaves(in_tree, split.dyn_positions, nargs, self.argnums)
         labels = arguments.labels_for(self.fun, in_tree, split.dyn_positions)
-        return _Entry(closed, in_tree, labels, out_tree_box[0], self.name, donated,
-                      self.compiler_options)
+        out_tree = out_tree_box[0]
+        given_in = ([None] * in_tree.num_leaves if self.in_shardings is None else
+                    arguments.in_shardings_per_leaf(self.in_shardings, in_tree,
+                                                    tuple(split.dyn_positions), nargs))
+        given_out = ([None] * out_tree.num_leaves if self.out_shardings is None else
+                     arguments.shardings_per_leaf(self.out_shardings, out_tree,
+                                                  "jit out_shardings"))
+        carried = carried or (None,) * in_tree.num_leaves
+        return _Entry(closed, in_tree, labels, out_tree, self.name, donated,
+                      self.compiler_options, (given_in, carried, given_out))
 
     def __call__(self, *args, **kwargs):
         # Fast path: a repeat call with device arrays only, outside any transform. Every
@@ -291,6 +338,7 @@ class JitFunction:
             return self.fun(*args, **kwargs)  # traced into the caller's program, no call
         entry, leaves = self._entry(args, kwargs)
         if (not kwargs and not self.static_argnums and core.current_trace() is core.eval_trace
+                and entry.plan is None  # a mesh program moves arguments laid out otherwise
                 and all(type(a) is Array for a in leaves)
                 and not any(isinstance(c, Tracer) for c in entry.consts)
                 and not entry.executable().float0_out):  # float0 results are host zeros
@@ -385,11 +433,12 @@ def jit(fun: Callable | None = None, *, in_shardings=_UNSPECIFIED, out_shardings
     keep_unused is accepted either way: spmd never prunes unused inputs. compiler_options
     ({name: value}, XLA's options) compile the function's programs; a jitted function inside
     grad, vmap or another transform runs the transformed program with XLA's defaults. The
-    keywords that need meshes or devices spmd lacks raise NotImplementedError.
+    in_shardings/out_shardings (NamedShardings or, under a current mesh, PartitionSpecs; a
+    pytree prefix of the positional arguments / of the output) compile the function once for
+    their mesh, partitioned by XLA; arguments that carry a NamedSharding do the same. device
+    and abstracted_axes raise NotImplementedError.
     """
-    unsupported = {"in_shardings": in_shardings is not _UNSPECIFIED,
-                   "out_shardings": out_shardings is not _UNSPECIFIED,
-                   "device": device is not None, "abstracted_axes": abstracted_axes is not None}
+    unsupported = {"device": device is not None, "abstracted_axes": abstracted_axes is not None}
     for keyword, given in unsupported.items():
         if given:
             raise NotImplementedError(f"jit({keyword}=...) is not supported: "
@@ -402,15 +451,12 @@ def jit(fun: Callable | None = None, *, in_shardings=_UNSPECIFIED, out_shardings
         return JitFunction(f, arguments.resolve_argnums(
             f, "jit", static_argnums=static_argnums, static_argnames=static_argnames,
             donate_argnums=donate_argnums, donate_argnames=donate_argnames), bool(inline),
-            options)
+            options, None if in_shardings is _UNSPECIFIED else in_shardings,
+            None if out_shardings is _UNSPECIFIED else out_shardings)
     return make if fun is None else make(fun)
 
 
 _UNSUPPORTED_WHY = {
-    "in_shardings": "spmd has no meshes or shardings (jit runs on the default device; pmap "
-                    "spreads work over devices)",
-    "out_shardings": "spmd has no meshes or shardings (jit runs on the default device; pmap "
-                     "spreads work over devices)",
     "device": "jit runs on the default device (JAX deprecates device= too); put the inputs "
               "where they should be with device_put",
     "abstracted_axes": "spmd traces with static shapes only",
