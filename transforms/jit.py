@@ -392,7 +392,11 @@ class _StagedJit:
         n = len(entry.consts)
         self.in_avals, self.donated = entry.jaxpr.in_avals[n:], entry.donated[n:]
         self.out_avals = entry.jaxpr.out_avals
-        self.text = lowering.lower_module(entry.jaxpr, name=entry.name, donated=entry.donated)
+        if entry.plan is not None:  # the partitioned program's text, as compiled
+            self.text = partitioned_jit.lower(entry.jaxpr, entry.name, entry.donated, entry.plan)
+        else:
+            self.text = lowering.lower_module(entry.jaxpr, name=entry.name,
+                                              donated=entry.donated)
 
     def compile(self, compiler_options: tuple) -> "_CompiledJit":
         # compile()'s options add to (and override) jit's own, as in JAX
@@ -402,19 +406,30 @@ class _StagedJit:
 
 
 class _CompiledJit:
-    """Its executable: runs on the default device, as jit does."""
+    """Its executable: runs on the default device, as jit does, or over the mesh of its
+    shardings."""
 
     def __init__(self, staged: _StagedJit, compiler_options: tuple):
-        entry = staged.entry
+        entry = self.entry = staged.entry
+        if entry.plan is not None:
+            program = mesh_program(entry.jaxpr, entry.name, entry.donated, entry.plan,
+                                   compiler_options)
+            self.executable = program.exe
+            self._run = lambda leaves: program.run(list(entry.consts) + list(leaves),
+                                                   entry.label)
+            self.input_placements = list(entry.plan.in_shardings[len(entry.consts):])
+            self.output_placements = program.output_shardings
+            return
         program = compiled_program(entry.jaxpr, entry.name, entry.donated, compiler_options)
-        self.executable, self._run = program.exe, program.run
-        self._const_bufs = [to_buffer(c) for c in entry.consts]
+        self.executable = program.exe
+        const_bufs = [to_buffer(c) for c in entry.consts]
+        self._run = lambda leaves: program.run(const_bufs + [to_buffer(x) for x in leaves])
         here = stages.Placement("single", [backend.default_device()])
         self.input_placements = [here] * len(staged.in_avals)
         self.output_placements = [here] * len(staged.out_avals)
 
     def __call__(self, leaves) -> list:
-        return self._run(self._const_bufs + [to_buffer(x) for x in leaves])
+        return self._run(leaves)
 
 
 _UNSPECIFIED = object()  # in_shardings/out_shardings not given

@@ -90,6 +90,16 @@ def plan(jaxpr: Jaxpr, num_consts: int, given_in: Sequence, carried: Sequence,
     return MeshPlan(mesh, consts + [s or replicated for s in chosen], given_out)
 
 
+def lower(jaxpr: Jaxpr, name: str, donated: Sequence[bool], plan: MeshPlan) -> str:
+    """The module for XLA's partitioner: the mesh, and each argument's and result's sharding."""
+    return lowering.lower_module(
+        jaxpr, name=name, donated=donated, mesh=plan.mesh,
+        in_shardings=[sdy_sharding(s, a.ndim) for s, a in zip(plan.in_shardings,
+                                                               jaxpr.in_avals)],
+        out_shardings=[None if s is None else sdy_sharding(s, a.ndim)
+                       for s, a in zip(plan.out_shardings, jaxpr.out_avals)])
+
+
 class MeshProgram:
     """A program compiled for a mesh: `run(args, labels)` moves arguments laid out otherwise,
     runs it on every device of the mesh and returns the results as Arrays."""
@@ -102,12 +112,7 @@ class MeshProgram:
                                       "gradients of integer inputs); return them from a jit "
                                       "without shardings")
         self.plan, self.out_avals, self.float0_out = plan, jaxpr.out_avals, False
-        text = lowering.lower_module(
-            jaxpr, name=name, donated=donated, mesh=plan.mesh,
-            in_shardings=[sdy_sharding(s, a.ndim) for s, a in zip(plan.in_shardings,
-                                                                   jaxpr.in_avals)],
-            out_shardings=[None if s is None else sdy_sharding(s, a.ndim)
-                           for s, a in zip(plan.out_shardings, jaxpr.out_avals)])
+        text = lower(jaxpr, name, donated, plan)
         self.arg_shardings = list(plan.in_shardings)
         mesh = plan.mesh
 

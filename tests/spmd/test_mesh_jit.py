@@ -1,0 +1,193 @@
+"""jit over a device mesh (8 CPU devices): the partitioned program's results equal NumPy's
+for an elementwise op, a matmul split on each of its axes, a reduction over a split axis, a
+data-parallel training step and a data x model MLP; and the misuses are named."""
+import numpy as np
+import pytest
+
+import spmd
+import spmd.numpy as jnp
+from spmd.sharding import Mesh, NamedSharding, PartitionSpec as P
+from spmd.transforms.placement import place
+from tests.oracles import assert_close
+
+MESH_2D = spmd.make_mesh((2, 4), ("x", "y"))
+MESH_1D = spmd.make_mesh((8,), ("batch",))
+RNG = np.random.default_rng(0)
+A = RNG.standard_normal((8, 16)).astype(np.float32)
+B = RNG.standard_normal((16, 4)).astype(np.float32)
+
+
+def on(mesh, *spec):
+    return NamedSharding(mesh, P(*spec))
+
+
+@pytest.mark.parametrize("spec", [("x", "y"), ("y", None), (None, ("x", "y")), ()])
+@pytest.mark.parametrize("dtype", [np.float32, np.int32, np.bool_])
+def test_elementwise_keeps_the_layout_and_equals_numpy(spec, dtype):
+    a = (A * 4).astype(dtype)
+    x = place(a, on(MESH_2D, *spec))
+    y = spmd.jit(lambda v: v + v)(x) if dtype != np.bool_ else spmd.jit(jnp.logical_not)(x)
+    expected = a + a if dtype != np.bool_ else np.logical_not(a)
+    assert_close(y, expected)
+    assert y.sharding == on(MESH_2D, *spec)
+
+
+@pytest.mark.parametrize("a_spec,b_spec", [(("x", None), (None, None)),      # rows of a
+                                           ((None, "y"), ("y", None)),      # contracted axis
+                                           ((None, None), (None, "x")),     # columns of b
+                                           (("x", "y"), ("y", None))])
+def test_matmul_split_on_each_axis_equals_numpy(a_spec, b_spec):
+    x, w = place(A, on(MESH_2D, *a_spec)), place(B, on(MESH_2D, *b_spec))
+    assert_close(spmd.jit(jnp.matmul)(x, w), A @ B, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("axis", [0, 1, None])
+def test_reduction_over_a_split_axis_equals_numpy(axis):
+    x = place(A, on(MESH_2D, "x", "y"))
+    assert_close(spmd.jit(lambda v: jnp.sum(v, axis=axis))(x), A.sum(axis=axis),
+                 rtol=1e-5, atol=1e-5)
+
+
+def test_in_and_out_shardings_place_host_arguments_and_results():
+    f = spmd.jit(lambda a, b: (a @ b, a.sum()), in_shardings=(on(MESH_2D, "x"), None),
+                 out_shardings=(on(MESH_2D, None, "y"), on(MESH_2D)))
+    out, total = f(A, B)
+    assert_close(out, A @ B, rtol=1e-5, atol=1e-5)
+    assert_close(total, A.sum(), rtol=1e-5, atol=1e-5)
+    assert out.sharding == on(MESH_2D, None, "y") and total.sharding == on(MESH_2D)
+    compiled = f.lower(A, B).compile()
+    assert compiled.input_shardings[0] == (on(MESH_2D, "x"), on(MESH_2D))
+    assert compiled.output_shardings == (on(MESH_2D, None, "y"), on(MESH_2D))
+
+
+def test_bare_partition_specs_name_the_current_mesh():
+    f = spmd.jit(lambda a: a * 3, in_shardings=P("y"), out_shardings=P(None, "x"))
+    with spmd.set_mesh(MESH_2D):
+        y = f(A)
+    assert y.sharding == on(MESH_2D, None, "x")
+    assert_close(y, A * 3)
+    with MESH_2D:
+        z = spmd.jit(lambda a: spmd.lax.with_sharding_constraint(a * 2, P("x", "y")))(A)
+    assert z.sharding == on(MESH_2D, "x", "y")
+    assert_close(z, A * 2)
+
+
+def test_sharding_constraint_under_grad_and_vmap():
+    def f(w):
+        h = spmd.lax.with_sharding_constraint(jnp.tanh(A @ w), on(MESH_2D, "x", None))
+        return jnp.sum(h * h)
+    w = place(B, on(MESH_2D, None, "y"))
+    g = spmd.jit(spmd.grad(f))(w)
+    h = np.tanh(A @ B)
+    assert_close(g, A.T @ (2 * h * (1 - h * h)), rtol=1e-4, atol=1e-4)
+    batched = spmd.jit(spmd.vmap(
+        lambda r: spmd.lax.with_sharding_constraint(r * 2, on(MESH_2D, "y"))))(A)
+    assert_close(batched, A * 2)
+
+
+def test_arrays_know_their_shards():
+    x = place(A, on(MESH_2D, "x", "y"))
+    assert x.is_fully_addressable and len(x.addressable_shards) == 8
+    for shard, device in zip(x.addressable_shards, MESH_2D.devices.flat):
+        assert shard.device == device and shard.replica_id == 0
+        assert_close(shard.data, A[shard.index])
+        assert shard.data.devices() == {device}
+    assert_close(x.addressable_data(5), A[4:8, 4:8])
+    r = place(A, on(MESH_2D, "x"))  # each block held by the 4 devices of axis 'y'
+    assert [s.replica_id for s in r.addressable_shards] == [0, 1, 2, 3] * 2
+    single = spmd.jit(lambda v: v)(A)
+    assert single.sharding == spmd.sharding.SingleDeviceSharding(spmd.devices()[0])
+    assert [s.index for s in single.addressable_shards] == [(slice(None), slice(None))]
+
+
+def _loss(params, x, y):
+    h = jnp.tanh(x @ params["w1"] + params["b1"])
+    return jnp.mean((h @ params["w2"] - y) ** 2)
+
+
+def _step(params, x, y):
+    loss, grads = spmd.value_and_grad(_loss)(params, x, y)
+    return spmd.tree_util.tree_map(lambda p, g: p - 0.1 * g, params, grads), loss
+
+
+def _problem():
+    rng = np.random.default_rng(1)
+    params = {"w1": rng.standard_normal((6, 16)).astype(np.float32) * 0.3,
+              "b1": np.zeros(16, np.float32),
+              "w2": rng.standard_normal((16, 2)).astype(np.float32) * 0.3}
+    x = rng.standard_normal((32, 6)).astype(np.float32)
+    y = rng.standard_normal((32, 2)).astype(np.float32)
+    return params, x, y
+
+
+def _steps_on_one_device(params, x, y, n):
+    step = spmd.jit(_step)
+    losses = []
+    for _ in range(n):
+        params, loss = step(params, x, y)
+        losses.append(float(loss))
+    return params, losses
+
+
+def test_data_parallel_training_step_on_a_batch_mesh_equals_one_device():
+    params, x, y = _problem()
+    expected, expected_losses = _steps_on_one_device(params, x, y, 3)
+    replicated, by_batch = on(MESH_1D), on(MESH_1D, "batch")
+    params = spmd.tree_util.tree_map(lambda p: place(p, replicated), params)
+    x, y = place(x, by_batch), place(y, by_batch)
+    step = spmd.jit(_step)
+    losses = []
+    for _ in range(3):
+        params, loss = step(params, x, y)
+        losses.append(float(loss))
+    assert_close(params, expected, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(losses, expected_losses, rtol=1e-5)
+    assert params["w1"].sharding == replicated
+
+
+def test_tensor_parallel_mlp_on_a_data_by_model_mesh_equals_one_device():
+    mesh = spmd.make_mesh((2, 4), ("data", "model"))
+    params, x, y = _problem()
+    expected, expected_losses = _steps_on_one_device(params, x, y, 2)
+    # Megatron's split: the hidden units over 'model' (columns of w1, rows of w2)
+    layout = {"w1": on(mesh, None, "model"), "b1": on(mesh, "model"), "w2": on(mesh, "model")}
+    step = spmd.jit(_step, in_shardings=(layout, on(mesh, "data"), on(mesh, "data")),
+                    out_shardings=(layout, on(mesh)))
+    losses = []
+    for _ in range(2):
+        params, loss = step(params, x, y)
+        losses.append(float(loss))
+    assert_close(params, expected, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(losses, expected_losses, rtol=1e-5)
+    assert params["w1"].sharding == layout["w1"]
+
+
+def test_a_spec_naming_an_axis_the_mesh_lacks_is_named():
+    with pytest.raises(ValueError, match="names mesh axis 'model', which the mesh lacks .*"
+                                         r"\('x', 'y'\)"):
+        NamedSharding(MESH_2D, P("model"))
+    f = spmd.jit(lambda a: a, in_shardings=P("model"))
+    with spmd.set_mesh(MESH_2D), pytest.raises(ValueError, match="mesh axis 'model'"):
+        f(A)
+
+
+def test_a_dimension_not_divisible_by_its_mesh_axes_names_the_array_and_axis():
+    f = spmd.jit(lambda weights: weights, in_shardings=on(MESH_2D, None, "y"))
+    with pytest.raises(ValueError, match=r"argument 0 \(weights\) of shape \(8, 6\): dimension 1 "
+                                         r"\(size 6\) is not divisible by mesh axis 'y' \(size 4\)"):
+        f(np.zeros((8, 6), np.float32))
+    with pytest.raises(ValueError, match=r"of shape \(3,\): dimension 0 \(size 3\) .*'x' \(size 2\)"
+                                         r" x 'y' \(size 4\)"):
+        place(np.zeros(3), on(MESH_2D, ("x", "y")))
+
+
+def test_mesh_misuses_are_named():
+    with pytest.raises(ValueError, match="one axis name per dimension"):
+        Mesh(np.array(spmd.devices()).reshape(2, 4), ("x",))
+    with pytest.raises(ValueError, match="needs 16 devices but 8 are available"):
+        spmd.make_mesh((4, 4), ("x", "y"))
+    with pytest.raises(ValueError, match=r"a bare PartitionSpec\('x'\) needs a current mesh"):
+        spmd.jit(lambda a: a, in_shardings=P("x"))(A)
+    other = Mesh(np.array(spmd.devices()[:4]), ("x",))
+    with pytest.raises(ValueError, match="several meshes"):
+        spmd.jit(lambda a, b: a)(place(A, on(MESH_2D, "x")), place(A, on(other, "x")))
