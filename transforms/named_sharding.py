@@ -86,15 +86,16 @@ class NamedSharding(Sharding):
     order, the first major), replicated over the mesh axes the spec leaves out."""
     __slots__ = ("mesh", "spec")
 
-    def __init__(self, mesh, spec=PartitionSpec(), *, memory_kind=None):
+    def __init__(self, mesh, spec=None, *, memory_kind=None):
         if not isinstance(mesh, Mesh):
             raise TypeError(f"NamedSharding's mesh must be an spmd.sharding.Mesh, got "
                             f"{type(mesh).__name__}")
         if spec is None:
             spec = PartitionSpec()
         if not isinstance(spec, PartitionSpec):
+            entries = tuple(spec) if isinstance(spec, (tuple, list)) else (spec,)
             raise TypeError(f"NamedSharding's spec must be a PartitionSpec, got {spec!r}; "
-                            f"write PartitionSpec{tuple(spec) if isinstance(spec, (tuple, list)) else (spec,)}")
+                            f"write PartitionSpec{entries}")
         _check_axes(mesh, spec, "NamedSharding")
         self.mesh, self.spec = mesh, spec
 

@@ -1,13 +1,14 @@
-"""`place(x, sharding)`: an array laid out as `sharding` says (what `device_put(x, sharding)`
-does for a Sharding). Inside a traced function it is a sharding constraint instead."""
+"""`place(x, sharding)`: a value laid out as `sharding` says. `device_put(x, sharding)` is
+this for a value, a sharding constraint for a traced one (`device_put_sharding` in
+transforms/lax/sharding_constraint.py does both)."""
 from __future__ import annotations
 
 import numpy as np
 
-from spmd.transforms import backend, core, dtypes
+from spmd.transforms import backend, core
 from spmd.transforms.array import Array, make_array
-from spmd.transforms.named_sharding import (NamedSharding, SingleDeviceSharding,
-                                            backend_sharding, check_fits, resolve)
+from spmd.transforms.named_sharding import (SingleDeviceSharding, backend_sharding,
+                                            check_fits, resolve)
 
 
 def place(x, sharding, what: str = "the array"):
@@ -16,9 +17,8 @@ def place(x, sharding, what: str = "the array"):
     already laid out so is returned as it is; anything else is copied block by block."""
     sharding = resolve(sharding, f"placing {what}")
     if isinstance(x, core.Tracer):
-        # lazy: the constraint primitive lives in lax, which imports this layer's modules
-        from spmd.transforms.lax.sharding_constraint import with_sharding_constraint
-        return with_sharding_constraint(x, sharding)
+        raise TypeError(f"cannot place {what}, a traced value, on devices: inside a traced "
+                        "function use lax.with_sharding_constraint")
     aval = core.get_aval(x)
     if isinstance(sharding, SingleDeviceSharding):
         if type(x) is Array and not x.is_multi_device and x.sharding == sharding:
@@ -38,14 +38,3 @@ def _host(x, aval) -> np.ndarray:
         x._check_alive()
     return np.asarray(x, dtype=aval.dtype)
 
-
-def placed_like(x, sharding: NamedSharding, what: str):
-    """An argument for a program compiled for `sharding`: as it is when laid out so, else
-    moved there."""
-    if aval_dtype(x) == dtypes.float0:
-        raise TypeError(f"{what} is a float0 array, which holds no data to place on a mesh")
-    return place(x, sharding, what)
-
-
-def aval_dtype(x):
-    return core.get_aval(x).dtype

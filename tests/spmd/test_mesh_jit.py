@@ -173,8 +173,9 @@ def test_a_spec_naming_an_axis_the_mesh_lacks_is_named():
 
 def test_a_dimension_not_divisible_by_its_mesh_axes_names_the_array_and_axis():
     f = spmd.jit(lambda weights: weights, in_shardings=on(MESH_2D, None, "y"))
-    with pytest.raises(ValueError, match=r"argument 0 \(weights\) of shape \(8, 6\): dimension 1 "
-                                         r"\(size 6\) is not divisible by mesh axis 'y' \(size 4\)"):
+    with pytest.raises(ValueError, match=r"argument 0 \(weights\) of shape \(8, 6\): "
+                                         r"dimension 1 \(size 6\) is not divisible by mesh "
+                                         r"axis 'y' \(size 4\)"):
         f(np.zeros((8, 6), np.float32))
     with pytest.raises(ValueError, match=r"of shape \(3,\): dimension 0 \(size 3\) .*'x' \(size 2\)"
                                          r" x 'y' \(size 4\)"):

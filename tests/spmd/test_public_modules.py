@@ -9,7 +9,8 @@ import pytest
 import spmd
 
 PUBLIC = ["spmd.tree_util", "spmd.numpy", "spmd.lax", "spmd.random", "spmd.nn", "spmd.scipy",
-          "spmd.scipy.special", "spmd.dtypes", "spmd.distributed", "spmd.test_util", "spmd.sharding"]
+          "spmd.scipy.special", "spmd.dtypes", "spmd.distributed", "spmd.test_util",
+          "spmd.sharding"]
 
 
 @pytest.mark.parametrize("name", PUBLIC)

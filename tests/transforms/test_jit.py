@@ -151,8 +151,6 @@ def test_keywords():
 
 
 @pytest.mark.parametrize("keyword,value,why", [
-    ("in_shardings", None, "spmd has no meshes or shardings"),
-    ("out_shardings", None, "spmd has no meshes or shardings"),
     ("device", "cpu:0", "jit runs on the default device"),
     ("abstracted_axes", ("n",), "spmd traces with static shapes only"),
 ])

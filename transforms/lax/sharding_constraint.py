@@ -30,7 +30,7 @@ core.impl_rules[sharding_constraint_p] = lambda x, *, sharding: place(x, shardin
 
 
 def _lower(ctx, x, *, sharding):
-    mesh = getattr(ctx.module, "mesh", None)
+    mesh = ctx.module.mesh
     if mesh is None:
         raise ValueError("with_sharding_constraint needs a program partitioned over a mesh: "
                          "call it inside jit (not pmap or a device-local program)")
@@ -78,3 +78,17 @@ def with_sharding_constraint(x, shardings):
             out.append(sharding_constraint_p.bind(leaf, sharding=s))
     return tree_util.tree_unflatten(tree, out)
 
+
+
+def device_put_sharding(x, sharding):
+    """device_put(x, sharding) for a Sharding: `x` (a pytree) placed so, or constrained so
+    when traced."""
+    def put(leaf, s):
+        if s is None:
+            return leaf
+        if isinstance(leaf, core.Tracer):
+            return with_sharding_constraint(leaf, s)
+        return place(leaf, s)
+    leaves, tree = tree_util.tree_flatten(x)
+    per_leaf = shardings_per_leaf(sharding, tree, "device_put shardings")
+    return tree_util.tree_unflatten(tree, [put(v, s) for v, s in zip(leaves, per_leaf)])
