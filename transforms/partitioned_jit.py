@@ -113,7 +113,9 @@ class MeshProgram:
                                       "without shardings")
         self.plan, self.out_avals, self.float0_out = plan, jaxpr.out_avals, False
         text = lower(jaxpr, name, donated, plan)
-        self.arg_shardings = list(plan.in_shardings)
+        # the backend's layout each argument must have to be passed on as it is
+        self.arg_shardings = [(s, backend_sharding(s, a.ndim))
+                              for s, a in zip(plan.in_shardings, jaxpr.in_avals)]
         mesh = plan.mesh
 
         def out_sharding(i, aval, op):
@@ -132,8 +134,7 @@ class MeshProgram:
     def buffers(self, args, labels) -> list:
         """Each argument's buffer in the layout the program takes (moved when it has another)."""
         bufs = []
-        for i, (x, s) in enumerate(zip(args, self.arg_shardings)):
-            target = backend_sharding(s, core.get_aval(x).ndim)
+        for i, (x, (s, target)) in enumerate(zip(args, self.arg_shardings)):
             if type(x) is Array and x._buf._sharding is target:
                 x._check_alive()
                 bufs.append(x._buf)
