@@ -120,8 +120,8 @@ def _problem():
     return params, x, y
 
 
-def _steps_on_one_device(params, x, y, n):
-    step = spmd.jit(_step)
+def _run(step, params, x, y, n):
+    """`n` steps: the final parameters and the loss of each step."""
     losses = []
     for _ in range(n):
         params, loss = step(params, x, y)
@@ -131,15 +131,10 @@ def _steps_on_one_device(params, x, y, n):
 
 def test_data_parallel_training_step_on_a_batch_mesh_equals_one_device():
     params, x, y = _problem()
-    expected, expected_losses = _steps_on_one_device(params, x, y, 3)
+    expected, expected_losses = _run(spmd.jit(_step), params, x, y, 3)
     replicated, by_batch = on(MESH_1D), on(MESH_1D, "batch")
     params = spmd.tree_util.tree_map(lambda p: place(p, replicated), params)
-    x, y = place(x, by_batch), place(y, by_batch)
-    step = spmd.jit(_step)
-    losses = []
-    for _ in range(3):
-        params, loss = step(params, x, y)
-        losses.append(float(loss))
+    params, losses = _run(spmd.jit(_step), params, place(x, by_batch), place(y, by_batch), 3)
     assert_close(params, expected, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(losses, expected_losses, rtol=1e-5)
     assert params["w1"].sharding == replicated
@@ -148,15 +143,12 @@ def test_data_parallel_training_step_on_a_batch_mesh_equals_one_device():
 def test_tensor_parallel_mlp_on_a_data_by_model_mesh_equals_one_device():
     mesh = spmd.make_mesh((2, 4), ("data", "model"))
     params, x, y = _problem()
-    expected, expected_losses = _steps_on_one_device(params, x, y, 2)
+    expected, expected_losses = _run(spmd.jit(_step), params, x, y, 2)
     # Megatron's split: the hidden units over 'model' (columns of w1, rows of w2)
     layout = {"w1": on(mesh, None, "model"), "b1": on(mesh, "model"), "w2": on(mesh, "model")}
     step = spmd.jit(_step, in_shardings=(layout, on(mesh, "data"), on(mesh, "data")),
                     out_shardings=(layout, on(mesh)))
-    losses = []
-    for _ in range(2):
-        params, loss = step(params, x, y)
-        losses.append(float(loss))
+    params, losses = _run(step, params, x, y, 2)
     assert_close(params, expected, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(losses, expected_losses, rtol=1e-5)
     assert params["w1"].sharding == layout["w1"]
@@ -192,3 +184,17 @@ def test_mesh_misuses_are_named():
     other = Mesh(np.array(spmd.devices()[:4]), ("x",))
     with pytest.raises(ValueError, match="several meshes"):
         spmd.jit(lambda a, b: a)(place(A, on(MESH_2D, "x")), place(A, on(other, "x")))
+
+
+def test_grad_of_a_jitted_function_of_placed_arrays_runs_over_their_mesh():
+    w = place(B, on(MESH_2D, None, "y"))
+    g = spmd.grad(spmd.jit(lambda v: jnp.sum(jnp.sin(A @ v))))(w)
+    assert_close(g, A.T @ np.cos(A @ B), rtol=1e-4, atol=1e-4)
+
+
+def test_shardings_keywords_misuses_are_named():
+    with pytest.raises(ValueError, match=r"one entry per positional argument, but got "
+                                         r"len\(in_shardings\)=3 for 2"):
+        spmd.jit(lambda a, b: a, in_shardings=(None, None, None))(A, B)
+    with pytest.raises(ValueError, match="needs a program partitioned over a mesh"):
+        spmd.pmap(lambda v: spmd.lax.with_sharding_constraint(v, on(MESH_2D)))(A)
