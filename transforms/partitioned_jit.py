@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from spmd.transforms import backend, core, dtypes, lowering
+from spmd.transforms import backend, core, dtypes, inflight, lowering
 from spmd.transforms.array import Array
 from spmd.transforms.core import Jaxpr
 from spmd.transforms.lax.sharding_constraint import sharding_constraint_p
@@ -103,7 +103,7 @@ def lower(jaxpr: Jaxpr, name: str, donated: Sequence[bool], plan: MeshPlan) -> s
 class MeshProgram:
     """A program compiled for a mesh: `run(args, labels)` moves arguments laid out otherwise,
     runs it on every device of the mesh and returns the results as Arrays."""
-    __slots__ = ("exe", "out_avals", "plan", "arg_shardings", "float0_out")
+    __slots__ = ("exe", "out_avals", "plan", "arg_shardings", "float0_out", "inflight_key")
 
     def __init__(self, jaxpr: Jaxpr, name: str, donated: Sequence[bool], plan: MeshPlan,
                  compiler_options: tuple = ()):
@@ -117,6 +117,7 @@ class MeshProgram:
         self.arg_shardings = [(s, backend_sharding(s, a.ndim))
                               for s, a in zip(plan.in_shardings, jaxpr.in_avals)]
         mesh = plan.mesh
+        self.inflight_key = tuple(sorted(d.id for d in mesh.flat_devices))  # as pmap keys it
 
         def out_sharding(i, aval, op):
             named = plan.out_shardings[i] or named_from_xla(mesh, op, aval.ndim)
@@ -143,5 +144,7 @@ class MeshProgram:
         return bufs
 
     def run(self, args, labels) -> list:
-        return [Array(b, a) for b, a in zip(self.exe(self.buffers(args, labels)),
-                                            self.out_avals)]
+        # the partitioner's collectives make the devices meet: bounded as pmap's programs are
+        bufs = self.buffers(args, labels)
+        outs = inflight.launch(self.inflight_key, lambda: self.exe.run_with_token(bufs))
+        return [Array(b, a) for b, a in zip(outs, self.out_avals)]

@@ -198,3 +198,36 @@ def test_shardings_keywords_misuses_are_named():
         spmd.jit(lambda a, b: a, in_shardings=(None, None, None))(A, B)
     with pytest.raises(ValueError, match="needs a program partitioned over a mesh"):
         spmd.pmap(lambda v: spmd.lax.with_sharding_constraint(v, on(MESH_2D)))(A)
+
+
+def test_executions_in_flight_are_bounded_as_pmaps_are(monkeypatch):
+    # XLA's CPU collectives deadlock when a loop that never waits queues too many executions
+    # of a program whose devices meet (the partitioner's all-reduce here)
+    from spmd.transforms import backend, inflight
+    events, run_with_token = [], backend.Executable.run_with_token
+
+    class Token:
+        def __init__(self, token):
+            self.token = token
+
+        def block_until_ready(self):
+            events.append("wait")
+            self.token.block_until_ready()
+
+    def recording_run(self, bufs):
+        events.append("launch")
+        outs, token = run_with_token(self, bufs)
+        return outs, Token(token)
+
+    step = spmd.jit(lambda v: v * 0.5 + jnp.sum(v) * 0.01)
+    x = step(place(A, on(MESH_1D, "batch")))
+    inflight.wait_all()
+    monkeypatch.setattr(backend.Executable, "run_with_token", recording_run)
+    monkeypatch.setattr(spmd.config, "max_inflight_executions", 1)
+    for _ in range(3):
+        x = step(x)
+    assert events == ["launch", "wait", "launch", "wait", "launch"]
+    expected = A
+    for _ in range(4):
+        expected = expected * 0.5 + expected.sum() * 0.01
+    assert_close(x, expected, rtol=1e-5, atol=1e-5)
