@@ -18,6 +18,7 @@ from spmd.transforms.eager import to_buffer
 from spmd.transforms.jvp import Zero, instantiate, jvp_flat, jvp_rules
 from spmd.transforms.lowering import lowering_rules
 from spmd.transforms.mesh import get_mesh
+from spmd.transforms.partitioned_jit import mesh_program
 from spmd.transforms.staging import (StagingTrace, closed_as_open, partial_eval_jaxpr,
                                      partial_eval_rules, trace_to_jaxpr)
 from spmd.transforms.transpose import backward_pass, is_undefined, transpose_rules
@@ -58,12 +59,6 @@ class CompiledProgram:
 def compiled_program(jaxpr: Jaxpr, name: str, donated: tuple,
                      compiler_options: tuple = ()) -> CompiledProgram:
     return CompiledProgram(jaxpr, name, donated, compiler_options)
-
-
-@caches.cached
-def mesh_program(jaxpr: Jaxpr, name: str, donated: tuple, plan: partitioned_jit.MeshPlan,
-                 compiler_options: tuple = ()) -> partitioned_jit.MeshProgram:
-    return partitioned_jit.MeshProgram(jaxpr, name, donated, plan, compiler_options)
 
 
 def _jit_impl(*args, jaxpr, name, donated):

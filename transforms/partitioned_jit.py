@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from spmd.transforms import backend, core, dtypes, inflight, lowering
+from spmd.transforms import backend, caches, core, dtypes, inflight, lowering
 from spmd.transforms.array import Array
 from spmd.transforms.core import Jaxpr
 from spmd.transforms.lax.sharding_constraint import sharding_constraint_p
@@ -148,3 +148,31 @@ class MeshProgram:
         bufs = self.buffers(args, labels)
         outs = inflight.launch(self.inflight_key, lambda: self.exe.run_with_token(bufs))
         return [Array(b, a) for b, a in zip(outs, self.out_avals)]
+
+
+@caches.cached
+def mesh_program(jaxpr: Jaxpr, name: str, donated: tuple, plan: MeshPlan,
+                 compiler_options: tuple = ()) -> MeshProgram:
+    return MeshProgram(jaxpr, name, donated, plan, compiler_options)
+
+
+_one_op_programs = caches.LRUCache("one-op programs over a mesh")
+
+
+def is_partitioned(x) -> bool:
+    return type(x) is Array and type(x._buf._sharding) is backend.PartitionedSharding
+
+
+def apply_one_op(key, args, make_jaxpr, name: str) -> list:
+    """An eager operation on arrays laid out on a mesh, run there (as JAX does), partitioned
+    like a jitted one: `key` is the operation's cache key and `make_jaxpr()` its program."""
+    carried = argument_shardings(args)
+    program = _one_op_programs.get((key, carried))
+    if program is None:
+        jaxpr = make_jaxpr()
+        labels = [f"operand {i} of {name}" for i in range(len(args))]
+        found = plan(jaxpr, 0, [None] * len(args), carried, [None] * len(jaxpr.outvars),
+                     lambda: labels)
+        program = _one_op_programs[(key, carried)] = MeshProgram(
+            jaxpr, name, (False,) * len(args), found)
+    return program.run(args, lambda i: f"operand {i} of {name}")

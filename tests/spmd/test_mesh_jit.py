@@ -231,3 +231,13 @@ def test_executions_in_flight_are_bounded_as_pmaps_are(monkeypatch):
     for _ in range(4):
         expected = expected * 0.5 + expected.sum() * 0.01
     assert_close(x, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_eager_operations_on_placed_arrays_stay_on_their_mesh():
+    x = place(A, on(MESH_2D, "x", "y"))
+    y = jnp.exp(x) - 2 * x
+    assert y.sharding == on(MESH_2D, "x", "y")
+    assert_close(y, np.exp(A) - 2 * A, rtol=1e-5, atol=1e-5)
+    total = jnp.sum(x, axis=0)
+    assert_close(total, A.sum(0), rtol=1e-5, atol=1e-5)
+    assert total.sharding.mesh == MESH_2D
