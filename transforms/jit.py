@@ -236,6 +236,22 @@ class _FastCall:
             Array(b, a) for b, a in zip(outs, self.out_avals)])
 
 
+class _FastMeshCall:
+    """A signature over a mesh seen before, called with arrays in the layouts it takes: the
+    executable runs on their buffers (bounded in flight, as every mesh program is)."""
+    __slots__ = ("program", "leading", "out_tree")
+
+    def __init__(self, entry: "_Entry"):
+        self.program = entry.executable()
+        n = len(entry.consts)
+        self.leading = self.program.buffers(entry.consts, lambda i: entry.label(i))[:n]
+        self.out_tree = entry.out_tree
+
+    def run(self, bufs):
+        return tree_util.tree_unflatten(self.out_tree, self.program.run_buffers(
+            self.leading + bufs))
+
+
 class JitFunction:
     def __init__(self, fun: Callable, argnums: arguments.Argnums, inline: bool = False,
                  compiler_options: tuple = (), in_shardings=None, out_shardings=None):
@@ -254,6 +270,8 @@ class JitFunction:
         self._fast = caches.LRUCache(f"jit {self.name}: fast calls")  # array avals -> FastCall
         # (pytree structure of the arguments, avals) -> FastCall
         self._fast_tree = caches.LRUCache(f"jit {self.name}: fast pytree calls")
+        # (pytree structure, (aval, layout) per leaf) -> _FastMeshCall
+        self._fast_mesh = caches.LRUCache(f"jit {self.name}: fast calls over a mesh")
 
     def _entry(self, args, kwargs):
         split = arguments.split_static(args, kwargs, self.static_argnums, self.static_argnames,
@@ -329,6 +347,10 @@ class JitFunction:
                     if fast.out_aval is not None:
                         return Array(outs[0], fast.out_aval)
                     return fast.wrap(outs)
+            elif self._fast_mesh:
+                outs = self._fast_mesh_call(args)
+                if outs is not None:
+                    return outs
         if self.inline and core.current_trace() is not core.eval_trace:
             return self.fun(*args, **kwargs)  # traced into the caller's program, no call
         entry, leaves = self._entry(args, kwargs)
@@ -343,12 +365,37 @@ class JitFunction:
                 self._fast[avals[0] if len(avals) == 1 else avals] = _FastCall(entry)
             else:
                 self._fast_tree[(tree_util.tree_structure(args), avals)] = _FastCall(entry)
+        elif (not kwargs and not self.static_argnums and core.current_trace() is core.eval_trace
+                and entry.plan is not None and not any(isinstance(c, Tracer)
+                                                       for c in entry.consts)):
+            targets = [t for _, t in entry.executable().arg_shardings[len(entry.consts):]]
+            if all(type(a) is Array and a._buf._sharding is t for a, t in zip(leaves, targets)):
+                # keyed by the layouts too: only arrays already laid out so go straight in
+                self._fast_mesh[(tree_util.tree_structure(args),
+                                 tuple((a.aval, t) for a, t in zip(leaves, targets)))] = (
+                    _FastMeshCall(entry))
         if core.current_trace() is core.eval_trace and not any(
                 isinstance(c, Tracer) for c in entry.consts):
             return entry(*leaves)
         outs = jit_p.bind(*entry.consts, *leaves, jaxpr=entry.jaxpr, name=self.name,
                           donated=entry.donated)
         return tree_util.tree_unflatten(entry.out_tree, outs)
+
+    def _fast_mesh_call(self, args):
+        """The outputs of a repeat call of a program over a mesh whose arguments are laid out
+        as it takes them; None otherwise."""
+        leaves, tree = tree_util.tree_flatten(args)
+        try:
+            key = (tree, tuple((a.aval, a._buf._sharding) for a in leaves))
+        except AttributeError:  # a host value or a tracer: the general path
+            return None
+        fast = self._fast_mesh.get(key)
+        bufs = [a._buf for a in leaves]
+        # a donated (deleted) buffer would crash XLA's multi-device launch: the general path
+        # says what happened
+        if fast is None or any(b.is_deleted() for b in bufs):
+            return None
+        return fast.run(bufs)
 
     def _fast_tree_lookup(self, args):
         """(_FastCall, buffers) for a repeat call whose arguments are pytrees of device arrays;

@@ -241,3 +241,19 @@ def test_eager_operations_on_placed_arrays_stay_on_their_mesh():
     total = jnp.sum(x, axis=0)
     assert_close(total, A.sum(0), rtol=1e-5, atol=1e-5)
     assert total.sharding.mesh == MESH_2D
+
+
+def test_repeat_calls_take_each_layout_to_its_own_program():
+    f = spmd.jit(lambda v: v * 2 + jnp.sum(v, axis=0))
+    expected = A * 2 + A.sum(0)
+    for spec in [("x",), ("x",), (None, "y"), (None, "y"), ("x",)]:
+        out = f(place(A, on(MESH_2D, *spec)))
+        assert_close(out, expected, rtol=1e-5, atol=1e-5)
+    assert_close(f(A), expected, rtol=1e-5, atol=1e-5)  # one device, then a mesh again
+    x = place(A, on(MESH_2D, "x"))
+    assert_close(f(x), expected, rtol=1e-5, atol=1e-5)
+    donating = spmd.jit(lambda v: v + 1, donate_argnums=0)
+    y = donating(donating(x))
+    assert_close(y, A + 2)
+    with pytest.raises(RuntimeError, match="donated"):
+        donating(x)
