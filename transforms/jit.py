@@ -17,7 +17,9 @@ from spmd.transforms.core import ClosedJaxpr, Jaxpr, Primitive, Tracer
 from spmd.transforms.eager import to_buffer
 from spmd.transforms.jvp import Zero, instantiate, jvp_flat, jvp_rules
 from spmd.transforms.lowering import lowering_rules
+from spmd.transforms.lax.sharding_constraint import sharding_constraint_p
 from spmd.transforms.mesh import get_mesh
+from spmd.transforms.named_sharding import resolve
 from spmd.transforms.partitioned_jit import mesh_program
 from spmd.transforms.staging import (StagingTrace, closed_as_open, partial_eval_jaxpr,
                                      partial_eval_rules, trace_to_jaxpr)
@@ -168,7 +170,8 @@ class _Entry:
     names the argument leaves, for errors) and, when it has no traced consts, its executable
     and const buffers."""
     __slots__ = ("closed", "jaxpr", "consts", "in_tree", "labels", "out_tree", "program",
-                 "const_bufs", "name", "donated", "compiler_options", "plan")
+                 "const_bufs", "name", "donated", "compiler_options", "plan", "given_in",
+                 "given_out")
 
     def __init__(self, closed: ClosedJaxpr, in_tree, labels, out_tree, name, donated,
                  compiler_options: tuple = (), shardings=None):
@@ -184,6 +187,7 @@ class _Entry:
             [None] * out_tree.num_leaves,)
         self.plan = partitioned_jit.plan(self.jaxpr, len(self.consts), given_in, carried,
                                          given_out, labels)
+        self.given_in, self.given_out = given_in, given_out
 
     def executable(self) -> CompiledProgram | partitioned_jit.MeshProgram:
         if self.program is None:
@@ -234,6 +238,12 @@ class _FastCall:
     def wrap(self, outs):
         return tree_util.tree_unflatten(self.out_tree, [
             Array(b, a) for b, a in zip(outs, self.out_avals)])
+
+
+def _constrained(values, shardings) -> list:
+    """`values`, each with the sharding jit was given for it (None: as it is)."""
+    return [x if s is None else sharding_constraint_p.bind(
+        x, sharding=resolve(s, "jit shardings")) for x, s in zip(values, shardings)]
 
 
 class _FastMeshCall:
@@ -377,8 +387,12 @@ class JitFunction:
         if core.current_trace() is core.eval_trace and not any(
                 isinstance(c, Tracer) for c in entry.consts):
             return entry(*leaves)
+        if entry.plan is not None:  # inside a transform, jit's shardings constrain its values
+            leaves = _constrained(leaves, entry.given_in)
         outs = jit_p.bind(*entry.consts, *leaves, jaxpr=entry.jaxpr, name=self.name,
                           donated=entry.donated)
+        if entry.plan is not None:
+            outs = _constrained(outs, entry.given_out)
         return tree_util.tree_unflatten(entry.out_tree, outs)
 
     def _fast_mesh_call(self, args):

@@ -257,3 +257,14 @@ def test_repeat_calls_take_each_layout_to_its_own_program():
     assert_close(y, A + 2)
     with pytest.raises(RuntimeError, match="donated"):
         donating(x)
+
+
+def test_shardings_of_a_jit_inside_a_transform_constrain_its_values():
+    inner = spmd.jit(lambda v: jnp.sin(v) * 2, in_shardings=on(MESH_2D, "x"),
+                     out_shardings=on(MESH_2D, None, "y"))
+    out = spmd.jit(lambda v: inner(v) + 1)(A)
+    assert out.sharding == on(MESH_2D, None, "y")
+    assert_close(out, np.sin(A) * 2 + 1, rtol=1e-5, atol=1e-5)
+    g = spmd.grad(lambda v: jnp.sum(inner(v)))(A)
+    assert_close(g, 2 * np.cos(A), rtol=1e-5, atol=1e-5)
+    assert_close(spmd.vmap(inner)(A[None]), (np.sin(A) * 2)[None], rtol=1e-5, atol=1e-5)
