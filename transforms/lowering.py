@@ -185,10 +185,18 @@ def lower_module(jaxpr: Jaxpr, consts_avals: Sequence[ShapedArray] = (), name: s
     in_avals = list(consts_avals) + jaxpr.in_avals
     out_avals = jaxpr.out_avals
     args = [f"%arg{i}" for i in range(len(in_avals))]
-    aliases = _donation_aliases(in_avals, out_avals, [False] * len(consts_avals) + list(donated))
+    donated = [False] * len(consts_avals) + list(donated)
+    # over a mesh an input and an output share a buffer only when laid out alike; another
+    # donated input is offered to XLA, which reuses it where its per-device size fits
+    same_layout = (None if mesh is None else lambda i, j: (
+        out_shardings[j] is not None and in_shardings[i] == out_shardings[j]))
+    aliases = _donation_aliases(in_avals, out_avals, donated, same_layout)
     arg_attrs = [[] for _ in in_avals]
     for i, j in aliases.items():
         arg_attrs[i].append(f"tf.aliasing_output = {j} : i32")
+    for i, d in enumerate(donated):
+        if d and i not in aliases and mesh is not None:
+            arg_attrs[i].append("jax.buffer_donor = true")
     for i, text in enumerate(in_shardings):
         if text is not None:
             arg_attrs[i].append(f"sdy.sharding = {text}")
@@ -213,13 +221,14 @@ def lower_module(jaxpr: Jaxpr, consts_avals: Sequence[ShapedArray] = (), name: s
             + "\n".join(lines) + "\n  }\n}\n")
 
 
-def _donation_aliases(in_avals, out_avals, donated) -> dict[int, int]:
+def _donation_aliases(in_avals, out_avals, donated, compatible=None) -> dict[int, int]:
     aliases, taken = {}, set()
     for i, (aval, d) in enumerate(zip(in_avals, donated)):
         if not d:
             continue
         for j, out in enumerate(out_avals):
-            if j not in taken and out.shape == aval.shape and out.dtype == aval.dtype:
+            if (j not in taken and out.shape == aval.shape and out.dtype == aval.dtype
+                    and (compatible is None or compatible(i, j))):
                 aliases[i] = j
                 taken.add(j)
                 break

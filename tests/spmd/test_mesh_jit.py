@@ -268,3 +268,14 @@ def test_shardings_of_a_jit_inside_a_transform_constrain_its_values():
     g = spmd.grad(lambda v: jnp.sum(inner(v)))(A)
     assert_close(g, 2 * np.cos(A), rtol=1e-5, atol=1e-5)
     assert_close(spmd.vmap(inner)(A[None]), (np.sin(A) * 2)[None], rtol=1e-5, atol=1e-5)
+
+
+def test_donated_arguments_laid_out_unlike_the_results_are_offered_not_aliased():
+    # an input and an output share a buffer only when their per-device blocks are alike
+    f = spmd.jit(lambda v, w: (v * 2, w + 1), in_shardings=(on(MESH_2D), on(MESH_2D, "x")),
+                 out_shardings=(on(MESH_2D, "x", "y"), on(MESH_2D, "x")), donate_argnums=(0, 1))
+    x, w = place(A, on(MESH_2D)), place(A, on(MESH_2D, "x"))
+    doubled, plus_one = f(x, w)
+    assert_close(doubled, A * 2)
+    assert_close(plus_one, A + 1)
+    assert w.is_deleted()
