@@ -592,7 +592,7 @@ def _save_to_disk(key, loaded):
 
 def _parse(module_text: str):
     from jaxlib.mlir import ir
-    from jaxlib.mlir.dialects import stablehlo
+    from jaxlib.mlir.dialects import sdy, stablehlo
     import jaxlib.mlir._mlir_libs._jax_mlir_ext as jax_mlir_ext
     registry = ir.DialectRegistry()
     jax_mlir_ext.register_dialects(registry)
@@ -600,6 +600,7 @@ def _parse(module_text: str):
     ctx.append_dialect_registry(registry)
     ctx.load_all_available_dialects()
     stablehlo.register_dialect(ctx)
+    sdy.register_dialect(ctx)  # the shardings of programs over a mesh
     with ctx:
         return ir.Module.parse(module_text)
 

@@ -55,7 +55,11 @@ def test_in_and_out_shardings_place_host_arguments_and_results():
     assert_close(out, A @ B, rtol=1e-5, atol=1e-5)
     assert_close(total, A.sum(), rtol=1e-5, atol=1e-5)
     assert out.sharding == on(MESH_2D, None, "y") and total.sharding == on(MESH_2D)
-    compiled = f.lower(A, B).compile()
+    lowered = f.lower(A, B)
+    text = lowered.as_text()  # one program for the partitioner: Shardy's mesh and shardings
+    assert 'sdy.mesh @mesh = <["x"=2, "y"=4]>' in text
+    assert 'sdy.sharding = #sdy.sharding<@mesh, [{"x"}, {}]>' in text
+    compiled = lowered.compile()
     assert compiled.input_shardings[0] == (on(MESH_2D, "x"), on(MESH_2D))
     assert compiled.output_shardings == (on(MESH_2D, None, "y"), on(MESH_2D))
 
