@@ -43,7 +43,7 @@ def _axis_types(axis_names, axis_types, where: str) -> tuple:
 class Mesh(contextlib.ContextDecorator):
     """Mesh(devices, axis_names, axis_types=None): `devices` an ndarray of devices (or a
     sequence, for a 1-d mesh) with one named axis per dimension."""
-    __slots__ = ("devices", "axis_names", "axis_types", "size", "_key", "_previous")
+    __slots__ = ("devices", "axis_names", "axis_types", "size", "_key")
 
     def __init__(self, devices, axis_names, axis_types=None):
         devices = np.array(devices, dtype=object) if not isinstance(devices, np.ndarray) \
@@ -70,7 +70,6 @@ class Mesh(contextlib.ContextDecorator):
         self.axis_types = _axis_types(axis_names, axis_types, "Mesh")
         self.size = len(flat)
         self._key = (tuple(d.id for d in flat), devices.shape, axis_names, self.axis_types)
-        self._previous = []
 
     def __eq__(self, other):
         return isinstance(other, Mesh) and self._key == other._key
@@ -155,10 +154,6 @@ def get_mesh():
     """The current mesh (innermost `with mesh:` / `with set_mesh(mesh):`, else the one
     set_mesh set for the process), or None."""
     return _context.stack[-1] if _context.stack else _global_mesh[0]
-
-
-def get_concrete_mesh():
-    return get_mesh()
 
 
 class set_mesh:
