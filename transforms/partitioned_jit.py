@@ -13,7 +13,7 @@ from spmd.transforms.core import Jaxpr
 from spmd.transforms.lax.sharding_constraint import sharding_constraint_p
 from spmd.transforms.named_sharding import (NamedSharding, backend_sharding, check_fits,
                                             named_from_xla, resolve, sdy_sharding)
-from spmd.transforms.placement import place
+from spmd.transforms.mesh_placement import place
 
 
 class MeshPlan:

@@ -7,7 +7,7 @@ import pytest
 import spmd
 import spmd.numpy as jnp
 from spmd.sharding import Mesh, NamedSharding, PartitionSpec as P
-from spmd.transforms.placement import place
+from spmd.transforms.mesh_placement import place
 from tests.oracles import assert_close
 
 MESH_2D = spmd.make_mesh((2, 4), ("x", "y"))

@@ -9,7 +9,7 @@ from spmd.sharding import (AxisType, Mesh, NamedSharding, PartitionSpec as P,
                            SingleDeviceSharding)
 from spmd.transforms import dtypes, tree_util
 from spmd.transforms.lax.sharding_constraint import device_put_sharding
-from spmd.transforms.placement import place
+from spmd.transforms.mesh_placement import place
 from tests.oracles import assert_close
 
 MESH = spmd.make_mesh((2, 4), ("x", "y"))

@@ -13,7 +13,7 @@ from spmd.transforms.lowering import lowering_rules
 from spmd.transforms.named_sharding import (NamedSharding, check_fits, resolve,
                                             sdy_sharding)
 from spmd.transforms.partition_spec import PartitionSpec
-from spmd.transforms.placement import place
+from spmd.transforms.mesh_placement import place
 from spmd.transforms.transpose import deftranspose_linear
 
 sharding_constraint_p = Primitive("sharding_constraint")
