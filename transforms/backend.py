@@ -180,6 +180,7 @@ class _ClientState:
     def __init__(self):
         self.client = None
         self.distributed = None  # (distributed_client, process_id, num_processes)
+        self.default_device = None
         self.lock = threading.Lock()
 
 
@@ -246,7 +247,10 @@ def local_devices() -> list:
 
 
 def default_device():
-    return client().local_devices()[0]
+    device = _state.default_device  # read by every eager op: not a fresh list each time
+    if device is None:
+        device = _state.default_device = client().local_devices()[0]
+    return device
 
 
 def process_index() -> int:
@@ -393,6 +397,16 @@ def shards_to_numpy(buf, dtype) -> list:
     """Every shard of a multi-device array, in its sharding's device order, as host views."""
     buf.block_until_ready()
     return [_shard_view(buf, i, dtype) for i in range(len(buf._sharding._devices))]
+
+
+def single_device_of(buf):
+    """The device holding a single-device buffer; None for one spread over several devices."""
+    sharding = buf._sharding
+    return sharding._device if type(sharding) is SingleDeviceSharding else None
+
+
+def delete(buf) -> None:
+    buf.delete()
 
 
 def block_until_ready(buf):
@@ -633,3 +647,33 @@ def verify(module_text: str) -> None:
     with module.context:
         if not module.operation.verify():
             raise ValueError("generated StableHLO failed verification")
+
+
+# ---------------------------------------------------------------- LAPACK kernels
+# jaxlib ships LAPACK's factorizations as typed-FFI custom calls for CPU (`lapack_sgetrf_ffi`
+# and so on); XLA finds a target only once it is registered, so the first program that names
+# one registers them all. transforms/lax/linalg.py writes the calls.
+_LAPACK_PREFIX = {np.dtype(np.float32): "s", np.dtype(np.float64): "d",
+                  np.dtype(np.complex64): "c", np.dtype(np.complex128): "z"}
+
+
+_lapack_registered = threading.Lock(), []  # (lock, [True] once registered): XLA refuses twice
+
+
+def _register_lapack() -> None:
+    lock, done = _lapack_registered
+    with lock:
+        if done:
+            return
+        from jaxlib.cpu import _lapack  # loaded only by programs that use LAPACK
+        _lapack.initialize()
+        for name, capsule in _lapack.registrations().items():
+            xc.register_custom_call_target(name, capsule, platform="cpu",
+                                           api_version=int(name.endswith("_ffi")))
+        done.append(True)
+
+
+def lapack_target(routine: str, dtype) -> str:
+    """The registered custom-call target of LAPACK's `routine` (e.g. "getrf") for `dtype`."""
+    _register_lapack()
+    return f"lapack_{_LAPACK_PREFIX[np.dtype(dtype)]}{routine}_ffi"

@@ -16,6 +16,8 @@ first checks that all processes run the same program at the same call (spmd/pmap
 it costs one tiny all-reduce (and, without MPI, a host callback: up to 2x on a 4 KB psum step
 over gloo, a few percent on a training step). Every process must use the same setting (the
 first call's program agreement check tells). Read when a program compiles.
+`disable_jit` (SPMD_DISABLE_JIT or JAX_DISABLE_JIT, default off): jitted functions run their
+Python eagerly, op by op, for debugging (`spmd.disable_jit()` turns it on in a `with` block).
 `cache_size` (SPMD_CACHE_SIZE, default 4096): how many entries each cache of traced and
 compiled programs keeps before it forgets the least recently used (transforms/caches.py).
 """
@@ -73,6 +75,7 @@ class Config:
             "check_call_order": _env_on_unless_off("SPMD_CHECK_CALL_ORDER"),
             # spmd.random's stream layout, as JAX's flag (on by default since JAX 0.5)
             "threefry_partitionable": _env_on_unless_off("JAX_THREEFRY_PARTITIONABLE"),
+            "disable_jit": _env_flag("SPMD_DISABLE_JIT") or _env_flag("JAX_DISABLE_JIT"),
             # which PRNG new keys use (spmd/random/impls.py checks the name when it is used)
             "default_prng_impl": os.environ.get("JAX_DEFAULT_PRNG_IMPL", "threefry2x32"),
         }

@@ -4,15 +4,17 @@ call primitive, whose rules transform its sub-program; inside another jit or pma
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 from typing import Callable, Sequence
 
 import numpy as np
 
 from spmd.transforms import (arguments, backend, caches, core, dtypes, lowering,
-                              partitioned_jit, stages, tree_util)
+                              partitioned_jit, placement, stages, tree_util)
 from spmd.transforms.array import Array
 from spmd.transforms.batching import batching_rules, vmap_flat
+from spmd.transforms.config import config
 from spmd.transforms.core import ClosedJaxpr, Jaxpr, Primitive, Tracer
 from spmd.transforms.eager import to_buffer
 from spmd.transforms.jvp import Zero, instantiate, jvp_flat, jvp_rules
@@ -41,14 +43,15 @@ class CompiledProgram:
     __slots__ = ("exe", "out_avals", "float0_out")
 
     def __init__(self, jaxpr: Jaxpr, name: str, donated: Sequence[bool],
-                 compiler_options: tuple = ()):
-        text = lowering.lower_module(jaxpr, name=name, donated=donated)
+                 compiler_options: tuple = (), device=None):
+        callbacks: list = []  # the Python the program calls (transforms/callbacks.py)
+        text = lowering.lower_module(jaxpr, name=name, donated=donated, host_callbacks=callbacks)
         self.out_avals = jaxpr.out_avals
         self.float0_out = any(a.dtype == dtypes.float0 for a in self.out_avals)
         device_avals = [a.update(dtype=np.bool_) if a.dtype == dtypes.float0 else a
                         for a in self.out_avals]
-        self.exe = backend.compile(text, device_avals, [backend.default_device()],
-                                   compiler_options=compiler_options)
+        self.exe = backend.compile(text, device_avals, [device or backend.default_device()],
+                                   compiler_options=compiler_options, host_callbacks=callbacks)
 
     def run(self, bufs) -> list:
         if self.float0_out:
@@ -59,8 +62,8 @@ class CompiledProgram:
 
 @caches.cached
 def compiled_program(jaxpr: Jaxpr, name: str, donated: tuple,
-                     compiler_options: tuple = ()) -> CompiledProgram:
-    return CompiledProgram(jaxpr, name, donated, compiler_options)
+                     compiler_options: tuple = (), device=None) -> CompiledProgram:
+    return CompiledProgram(jaxpr, name, donated, compiler_options, device)
 
 
 def _jit_impl(*args, jaxpr, name, donated):
@@ -71,7 +74,9 @@ def _jit_impl(*args, jaxpr, name, donated):
                                 lambda: [f"argument {i}" for i in range(n)])
     if plan is not None:
         return mesh_program(jaxpr, name, donated, plan).run(args, lambda i: f"argument {i}")
-    return compiled_program(jaxpr, name, donated).run([to_buffer(x) for x in args])
+    device = placement.device_for(args, what=f"jit of {name}")
+    return compiled_program(jaxpr, name, donated, (), device).run(
+        [to_buffer(x, device) for x in args])
 
 
 core.impl_rules[jit_p] = _jit_impl
@@ -170,8 +175,8 @@ class _Entry:
     names the argument leaves, for errors) and, when it has no traced consts, its executable
     and const buffers."""
     __slots__ = ("closed", "jaxpr", "consts", "in_tree", "labels", "out_tree", "program",
-                 "const_bufs", "name", "donated", "compiler_options", "plan", "given_in",
-                 "given_out")
+                 "const_bufs", "name", "donated", "compiler_options", "device", "plan",
+                 "given_in", "given_out")
 
     def __init__(self, closed: ClosedJaxpr, in_tree, labels, out_tree, name, donated,
                  compiler_options: tuple = (), shardings=None):
@@ -182,6 +187,7 @@ class _Entry:
         self.donated = tuple([False] * len(self.consts) + list(donated))
         self.program = None
         self.const_bufs = None
+        self.device = None  # where `program` runs (a program over a mesh: its devices)
         # a partitioned program over a mesh, when anything in the call names one
         given_in, carried, given_out = shardings or ([None] * in_tree.num_leaves,) * 2 + (
             [None] * out_tree.num_leaves,)
@@ -189,16 +195,19 @@ class _Entry:
                                          given_out, labels)
         self.given_in, self.given_out = given_in, given_out
 
-    def executable(self) -> CompiledProgram | partitioned_jit.MeshProgram:
-        if self.program is None:
-            if self.plan is not None:
+    def executable(self, device=None) -> CompiledProgram | partitioned_jit.MeshProgram:
+        if self.plan is not None:
+            if self.program is None:
                 self.program = mesh_program(self.jaxpr, self.name, self.donated, self.plan,
                                             self.compiler_options)
                 self.const_bufs = list(self.consts)  # placed (replicated) at each call
-            else:
-                self.program = compiled_program(self.jaxpr, self.name, self.donated,
-                                                self.compiler_options)
-                self.const_bufs = [to_buffer(c) for c in self.consts]
+            return self.program
+        device = device or backend.default_device()
+        if self.program is None or device != self.device:
+            self.program = compiled_program(self.jaxpr, self.name, self.donated,
+                                            self.compiler_options, device)
+            self.const_bufs = [to_buffer(c, device) for c in self.consts]
+            self.device = device
         return self.program
 
     def label(self, i: int) -> str:
@@ -206,12 +215,15 @@ class _Entry:
         n = len(self.consts)
         return "a constant of the function" if i < n else self.labels()[i - n]
 
-    def __call__(self, *leaves):
-        program = self.executable()
+    def __call__(self, *leaves, device=None):
+        program = self.executable(device)
         if self.plan is not None:
             outs = program.run(self.const_bufs + list(leaves), self.label)
         else:
-            outs = program.run(self.const_bufs + [to_buffer(x) for x in leaves])
+            outs = program.run(self.const_bufs + [to_buffer(x, self.device) for x in leaves])
+        for x, donated in zip(leaves, self.donated[len(self.consts):]):
+            if donated and type(x) is Array:
+                x.delete()  # used up, as in JAX, even where XLA could not reuse its memory
         return tree_util.tree_unflatten(self.out_tree, outs)
 
 
@@ -219,10 +231,12 @@ class _FastCall:
     """A signature seen before whose arguments are all device arrays: what JitFunction.__call__
     needs to go straight to XLA. The caller runs `execute(leading + bufs)` itself and wraps one
     array out inline: a call through a helper frame costs a tenth of a jitted `x + 1`."""
-    __slots__ = ("execute", "handlers", "leading", "out_avals", "out_aval", "out_tree")
+    __slots__ = ("execute", "handlers", "leading", "out_avals", "out_aval", "out_tree", "donated")
 
-    def __init__(self, entry: "_Entry"):
-        program = entry.executable()
+    def __init__(self, entry: "_Entry", device):
+        program = entry.executable(device)
+        # donated arguments: used up after the call, as in JAX (JitFunction.__call__)
+        self.donated = [i for i, d in enumerate(entry.donated[len(entry.consts):]) if d]
         self.execute = program.exe.loaded.execute_sharded
         self.handlers = program.exe.handlers
         self.leading = list(entry.const_bufs)
@@ -249,24 +263,30 @@ def _constrained(values, shardings) -> list:
 class _FastMeshCall:
     """A signature over a mesh seen before, called with arrays in the layouts it takes: the
     executable runs on their buffers (bounded in flight, as every mesh program is)."""
-    __slots__ = ("program", "leading", "out_tree")
+    __slots__ = ("program", "leading", "out_tree", "donated")
 
     def __init__(self, entry: "_Entry"):
         self.program = entry.executable()
         n = len(entry.consts)
         self.leading = self.program.buffers(entry.consts, lambda i: entry.label(i))[:n]
         self.out_tree = entry.out_tree
+        self.donated = entry.donated[n:]
 
-    def run(self, bufs):
-        return tree_util.tree_unflatten(self.out_tree, self.program.run_buffers(
-            self.leading + bufs))
+    def run(self, leaves, bufs):
+        outs = self.program.run_buffers(self.leading + bufs)
+        for x, donated in zip(leaves, self.donated):
+            if donated:
+                x.delete()  # used up, as in JAX, even where XLA could not reuse its memory
+        return tree_util.tree_unflatten(self.out_tree, outs)
 
 
 class JitFunction:
     def __init__(self, fun: Callable, argnums: arguments.Argnums, inline: bool = False,
-                 compiler_options: tuple = (), in_shardings=None, out_shardings=None):
+                 compiler_options: tuple = (), device=None, in_shardings=None,
+                 out_shardings=None):
         functools.update_wrapper(self, fun)
         self.fun = fun
+        self.device = device  # jit(device=...): None follows the arguments (placement.py)
         # None where not given; a bare PartitionSpec names the axes of the mesh current at
         # the call, so the current mesh keys the traces when either is given
         self.in_shardings, self.out_shardings = in_shardings, out_shardings
@@ -327,6 +347,8 @@ class JitFunction:
                       self.compiler_options, (given_in, carried, given_out))
 
     def __call__(self, *args, **kwargs):
+        if _jit_disabled:  # spmd.disable_jit(): the Python runs eagerly
+            return self.fun(*args, **kwargs)
         # Fast path: a repeat call with device arrays only, outside any transform. Every
         # microsecond here is dispatch time (a jitted x + 1 runs in a few), hence one argument
         # looked up by its aval alone, straight-line code, the trace read without a call, and
@@ -354,6 +376,8 @@ class JitFunction:
                 except backend.JaxRuntimeError:
                     pass
                 else:
+                    for i in fast.donated:
+                        args[i].delete()
                     if fast.out_aval is not None:
                         return Array(outs[0], fast.out_aval)
                     return fast.wrap(outs)
@@ -364,31 +388,37 @@ class JitFunction:
         if self.inline and core.current_trace() is not core.eval_trace:
             return self.fun(*args, **kwargs)  # traced into the caller's program, no call
         entry, leaves = self._entry(args, kwargs)
-        if (not kwargs and not self.static_argnums and core.current_trace() is core.eval_trace
-                and entry.plan is None  # a mesh program moves arguments laid out otherwise
-                and all(type(a) is Array for a in leaves)
-                and not any(isinstance(c, Tracer) for c in entry.consts)
-                and not entry.executable().float0_out):  # float0 results are host zeros
-            avals = tuple(a.aval for a in leaves)
-            if len(leaves) == len(args) and all(type(a) is Array for a in args):
-                # one argument is keyed by its aval alone, as the fast path looks it up
-                self._fast[avals[0] if len(avals) == 1 else avals] = _FastCall(entry)
-            else:
-                self._fast_tree[(tree_util.tree_structure(args), avals)] = _FastCall(entry)
-        elif (not kwargs and not self.static_argnums and core.current_trace() is core.eval_trace
-                and entry.plan is not None and not any(isinstance(c, Tracer)
-                                                       for c in entry.consts)):
-            targets = [t for _, t in entry.executable().arg_shardings[len(entry.consts):]]
-            if all(type(a) is Array and a._buf._sharding is t for a, t in zip(leaves, targets)):
-                # keyed by the layouts too: only arrays already laid out so go straight in
-                self._fast_mesh[(tree_util.tree_structure(args),
-                                 tuple((a.aval, t) for a, t in zip(leaves, targets)))] = (
-                    _FastMeshCall(entry))
-        if core.current_trace() is core.eval_trace and not any(
-                isinstance(c, Tracer) for c in entry.consts):
-            return entry(*leaves)
-        if entry.plan is not None:  # inside a transform, jit's shardings constrain its values
-            leaves = _constrained(leaves, entry.given_in)
+        eager = core.current_trace() is core.eval_trace and not any(
+            isinstance(c, Tracer) for c in entry.consts)
+        if entry.plan is not None:
+            if eager and not kwargs and not self.static_argnums:
+                targets = [t for _, t in entry.executable().arg_shardings[len(entry.consts):]]
+                if all(type(a) is Array and a._buf._sharding is t
+                       for a, t in zip(leaves, targets)):
+                    # keyed by the layouts too: only arrays already laid out so go straight in
+                    self._fast_mesh[(tree_util.tree_structure(args),
+                                     tuple((a.aval, t) for a, t in zip(leaves, targets)))] = (
+                        _FastMeshCall(entry))
+            if eager:
+                return entry(*leaves)
+            leaves = _constrained(leaves, entry.given_in)  # inside a transform: constraints
+        else:
+            device = placement.device_for(leaves, self.device, f"jit of {self.name}") if eager \
+                else None
+            # the fast path takes arguments already on the program's device (XLA refuses others)
+            if (eager and not kwargs and not self.static_argnums
+                    and all(type(a) is Array and backend.single_device_of(a._buf) == device
+                            for a in leaves)
+                    and not entry.executable(device).float0_out):  # float0 results: host zeros
+                avals = tuple(a.aval for a in leaves)
+                if len(leaves) == len(args) and all(type(a) is Array for a in args):
+                    # one argument is keyed by its aval alone, as the fast path looks it up
+                    self._fast[avals[0] if len(avals) == 1 else avals] = _FastCall(entry, device)
+                elif not any(entry.donated):  # (only flat arguments find their donated Arrays)
+                    self._fast_tree[(tree_util.tree_structure(args), avals)] = _FastCall(
+                        entry, device)
+            if eager:
+                return entry(*leaves, device=device)
         outs = jit_p.bind(*entry.consts, *leaves, jaxpr=entry.jaxpr, name=self.name,
                           donated=entry.donated)
         if entry.plan is not None:
@@ -409,7 +439,7 @@ class JitFunction:
         # says what happened
         if fast is None or any(b.is_deleted() for b in bufs):
             return None
-        return fast.run(bufs)
+        return fast.run(leaves, bufs)
 
     def _fast_tree_lookup(self, args):
         """(_FastCall, buffers) for a repeat call whose arguments are pytrees of device arrays;
@@ -488,6 +518,29 @@ class _CompiledJit:
         return self._run(leaves)
 
 
+_jit_disabled = bool(config.disable_jit)  # read on every call, so a module global
+
+
+def _set_disabled(value):
+    global _jit_disabled
+    _jit_disabled = bool(value)
+
+
+config.on_change("disable_jit", _set_disabled)
+
+
+@contextlib.contextmanager
+def disable_jit(disable: bool = True):
+    """`with disable_jit(): ...`: jitted functions run their Python eagerly, op by op, so that
+    prints show values and a debugger can stop inside (as jax.disable_jit)."""
+    before = config.disable_jit
+    config.update("disable_jit", bool(disable))
+    try:
+        yield
+    finally:
+        config.update("disable_jit", before)
+
+
 _UNSPECIFIED = object()  # in_shardings/out_shardings not given
 _backend = backend  # jit's `backend` keyword hides the module there
 
@@ -500,21 +553,30 @@ def jit(fun: Callable | None = None, *, in_shardings=_UNSPECIFIED, out_shardings
 
     JAX's keywords: static_argnums/static_argnames (Python values, one program per value),
     donate_argnums/donate_argnames (buffers the program may reuse), inline (trace the function
-    into an enclosing transform's program instead of a call), backend ('cpu' or None).
-    keep_unused is accepted either way: spmd never prunes unused inputs. compiler_options
+    into an enclosing transform's program instead of a call), device (the device it runs on,
+    its arguments moved there; without it the program follows its arguments), backend ('cpu'
+    or None). keep_unused is accepted either way: spmd never prunes unused inputs. compiler_options
     ({name: value}, XLA's options) compile the function's programs; a jitted function inside
     grad, vmap or another transform runs the transformed program with XLA's defaults. The
     in_shardings/out_shardings (NamedShardings or, under a current mesh, PartitionSpecs; a
     pytree prefix of the positional arguments / of the output) compile the function once for
-    their mesh, partitioned by XLA; arguments that carry a NamedSharding do the same. device
-    and abstracted_axes raise NotImplementedError.
+    their mesh, partitioned by XLA; arguments that carry a NamedSharding do the same.
+    abstracted_axes raises NotImplementedError.
     """
-    unsupported = {"device": device is not None, "abstracted_axes": abstracted_axes is not None}
+    unsupported = {"abstracted_axes": abstracted_axes is not None}
+    if device is not None and (in_shardings is not _UNSPECIFIED
+                               or out_shardings is not _UNSPECIFIED):
+        raise ValueError("jit takes device= or in_shardings/out_shardings, not both: a "
+                         "program runs on one device or over the devices of a mesh")
     for keyword, given in unsupported.items():
         if given:
             raise NotImplementedError(f"jit({keyword}=...) is not supported: "
                                       f"{_UNSUPPORTED_WHY[keyword]}; leave {keyword} out")
     arguments.check_backend(backend, "jit")
+    if device is not None and backend is not None:
+        raise ValueError(f"can't specify both a device and a backend for jit, got "
+                         f"device={device!r} and backend={backend!r}: give one of them")
+    placement.check_device(device, "jit")
     options = _backend.compiler_options_key(compiler_options)
 
     def make(f):
@@ -522,13 +584,11 @@ def jit(fun: Callable | None = None, *, in_shardings=_UNSPECIFIED, out_shardings
         return JitFunction(f, arguments.resolve_argnums(
             f, "jit", static_argnums=static_argnums, static_argnames=static_argnames,
             donate_argnums=donate_argnums, donate_argnames=donate_argnames), bool(inline),
-            options, None if in_shardings is _UNSPECIFIED else in_shardings,
+            options, device, None if in_shardings is _UNSPECIFIED else in_shardings,
             None if out_shardings is _UNSPECIFIED else out_shardings)
     return make if fun is None else make(fun)
 
 
 _UNSUPPORTED_WHY = {
-    "device": "jit runs on the default device (JAX deprecates device= too); put the inputs "
-              "where they should be with device_put",
     "abstracted_axes": "spmd traces with static shapes only",
 }

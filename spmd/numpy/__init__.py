@@ -28,6 +28,7 @@ from spmd.numpy._indexing import take, take_along_axis  # noqa: F401
 from spmd.numpy._selection import (argsort, argwhere, clip, flatnonzero, nonzero,  # noqa: F401
                                    select, sort, unique, where)
 from spmd.numpy._logic import allclose, array_equal, array_equiv, isclose  # noqa: F401
+from spmd.numpy import fft, linalg  # noqa: F401  (jax.numpy.fft, jax.numpy.linalg)
 from spmd.transforms import dtypes as _dtypes
 from spmd.transforms.array import Array as ndarray  # noqa: F401
 from spmd.transforms.core import Tracer as _Tracer

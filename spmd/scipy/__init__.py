@@ -1,2 +1,2 @@
 """spmd.scipy: the parts of jax.scipy that spmd offers."""
-from spmd.scipy import special  # noqa: F401
+from spmd.scipy import linalg, special, stats  # noqa: F401
