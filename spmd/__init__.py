@@ -28,6 +28,9 @@ from spmd import nn, scipy  # noqa: F401
 from spmd import distributed  # noqa: F401
 from spmd import debug, dtypes, test_util, tree, tree_util  # noqa: F401
 from spmd.callbacks import pure_callback  # noqa: F401
+from spmd import sharding  # noqa: F401
+from spmd.sharding import NamedSharding, make_mesh, set_mesh  # noqa: F401
+from spmd.transforms.partition_spec import P  # noqa: F401
 
 
 checkpoint = remat  # jax.checkpoint; saving training state is spmd.checkpoints

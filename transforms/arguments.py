@@ -341,10 +341,45 @@ def out_axes_per_leaf(spec_key, out_tree, transform: str) -> tuple:
     return tuple(_broadcast(spec, out_tree, f"{transform} out_axes", "", "the function's output"))
 
 
-def _broadcast(prefix, treedef, name: str, path: str, whole: str) -> list:
+def _is_sharding(s) -> bool:
+    """A leaf of an in_shardings/out_shardings prefix: None (unspecified), a Sharding or a
+    PartitionSpec (spmd's classes, above this module, are known by their attributes)."""
+    return s is None or hasattr(s, "devices_indices_map") or hasattr(s, "axis_names_of")
+
+
+def shardings_per_leaf(prefix, treedef, name: str) -> list:
+    """One sharding (or None) per leaf of `treedef`, from a pytree prefix of shardings."""
+    return _broadcast(prefix, treedef, name, "", "the value", _is_sharding)
+
+
+def in_shardings_per_leaf(prefix, in_tree, dyn_positions: tuple, nargs: int) -> list:
+    """jit's in_shardings (one sharding for every argument, or a tuple with one prefix per
+    positional argument, static ones included or not) as one per leaf of the (dynamic args,
+    kwargs) structure; keyword arguments are unspecified."""
+    args_tree, kwargs_tree = tree_util.treedef_children(in_tree)
+    subtrees = tree_util.treedef_children(args_tree)
+    if isinstance(prefix, list):
+        prefix = tuple(prefix)
+    if isinstance(prefix, tuple):
+        if len(prefix) == nargs:
+            prefix = tuple(prefix[p] for p in dyn_positions)
+        elif len(prefix) != len(subtrees):
+            raise ValueError(f"jit in_shardings must be a Sharding, a PartitionSpec, None, or a "
+                             f"tuple with one entry per positional argument, but got "
+                             f"len(in_shardings)={len(prefix)} for {nargs} positional arguments")
+    out: list = []
+    for k, sub in enumerate(subtrees):
+        entry = prefix[k] if isinstance(prefix, tuple) else prefix
+        out += _broadcast(entry, sub, "jit in_shardings", f"[{k}]",
+                          "the tuple of positional arguments", _is_sharding)
+    return out + [None] * kwargs_tree.num_leaves
+
+
+def _broadcast(prefix, treedef, name: str, path: str, whole: str, is_leaf=_is_axis) -> list:
     """`prefix` (an axis, or a pytree of axes that is a prefix of `treedef`) as one axis per
-    leaf of `treedef`; a mismatch names its key path in the words of JAX's prefix errors."""
-    if _is_axis(prefix):
+    leaf of `treedef`; a mismatch names its key path in the words of JAX's prefix errors.
+    `is_leaf` tells the prefix's leaves (axes by default; shardings for jit's shardings)."""
+    if is_leaf(prefix):
         return [prefix] * treedef.num_leaves
     children, prefix_tree = tree_util.tree_flatten(prefix, is_leaf=lambda x: x is not prefix)
     full_type, full_aux, full_children = _node(treedef)
@@ -357,7 +392,7 @@ def _broadcast(prefix, treedef, name: str, path: str, whole: str) -> list:
                          f"Make {name} a tree prefix of {whole}.")
     out: list = []
     for i, (child, sub) in enumerate(zip(children, full_children)):
-        out += _broadcast(child, sub, name, path + _key(full_type, full_aux, i), whole)
+        out += _broadcast(child, sub, name, path + _key(full_type, full_aux, i), whole, is_leaf)
     return out
 
 

@@ -1,6 +1,7 @@
-"""`Array`: a value that lives on devices. One buffer on one device, or (from pmap) one buffer
-spread over several devices: stacked along dimension 0 (device i holds row i, as a (1, ...)
-shard) or replicated (every device holds the whole). Operators come from spmd.numpy."""
+"""`Array`: a value that lives on devices. One buffer on one device, or one buffer spread over
+several devices: from pmap, stacked along dimension 0 (device i holds row i, as a (1, ...)
+shard) or replicated (every device holds the whole); from a mesh, laid out by a NamedSharding
+(each device holds one block). Operators come from spmd.numpy."""
 from __future__ import annotations
 
 import sys
@@ -9,6 +10,9 @@ import numpy as np
 
 from spmd.transforms import backend, core
 from spmd.transforms.core import ShapedArray
+from spmd.transforms.mesh import Mesh
+from spmd.transforms.named_sharding import NamedSharding, SingleDeviceSharding
+from spmd.transforms.partition_spec import PartitionSpec
 
 
 _DELETED = object()  # Array._npy of a used-up Array
@@ -46,8 +50,54 @@ class Array:
         return isinstance(self._buf._sharding, backend.ReplicatedSharding)
 
     @property
+    def is_partitioned(self) -> bool:
+        """Laid out over a mesh by a NamedSharding (jit over a mesh, placement)."""
+        return isinstance(self._buf._sharding, backend.PartitionedSharding)
+
+    @property
     def is_multi_device(self) -> bool:
-        return self.is_sharded or self.is_replicated
+        return self.is_sharded or self.is_replicated or self.is_partitioned
+
+    @property
+    def sharding(self):
+        """Where the array lives: a NamedSharding, or a SingleDeviceSharding. A pmap result
+        reads as a NamedSharding over its devices (one mesh axis '_pmap_devices'), split
+        along dimension 0 (stacked) or not (replicated)."""
+        raw = self._buf._sharding
+        if isinstance(raw, backend.PartitionedSharding):
+            return raw.named
+        if self.is_multi_device:
+            mesh = Mesh(np.array(self.sharding_devices, dtype=object), ("_pmap_devices",))
+            return NamedSharding(mesh, PartitionSpec("_pmap_devices") if self.is_sharded
+                                 else PartitionSpec())
+        return SingleDeviceSharding(raw._device)
+
+    @property
+    def is_fully_addressable(self) -> bool:
+        return self.sharding.is_fully_addressable
+
+    @property
+    def addressable_shards(self) -> list:
+        """One Shard per device of this process: its device, the index of its block in the
+        array, and the block as an Array on that device."""
+        sharding = self.sharding
+        indices = sharding.devices_indices_map(self.shape)
+        mine = sharding.addressable_devices
+        return [Shard(self, i, d, index) for i, (d, index) in enumerate(indices.items())
+                if d in mine]
+
+    def addressable_data(self, index: int) -> "Array":
+        return self.addressable_shards[index].data
+
+    def _block(self, i: int) -> "Array":
+        """The block device i of the sharding holds, as an Array on that device."""
+        if not self.is_multi_device:
+            return self
+        self._check_alive()
+        sharding = self.sharding
+        index = sharding.devices_indices_map(self.shape)[sharding._device_list()[i]]
+        block = np.array(self._value()[index])
+        return make_array(block, self.weak_type, device=self.sharding_devices[i])
 
     def shard(self, i: int) -> "Array":
         """Row i of a stacked array, the part device i holds, read from that device alone (no
@@ -96,7 +146,9 @@ class Array:
     def _value(self) -> np.ndarray:
         if self._npy is None or self.is_deleted():
             self._check_alive()
-            if self.is_sharded:
+            if self.is_partitioned:
+                value = self._assemble()
+            elif self.is_sharded:
                 parts = backend.shards_to_numpy(self._buf, self.dtype)
                 value = np.concatenate([p.reshape((-1,) + self.shape[1:]) for p in parts])
             elif self.is_replicated:
@@ -107,6 +159,18 @@ class Array:
             value.flags.writeable = False
             self._npy = value
         return self._npy
+
+    def _assemble(self) -> np.ndarray:
+        """The whole array from the blocks of a mesh layout (each read once)."""
+        parts = backend.shards_to_numpy(self._buf, self.dtype)
+        value = np.empty(self.shape, self.dtype)
+        done = set()
+        for part, index in zip(parts, self._buf._sharding.named._indices(self.shape)):
+            key = tuple((s.start, s.stop) for s in index)
+            if key not in done:
+                done.add(key)
+                value[index] = part.reshape(value[index].shape)
+        return value
 
     def __array__(self, dtype=None, copy=None):
         value = self._value()
@@ -169,6 +233,27 @@ class Array:
 
     def __dlpack_device__(self):
         return (1, 0)
+
+
+class Shard:
+    """One device's block of an Array (JAX's jax.Shard)."""
+    __slots__ = ("_array", "_position", "device", "index")
+
+    def __init__(self, array: Array, position: int, device, index: tuple):
+        self._array, self._position, self.device, self.index = array, position, device, index
+
+    @property
+    def replica_id(self) -> int:
+        """Which copy of its block this is (0 for the first device holding that block)."""
+        indices = self._array.sharding._indices(self._array.shape)
+        return indices[:self._position].count(self.index)
+
+    @property
+    def data(self) -> Array:
+        return self._array._block(self._position)
+
+    def __repr__(self):
+        return f"Shard(device={self.device!r}, index={self.index}, replica_id={self.replica_id})"
 
 
 def _rebuild(value, weak_type):

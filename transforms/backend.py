@@ -93,6 +93,50 @@ class ReplicatedSharding(_jax.GSPMDSharding):
         return self._hlo_sharding
 
 
+class PartitionedSharding(_jax.GSPMDSharding):
+    """An array split over the devices of a mesh, as XLA's partitioner lays it out: each
+    dimension cut into `tile_dims[d]` blocks, device `tile_devices[k]` (an index into the
+    device list) holding tile k in row-major tile order, each tile on `replicas` devices.
+    `named` is the user-level sharding it realises (the caller sets it)."""
+
+    @property
+    def memory_kind(self):
+        return self._memory_kind
+
+    def _to_xla_hlo_sharding(self, ndim):
+        return self._hlo_sharding
+
+
+def partitioned_sharding(devices: Sequence, tile_dims: tuple, tile_devices: tuple,
+                         replicas: int, named) -> PartitionedSharding:
+    """The interned PartitionedSharding for `named` (one per user-level sharding and rank)."""
+    key = ("partitioned", named, len(tile_dims))
+    s = _multi_shardings.get(key)
+    if s is None:
+        op = xc.OpSharding()
+        if all(t == 1 for t in tile_dims):
+            op.type = xc.OpSharding.Type.REPLICATED
+        else:
+            op.type = xc.OpSharding.Type.OTHER
+            op.tile_assignment_dimensions = list(tile_dims) + ([replicas] if replicas > 1 else [])
+            op.tile_assignment_devices = list(tile_devices)
+            op.replicate_on_last_tile_dim = replicas > 1
+        s = _multi_shardings[key] = PartitionedSharding(_jax.DeviceList(tuple(devices)), op)
+        s.named = named
+        s.layout = (tuple(d.id for d in devices), tuple(tile_dims), tuple(tile_devices), replicas)
+    return s
+
+
+def same_layout(op_sharding, sharding: PartitionedSharding) -> bool:
+    """Whether XLA's OpSharding (a compiled program's parameter or result) lays an array out
+    as `sharding` does."""
+    return xc.HloSharding.from_proto(op_sharding) == sharding._hlo_sharding
+
+
+def hlo_sharding_text(op_sharding) -> str:
+    return str(xc.HloSharding.from_proto(op_sharding))
+
+
 # Interned, not cached (never evicted nor cleared): `a._sharding is b._sharding` tells equal
 # layouts, and pmap passes an Array on as it is only when its sharding is the one it expects.
 # One entry per device set and rank (single: per device), so they stay small.
@@ -250,6 +294,13 @@ def device_put_replicated(x: np.ndarray, aval, devices: Sequence):
                                    enable_x64=bool(config.enable_x64))
 
 
+def device_put_partitioned(shards: Sequence[np.ndarray], global_aval,
+                           sharding: PartitionedSharding):
+    """One host block per device of `sharding` (in its device order): one global array."""
+    return _jax.batched_device_put(global_aval, sharding, list(shards), list(sharding._devices),
+                                   committed=True, enable_x64=bool(config.enable_x64))
+
+
 # Fetching never goes through jaxlib's per-device views of a multi-device array (`_arrays`,
 # `_fully_replicated_shard`, `_single_device_array_to_np_array_did_copy`): each one it makes
 # tries `import jax.core` (for jax's ShapedArray), which costs 0.3 ms per device where jax is
@@ -304,10 +355,24 @@ def _device_first(buf, index: int):
     if targets is None:
         devices = list(sharding._devices)
         orders = [devices[i:] + devices[:i] for i in range(len(devices))]
-        targets = _device_first_shardings[sharding] = [
-            stacked_sharding(order, buf.aval.ndim) if isinstance(sharding, StackedSharding)
-            else replicated_sharding(order) for order in orders]
+        if isinstance(sharding, PartitionedSharding):
+            targets = [_rotated(sharding, i) for i in range(len(devices))]
+        else:
+            targets = [stacked_sharding(order, buf.aval.ndim)
+                       if isinstance(sharding, StackedSharding) else replicated_sharding(order)
+                       for order in orders]
+        _device_first_shardings[sharding] = targets
     return _jax.reorder_shards(buf, targets[index], _jax.ArrayCopySemantics.REUSE_INPUT)
+
+
+def _rotated(sharding: PartitionedSharding, i: int) -> PartitionedSharding:
+    """The same layout over the device list rotated to start at device `i`."""
+    devices = list(sharding._devices)
+    n = len(devices)
+    _, tile_dims, tile_devices, replicas = sharding.layout
+    return partitioned_sharding(devices[i:] + devices[:i], tile_dims,
+                                tuple((d - i) % n for d in tile_devices), replicas,
+                                ("rotated", sharding.named, i))
 
 
 def to_numpy(buf, dtype) -> np.ndarray:
@@ -416,12 +481,18 @@ def compiler_options_key(compiler_options) -> tuple:
     return tuple(sorted(compiler_options.items()))
 
 
-def compile_options(num_replicas: int, device_ids: Sequence[int], overrides: tuple = ()):
+def compile_options(num_replicas: int, device_ids: Sequence[int], overrides: tuple = (),
+                    num_partitions: int = 0):
+    """Options for `num_replicas` replicas, or, with num_partitions, for one program that XLA's
+    SPMD partitioner (Shardy, as JAX 0.10.2 uses) splits into that many partitions."""
     opts = xc.CompileOptions()
     opts.num_replicas = num_replicas
-    opts.num_partitions = 1
+    opts.num_partitions = max(num_partitions, 1)
+    if num_partitions:
+        opts.executable_build_options.use_spmd_partitioning = True
+        opts.executable_build_options.use_shardy_partitioner = True
     opts.device_assignment = xc.DeviceAssignment.create(
-        np.asarray(device_ids, dtype=np.int32).reshape(num_replicas, 1))
+        np.asarray(device_ids, dtype=np.int32).reshape(num_replicas, max(num_partitions, 1)))
     env = []
     for name, value in overrides:
         if name in _BUILD_OPTIONS:
@@ -456,9 +527,31 @@ def compile(module_text: str, out_avals, devices: Sequence, out_sharding=None,
     return exe
 
 
-def _compile_loaded(module_text, key, devices, host_callbacks, compiler_options):
+def compile_partitioned(module_text: str, out_avals, devices: Sequence, out_sharding,
+                        compiler_options: tuple = ()) -> Executable:
+    """Compile StableHLO text with Shardy sharding annotations into one program partitioned
+    over `devices` (partition i on devices[i]). `out_sharding(i, aval, op_sharding)` gives
+    result i's sharding from the layout XLA chose for it."""
+    key = (module_text, tuple(d.id for d in devices), "partitioned") + (
+        (compiler_options,) if compiler_options else ())
+    exe = _compile_cache.get(key)
+    if exe is None:
+        loaded = _loaded_cache.get(key)
+        if loaded is None:
+            loaded = _loaded_cache[key] = _compile_loaded(module_text, key, devices, (),
+                                                          compiler_options, partitioned=True)
+        shardings = [out_sharding(i, a, op) for i, (a, op) in enumerate(
+            zip(out_avals, loaded.get_output_shardings()))]
+        exe = _compile_cache[key] = Executable(loaded, out_avals, list(devices), shardings)
+    return exe
+
+
+def _compile_loaded(module_text, key, devices, host_callbacks, compiler_options,
+                    partitioned: bool = False):
     device_list = _jax.DeviceList(tuple(devices))
-    opts = compile_options(len(devices), [d.id for d in devices], compiler_options)
+    ids = [d.id for d in devices]
+    opts = (compile_options(1, ids, compiler_options, num_partitions=len(devices))
+            if partitioned else compile_options(len(devices), ids, compiler_options))
     loaded = _load_from_disk(key, device_list, opts) if not host_callbacks else None
     if loaded is None:
         try:
@@ -513,7 +606,7 @@ def _save_to_disk(key, loaded):
 
 def _parse(module_text: str):
     from jaxlib.mlir import ir
-    from jaxlib.mlir.dialects import stablehlo
+    from jaxlib.mlir.dialects import sdy, stablehlo
     import jaxlib.mlir._mlir_libs._jax_mlir_ext as jax_mlir_ext
     registry = ir.DialectRegistry()
     jax_mlir_ext.register_dialects(registry)
@@ -521,6 +614,7 @@ def _parse(module_text: str):
     ctx.append_dialect_registry(registry)
     ctx.load_all_available_dialects()
     stablehlo.register_dialect(ctx)
+    sdy.register_dialect(ctx)  # the shardings of programs over a mesh
     with ctx:
         return ir.Module.parse(module_text)
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from spmd.transforms import backend, caches, core, dtypes, lowering, placement
+from spmd.transforms import (backend, caches, core, dtypes, lowering, partitioned_jit,
+                              placement)
 from spmd.transforms.array import Array
 from spmd.transforms.core import Eqn, Jaxpr, Var
 
@@ -46,6 +47,10 @@ def one_op_jaxpr(prim, in_avals, params) -> Jaxpr:
 def apply(prim, args, params):
     avals = tuple(core.get_aval(x) for x in args)
     key = (prim, _params_key(params), avals)
+    if any(partitioned_jit.is_partitioned(x) for x in args):  # stays on its mesh, as in JAX
+        outs = partitioned_jit.apply_one_op(key, args,
+                                            lambda: one_op_jaxpr(prim, avals, params), prim.name)
+        return outs if prim.multiple_results else outs[0]
     entry = _executables.get(key)
     if entry is None:
         jaxpr = one_op_jaxpr(prim, avals, params)

@@ -10,8 +10,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from spmd.transforms import (arguments, backend, caches, core, dtypes, lowering, placement,
-                             stages, tree_util)
+from spmd.transforms import (arguments, backend, caches, core, dtypes, lowering,
+                              partitioned_jit, placement, stages, tree_util)
 from spmd.transforms.array import Array
 from spmd.transforms.batching import batching_rules, vmap_flat
 from spmd.transforms.config import config
@@ -19,6 +19,10 @@ from spmd.transforms.core import ClosedJaxpr, Jaxpr, Primitive, Tracer
 from spmd.transforms.eager import to_buffer
 from spmd.transforms.jvp import Zero, instantiate, jvp_flat, jvp_rules
 from spmd.transforms.lowering import lowering_rules
+from spmd.transforms.lax.sharding_constraint import sharding_constraint_p
+from spmd.transforms.mesh import get_mesh
+from spmd.transforms.named_sharding import resolve
+from spmd.transforms.partitioned_jit import mesh_program
 from spmd.transforms.staging import (StagingTrace, closed_as_open, partial_eval_jaxpr,
                                      partial_eval_rules, trace_to_jaxpr)
 from spmd.transforms.transpose import backward_pass, is_undefined, transpose_rules
@@ -63,6 +67,13 @@ def compiled_program(jaxpr: Jaxpr, name: str, donated: tuple,
 
 
 def _jit_impl(*args, jaxpr, name, donated):
+    # a program over a mesh when its arguments are laid out on one or it constrains values
+    n = len(args)
+    plan = partitioned_jit.plan(jaxpr, 0, [None] * n, partitioned_jit.argument_shardings(args),
+                                [None] * len(jaxpr.outvars),
+                                lambda: [f"argument {i}" for i in range(n)])
+    if plan is not None:
+        return mesh_program(jaxpr, name, donated, plan).run(args, lambda i: f"argument {i}")
     device = placement.device_for(args, what=f"jit of {name}")
     return compiled_program(jaxpr, name, donated, (), device).run(
         [to_buffer(x, device) for x in args])
@@ -164,10 +175,11 @@ class _Entry:
     names the argument leaves, for errors) and, when it has no traced consts, its executable
     and const buffers."""
     __slots__ = ("closed", "jaxpr", "consts", "in_tree", "labels", "out_tree", "program",
-                 "const_bufs", "name", "donated", "compiler_options", "device")
+                 "const_bufs", "name", "donated", "compiler_options", "device", "plan",
+                 "given_in", "given_out")
 
     def __init__(self, closed: ClosedJaxpr, in_tree, labels, out_tree, name, donated,
-                 compiler_options: tuple = ()):
+                 compiler_options: tuple = (), shardings=None):
         self.closed, self.out_tree, self.name = closed, out_tree, name
         self.in_tree, self.labels = in_tree, labels
         self.compiler_options = compiler_options
@@ -175,9 +187,21 @@ class _Entry:
         self.donated = tuple([False] * len(self.consts) + list(donated))
         self.program = None
         self.const_bufs = None
-        self.device = None  # where `program` runs
+        self.device = None  # where `program` runs (a program over a mesh: its devices)
+        # a partitioned program over a mesh, when anything in the call names one
+        given_in, carried, given_out = shardings or ([None] * in_tree.num_leaves,) * 2 + (
+            [None] * out_tree.num_leaves,)
+        self.plan = partitioned_jit.plan(self.jaxpr, len(self.consts), given_in, carried,
+                                         given_out, labels)
+        self.given_in, self.given_out = given_in, given_out
 
-    def executable(self, device=None) -> CompiledProgram:
+    def executable(self, device=None) -> CompiledProgram | partitioned_jit.MeshProgram:
+        if self.plan is not None:
+            if self.program is None:
+                self.program = mesh_program(self.jaxpr, self.name, self.donated, self.plan,
+                                            self.compiler_options)
+                self.const_bufs = list(self.consts)  # placed (replicated) at each call
+            return self.program
         device = device or backend.default_device()
         if self.program is None or device != self.device:
             self.program = compiled_program(self.jaxpr, self.name, self.donated,
@@ -186,9 +210,17 @@ class _Entry:
             self.device = device
         return self.program
 
+    def label(self, i: int) -> str:
+        """The words for leaf i of the program's inputs (consts first), in errors."""
+        n = len(self.consts)
+        return "a constant of the function" if i < n else self.labels()[i - n]
+
     def __call__(self, *leaves, device=None):
         program = self.executable(device)
-        outs = program.run(self.const_bufs + [to_buffer(x, self.device) for x in leaves])
+        if self.plan is not None:
+            outs = program.run(self.const_bufs + list(leaves), self.label)
+        else:
+            outs = program.run(self.const_bufs + [to_buffer(x, self.device) for x in leaves])
         for x, donated in zip(leaves, self.donated[len(self.consts):]):
             if donated and type(x) is Array:
                 x.delete()  # used up, as in JAX, even where XLA could not reuse its memory
@@ -222,12 +254,43 @@ class _FastCall:
             Array(b, a) for b, a in zip(outs, self.out_avals)])
 
 
+def _constrained(values, shardings) -> list:
+    """`values`, each with the sharding jit was given for it (None: as it is)."""
+    return [x if s is None else sharding_constraint_p.bind(
+        x, sharding=resolve(s, "jit shardings")) for x, s in zip(values, shardings)]
+
+
+class _FastMeshCall:
+    """A signature over a mesh seen before, called with arrays in the layouts it takes: the
+    executable runs on their buffers (bounded in flight, as every mesh program is)."""
+    __slots__ = ("program", "leading", "out_tree", "donated")
+
+    def __init__(self, entry: "_Entry"):
+        self.program = entry.executable()
+        n = len(entry.consts)
+        self.leading = self.program.buffers(entry.consts, lambda i: entry.label(i))[:n]
+        self.out_tree = entry.out_tree
+        self.donated = entry.donated[n:]
+
+    def run(self, leaves, bufs):
+        outs = self.program.run_buffers(self.leading + bufs)
+        for x, donated in zip(leaves, self.donated):
+            if donated:
+                x.delete()  # used up, as in JAX, even where XLA could not reuse its memory
+        return tree_util.tree_unflatten(self.out_tree, outs)
+
+
 class JitFunction:
     def __init__(self, fun: Callable, argnums: arguments.Argnums, inline: bool = False,
-                 compiler_options: tuple = (), device=None):
+                 compiler_options: tuple = (), device=None, in_shardings=None,
+                 out_shardings=None):
         functools.update_wrapper(self, fun)
         self.fun = fun
         self.device = device  # jit(device=...): None follows the arguments (placement.py)
+        # None where not given; a bare PartitionSpec names the axes of the mesh current at
+        # the call, so the current mesh keys the traces when either is given
+        self.in_shardings, self.out_shardings = in_shardings, out_shardings
+        self.with_shardings = in_shardings is not None or out_shardings is not None
         self.compiler_options = compiler_options
         self.argnums = argnums
         self.static_argnums, self.static_argnames = argnums.static_nums, argnums.static_names
@@ -237,6 +300,8 @@ class JitFunction:
         self._fast = caches.LRUCache(f"jit {self.name}: fast calls")  # array avals -> FastCall
         # (pytree structure of the arguments, avals) -> FastCall
         self._fast_tree = caches.LRUCache(f"jit {self.name}: fast pytree calls")
+        # (pytree structure, (aval, layout) per leaf) -> _FastMeshCall
+        self._fast_mesh = caches.LRUCache(f"jit {self.name}: fast calls over a mesh")
 
     def _entry(self, args, kwargs):
         split = arguments.split_static(args, kwargs, self.static_argnums, self.static_argnames,
@@ -245,15 +310,17 @@ class JitFunction:
         avals = tuple(x.aval if type(x) is Array else core.get_aval(x) for x in leaves)
         # collectives trace differently under different named axes (all_gather's size)
         axes = tuple((f.name, f.size) for f in core.axis_env())
-        key = (split.static, split.static_kw, in_tree, avals, axes)
+        carried = partitioned_jit.argument_shardings(leaves)
+        key = (split.static, split.static_kw, in_tree, avals, axes, carried) + (
+            (get_mesh(),) if self.with_shardings else ())
         entry = self._cache.get(key)
         if entry is None:
-            entry = self._trace(split, in_tree, avals, len(args))
+            entry = self._trace(split, in_tree, avals, len(args), carried)
             if all(not isinstance(c, Tracer) for c in entry.consts):
                 self._cache[key] = entry
         return entry, leaves
 
-    def _trace(self, split: arguments.Split, in_tree, avals, nargs):
+    def _trace(self, split: arguments.Split, in_tree, avals, nargs, carried=None):
         out_tree_box = []
         static_kw = dict(split.static_kw)
 
@@ -268,8 +335,16 @@ class JitFunction:
         closed = trace_to_jaxpr(flat_fun, avals)
         donated = arguments.donated_leaves(in_tree, split.dyn_positions, nargs, self.argnums)
         labels = arguments.labels_for(self.fun, in_tree, split.dyn_positions)
-        return _Entry(closed, in_tree, labels, out_tree_box[0], self.name, donated,
-                      self.compiler_options)
+        out_tree = out_tree_box[0]
+        given_in = ([None] * in_tree.num_leaves if self.in_shardings is None else
+                    arguments.in_shardings_per_leaf(self.in_shardings, in_tree,
+                                                    tuple(split.dyn_positions), nargs))
+        given_out = ([None] * out_tree.num_leaves if self.out_shardings is None else
+                     arguments.shardings_per_leaf(self.out_shardings, out_tree,
+                                                  "jit out_shardings"))
+        carried = carried or (None,) * in_tree.num_leaves
+        return _Entry(closed, in_tree, labels, out_tree, self.name, donated,
+                      self.compiler_options, (given_in, carried, given_out))
 
     def __call__(self, *args, **kwargs):
         if _jit_disabled:  # spmd.disable_jit(): the Python runs eagerly
@@ -306,29 +381,65 @@ class JitFunction:
                     if fast.out_aval is not None:
                         return Array(outs[0], fast.out_aval)
                     return fast.wrap(outs)
+            elif self._fast_mesh:
+                outs = self._fast_mesh_call(args)
+                if outs is not None:
+                    return outs
         if self.inline and core.current_trace() is not core.eval_trace:
             return self.fun(*args, **kwargs)  # traced into the caller's program, no call
         entry, leaves = self._entry(args, kwargs)
         eager = core.current_trace() is core.eval_trace and not any(
             isinstance(c, Tracer) for c in entry.consts)
-        device = placement.device_for(leaves, self.device, f"jit of {self.name}") if eager \
-            else None
-        # the fast path takes arguments already on the program's device (XLA refuses others)
-        if (eager and not kwargs and not self.static_argnums
-                and all(type(a) is Array and backend.single_device_of(a._buf) == device
-                        for a in leaves)
-                and not entry.executable(device).float0_out):  # float0 results are host zeros
-            avals = tuple(a.aval for a in leaves)
-            if len(leaves) == len(args) and all(type(a) is Array for a in args):
-                # one argument is keyed by its aval alone, as the fast path looks it up
-                self._fast[avals[0] if len(avals) == 1 else avals] = _FastCall(entry, device)
-            elif not any(entry.donated):  # (only flat arguments find their donated Arrays)
-                self._fast_tree[(tree_util.tree_structure(args), avals)] = _FastCall(entry, device)
-        if eager:
-            return entry(*leaves, device=device)
+        if entry.plan is not None:
+            if eager and not kwargs and not self.static_argnums:
+                targets = [t for _, t in entry.executable().arg_shardings[len(entry.consts):]]
+                if all(type(a) is Array and a._buf._sharding is t
+                       for a, t in zip(leaves, targets)):
+                    # keyed by the layouts too: only arrays already laid out so go straight in
+                    self._fast_mesh[(tree_util.tree_structure(args),
+                                     tuple((a.aval, t) for a, t in zip(leaves, targets)))] = (
+                        _FastMeshCall(entry))
+            if eager:
+                return entry(*leaves)
+            leaves = _constrained(leaves, entry.given_in)  # inside a transform: constraints
+        else:
+            device = placement.device_for(leaves, self.device, f"jit of {self.name}") if eager \
+                else None
+            # the fast path takes arguments already on the program's device (XLA refuses others)
+            if (eager and not kwargs and not self.static_argnums
+                    and all(type(a) is Array and backend.single_device_of(a._buf) == device
+                            for a in leaves)
+                    and not entry.executable(device).float0_out):  # float0 results: host zeros
+                avals = tuple(a.aval for a in leaves)
+                if len(leaves) == len(args) and all(type(a) is Array for a in args):
+                    # one argument is keyed by its aval alone, as the fast path looks it up
+                    self._fast[avals[0] if len(avals) == 1 else avals] = _FastCall(entry, device)
+                elif not any(entry.donated):  # (only flat arguments find their donated Arrays)
+                    self._fast_tree[(tree_util.tree_structure(args), avals)] = _FastCall(
+                        entry, device)
+            if eager:
+                return entry(*leaves, device=device)
         outs = jit_p.bind(*entry.consts, *leaves, jaxpr=entry.jaxpr, name=self.name,
                           donated=entry.donated)
+        if entry.plan is not None:
+            outs = _constrained(outs, entry.given_out)
         return tree_util.tree_unflatten(entry.out_tree, outs)
+
+    def _fast_mesh_call(self, args):
+        """The outputs of a repeat call of a program over a mesh whose arguments are laid out
+        as it takes them; None otherwise."""
+        leaves, tree = tree_util.tree_flatten(args)
+        try:
+            key = (tree, tuple((a.aval, a._buf._sharding) for a in leaves))
+        except AttributeError:  # a host value or a tracer: the general path
+            return None
+        fast = self._fast_mesh.get(key)
+        bufs = [a._buf for a in leaves]
+        # a donated (deleted) buffer would crash XLA's multi-device launch: the general path
+        # says what happened
+        if fast is None or any(b.is_deleted() for b in bufs):
+            return None
+        return fast.run(leaves, bufs)
 
     def _fast_tree_lookup(self, args):
         """(_FastCall, buffers) for a repeat call whose arguments are pytrees of device arrays;
@@ -367,7 +478,11 @@ class _StagedJit:
         n = len(entry.consts)
         self.in_avals, self.donated = entry.jaxpr.in_avals[n:], entry.donated[n:]
         self.out_avals = entry.jaxpr.out_avals
-        self.text = lowering.lower_module(entry.jaxpr, name=entry.name, donated=entry.donated)
+        if entry.plan is not None:  # the partitioned program's text, as compiled
+            self.text = partitioned_jit.lower(entry.jaxpr, entry.name, entry.donated, entry.plan)
+        else:
+            self.text = lowering.lower_module(entry.jaxpr, name=entry.name,
+                                              donated=entry.donated)
 
     def compile(self, compiler_options: tuple) -> "_CompiledJit":
         # compile()'s options add to (and override) jit's own, as in JAX
@@ -377,19 +492,30 @@ class _StagedJit:
 
 
 class _CompiledJit:
-    """Its executable: runs on the default device, as jit does."""
+    """Its executable: runs on the default device, as jit does, or over the mesh of its
+    shardings."""
 
     def __init__(self, staged: _StagedJit, compiler_options: tuple):
-        entry = staged.entry
+        entry = self.entry = staged.entry
+        if entry.plan is not None:
+            program = mesh_program(entry.jaxpr, entry.name, entry.donated, entry.plan,
+                                   compiler_options)
+            self.executable = program.exe
+            self._run = lambda leaves: program.run(list(entry.consts) + list(leaves),
+                                                   entry.label)
+            self.input_placements = list(entry.plan.in_shardings[len(entry.consts):])
+            self.output_placements = program.output_shardings
+            return
         program = compiled_program(entry.jaxpr, entry.name, entry.donated, compiler_options)
-        self.executable, self._run = program.exe, program.run
-        self._const_bufs = [to_buffer(c) for c in entry.consts]
+        self.executable = program.exe
+        const_bufs = [to_buffer(c) for c in entry.consts]
+        self._run = lambda leaves: program.run(const_bufs + [to_buffer(x) for x in leaves])
         here = stages.Placement("single", [backend.default_device()])
         self.input_placements = [here] * len(staged.in_avals)
         self.output_placements = [here] * len(staged.out_avals)
 
     def __call__(self, leaves) -> list:
-        return self._run(self._const_bufs + [to_buffer(x) for x in leaves])
+        return self._run(leaves)
 
 
 _jit_disabled = bool(config.disable_jit)  # read on every call, so a module global
@@ -432,11 +558,16 @@ def jit(fun: Callable | None = None, *, in_shardings=_UNSPECIFIED, out_shardings
     or None). keep_unused is accepted either way: spmd never prunes unused inputs. compiler_options
     ({name: value}, XLA's options) compile the function's programs; a jitted function inside
     grad, vmap or another transform runs the transformed program with XLA's defaults. The
-    keywords that need meshes spmd lacks raise NotImplementedError.
+    in_shardings/out_shardings (NamedShardings or, under a current mesh, PartitionSpecs; a
+    pytree prefix of the positional arguments / of the output) compile the function once for
+    their mesh, partitioned by XLA; arguments that carry a NamedSharding do the same.
+    abstracted_axes raises NotImplementedError.
     """
-    unsupported = {"in_shardings": in_shardings is not _UNSPECIFIED,
-                   "out_shardings": out_shardings is not _UNSPECIFIED,
-                   "abstracted_axes": abstracted_axes is not None}
+    unsupported = {"abstracted_axes": abstracted_axes is not None}
+    if device is not None and (in_shardings is not _UNSPECIFIED
+                               or out_shardings is not _UNSPECIFIED):
+        raise ValueError("jit takes device= or in_shardings/out_shardings, not both: a "
+                         "program runs on one device or over the devices of a mesh")
     for keyword, given in unsupported.items():
         if given:
             raise NotImplementedError(f"jit({keyword}=...) is not supported: "
@@ -453,14 +584,11 @@ def jit(fun: Callable | None = None, *, in_shardings=_UNSPECIFIED, out_shardings
         return JitFunction(f, arguments.resolve_argnums(
             f, "jit", static_argnums=static_argnums, static_argnames=static_argnames,
             donate_argnums=donate_argnums, donate_argnames=donate_argnames), bool(inline),
-            options, device)
+            options, device, None if in_shardings is _UNSPECIFIED else in_shardings,
+            None if out_shardings is _UNSPECIFIED else out_shardings)
     return make if fun is None else make(fun)
 
 
 _UNSUPPORTED_WHY = {
-    "in_shardings": "spmd has no meshes or shardings (jit runs on the default device; pmap "
-                    "spreads work over devices)",
-    "out_shardings": "spmd has no meshes or shardings (jit runs on the default device; pmap "
-                     "spreads work over devices)",
     "abstracted_axes": "spmd traces with static shapes only",
 }

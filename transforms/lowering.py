@@ -13,6 +13,7 @@ import numpy as np
 
 from spmd.transforms import core, dtypes
 from spmd.transforms.core import Jaxpr, Literal, ShapedArray
+from spmd.transforms.named_sharding import sdy_mesh
 
 # lowering_rules[prim](ctx, *operands, **params) -> result name, or list of names
 lowering_rules: dict[core.Primitive, Callable] = {}
@@ -74,6 +75,7 @@ class ModuleContext:
         # the next one takes it as an operand, so XLA (which may run independent ops
         # concurrently) runs them in program order, the same order in every process.
         self.ordered_token: tuple | None = None
+        self.mesh = None  # set for a program partitioned over a mesh (jit over a mesh)
 
     def fresh(self) -> str:
         return f"%v{next(self.counter)}"
@@ -176,37 +178,61 @@ def lower_jaxpr(ctx: LoweringContext, jaxpr: Jaxpr, consts: Sequence[str], args:
 
 def lower_module(jaxpr: Jaxpr, consts_avals: Sequence[ShapedArray] = (), name: str = "main",
                  num_replicas: int = 1, donated: Sequence[bool] = (), axis_context=None,
-                 host_callbacks=None) -> str:
+                 host_callbacks=None, mesh=None, in_shardings: Sequence = (),
+                 out_shardings: Sequence = ()) -> str:
     """A whole module: `main` takes the consts then the args of `jaxpr` and returns its outputs.
-    A donated argument is aliased to the first not yet aliased output of its type."""
+    A donated argument is aliased to the first not yet aliased output of its type. With a
+    `mesh`, the module is one program for XLA's partitioner: `in_shardings`/`out_shardings`
+    give each argument/result's Shardy attribute text (None: left to the partitioner)."""
     module = ModuleContext(axis_context, host_callbacks)
+    module.mesh = mesh
     in_avals = list(consts_avals) + jaxpr.in_avals
     out_avals = jaxpr.out_avals
     args = [f"%arg{i}" for i in range(len(in_avals))]
-    aliases = _donation_aliases(in_avals, out_avals, [False] * len(consts_avals) + list(donated))
-    params = ", ".join(f"{a}: {tensor_type(av)}" + (f" {{tf.aliasing_output = {aliases[i]} : i32}}"
-                                                   if i in aliases else "")
-                       for i, (a, av) in enumerate(zip(args, in_avals)))
+    donated = [False] * len(consts_avals) + list(donated)
+    # over a mesh an input and an output share a buffer only when laid out alike; another
+    # donated input is offered to XLA, which reuses it where its per-device size fits
+    same_layout = (None if mesh is None else lambda i, j: (
+        out_shardings[j] is not None and in_shardings[i] == out_shardings[j]))
+    aliases = _donation_aliases(in_avals, out_avals, donated, same_layout)
+    arg_attrs = [[] for _ in in_avals]
+    for i, j in aliases.items():
+        arg_attrs[i].append(f"tf.aliasing_output = {j} : i32")
+    for i, d in enumerate(donated):
+        if d and i not in aliases and mesh is not None:
+            arg_attrs[i].append("jax.buffer_donor = true")
+    for i, text in enumerate(in_shardings):
+        if text is not None:
+            arg_attrs[i].append(f"sdy.sharding = {text}")
+    params = ", ".join(f"{a}: {tensor_type(av)}" + (f" {{{', '.join(attrs)}}}" if attrs else "")
+                       for a, av, attrs in zip(args, in_avals, arg_attrs))
     lines: list[str] = []
     ctx = LoweringContext(module, lines, "    ")
     nconst = len(consts_avals)
     outs = lower_jaxpr(ctx, jaxpr, args[:nconst], args[nconst:])
     out_types = ", ".join(tensor_type(a) for a in out_avals)
     lines.append(f'    "func.return"({", ".join(outs)}) : ({out_types}) -> ()')
+    results = out_types
+    if any(t is not None for t in out_shardings):
+        results = ", ".join(tensor_type(a) + ("" if t is None else f" {{sdy.sharding = {t}}}")
+                            for a, t in zip(out_avals, out_shardings))
     safe = "".join(c if c.isalnum() or c == "_" else "_" for c in name) or "main"
+    partitions = 1 if mesh is None else mesh.size
+    declaration = "" if mesh is None else f"  {sdy_mesh(mesh)}\n"
     return (f"module @{safe} attributes {{mhlo.num_replicas = {num_replicas} : i32, "
-            f"mhlo.num_partitions = 1 : i32}} {{\n"
-            f"  func.func public @main({params}) -> ({out_types}) {{\n"
+            f"mhlo.num_partitions = {partitions} : i32}} {{\n{declaration}"
+            f"  func.func public @main({params}) -> ({results}) {{\n"
             + "\n".join(lines) + "\n  }\n}\n")
 
 
-def _donation_aliases(in_avals, out_avals, donated) -> dict[int, int]:
+def _donation_aliases(in_avals, out_avals, donated, compatible=None) -> dict[int, int]:
     aliases, taken = {}, set()
     for i, (aval, d) in enumerate(zip(in_avals, donated)):
         if not d:
             continue
         for j, out in enumerate(out_avals):
-            if j not in taken and out.shape == aval.shape and out.dtype == aval.dtype:
+            if (j not in taken and out.shape == aval.shape and out.dtype == aval.dtype
+                    and (compatible is None or compatible(i, j))):
                 aliases[i] = j
                 taken.add(j)
                 break

@@ -151,8 +151,6 @@ def test_keywords():
 
 
 @pytest.mark.parametrize("keyword,value,why", [
-    ("in_shardings", None, "spmd has no meshes or shardings"),
-    ("out_shardings", None, "spmd has no meshes or shardings"),
     ("abstracted_axes", ("n",), "spmd traces with static shapes only"),
 ])
 def test_keywords_that_need_what_spmd_lacks(keyword, value, why):

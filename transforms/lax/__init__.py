@@ -40,3 +40,4 @@ from spmd.transforms.lax.windowed import (reduce_window, reduce_window_max_p,  #
                                           select_and_gather_add_p, select_and_scatter_add_p)
 from spmd.transforms.lax.fourier import FftType, fft  # noqa: F401
 from spmd.transforms.lax import linalg  # noqa: F401  (jax.lax.linalg)
+from spmd.transforms.lax.sharding_constraint import with_sharding_constraint  # noqa: F401,E402

@@ -1,0 +1,127 @@
+"""Train the MLP classifier of train_data_parallel.py on scikit-learn's digits, written the way
+JAX's current SPMD examples are: jit over a device mesh with NamedSharding, no pmap.
+
+    python examples/train_sharded.py                      # data-parallel: a ('data',) mesh of 8
+    python examples/train_sharded.py --model-parallel 4   # a ('data', 'model') mesh of 2 x 4
+
+How it works:
+- `spmd.make_mesh` lays the devices out with named axes. A batch is split over 'data' by its
+  NamedSharding; the parameters are copied to every device (data-parallel) or, with
+  --model-parallel, the hidden layer's units are split over 'model' (Megatron's split: the
+  columns of the first weight matrix, the rows of the second), copied over 'data'.
+- The train step is an ordinary function. `jit(..., in_shardings=, out_shardings=)` compiles it
+  once for the whole mesh and XLA's partitioner inserts the communication: the all-reduce of the
+  gradients over 'data', and the reductions the split matrix products need over 'model'. The
+  mathematics are those of one device; only the layout differs.
+- The parameters and optimizer state stay laid out on the mesh between steps (each step's
+  results feed the next as they are); the loop never waits for a step (spmd bounds the steps
+  in flight, so XLA's CPU collectives cannot pile up and deadlock).
+- One process for now (its devices are the mesh): the launchers of train_data_parallel.py come
+  with meshes over several processes.
+"""
+import os
+import sys
+
+os.environ.setdefault("SPMD_CPU_DEVICES", "8")  # 8 CPU devices stand in for 8 accelerators
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # the model of the sibling
+
+import argparse  # noqa: E402
+import time  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+import spmd  # noqa: E402
+import spmd.numpy as jnp  # noqa: E402
+from spmd import optim  # noqa: E402
+from spmd.sharding import NamedSharding, PartitionSpec as P  # noqa: E402
+from train_data_parallel import (LAYERS, OPTIMIZER, digits_split, init_params,  # noqa: E402
+                                 loss_fn, predict)
+
+
+def layouts(mesh, model_parallel: bool):
+    """(parameter shardings, batch sharding) on `mesh`."""
+    whole = NamedSharding(mesh, P())
+    if model_parallel:
+        params = [{"w": NamedSharding(mesh, P(None, "model")),
+                   "b": NamedSharding(mesh, P("model"))},
+                  {"w": NamedSharding(mesh, P("model", None)), "b": whole}]
+    else:
+        params = [{"w": whole, "b": whole} for _ in LAYERS[1:]]
+    return params, NamedSharding(mesh, P("data"))
+
+
+def make_steps(mesh, model_parallel: bool):
+    param_layout, batch_layout = layouts(mesh, model_parallel)
+
+    def train_step(params, opt_state, images, labels):
+        loss, grads = spmd.value_and_grad(loss_fn)(params, images, labels)
+        updates, opt_state = OPTIMIZER.update(grads, opt_state, params)
+        return optim.apply_updates(params, updates), opt_state, loss
+
+    def count_correct(params, images, labels):
+        return jnp.sum(jnp.argmax(predict(params, images), axis=-1) == labels)
+
+    # the optimizer state is left to the partitioner (None): it lays it out like the parameters
+    step = spmd.jit(train_step, in_shardings=(param_layout, None, batch_layout, batch_layout),
+                    out_shardings=(param_layout, None, NamedSharding(mesh, P())),
+                    donate_argnums=(0, 1))
+    correct = spmd.jit(count_correct, in_shardings=(param_layout, batch_layout, batch_layout))
+    return step, correct
+
+
+def say(text):
+    print(text, flush=True)
+
+
+def train(epochs=30, batch_size=128, seed=0, model_parallel=1):
+    """Train; return the final test accuracy, the last epoch's mean loss, the median
+    examples/second of the epochs after the first and the final parameters (NumPy)."""
+    if spmd.process_count() > 1:
+        raise SystemExit("train_sharded.py runs in one process for now: use "
+                         "train_data_parallel.py under the launchers")
+    n = spmd.device_count()
+    if n % model_parallel or batch_size % (n // model_parallel):
+        raise SystemExit(f"--model-parallel {model_parallel} must divide the {n} devices, and "
+                         f"the rest must divide --batch-size {batch_size}")
+    mesh = spmd.make_mesh((n // model_parallel, model_parallel), ("data", "model"))
+    step, correct = make_steps(mesh, model_parallel > 1)
+    train_set, test_set = digits_split()
+    test_rows = len(test_set["label"]) // (n // model_parallel) * (n // model_parallel)
+    test_images, test_labels = test_set["image"][:test_rows], test_set["label"][:test_rows]
+    params = init_params(seed)
+    opt_state = OPTIMIZER.init(params)
+    steps_per_epoch = len(train_set["label"]) // batch_size
+    say(f"digits: MLP {'-'.join(map(str, LAYERS))} on a mesh {dict(mesh.shape)} of {n} "
+        f"{spmd.devices()[0].platform} devices; global batch {batch_size}, {steps_per_epoch} "
+        "steps an epoch")
+    rng, speeds, mean_loss, accuracy = np.random.default_rng(seed), [], float("nan"), 0.0
+    for epoch in range(epochs):
+        order, losses, start = rng.permutation(len(train_set["label"])), [], time.perf_counter()
+        for k in range(steps_per_epoch):
+            rows = order[k * batch_size:(k + 1) * batch_size]
+            params, opt_state, loss = step(params, opt_state, train_set["image"][rows],
+                                           train_set["label"][rows])
+            losses.append(loss)
+        accuracy = int(correct(params, test_images, test_labels)) / test_rows
+        speeds.append(steps_per_epoch * batch_size / (time.perf_counter() - start))
+        mean_loss = float(np.mean([float(x) for x in losses]))
+        say(f"epoch {epoch + 1:2d}/{epochs} loss {mean_loss:.4f}  test accuracy {accuracy:6.1%}"
+            f"  {speeds[-1]:9,.0f} examples/s")
+    return {"accuracy": accuracy, "loss": mean_loss,
+            "params": spmd.tree_util.tree_map(np.asarray, params),
+            "examples_per_second": float(np.median(speeds[1:] or speeds))}
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--epochs", type=int, default=30)
+    p.add_argument("--batch-size", type=int, default=128, help="the global batch")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--model-parallel", type=int, default=1, metavar="M",
+                   help="split the hidden layer over M devices (a data x model mesh)")
+    args = p.parse_args(argv)
+    return train(args.epochs, args.batch_size, args.seed, args.model_parallel)
+
+
+if __name__ == "__main__":
+    main()
