@@ -8,13 +8,23 @@ import numpy as np
 from spmd.transforms import backend as _backend
 from spmd.transforms import core, placement, tree_util
 from spmd.transforms.array import Array, make_array
+from spmd.transforms.lax.sharding_constraint import device_put_sharding
+from spmd.transforms.named_sharding import Sharding, SingleDeviceSharding
 
 
 def device_put(x, device=None, *, src=None, donate: bool = False, may_alias=None):
     """`x` (a pytree of arrays and scalars) as Arrays on `device` (a Device of
-    spmd.local_devices(); None: the default device, or where an Array already is). An Array
-    already there is returned as it is unless `may_alias=False`; `donate=True` uses up an
-    Array that was copied. Under a transform the values pass through unchanged."""
+    spmd.local_devices(); None: the default device, or where an Array already is), or laid out
+    by a Sharding (a NamedSharding over a mesh, or a pytree prefix of them; under jit a sharding
+    constraint). An Array already there is returned as it is unless `may_alias=False`;
+    `donate=True` uses up an Array that was copied. Under a transform the values pass through
+    unchanged."""
+    if isinstance(device, SingleDeviceSharding):
+        device = device._device
+    if isinstance(device, Sharding) or (device is not None and not _is_device(device)
+                                        and any(isinstance(s, Sharding)
+                                                for s in tree_util.tree_leaves(device))):
+        return device_put_sharding(x, device)
     placement.check_device(device, "device_put")
     if donate and may_alias is False:
         raise ValueError("device_put: donate=True and may_alias=False cannot be combined "
@@ -33,6 +43,10 @@ def _put(x, device, donate: bool, may_alias):
     if donate:
         x.delete()
     return moved
+
+
+def _is_device(device) -> bool:
+    return any(device is d or device == d for d in _backend.local_devices())
 
 
 def _single_device(x: Array):

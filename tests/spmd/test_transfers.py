@@ -124,3 +124,25 @@ def test_delete():
     assert x.is_deleted() and "deleted" in repr(x)
     with pytest.raises(RuntimeError, match=r"Array has been deleted with shape=f32\[2,2\]"):
         x.sum()
+
+
+def test_device_put_with_shardings():
+    """A Sharding in place of a device lays the value out by it (each shard holds its slice of
+    the NumPy array); a pytree prefix of shardings, a SingleDeviceSharding, and under jit a
+    constraint that keeps the values."""
+    from spmd.sharding import NamedSharding, PartitionSpec as P, SingleDeviceSharding
+    mesh = spmd.make_mesh((4, 2), ("a", "b"))
+    host = np.arange(16, dtype=np.float32).reshape(8, 2)
+    x = spmd.device_put(host, NamedSharding(mesh, P("a", "b")))
+    assert x.sharding == NamedSharding(mesh, P("a", "b"))
+    for shard in x.addressable_shards:
+        np.testing.assert_array_equal(np.asarray(shard.data), host[shard.index])
+    np.testing.assert_array_equal(np.asarray(x), host)
+    one = spmd.device_put(host, SingleDeviceSharding(spmd.devices()[3]))
+    assert one.sharding_devices == [spmd.devices()[3]]
+    tree = spmd.device_put({"w": host, "b": host[0]}, {"w": NamedSharding(mesh, P("a")),
+                                                       "b": NamedSharding(mesh, P())})
+    assert tree["w"].sharding.spec[0] == "a" and tree["b"].sharding.is_fully_replicated
+    doubled = spmd.jit(lambda v: spmd.device_put(v, NamedSharding(mesh, P(None, "b"))) * 2)(x)
+    assert doubled.sharding.spec == P(None, "b")
+    np.testing.assert_array_equal(np.asarray(doubled), host * 2)
