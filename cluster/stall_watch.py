@@ -109,6 +109,7 @@ class Watch:
         self.warn, self.timeout, self.end = warn, timeout, end
         self.out = out or sys.stderr
         self.tick = min(_MAX_TICK, warn / 4)
+        self.grace = 4 * self.tick + 1  # how long the first to end waits for the others to see
         self.records: collections.deque[Record] = collections.deque()
         self.seq = 0
         self.last: Record | None = None       # the last started, for publishing
@@ -227,7 +228,7 @@ class Watch:
         try:
             self.client.key_value_set(f"{_SEEN}{self.me}", "1", allow_overwrite=True)
             if wait:  # the others read the error from the coordinator process 0 serves
-                deadline = time.monotonic() + 4 * _MAX_TICK + 1
+                deadline = time.monotonic() + self.grace
                 while time.monotonic() < deadline and \
                         len(self.client.key_value_dir_get(_SEEN)) < self.count:
                     time.sleep(0.05)
