@@ -176,10 +176,10 @@ class Watch:
             return
         waited = time.monotonic() - record.start
         if waited > self.timeout:
-            self._time_out(record, waited)
+            self._time_out(record)
         elif waited > self.warn and not record.warned:
             record.warned = True
-            print(f"spmd: warning: process {self.me} has waited {waited:.0f} s for "
+            print(f"spmd: warning: process {self.me} has waited over {self.warn:g} s for "
                   f"{describe(record.name, record.calls)} to finish; "
                   f"{self._missing(record)}. It goes on waiting, and after {self.timeout:g} s "
                   f"({TIMEOUT_VARIABLE}) the job ends", file=self.out, flush=True)
@@ -203,9 +203,9 @@ class Watch:
                          for p in missing)
         return f"processes {missing} have not started it ({seen})"
 
-    def _time_out(self, record: Record, waited: float) -> None:
-        error = (f"a collective between processes timed out: process {self.me} waited "
-                 f"{waited:.0f} s for {describe(record.name, record.calls)}; "
+    def _time_out(self, record: Record) -> None:
+        error = (f"a collective between processes timed out: process {self.me} waited over "
+                 f"{self.timeout:g} s for {describe(record.name, record.calls)}; "
                  f"{self._missing(record)}. "
                  f"Every process of the job ends ({TIMEOUT_VARIABLE} or "
                  f"initialize(collective_timeout=...) is {self.timeout:g} s)")

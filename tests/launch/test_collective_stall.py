@@ -9,11 +9,12 @@ import pytest
 
 from test_spmd_run import script, spmd_run_command
 
-WARNING = ("[0] spmd: warning: process 0 has waited 2 s for pmap of step (its call 5) to finish; "
-           "processes [1] have not started it (process 1 last started pmap of step (its call 4) ")
-TIMED_OUT = ("a collective between processes timed out: process 0 waited 8 s for pmap of step "
-             "(its call 5); processes [1] have not started it (process 1 last started pmap of "
-             "step (its call 4) ")
+WARNING = ("[0] spmd: warning: process 0 has waited over 2 s for pmap of step (its call 5) to "
+           "finish; processes [1] have not started it (process 1 last started pmap of step (its "
+           "call 4) ")
+TIMED_OUT = ("a collective between processes timed out: process 0 waited over 8 s for pmap of "
+             "step (its call 5); processes [1] have not started it (process 1 last started pmap "
+             "of step (its call 4) ")
 
 
 @pytest.fixture(autouse=True)
