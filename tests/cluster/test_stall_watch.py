@@ -194,3 +194,8 @@ def test_the_waiter_follows_the_executions(monkeypatch):
 def test_without_a_watch_a_program_just_runs(monkeypatch):
     monkeypatch.setattr(stall_watch, "_active", [None])
     assert Tracked("step").run(lambda bufs: (bufs, None), [1]) == ([1], None)
+
+
+def test_a_tiny_warning_limit_does_not_make_the_threads_spin():
+    assert Watch(FakeStore(), 0, 2, warn=0.001, timeout=1, end=None).tick == 0.05
+    assert Watch(FakeStore(), 0, 2, warn=60, timeout=1800, end=None).tick == 0.5
