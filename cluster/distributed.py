@@ -24,7 +24,7 @@ import time
 import warnings
 from typing import Sequence
 
-from spmd.cluster import addresses, job_identity, loopback_names
+from spmd.cluster import addresses, job_identity, loopback_names, stall_watch
 from spmd.cluster.cluster_env import JobSpec, by_name, detect, resolve
 from spmd.cluster.mpi_env import MpiEnv
 from spmd.cluster.spmd_run_env import COORDINATOR
@@ -57,7 +57,8 @@ def initialize(coordinator_address: str | None = None, num_processes: int | None
                initialization_timeout: int = 300,
                coordinator_bind_address: str | None = None, *,
                heartbeat_timeout_seconds: int = 10, host_address: str | None = None,
-               host_interface: str | None = None) -> None:
+               host_interface: str | None = None,
+               collective_timeout: float | None = None) -> None:
     """Join the job: as in `jax.distributed.initialize`, before any computation.
 
     With no arguments the launcher is detected (spmd-run, a Ray worker of spmd, mpiexec,
@@ -83,12 +84,17 @@ def initialize(coordinator_address: str | None = None, num_processes: int | None
     than spmd's coordinator, is a Python error at once, and the job served there goes on.
     Every process then waits until the whole job has arrived (a TimeoutError naming the
     missing processes after `initialization_timeout`), before jaxlib's connect.
+    A pmap execution across processes that waits `collective_timeout` seconds (else
+    $SPMD_COLLECTIVE_TIMEOUT, else 30 minutes) ends every process of the job with an error
+    naming the processes that never started it; a warning comes first, after
+    $SPMD_COLLECTIVE_WARN seconds (60, or half the timeout if that is sooner).
     """
     if state.client is not None:
         spec = state.spec
         raise RuntimeError(f"spmd.distributed.initialize() was already called in this process "
                            f"(process {spec.process_id} of {spec.num_processes}, coordinator "
                            f"{spec.coordinator_address}); call it once per process")
+    collective_limits = stall_watch.limits(collective_timeout)
     spec = resolve(coordinator_address or os.environ.get(COORDINATOR), num_processes,
                    process_id, local_device_ids, cluster_detection_method)
     if backend.backend_started():
@@ -139,6 +145,8 @@ def initialize(coordinator_address: str | None = None, num_processes: int | None
     state.spec, state.service, state.client = spec, service, client
     state.identity = identity
     _install_exit_hooks()
+    stall_watch.start(client, spec.process_id, spec.num_processes, *collective_limits,
+                      end=end_now)
 
 
 def shutdown() -> None:
@@ -150,6 +158,7 @@ def shutdown() -> None:
     state.client = state.service = state.identity = None
     if client is None:
         return
+    stall_watch.stop()
     try:
         client.key_value_set(f"{_LEAVING}{spec.process_id}", "left")
         if service is not None:
@@ -317,6 +326,8 @@ def _install_exit_hooks():
     previous_hook = sys.excepthook
 
     def excepthook(*exc_info):
+        if stall_watch.ending():  # the watchdog has printed why, and ends the process now
+            stall_watch.wait_for_end()
         state.crashing = True
         previous_hook(*exc_info)
     sys.excepthook = excepthook
@@ -325,17 +336,23 @@ def _install_exit_hooks():
 
 def _shutdown_at_exit():
     if state.crashing:
-        # Waiting for the others could hang (they may wait for this process), so: say that
-        # this process has left (anyone waiting for it fails now) and go at once, before the
-        # runtime's teardown turns status 1 into an abort. Missed heartbeats end the rest.
-        try:
-            state.client.key_value_set(f"{_LEAVING}{state.spec.process_id}", "crashed")
-        except Exception:  # noqa: BLE001  (the coordinator may be gone: leave anyway)
-            pass
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(1)
+        end_now()
     shutdown()
+
+
+def end_now() -> None:
+    """End this process at once with status 1, from any thread (a crash, or a collective
+    that timed out while the main thread waits inside XLA). Waiting for the others could hang
+    (they may wait for this process), so: say that this process has left (anyone waiting for
+    it fails now) and go, before the runtime's teardown turns status 1 into an abort. Missed
+    heartbeats end the rest."""
+    try:
+        state.client.key_value_set(f"{_LEAVING}{state.spec.process_id}", "crashed")
+    except Exception:  # noqa: BLE001  (the coordinator may be gone: leave anyway)
+        pass
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(1)
 
 
 def _warn_when_a_launched_process_runs_alone():

@@ -17,6 +17,7 @@ from typing import Sequence
 
 import numpy as np
 
+from spmd.cluster import stall_watch
 from spmd.collectives.axes import ReplicaAxes
 from spmd import inflight, pmap_call_order
 from spmd.pmap_agreement import check_same_program
@@ -195,6 +196,9 @@ class PmapProgram:
         self.inflight_key, self.inflight_limit = (
             (("host callbacks",), 1) if meeting else (self.device_ids, None))
         self.calls = 0
+        # an execution across processes that waits too long is reported, then ends the job
+        self.run = stall_watch.Tracked(name).run if self.spans_processes else \
+            (lambda execute, bufs: execute(bufs))
 
     def __call__(self, leaves) -> list:
         if self.float0.inputs:
@@ -211,7 +215,8 @@ class PmapProgram:
             bufs.insert(len(self.const_bufs), pair)
         if self.bounded:
             try:
-                outs = inflight.launch(self.inflight_key, lambda: self.exe.run_with_token(bufs),
+                outs = inflight.launch(self.inflight_key,
+                                       lambda: self.run(self.exe.run_with_token, bufs),
                                        self.inflight_limit)
             except backend.JaxRuntimeError as e:
                 if not self.spans_processes:
