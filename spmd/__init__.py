@@ -28,3 +28,8 @@ from spmd import dtypes, tree_util  # noqa: F401
 checkpoint = remat  # jax.checkpoint; saving training state is spmd.checkpoints
 
 __version__ = "0.1.0"
+
+
+from spmd.missing_names import module_getattr as _module_getattr  # noqa: E402
+
+__getattr__ = _module_getattr("spmd", "jax")

@@ -16,3 +16,8 @@ def is_weakly_typed(x) -> bool:
     """True for Python scalars and values computed only from them (they adopt the other
     operand's dtype in arithmetic)."""
     return core.get_aval(x).weak_type
+
+
+from spmd.missing_names import module_getattr as _module_getattr  # noqa: E402
+
+__getattr__ = _module_getattr("spmd.dtypes", "jax.dtypes")

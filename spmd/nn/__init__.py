@@ -3,3 +3,8 @@ from spmd.nn._functions import (celu, elu, gelu, hard_sigmoid, hard_silu, hard_s
                                 hard_tanh, leaky_relu, log_sigmoid, log_softmax, logsumexp,
                                 one_hot, relu, relu6, selu, sigmoid, silu, soft_sign, softmax,
                                 softplus, standardize, swish)
+
+
+from spmd.missing_names import module_getattr as _module_getattr  # noqa: E402
+
+__getattr__ = _module_getattr("spmd.nn", "jax.nn")

@@ -71,3 +71,8 @@ def result_type(*args):
 
 _operators.install(ndarray)
 _operators.install(_Tracer)
+
+
+from spmd.missing_names import module_getattr as _module_getattr  # noqa: E402
+
+__getattr__ = _module_getattr("spmd.numpy", "jax.numpy")

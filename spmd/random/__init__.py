@@ -7,3 +7,8 @@ from spmd.random.key_ops import fold_in, split  # noqa: F401
 from spmd.random.samplers import (bernoulli, bits, categorical, exponential, gumbel,  # noqa: F401
                                   normal, randint, truncated_normal, uniform)
 from spmd.random.shuffling import choice, permutation  # noqa: F401
+
+
+from spmd.missing_names import module_getattr as _module_getattr  # noqa: E402
+
+__getattr__ = _module_getattr("spmd.random", "jax.random")

@@ -95,3 +95,8 @@ def log_softmax(x, axis=None):
     (x,) = promote_to_inexact("log_softmax", x)
     shifted = jnp.subtract(x, stop_gradient(jnp.max(x, axis=axis, keepdims=True)))
     return jnp.subtract(shifted, jnp.log(jnp.sum(jnp.exp(shifted), axis=axis, keepdims=True)))
+
+
+from spmd.missing_names import module_getattr as _module_getattr  # noqa: E402
+
+__getattr__ = _module_getattr("spmd.scipy.special", "jax.scipy.special")
