@@ -31,16 +31,8 @@ from spmd.transforms import dtypes as _dtypes
 from spmd.transforms.array import Array as ndarray  # noqa: F401
 from spmd.transforms.core import Tracer as _Tracer
 
-# dtypes, as JAX exposes them
-bool_ = _np.bool_
-int8, int16, int32, int64 = _np.int8, _np.int16, _np.int32, _np.int64
-uint8, uint16, uint32, uint64 = _np.uint8, _np.uint16, _np.uint32, _np.uint64
-float16, float32, float64 = _np.float16, _np.float32, _np.float64
-bfloat16 = _dtypes.bfloat16.type
-complex64, complex128 = _np.complex64, _np.complex128
-float_ = float64
-int_ = int64
-complex_ = complex128
+from spmd.numpy._scalar_types import *  # noqa: F401,F403
+from spmd.numpy._scalar_types import _ScalarMeta, bool  # noqa: F401,A004
 dtype = _np.dtype
 inf, nan, pi, e, newaxis = _np.inf, _np.nan, _np.pi, _np.e, None
 finfo = _dtypes.finfo
@@ -63,7 +55,8 @@ def result_type(*args):
     def operand(a):
         if isinstance(a, type) and a in _PYTHON_TYPES:
             return _PYTHON_TYPES[a]
-        if isinstance(a, (str, _np.dtype)) or (isinstance(a, type) and issubclass(a, _np.generic)):
+        if isinstance(a, (str, _np.dtype, _ScalarMeta)) or (
+                isinstance(a, type) and issubclass(a, _np.generic)):
             return _np.zeros((), _dtypes.canonicalize(a))
         return a
     return _result_dtype(*map(operand, args))[0]
