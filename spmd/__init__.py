@@ -14,6 +14,7 @@ from spmd.devices import (device_count, device_put_replicated, device_put_sharde
 from spmd.transforms.custom_derivatives import custom_jvp, custom_vjp  # noqa: F401
 from spmd.transforms.jacobians import hessian, jacfwd, jacobian, jacrev  # noqa: F401
 from spmd.transforms.remat import checkpoint_policies, remat  # noqa: F401
+from spmd.transforms.lax.dot import default_matmul_precision  # noqa: F401
 
 import spmd.transforms as _transforms  # noqa: F401  (declares primitives, installs the executor)
 from spmd import numpy  # noqa: F401  (installs the array operators)

@@ -2,6 +2,7 @@
 its rules in transforms/)."""
 from spmd.transforms.lax import *  # noqa: F401,F403
 from spmd.transforms.stop_gradient import stop_gradient  # noqa: F401
+from spmd.transforms.lax.dot import Precision  # noqa: F401
 from spmd.collectives import (all_gather, all_to_all, axis_index, pmax, pmean, pmin,  # noqa: F401
                               ppermute, pshuffle, psum, psum_scatter)
 
