@@ -39,14 +39,14 @@ def test_precision_reaches_the_compiled_program_and_keeps_the_value(fun):
     expected = A.astype(np.float64) @ B
     for precision, config in [(None, None), ("highest", ("HIGHEST", "HIGHEST")),
                               (("high", lax.Precision.DEFAULT), ("HIGH", "DEFAULT"))]:
-        text = program(lambda a, b: fun(a, b, precision), A, B)
+        text = program(lambda a, b, p=precision: fun(a, b, p), A, B)
         if config is None:
             assert "precision_config" not in text
         else:
             lhs, rhs = config
             assert (f"precision_config = [#stablehlo<precision {lhs}>, "
                     f"#stablehlo<precision {rhs}>]") in text
-        out = spmd.jit(lambda a, b: fun(a, b, precision))(A, B)
+        out = spmd.jit(lambda a, b, p=precision: fun(a, b, p))(A, B)
         np.testing.assert_allclose(np.asarray(out), expected, rtol=1e-6)
 
 
