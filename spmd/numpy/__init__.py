@@ -8,6 +8,8 @@ from spmd.numpy._creation import (arange, array, asarray, astype, copy, empty,  
                                   meshgrid, ones, ones_like, zeros, zeros_like)
 from spmd.numpy._ufuncs import *  # noqa: F401,F403
 from spmd.numpy._ufuncs import abs, round  # noqa: F401
+from spmd.numpy._elementwise_more import *  # noqa: F401,F403
+from spmd.numpy._elementwise_more import divmod, pow  # noqa: F401,A004
 from spmd.numpy._reductions import (all, amax, amin, any, argmax, argmin, average,  # noqa: F401
                                     count_nonzero, cumprod, cumsum, cumulative_prod,
                                     cumulative_sum, max, mean, min, nanmax, nanmean, nanmin,
@@ -18,6 +20,10 @@ from spmd.numpy._shape import (append, array_split, atleast_1d, atleast_2d,  # n
                                hsplit, hstack, matrix_transpose, moveaxis, ndim, pad, permute_dims,
                                ravel, repeat, reshape, roll, rot90, row_stack, shape, size,
                                split, squeeze, stack, swapaxes, tile, transpose, vsplit, vstack)
+from spmd.numpy._shape_more import (apply_along_axis, apply_over_axes, block, choose,  # noqa: F401
+                                    compress, delete, dsplit, ediff1d, extract, fill_diagonal,
+                                    insert, place, put, put_along_axis, resize, rollaxis,
+                                    trim_zeros, unstack)
 from spmd.numpy._core import broadcast_shapes, result_dtype as _result_dtype  # noqa: F401
 from spmd.numpy._linalg import (dot, inner, kron, matmul, outer, tensordot, vdot,  # noqa: F401
                                 vecdot)
