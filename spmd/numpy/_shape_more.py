@@ -67,7 +67,8 @@ def _static_indices(name, obj, size):
     if isinstance(obj, slice):
         return np.arange(size)[obj]
     try:
-        return np.asarray(obj, dtype=np.int64)
+        values = np.asarray(obj)
+        return values if values.dtype == np.bool_ else values.astype(np.int64)
     except TypeError:
         raise TypeError(f"{name}: the indices must be static (Python or NumPy values), not a "
                         "traced array") from None
@@ -250,19 +251,23 @@ def compress(condition, a, axis=None, *, size=None, fill_value=0, out=None):
     if axis is None:
         x, axis = sh.ravel(x), 0
     ax = canonicalize_axis(axis, len(shape_of(x)))
-    cond = sh.ravel(asarray_value(condition))
     n = shape_of(x)[ax]
+    # a condition given as values (not traced) selects statically: no size needed
+    cond = (sh.ravel(condition) if isinstance(condition, core.Tracer)
+            else np.ravel(np.asarray(condition)))
     if shape_of(cond)[0] > n:
         raise ValueError(f"compress: condition of length {shape_of(cond)[0]} is longer than "
                          f"axis {ax} of length {n}")
+    if isinstance(cond, np.ndarray) and size is None:
+        return take(x, np.flatnonzero(cond), axis=ax)
     (idx,) = nonzero(cond, size=size, fill_value=n if size is not None else None)
     return take(x, idx, axis=ax, mode="fill", fill_value=fill_value)
 
 
 def extract(condition, arr, *, size=None, fill_value=0):
     """The elements of `arr` where `condition` holds (both flattened)."""
-    return compress(sh.ravel(asarray_value(condition)), sh.ravel(asarray_value(arr)),
-                    size=size, fill_value=fill_value)
+    cond = sh.ravel(condition) if isinstance(condition, core.Tracer) else np.ravel(condition)
+    return compress(cond, sh.ravel(asarray_value(arr)), size=size, fill_value=fill_value)
 
 
 def _no_inplace(name, inplace):
