@@ -24,6 +24,14 @@ from spmd.numpy._shape_more import (apply_along_axis, apply_over_axes, block, ch
                                     compress, delete, dsplit, ediff1d, extract, fill_diagonal,
                                     insert, place, put, put_along_axis, resize, rollaxis,
                                     trim_zeros, unstack)
+from spmd.numpy._index_tricks import (c_, diag_indices, diag_indices_from, index_exp,  # noqa: F401
+                                      ix_, mask_indices, mgrid, ogrid, r_, ravel_multi_index,
+                                      s_, tril_indices, tril_indices_from, triu_indices,
+                                      triu_indices_from, unravel_index)
+from spmd.numpy._statistics import (bincount, corrcoef, cov, digitize, histogram,  # noqa: F401
+                                    histogram_bin_edges, median, nanargmax, nanargmin,
+                                    nancumprod, nancumsum, nanmedian, nanpercentile, nanquantile,
+                                    nanstd, nanvar, percentile, quantile, searchsorted)
 from spmd.numpy._core import broadcast_shapes, result_dtype as _result_dtype  # noqa: F401
 from spmd.numpy._linalg import (dot, inner, kron, matmul, outer, tensordot, vdot,  # noqa: F401
                                 vecdot)
