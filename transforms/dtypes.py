@@ -144,6 +144,12 @@ def result_type(*typed):
     return canonicalize(dtype), weak
 
 
+def promote_types(a, b) -> np.dtype:
+    """The dtype two (strongly typed) dtypes promote to on JAX's lattice, not narrowed by
+    canonicalization (jnp.promote_types)."""
+    return np.dtype(_join((np.dtype(a), np.dtype(b))))
+
+
 def python_scalar_dtype(value):
     """dtype and weak flag of a Python scalar, as JAX types it."""
     if isinstance(value, (bool, np.bool_)):

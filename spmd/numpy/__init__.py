@@ -32,6 +32,11 @@ from spmd.numpy._statistics import (bincount, corrcoef, cov, digitize, histogram
                                     histogram_bin_edges, median, nanargmax, nanargmin,
                                     nancumprod, nancumsum, nanmedian, nanpercentile, nanquantile,
                                     nanstd, nanvar, percentile, quantile, searchsorted)
+from spmd.numpy._numpy_names import (ComplexWarning, array_repr, array_str,  # noqa: F401
+                                     can_cast, character, euler_gamma, flexible, generic,
+                                     get_printoptions, isdtype, load, object_, printoptions,
+                                     promote_types, save, savez, set_printoptions)
+from spmd.numpy._windows import bartlett, blackman, hamming, hanning, kaiser  # noqa: F401
 from spmd.numpy._core import broadcast_shapes, result_dtype as _result_dtype  # noqa: F401
 from spmd.numpy._linalg import (dot, inner, kron, matmul, outer, tensordot, vdot,  # noqa: F401
                                 vecdot)

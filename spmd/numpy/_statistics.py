@@ -97,13 +97,15 @@ def nanquantile(a, q, axis=None, out=None, overwrite_input=False, method="linear
 def percentile(a, q, axis=None, out=None, overwrite_input=False, method="linear",
                keepdims=False):
     _no_out("percentile", out)
-    return _quantile("percentile", a, uf.divide(q, 100), axis, method, keepdims, False)
+    return _quantile("percentile", a, uf.divide(asarray_value(q), 100), axis, method, keepdims,
+                     False)
 
 
 def nanpercentile(a, q, axis=None, out=None, overwrite_input=False, method="linear",
                   keepdims=False):
     _no_out("nanpercentile", out)
-    return _quantile("nanpercentile", a, uf.divide(q, 100), axis, method, keepdims, True)
+    return _quantile("nanpercentile", a, uf.divide(asarray_value(q), 100), axis, method,
+                     keepdims, True)
 
 
 def median(a, axis=None, out=None, overwrite_input=False, keepdims=False):
