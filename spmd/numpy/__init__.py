@@ -37,6 +37,8 @@ from spmd.numpy._numpy_names import (ComplexWarning, array_repr, array_str,  # n
                                      get_printoptions, isdtype, load, object_, printoptions,
                                      promote_types, save, savez, set_printoptions)
 from spmd.numpy._windows import bartlett, blackman, hamming, hanning, kaiser  # noqa: F401
+from spmd.numpy._polynomials import (poly, polyadd, polyder, polydiv, polyint,  # noqa: F401
+                                     polymul, polysub, polyval, vander)
 from spmd.numpy._core import broadcast_shapes, result_dtype as _result_dtype  # noqa: F401
 from spmd.numpy._linalg import (dot, inner, kron, matmul, outer, tensordot, vdot,  # noqa: F401
                                 vecdot)

@@ -17,7 +17,7 @@ from spmd.numpy._diagonals import diagonal
 from spmd.numpy._indexing import take, take_along_axis
 from spmd.numpy._linalg import dot
 from spmd.numpy._reductions import (_replace_nan, all as all_, argmax, argmin, cumprod, cumsum,
-                                    mean, nanmean, nansum, sum)
+                                    mean, nanmean, sum)
 from spmd.numpy._selection import sort, where as _where
 from spmd.transforms import core, dtypes, lax
 from spmd.transforms.api import vmap
@@ -131,10 +131,12 @@ def nanvar(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=
         raise NotImplementedError("the 'where' argument to spmd.numpy.nanvar is not supported")
     ddof = ddof if correction is None else correction
     (x,) = promote_to_inexact("nanvar", a)
-    centered = uf.subtract(x, nanmean(x, axis, dtype, keepdims=True))
+    nan = uf.isnan(x)
+    # NaNs zeroed before squaring, so that their (zero) cotangents stay finite
+    centered = _where(nan, 0, uf.subtract(x, nanmean(x, axis, dtype, keepdims=True)))
     squared = uf.real(uf.multiply(centered, uf.conjugate(centered)))
-    count = sum(uf.logical_not(uf.isnan(x)), axis, keepdims=keepdims)
-    total = nansum(squared, axis, dtype, keepdims=keepdims)
+    count = sum(uf.logical_not(nan), axis, keepdims=keepdims)
+    total = sum(squared, axis, dtype, keepdims=keepdims)
     denominator = lax.convert_element_type(uf.subtract(count, ddof), dtype_of(total))
     return _where(uf.greater(denominator, 0), uf.divide(total, denominator), np.nan)
 
