@@ -3,6 +3,8 @@
 spacing, nan_to_num, angle and the is* predicates, with JAX's dtypes."""
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from spmd.numpy import _ufuncs as uf
@@ -10,6 +12,7 @@ from spmd.numpy._core import (asarray_value, check_array_like, dtype_of, promote
                               promote_to_inexact)
 from spmd.numpy._ufuncs import _binary, _const_like, _unary
 from spmd.transforms import core, dtypes, lax
+from spmd.transforms.jit import jit
 
 # the array API's names
 acos, acosh, asin, asinh = uf.arccos, uf.arccosh, uf.arcsin, uf.arcsinh
@@ -70,6 +73,11 @@ def frexp(x, /):
     """(mantissa in [0.5, 1) with x's sign, int32 exponent) with x = mantissa * 2**exponent;
     zeros, infinities and NaNs give (x, 0)."""
     (x,) = promote_to_inexact("frexp", x)
+    return _frexp_program(x)
+
+
+@functools.partial(jit, inline=True)  # one program for its dozen operations when eager
+def _frexp_program(x):
     kind = dtype_of(x)
     if dtypes.is_complex(kind):
         raise TypeError("frexp does not support complex input")

@@ -4,6 +4,7 @@ digitize, bincount, histogram and histogram_bin_edges."""
 from __future__ import annotations
 
 import builtins
+import functools
 import operator
 
 import numpy as np
@@ -21,6 +22,7 @@ from spmd.numpy._reductions import (_replace_nan, all as all_, argmax, argmin, c
 from spmd.numpy._selection import sort, where as _where
 from spmd.transforms import core, dtypes, lax
 from spmd.transforms.api import vmap
+from spmd.transforms.jit import jit
 
 _METHODS = ("linear", "lower", "higher", "midpoint", "nearest")
 
@@ -28,6 +30,22 @@ _METHODS = ("linear", "lower", "higher", "midpoint", "nearest")
 def _quantile(name, a, q, axis, method, keepdims, ignore_nan):
     if method not in _METHODS:
         raise ValueError(f"{name}: method must be one of {_METHODS}, got {method!r}")
+    q = asarray_value(q)
+    if not isinstance(q, core.Tracer):
+        qv = np.asarray(q)
+        if qv.size and (qv.min() < 0 or qv.max() > 1):
+            raise ValueError(f"{name}: quantiles must be in the range [0, 1]"
+                             if "quantile" in name or "median" in name
+                             else f"{name}: percentiles must be in the range [0, 100]")
+    axis = tuple(axis) if isinstance(axis, list) else axis
+    # one compiled program (not one per operation when called eagerly), as JAX's
+    return _quantile_program(a, q, axis=axis, method=method, keepdims=keepdims,
+                             ignore_nan=ignore_nan, name=name)
+
+
+@functools.partial(jit, inline=True,
+                   static_argnames=("axis", "method", "keepdims", "ignore_nan", "name"))
+def _quantile_program(a, q, *, axis, method, keepdims, ignore_nan, name):
     (x,) = promote_to_inexact(name, a)
     if dtypes.is_complex(dtype_of(x)):
         raise TypeError(f"{name} does not support complex input")
@@ -45,13 +63,7 @@ def _quantile(name, a, q, axis, method, keepdims, ignore_nan):
     nan_count = sum(uf.isnan(values), axis=-1)
     count = uf.subtract(n, nan_count) if ignore_nan else lax.full(shape_of(nan_count), n,
                                                                     nan_count.dtype)
-    q = lax.convert_element_type(asarray_value(q), dtype_of(values))
-    if not isinstance(q, core.Tracer):
-        qv = np.asarray(q)
-        if qv.size and (qv.min() < 0 or qv.max() > 1):
-            raise ValueError(f"{name}: quantiles must be in the range [0, 1]"
-                             if name.endswith("quantile") or name.endswith("median")
-                             else f"{name}: percentiles must be in the range [0, 100]")
+    q = lax.convert_element_type(q, dtype_of(values))
 
     def one(qi):
         last = lax.convert_element_type(uf.maximum(uf.subtract(count, 1), 0), dtype_of(values))
@@ -222,6 +234,11 @@ def searchsorted(a, v, side="left", sorter=None, *, method="scan"):
         raise ValueError(f"searchsorted: a must be 1-d, got shape {shape_of(a)}")
     if sorter is not None:
         a = take(a, sorter)
+    return _searchsorted_program(a, v, side=side)
+
+
+@functools.partial(jit, inline=True, static_argnames=("side",))
+def _searchsorted_program(a, v, *, side):
     dtype, weak = result_dtype(a, v)
     a, v = to_dtype(a, dtype, weak), to_dtype(v, dtype, weak)
     before = uf.less if side == "left" else uf.less_equal

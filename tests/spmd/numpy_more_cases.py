@@ -150,7 +150,8 @@ CASES = [
         dtypes=F, wide=False) for m in ("lower", "higher", "midpoint", "nearest")],
     c("percentile", lambda x: jnp.percentile(x, 75), lambda x: np.percentile(x, 75), X(S2),
       dtypes=NUM),
-    same("median", X(S3), kwargs=dict(axis=-1), dtypes=NUM),
+    c("median", lambda x: jnp.median(x, axis=-1), lambda x: np.median(x, axis=-1), X(S3),
+      dtypes=NUM),
     c("nanmedian", lambda x: jnp.nanmedian(jnp.where(x > 1, np.nan, x), axis=0),
       lambda x: np.nanmedian(np.where(x > 1, np.nan, x), axis=0), X(S2), dtypes=F),
     c("nanquantile", lambda x: jnp.nanquantile(jnp.where(x > 1, np.nan, x), 0.25, axis=1),
@@ -208,7 +209,8 @@ LIGHT = {"acos", "atan2", "pow", "fabs", "modf", "sinc", "i0", "angle", "unstack
          "put", "place", "fill_diagonal", "fill_diagonal[wrap,tall]", "tril_indices",
          "triu_indices_from", "mask_indices", "ix_", "mgrid", "ogrid", "r_", "c_", "percentile",
          "nanmedian", "nanquantile", "nanpercentile", "nanvar", "nancumsum", "nancumprod",
-         "cov[y,columns,ddof]", "bincount"}
+         "cov[y,columns,ddof]", "bincount", "median", "corrcoef", "put_along_axis", "insert",
+         *(f"quantile[{m}]" for m in ("lower", "higher", "midpoint", "nearest"))}
 CASES = [dataclasses.replace(case, grad=False, wide=False, dtypes=case.dtypes[:1])
          if case.name in LIGHT else case for case in CASES]
 assert LIGHT <= {case.name for case in CASES}
