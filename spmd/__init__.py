@@ -1,6 +1,7 @@
 """spmd: a distributed SPMD runtime centred on pmap, in the model of JAX.
 
 `import spmd as jax; import spmd.numpy as jnp` ports the core of a JAX program."""
+from spmd.missing_names import module_getattr as _module_getattr
 from spmd.transforms.api import (grad, jvp, linearize, make_jaxpr, value_and_grad, vjp,  # noqa: F401
                                  vmap)
 from spmd.transforms.array import Array  # noqa: F401
@@ -30,7 +31,5 @@ checkpoint = remat  # jax.checkpoint; saving training state is spmd.checkpoints
 
 __version__ = "0.1.0"
 
-
-from spmd.missing_names import module_getattr as _module_getattr  # noqa: E402
 
 __getattr__ = _module_getattr("spmd", "jax")

@@ -1,5 +1,6 @@
 """spmd.lax: JAX's `jax.lax`, re-exported from the transforms layer (each name is declared with
 its rules in transforms/)."""
+from spmd.missing_names import module_getattr as _module_getattr
 from spmd.transforms.lax import *  # noqa: F401,F403
 from spmd.transforms.lax import complex_ as complex  # noqa: F401,A004  (lax.complex, as JAX)
 from spmd.transforms.stop_gradient import stop_gradient  # noqa: F401
@@ -21,7 +22,5 @@ for _name in ("ANY", "BOOL", "COMPLEX", "FLOAT", "INEXACT", "INT", "INTEGRAL", "
               "more_elementwise", "composite"):
     globals().pop(_name, None)
 
-
-from spmd.missing_names import module_getattr as _module_getattr  # noqa: E402
 
 __getattr__ = _module_getattr("spmd.lax", "jax.lax")

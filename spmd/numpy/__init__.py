@@ -2,6 +2,7 @@
 Python scalars), running eagerly on devices or traced under jit/grad/vmap/pmap."""
 import numpy as _np
 
+from spmd.missing_names import module_getattr as _module_getattr
 from spmd.numpy import _operators
 from spmd.numpy._creation import (arange, array, asarray, astype, copy, empty,  # noqa: F401
                                   empty_like, eye, full, full_like, identity, indices, linspace,
@@ -86,7 +87,5 @@ def result_type(*args):
 _operators.install(ndarray)
 _operators.install(_Tracer)
 
-
-from spmd.missing_names import module_getattr as _module_getattr  # noqa: E402
 
 __getattr__ = _module_getattr("spmd.numpy", "jax.numpy")

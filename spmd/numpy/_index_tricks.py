@@ -142,8 +142,8 @@ class _Grid:
         self.sparse = sparse
 
     def __getitem__(self, key):
-        single = isinstance(key, slice)
-        keys = (key,) if single else tuple(key)
+        single = not isinstance(key, tuple)
+        keys = (key,) if single else key
         axes = []
         for k in keys:
             if not isinstance(k, slice):

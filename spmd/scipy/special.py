@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from spmd.missing_names import module_getattr as _module_getattr
 import spmd.numpy as jnp
 from spmd.numpy._core import promote_to_inexact
 from spmd.transforms import dtypes, lax
@@ -96,7 +97,5 @@ def log_softmax(x, axis=None):
     shifted = jnp.subtract(x, stop_gradient(jnp.max(x, axis=axis, keepdims=True)))
     return jnp.subtract(shifted, jnp.log(jnp.sum(jnp.exp(shifted), axis=axis, keepdims=True)))
 
-
-from spmd.missing_names import module_getattr as _module_getattr  # noqa: E402
 
 __getattr__ = _module_getattr("spmd.scipy.special", "jax.scipy.special")
