@@ -40,6 +40,13 @@ from spmd.numpy._numpy_names import (ComplexWarning, array_repr, array_str,  # n
 from spmd.numpy._windows import bartlett, blackman, hamming, hanning, kaiser  # noqa: F401
 from spmd.numpy._polynomials import (poly, polyadd, polyder, polydiv, polyint,  # noqa: F401
                                      polymul, polysub, polyval, vander)
+from spmd.numpy._sets import (intersect1d, isin, setdiff1d, setxor1d, union1d,  # noqa: F401
+                              unique_all, unique_counts, unique_inverse, unique_values)
+from spmd.numpy._creation_more import (from_dlpack, frombuffer, fromfunction,  # noqa: F401
+                                       fromiter, fromstring, geomspace, logspace)
+from spmd.numpy._misc_more import (argpartition, cross, gradient, interp, lexsort,  # noqa: F401
+                                   matvec, partition, piecewise, sort_complex, trapezoid,
+                                   unwrap, vecmat, vectorize)
 from spmd.numpy._core import broadcast_shapes, result_dtype as _result_dtype  # noqa: F401
 from spmd.numpy._linalg import (dot, inner, kron, matmul, outer, tensordot, vdot,  # noqa: F401
                                 vecdot)
