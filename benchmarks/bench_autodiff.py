@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 import mlp
-from common import goal, interleaved, jax_available, machine, report
+from common import goal, interleaved, jax_available, jitted_steps, machine, report
 
 import spmd
 
@@ -17,19 +17,7 @@ STEPS = 20
 
 
 def _step_runner(lib, host_params, x, y):
-    _, sgd_step = mlp.make(lib)
-    step = lib.jit(sgd_step, donate_argnums=0)
-    put = lib.numpy.asarray  # onto the device: the loop times the steps, not the transfers
-    state = {"params": lib.tree_util.tree_map(put, host_params)}
-    xd, yd = put(x), put(y)
-
-    def run():
-        params = state["params"]
-        for _ in range(STEPS):
-            params, loss = step(params, xd, yd)
-        loss.block_until_ready()
-        state["params"] = params
-    return run
+    return jitted_steps(lib, mlp.make(lib)[1], host_params, x, y, STEPS)
 
 
 def step_time():

@@ -31,6 +31,24 @@ def back_to_back(f, x, calls: int = 200):
     return run
 
 
+def jitted_steps(lib, sgd_step, host_params, x, y, steps: int):
+    """A timed batch for training-step benchmarks: `steps` steps of `lib.jit(sgd_step)` with the
+    parameters donated (as a training loop does), then a wait for the last loss. Parameters and
+    batch go onto the device first: the loop times the steps, not the transfers."""
+    step = lib.jit(sgd_step, donate_argnums=0)
+    put = lib.numpy.asarray
+    state = {"params": lib.tree_util.tree_map(put, host_params)}
+    xd, yd = put(x), put(y)
+
+    def run():
+        params = state["params"]
+        for _ in range(steps):
+            params, loss = step(params, xd, yd)
+        loss.block_until_ready()
+        state["params"] = params
+    return run
+
+
 def median_per_call(fn, calls: int = 2000, repeats: int = 7) -> float:
     """Median over `repeats` of the mean time of `calls` back-to-back calls (for microseconds)."""
     def batch():

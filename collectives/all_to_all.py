@@ -7,8 +7,8 @@ axis before and removes one after, as JAX does. Lowers to StableHLO `all_to_all`
 """
 from __future__ import annotations
 
-from spmd.collectives.axes import (canonical_groups, canonical_names, check_pure_names, groups_attr,
-                                   participants, replica_axes)
+from spmd.collectives.axes import (batch_in_groups, canonical_groups, canonical_names,
+                                   check_pure_names, groups_attr, participants, replica_axes)
 from spmd.transforms import batching, core, lax, tree_util
 from spmd.transforms.batching import batching_rules, bdim_at_front, moveaxis
 from spmd.transforms.core import Primitive
@@ -59,6 +59,13 @@ def all_to_all(x, axis_name, split_axis, concat_axis, *, axis_index_groups=None,
     return tree_util.tree_map(exchange, x)
 
 
+def pswapaxes(x, axis_name, axis, *, axis_index_groups=None):
+    """Swap the mapped axis `axis_name` with the unmapped axis `axis` of `x` (a pytree):
+    `all_to_all(x, axis_name, axis, axis)`, so `x.shape[axis]` must equal the number of
+    participants, as in JAX."""
+    return all_to_all(x, axis_name, axis, axis, axis_index_groups=axis_index_groups)
+
+
 def _in_range(axis, ndim, what):
     if not -ndim <= axis < ndim:
         raise ValueError(f"all_to_all: {what}={axis} is out of range for an operand of rank {ndim}")
@@ -95,16 +102,19 @@ def _all_to_all_transpose(ct, x, *, axis_name, split_axis, concat_axis, axis_siz
 def _all_to_all_batch(frame, args, dims, *, axis_name, split_axis, concat_axis, axis_size,
                       axis_index_groups):
     (x,), (d,) = args, dims
+    if frame.name in axis_name and axis_index_groups is not None:
+        return batch_in_groups(_all_to_all_batch, frame, x, d, axis_index_groups,
+                               axis_name=axis_name, split_axis=split_axis,
+                               concat_axis=concat_axis, axis_size=axis_size)
     x = bdim_at_front(x, d, frame.size)
     if frame.name not in axis_name:
         return all_to_all_p.bind(x, axis_name=axis_name, split_axis=split_axis + 1,
                                  concat_axis=concat_axis + 1, axis_size=axis_size,
                                  axis_index_groups=axis_index_groups), 0
-    if axis_name != (frame.name,) or axis_index_groups is not None:
+    if axis_name != (frame.name,):
         raise NotImplementedError(
-            f"all_to_all over the vmap axis {frame.name!r} works over that name alone and "
-            f"without axis_index_groups (got axis names {axis_name}, groups "
-            f"{axis_index_groups}); map the other axes with pmap")
+            f"all_to_all over the vmap axis {frame.name!r} works over that name alone (got "
+            f"axis names {axis_name}); map the other axes with pmap")
     # x[i] is element i's value. Split its split axis into (n, c): x[i, .., j, c, ..] is the block
     # i sends to j. Element j receives x[i, .., j, ..] for every i, concatenated along concat.
     n = frame.size

@@ -13,7 +13,7 @@ from typing import Sequence
 
 import numpy as np
 
-from spmd.transforms import core
+from spmd.transforms import batching, core, lax
 
 
 def canonical_names(axis_name) -> tuple:
@@ -35,8 +35,9 @@ def axis_size(names: Sequence) -> int:
     return size
 
 
-def canonical_groups(axis_index_groups, names: tuple, who: str):
-    """`axis_index_groups` as a tuple of tuples, checked: groups of one size that together
+def canonical_groups(axis_index_groups, names: tuple, who: str, equal_sizes: bool = True):
+    """`axis_index_groups` as a tuple of tuples, checked: groups (of one size, unless
+    `equal_sizes` is False: JAX lets the all-reduces take groups of several sizes) that together
     cover every index of the (single) axis exactly once."""
     if axis_index_groups is None:
         return None
@@ -45,7 +46,7 @@ def canonical_groups(axis_index_groups, names: tuple, who: str):
         raise ValueError(f"{who}: axis_index_groups works over a single axis name, but got "
                          f"axis names {names}")
     size = axis_size(names)
-    if len({len(g) for g in groups}) != 1:
+    if equal_sizes and len({len(g) for g in groups}) != 1:
         raise ValueError(f"{who}: axis_index_groups {groups} must all have the same size")
     if sorted(i for g in groups for i in g) != list(range(size)):
         raise ValueError(f"{who}: axis_index_groups {groups} must contain every index of axis "
@@ -53,9 +54,28 @@ def canonical_groups(axis_index_groups, names: tuple, who: str):
     return groups
 
 
-def participants(names: tuple, groups) -> int:
-    """How many values a collective over `names` (in `groups`) combines."""
-    return len(groups[0]) if groups is not None else axis_size(names)
+def batch_in_groups(rule, frame, x, d, groups, **params):
+    """A batching rule over the vmapped axis itself, run with `axis_index_groups`: `rule` (the
+    rule for the whole axis, called with no groups) within each group of batch indices, the
+    results put back at their indices. (A pmap inside jit computes as a vmap and needs it.)"""
+    x = batching.bdim_at_front(x, d, frame.size)
+    outs = [None] * frame.size
+    for group in groups:
+        members = lax.concatenate([lax.index_in_dim(x, i, 0) for i in group], 0)
+        y, yd = rule(core.AxisFrame(frame.name, len(group), frame.kind), [members], [0],
+                     axis_index_groups=None, **params)
+        y = batching.bdim_at_front(y, yd, len(group))
+        for pos, i in enumerate(group):
+            outs[i] = lax.index_in_dim(y, pos, 0)
+    return lax.concatenate(outs, 0), 0
+
+
+def participants(names: tuple, groups) -> int | None:
+    """How many values a collective over `names` (in `groups`) combines; None when the groups
+    differ in size (each participant combines its own group's)."""
+    if groups is None:
+        return axis_size(names)
+    return len(groups[0]) if len({len(g) for g in groups}) == 1 else None
 
 
 def check_pure_names(names: tuple, who: str):
@@ -145,8 +165,9 @@ def replica_axes(ctx, who: str) -> ReplicaAxes:
 
 
 def groups_attr(groups: Sequence[Sequence[int]]) -> str:
-    """The `replica_groups` attribute."""
-    arr = np.asarray(groups, dtype=np.int64)
+    """The `replica_groups` attribute; groups of several sizes are padded with -1, as XLA
+    reads them."""
+    arr = np.asarray(list(itertools.zip_longest(*groups, fillvalue=-1)), dtype=np.int64).T
     body = "[" + ", ".join("[" + ", ".join(map(str, row)) + "]" for row in arr.tolist()) + "]"
     return f"replica_groups = dense<{body}> : tensor<{arr.shape[0]}x{arr.shape[1]}xi64>"
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from spmd.collectives.axes import (canonical_groups, canonical_names, check_pure_names, groups_attr,
-                                   participants, replica_axes)
+from spmd.collectives.axes import (batch_in_groups, canonical_groups, canonical_names,
+                                   check_pure_names, groups_attr, participants, replica_axes)
 from spmd.transforms import batching, core, lax, tree_util
 from spmd.transforms.batching import batching_rules, bdim_at_front, moveaxis
 from spmd.transforms.core import Primitive
@@ -144,21 +144,16 @@ def _psum_scatter_transpose(ct, x, *, axis_name, scatter_dimension, axis_size,
 
 
 # ---------------------------------------------------------------- batching
-def _no_groups_over_vmap(who, frame, axis_index_groups):
-    if axis_index_groups is not None:
-        raise NotImplementedError(
-            f"{who} with axis_index_groups over the vmap axis {frame.name!r} is not supported "
-            "(nor is it in JAX); map that axis with pmap, or drop the groups")
-
-
 def _all_gather_batch(frame, args, dims, *, axis_name, axis, axis_size, axis_index_groups,
                       tiled):
     (x,), (d,) = args, dims
+    if frame.name == axis_name and axis_index_groups is not None:
+        return batch_in_groups(_all_gather_batch, frame, x, d, axis_index_groups,
+                               axis_name=axis_name, axis=axis, axis_size=axis_size, tiled=tiled)
     x = bdim_at_front(x, d, frame.size)
     if frame.name != axis_name:  # gather each batch element; the batch axis stays in front
         return all_gather_p.bind(x, axis_name=axis_name, axis=axis + 1, axis_size=axis_size,
                                  axis_index_groups=axis_index_groups, tiled=tiled), 0
-    _no_groups_over_vmap("all_gather", frame, axis_index_groups)
     # gathering over the vmapped axis: every element gets the whole batch, stacked at `axis`
     stacked = moveaxis(x, 0, axis)
     if tiled:
@@ -171,12 +166,15 @@ def _all_gather_batch(frame, args, dims, *, axis_name, axis, axis_size, axis_ind
 def _psum_scatter_batch(frame, args, dims, *, axis_name, scatter_dimension, axis_size,
                         axis_index_groups, tiled):
     (x,), (d,) = args, dims
+    if frame.name == axis_name and axis_index_groups is not None:
+        return batch_in_groups(_psum_scatter_batch, frame, x, d, axis_index_groups,
+                               axis_name=axis_name, scatter_dimension=scatter_dimension,
+                               axis_size=axis_size, tiled=tiled)
     x = bdim_at_front(x, d, frame.size)
     if frame.name != axis_name:
         return psum_scatter_p.bind(x, axis_name=axis_name, scatter_dimension=scatter_dimension + 1,
                                    axis_size=axis_size, axis_index_groups=axis_index_groups,
                                    tiled=tiled), 0
-    _no_groups_over_vmap("psum_scatter", frame, axis_index_groups)
     total = lax.reduce_sum(x, (0,))  # the sum over the batch; element k keeps block k of it
     if tiled:
         shape = core.get_aval(total).shape

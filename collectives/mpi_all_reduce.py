@@ -27,6 +27,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from spmd.collectives.psum import write_all_reduce
+from spmd.transforms import callbacks
 from spmd.transforms.core import ShapedArray
 
 # The dtypes MPI reduces natively (mpi4py maps them from the buffer's format). Others
@@ -128,17 +129,9 @@ class CallbackAllReduce:
 
 def write_host_callback(ctx, fn: Callable, operands, operand_avals, out_aval,
                         attribute: str) -> str:
-    """A zero-copy host callback `fn(ctx, *inputs, out)` (jaxlib's
-    xla_buffer_python_cpu_callback, handed XLA's own buffers) with one result; `attribute`
-    (`name = "value"`) marks it in the program text."""
-    module = ctx.module
-    index = len(module.host_callbacks)
-    module.host_callbacks.append(fn)
-    return ctx.op(
-        "stablehlo.custom_call", operands, out_avals=[out_aval], operand_avals=operand_avals,
-        attrs=('api_version = 4 : i32, call_target_name = "xla_buffer_python_cpu_callback",'
-               f' has_side_effect = true, backend_config = {{index = {index} : ui64}},'
-               f' mhlo.frontend_attributes = {{{attribute}}}'))
+    """A zero-copy host callback `fn(ctx, *inputs, out)` with one result (see
+    transforms/callbacks.py); `attribute` (`name = "value"`) marks it in the program text."""
+    return callbacks.write_host_callback(ctx, fn, operands, operand_avals, [out_aval], attribute)
 
 
 class _LocalMeeting:

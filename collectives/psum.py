@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from spmd.collectives.axes import (canonical_groups, canonical_names, groups_attr, participants,
-                                   replica_axes)
+from spmd.collectives.axes import (batch_in_groups, canonical_groups, canonical_names,
+                                   groups_attr, participants, replica_axes)
 from spmd.transforms import batching, core, dtypes, lax, tree_util
 from spmd.transforms.batching import batching_rules
 from spmd.transforms.core import Primitive, Tracer
@@ -27,7 +27,8 @@ def psum(x, axis_name, *, axis_index_groups=None):
     """Sum `x` (an array or a pytree of arrays) over the named axis `axis_name` (a name bound
     by an enclosing pmap or vmap, or a tuple of names; integers are positional axes of `x`).
     Every participant gets the sum. With `axis_index_groups` (lists of axis indices that
-    partition the axis, all of one size) each group sums separately.
+    partition the axis; as in JAX, the groups of psum, pmean, pmax and pmin may differ in size)
+    each group sums separately.
 
     As in JAX, `psum(1, 'i')` is the size of axis 'i', and psum is linear with psum as its
     transpose: reverse mode through `psum` sums the cotangents of all participants again (JAX's
@@ -45,7 +46,10 @@ def pmean(x, axis_name, *, axis_index_groups=None):
     out = []
     for leaf in leaves:
         shape = core.get_aval(leaf).shape
-        count = size * int(np.prod([shape[a] for a in positional], dtype=np.int64))
+        local = int(np.prod([shape[a] for a in positional], dtype=np.int64))
+        # groups of several sizes: each participant divides by its own group's size
+        count = local * (size if size is not None else
+                         psum_p.bind(np.int32(1), axes=named, axis_index_groups=groups))
         out.append(_divide(_reduce_leaf("sum", leaf, named, positional, groups, size), count))
     return tree_util.tree_unflatten(tree, out)
 
@@ -61,6 +65,12 @@ def pmin(x, axis_name, *, axis_index_groups=None):
     return _reduce_tree("min", x, axis_name, axis_index_groups)
 
 
+def axis_size(axis_name) -> int:
+    """The size of the named axis (a Python int), or over a tuple of names the product of
+    their sizes: `psum(1, axis_name)`, as in JAX."""
+    return psum(1, axis_name)
+
+
 _PRIMS = {"sum": psum_p, "max": pmax_p, "min": pmin_p}
 _LOCAL = {"sum": lax.reduce_sum, "max": lax.reduce_max, "min": lax.reduce_min}
 
@@ -74,7 +84,7 @@ def _prepare(kind, axis_name, axis_index_groups):
     if positional and axis_index_groups is not None:
         raise ValueError(f"{who}: axis_index_groups cannot be combined with positional axes "
                          f"{positional}")
-    groups = canonical_groups(axis_index_groups, named, who) if named else None
+    groups = canonical_groups(axis_index_groups, named, who, equal_sizes=False) if named else None
     size = participants(named, groups) if named else 1  # raises for an unbound name
     return named, positional, groups, size
 
@@ -98,7 +108,7 @@ def _reduce_leaf(kind, x, named, positional, groups, size):
         x = _LOCAL[kind](x, tuple(a % aval.ndim for a in positional))
     if not named:
         return x
-    if kind == "sum" and not isinstance(x, Tracer):
+    if kind == "sum" and not isinstance(x, Tracer) and size is not None:
         # A value known now is the same on every participant: its sum is size times it (this
         # is how `psum(1, 'i')` gives the axis size without running a collective).
         return x * size if isinstance(x, (int, float, complex)) else _times(x, size)
@@ -111,11 +121,15 @@ def _times(x, n):
 
 
 def _divide(x, n):
+    """x / n, with n a Python int or a traced int32 scalar."""
     aval = core.get_aval(x)
     if not dtypes.is_inexact(aval.dtype):
         x = lax.convert_element_type(x, dtypes.default_float(), aval.weak_type)
         aval = core.get_aval(x)
-    return lax.div(x, lax.full(aval.shape, n, aval.dtype, aval.weak_type))
+    if isinstance(n, int):
+        return lax.div(x, lax.full(aval.shape, n, aval.dtype, aval.weak_type))
+    n = lax.convert_element_type(n, aval.dtype, aval.weak_type)
+    return lax.div(x, lax.broadcast_in_dim(n, aval.shape, ()))
 
 
 # ---------------------------------------------------------------- shape rule
@@ -182,10 +196,8 @@ def _reduce_batch(kind):
         (x,), (d,) = args, dims
         if frame.name not in axes:
             return prim.bind(x, axes=axes, axis_index_groups=axis_index_groups), d
-        if axis_index_groups is not None:
-            raise NotImplementedError(
-                f"p{kind} with axis_index_groups over the vmap axis {frame.name!r} is not "
-                "supported (nor is it in JAX); map that axis with pmap, or drop the groups")
+        if axis_index_groups is not None:  # a single name: the groups partition the batch
+            return batch_in_groups(rule, frame, x, d, axis_index_groups, axes=axes)
         if d is None:  # the same value at every batch index
             y = _times(x, frame.size) if kind == "sum" else x
         else:

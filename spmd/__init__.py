@@ -6,13 +6,16 @@ from spmd.transforms.api import (grad, jvp, linearize, make_jaxpr, value_and_gra
                                  vmap)
 from spmd.transforms.array import Array  # noqa: F401
 from spmd.transforms.config import config  # noqa: F401
-from spmd.transforms.jit import jit  # noqa: F401
+from spmd.transforms.jit import disable_jit, jit  # noqa: F401
+from spmd.transforms.scopes import ensure_compile_time_eval, named_scope  # noqa: F401
+from spmd.transforms.shapes import ShapeDtypeStruct, eval_shape  # noqa: F401
 from spmd.transforms.caches import clear_caches  # noqa: F401
 from spmd.pmap import pmap  # noqa: F401
 from spmd.devices import (device_count, device_put_replicated, device_put_sharded,  # noqa: F401
                           devices, local_device_count, local_devices, process_count,
                           process_index)
 from spmd.transforms.custom_derivatives import custom_jvp, custom_vjp  # noqa: F401
+from spmd.transfers import block_until_ready, device_get, device_put  # noqa: F401
 from spmd.transforms.jacobians import hessian, jacfwd, jacobian, jacrev  # noqa: F401
 from spmd.transforms.remat import checkpoint_policies, remat  # noqa: F401
 from spmd.transforms.lax.dot import default_matmul_precision  # noqa: F401
@@ -21,10 +24,12 @@ import spmd.transforms as _transforms  # noqa: F401  (declares primitives, insta
 from spmd import numpy  # noqa: F401  (installs the array operators)
 from spmd import checkpoints, data, optim  # noqa: F401,E402
 from spmd import random  # noqa: F401
+from spmd.random.impls import default_prng_impl  # noqa: F401
 from spmd import lax  # noqa: F401
 from spmd import nn, scipy  # noqa: F401
 from spmd import distributed  # noqa: F401
-from spmd import dtypes, tree_util  # noqa: F401
+from spmd import debug, dtypes, test_util, tree, tree_util  # noqa: F401
+from spmd.callbacks import pure_callback  # noqa: F401
 
 
 checkpoint = remat  # jax.checkpoint; saving training state is spmd.checkpoints

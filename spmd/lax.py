@@ -5,8 +5,8 @@ from spmd.transforms.lax import *  # noqa: F401,F403
 from spmd.transforms.lax import complex_ as complex  # noqa: F401,A004  (lax.complex, as JAX)
 from spmd.transforms.stop_gradient import stop_gradient  # noqa: F401
 from spmd.transforms.lax.dot import Precision  # noqa: F401
-from spmd.collectives import (all_gather, all_to_all, axis_index, pmax, pmean, pmin,  # noqa: F401
-                              ppermute, pshuffle, psum, psum_scatter)
+from spmd.collectives import (all_gather, all_to_all, axis_index, axis_size, pmax,  # noqa: F401
+                              pmean, pmin, ppermute, pshuffle, pswapaxes, psum, psum_scatter)
 
 # The transforms layer's own vocabulary, which the star import brings along: how primitives are
 # declared (rule registries, dtype kinds, helpers) and names JAX's lax does not have. A program

@@ -12,7 +12,8 @@ from __future__ import annotations
 import functools
 from typing import Callable
 
-from spmd.devices import devices_for
+from spmd import pmap_stages
+from spmd.devices import devices_for, process_count
 from spmd.pmap_primitive import bind_pmap
 from spmd.pmap_program import PmapProgram, trace_per_device
 from spmd.transforms import arguments, caches, core, tree_util
@@ -42,6 +43,9 @@ def pmap(fun: Callable | None = None, axis_name=None, *, in_axes=0, out_axes=0,
     - `donate_argnums`: arguments whose device buffers the program may reuse for its outputs.
     - `backend`: None or 'cpu' (the platforms present); `global_arg_shapes`, which JAX removed,
       is an error.
+
+    Inside jit, cond, fori_loop, scan or another pmap, the pmap computes as the vmap of `fun`
+    under `axis_name` on the enclosing program's device (same numbers, one device).
 
     Results are `spmd.Array`s that stay on their devices: a mapped result is stacked over them
     (`x[i]` is device i's part, `np.asarray(x)` gathers it) and feeds the next pmap with no
@@ -118,19 +122,16 @@ class PmapFunction:
         return tuple(avals)
 
     def lower(self, *args, **kwargs):
-        """The program for these arguments: `.as_text()` is its StableHLO module."""
-        return _Lowered(self._signature(args, kwargs)[0].program())
+        """The program for these arguments (arrays, or ShapeDtypeStructs for their types
+        alone) as JAX's Lowered: `.as_text()`, `.compile(compiler_options)`, whose result is
+        called with the arguments of the pmapped function (less the static ones)."""
+        return pmap_stages.lower(self._signature(args, kwargs)[0])
 
     def __get__(self, obj, objtype=None):  # decorating methods
         return self if obj is None else functools.partial(self, obj)
 
     def _bind(self, sig, leaves):
         """Under grad/jvp/vmap (or with traced values closed over): the pmap primitive."""
-        if any(f.kind == "pmap" for f in core.axis_env()):
-            raise NotImplementedError(
-                f"nested pmap ({self.name} inside another pmapped function) is not supported; "
-                "map the inner axis with vmap(..., axis_name=...) instead (collectives over "
-                "both names work), or use one pmap over all the devices")
         moved = [x if d in (None, 0) else moveaxis(x, d, 0) for x, d in zip(leaves, sig.dims)]
         outs = bind_pmap(list(sig.consts) + moved, sig.jaxpr,
                          [None] * len(sig.consts) + [None if d is None else 0 for d in sig.dims],
@@ -165,6 +166,14 @@ class PmapFunction:
             raise ValueError("pmap got a mapped axis of size 0: it runs one replica per element "
                              "of the mapped axis on a device of its own, so the axis needs at "
                              "least one element (for an empty batch, skip the call)")
+        if any(f.kind == "pmap" for f in core.axis_env()):  # nested: runs on the outer's device
+            if self.devices is not None:
+                raise ValueError("Nested pmap with explicit devices argument.")  # JAX's words
+            if process_count() > 1:
+                raise NotImplementedError(
+                    f"nested pmap ({self.name} inside another pmapped function) in a job of "
+                    "several processes is not supported; map the inner axis with "
+                    "vmap(..., axis_name=...) instead (collectives over both names work)")
         # fail early when the devices cannot hold the map; across processes the axis is global
         global_size = len(devices_for(size, self.devices))
         out_box = []
@@ -186,35 +195,32 @@ class PmapFunction:
         closed, out_dims = trace_per_device(flat_fun, self.axis_name, global_size, per_device,
                                             out_axes_of)
         donated = arguments.donated_leaves(in_tree, split.dyn_positions, nargs, self.argnums)
-        return _Signature(self, closed, avals, dims, out_dims, out_box[-1][0], size, donated)
+        return _Signature(self, closed, avals, dims, out_dims, out_box[-1][0], size, donated,
+                          in_tree, labels)
 
 
 class _Signature:
     """One traced signature: the per-device program, how arguments and results map, and (built
     on first use) its compiled program."""
 
-    def __init__(self, pmapped, closed, avals, dims, out_dims, out_tree, size, donated):
+    def __init__(self, pmapped, closed, avals, dims, out_dims, out_tree, size, donated,
+                 in_tree, labels):
         self.pmapped, self.closed, self.avals, self.dims = pmapped, closed, avals, dims
         self.out_dims, self.out_tree, self.size, self.donated = out_dims, out_tree, size, donated
+        self.in_tree, self.labels = in_tree, labels  # labels() names the leaves, for errors
         self.jaxpr, self.consts = closed_as_open(closed)
         self.closes_over_tracers = any(isinstance(c, Tracer) for c in self.consts)
         self.program_ok = not self.closes_over_tracers
         self._program = None
 
-    def program(self) -> PmapProgram:
-        if self._program is None:
+    def program(self, compiler_options: tuple = ()) -> PmapProgram:
+        """The compiled program (with XLA `compiler_options`, a new one each time)."""
+        if self._program is None or compiler_options:
             f = self.pmapped
-            self._program = PmapProgram(self.closed, f.axis_name, devices_for(self.size, f.devices),
-                                        self.avals, self.dims, self.out_dims, self.donated, f.name)
-        return self._program
-
-
-class _Lowered:
-    def __init__(self, program: PmapProgram):
-        self._program = program
-
-    def as_text(self) -> str:
-        return self._program.text
-
-    def compile(self) -> PmapProgram:
+            program = PmapProgram(self.closed, f.axis_name, devices_for(self.size, f.devices),
+                                  self.avals, self.dims, self.out_dims, self.donated, f.name,
+                                  compiler_options)
+            if compiler_options:
+                return program
+            self._program = program
         return self._program

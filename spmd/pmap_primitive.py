@@ -10,6 +10,12 @@ the result again, as JAX's xla_pmap does:
   device, so its cotangent is summed over them (psum); an out_axes=None output is one value
   held by every device, so each device takes 1/N of its cotangent.
 - vmap: pmap of the vmapped per-device program (the batch axis right after the mapped one).
+- lowering, for a pmap inside a compiled program (jit, a cond branch, a loop body, an outer
+  pmap: nested pmap): the per-device program vmapped over the mapped axis under the same name,
+  computed on the enclosing program's device(s). JAX would spread it over the pmap's devices;
+  here a jit stays a one-device program whose collectives became batched operations, so it
+  has nothing for XLA's CPU collectives to deadlock on. In a job of several processes only the
+  nested form works (a jitted pmap would need the other processes' devices).
 
 Params: `jaxpr` (per device, consts as leading inputs), `axis_name`, `axis_size`, `in_dims` and
 `out_dims` (0: mapped along the leading axis; None: broadcast / one device's value),
@@ -19,17 +25,22 @@ devices (`_global_size`), which is the size collectives and cotangent shares see
 """
 from __future__ import annotations
 
+import contextlib
 
+import numpy as np
+
+from spmd.collectives.axes import ReplicaAxes
 from spmd.collectives.psum import psum_p
 from spmd.devices import devices_for
 from spmd.pmap_program import PmapProgram, trace_per_device
-from spmd.transforms import caches, core, dtypes, lax
+from spmd.transforms import caches, core, dtypes, lax, lowering
 from spmd.transforms.batching import batching_rules, moveaxis, vmap_flat
 from spmd.transforms.core import AxisFrame, ClosedJaxpr, Jaxpr, Primitive
 from spmd.transforms.jit import jvp_jaxpr
 from spmd.transforms.jvp import Zero, instantiate, jvp_rules
 from spmd.transforms.lowering import lowering_rules
-from spmd.transforms.staging import closed_as_open, partial_eval_jaxpr, partial_eval_rules
+from spmd.transforms.staging import (closed_as_open, partial_eval_jaxpr, partial_eval_rules,
+                                     trace_to_jaxpr)
 from spmd.transforms.transpose import backward_pass, is_undefined, transpose_rules
 
 pmap_p = Primitive("pmap", multiple_results=True)
@@ -76,10 +87,44 @@ def _pmap_impl(*args, jaxpr, axis_name, axis_size, in_dims, out_dims, devices, n
     return _program(jaxpr, axis_name, axis_size, in_dims, out_dims, devices, name, avals)(args)
 
 
-def _pmap_lowering(ctx, *args, name, **params):
-    raise NotImplementedError(
-        f"pmap ({name}) inside jit is not supported: a pmap compiles its own program for its "
-        "devices. Call the pmapped function outside jit (jit inside the pmapped function works).")
+def _pmap_lowering(ctx, *args, jaxpr, axis_name, axis_size, in_dims, out_dims, devices, name):
+    """A pmap inside a compiled program (jit, a cond branch, a loop body, an outer pmap)
+    computes in that program, on its device: the per-device program vmapped over the mapped
+    axis under the same axis name (pmap's semantics are vmap's; collectives over the name
+    become their batched forms). So a jit stays a single-device program with no collectives
+    to deadlock on, and an outer pmap keeps one replica per device of its own axis."""
+    outer = ctx.module.axis_context
+    outer_axes = outer.axes if isinstance(outer, ReplicaAxes) else ()
+    if not outer_axes and _global_size(axis_size, devices) != axis_size:
+        raise NotImplementedError(
+            f"pmap ({name}) inside jit, cond, fori_loop or scan in a job of several processes "
+            "is not supported: inside a compiled program the pmap computes on the program's one "
+            "device, which cannot reach the other processes' devices. Call the pmapped "
+            "function outside jit and control flow (jit inside the pmapped function works).")
+    closed = _as_vmap(jaxpr, axis_name, axis_size, in_dims, out_dims, tuple(ctx.in_avals),
+                      outer_axes)
+    consts = [ctx.constant(np.asarray(c), core.get_aval(c).strip_weak())
+              for c in closed.consts]
+    return lowering.lower_jaxpr(ctx, closed.jaxpr, consts, list(args))
+
+
+@caches.cached
+def _as_vmap(jaxpr, axis_name, axis_size, in_dims, out_dims, in_avals, outer_axes
+             ) -> ClosedJaxpr:
+    """The whole pmap as one program on the global values: `jaxpr` vmapped over the mapped
+    axis (under the axes of an outer pmap, which its collectives may also name); an
+    out_axes=None result is the value of the first element."""
+    frame = AxisFrame(axis_name, axis_size, "vmap")
+
+    def whole(*xs):
+        outs = vmap_flat(lambda *ys: core.eval_jaxpr(jaxpr, [], *ys), frame, xs, in_dims,
+                         [0] * len(jaxpr.outvars))
+        return [o if d is not None else lax.index_in_dim(o, 0, 0, keepdims=False)
+                for o, d in zip(outs, out_dims)]
+    with contextlib.ExitStack() as stack:
+        for name, size in outer_axes:
+            stack.enter_context(core.extend_axis_env(AxisFrame(name, size, "pmap")))
+        return trace_to_jaxpr(whole, list(in_avals))
 
 
 # ---------------------------------------------------------------- jvp

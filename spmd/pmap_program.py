@@ -20,6 +20,7 @@ import numpy as np
 from spmd.collectives.axes import ReplicaAxes
 from spmd import inflight, pmap_call_order
 from spmd.pmap_agreement import check_same_program
+from spmd.pmap_float0 import Float0Values
 from spmd.pmap_transport import cross_process_transport
 from spmd.transforms import backend, core, lax, lowering
 from spmd.transforms.config import config
@@ -101,21 +102,27 @@ class PmapProgram:
     all-reduces that go over MPI in a job mpirun started (spmd/pmap_transport.py)."""
 
     def __init__(self, closed: ClosedJaxpr, axis_name, devices: Sequence, in_avals, in_dims,
-                 out_dims, donated: Sequence[bool], name: str):
+                 out_dims, donated: Sequence[bool], name: str, compiler_options: tuple = ()):
         """`closed` takes the per-device values of the arguments whose types on this process
         are `in_avals`, mapped along `in_dims` (None: broadcast); its outputs are mapped along
-        `out_dims` (None: one device's value)."""
+        `out_dims` (None: one device's value). `compiler_options` are XLA's, as pairs."""
         self.devices = list(devices)
         self.device_ids = tuple(d.id for d in self.devices)
         me = backend.process_index()
         self.local_devices = [d for d in self.devices if d.process_index == me]
         self.spans_processes = len(self.local_devices) < len(self.devices)
-        self.out_dims, self.name = list(out_dims), name
+        self.name = name
         n, local = len(self.devices), self.local_devices
         per_device = [a if d is None else a.update(shape=a.shape[:d] + a.shape[d + 1:])
                       for a, d in zip(in_avals, in_dims)]
+        # float0 values (the gradients of integers) hold no data: the program neither takes
+        # nor returns them; they are made on the host (spmd/pmap_float0.py)
+        self.float0 = Float0Values(in_avals, per_device, closed.jaxpr.out_avals, out_dims,
+                                   len(local))
+        self.out_dims = self.float0.kept_outputs(list(out_dims))
+        taken, taken_dims = self.float0.kept(per_device), self.float0.kept(list(in_dims))
         replica_avals = [a if d is None else a.update(shape=(1,) + a.shape)
-                         for a, d in zip(per_device, in_dims)]
+                         for a, d in zip(taken, taken_dims)]
 
         def build(check_in_program: bool, transport):
             """Trace and lower the N-replica program; with `check_in_program`, it takes the
@@ -127,17 +134,18 @@ class PmapProgram:
                     flat = pmap_call_order.check_call_order(flat[0], list(flat[1:]))
                 # the (1, ...) shard of a mapped argument is the per-device value, and back
                 xs = [x if d is None else lax.reshape(x, a.shape)
-                      for x, a, d in zip(flat, per_device, in_dims)]
-                outs = core.eval_jaxpr(closed.jaxpr, closed.consts, *xs)
+                      for x, a, d in zip(flat, taken, taken_dims)]
+                outs = core.eval_jaxpr(closed.jaxpr, closed.consts, *self.float0.with_inputs(xs))
                 return [o if d is None else lax.reshape(o, (1,) + core.get_aval(o).shape)
-                        for o, d in zip(outs, self.out_dims)]
+                        for o, d in zip(self.float0.kept_outputs(outs), self.out_dims)]
 
             with core.extend_axis_env(AxisFrame(axis_name, n, "pmap")):
                 jaxpr, consts = closed_as_open(trace_to_jaxpr(replica, avals))
             callbacks = []
             text = lowering.lower_module(
                 jaxpr, name=f"pmap_{name}", num_replicas=n,
-                donated=[False] * (len(consts) + check_in_program) + list(donated),
+                donated=[False] * (len(consts) + check_in_program)
+                + self.float0.kept(list(donated)),
                 axis_context=ReplicaAxes(((axis_name, n),), transport),
                 host_callbacks=callbacks)
             return jaxpr, consts, callbacks, text
@@ -165,12 +173,14 @@ class PmapProgram:
         self.out_avals = [a.update(shape=(len(local),) + a.shape[1:]) if d is not None else a
                           for a, d in zip(jaxpr.out_avals, self.out_dims)]
         self.in_avals = list(in_avals)
+        in_avals, in_dims = self.float0.kept(list(in_avals)), self.float0.kept(list(in_dims))
         self.unchecked = self.spans_processes  # see __call__
         shardings = [backend.stacked_sharding(local, a.ndim) if d is not None
                      else backend.replicated_sharding(local)
                      for a, d in zip(self.out_avals, self.out_dims)]
         self.exe = backend.compile(self.text, self.out_avals, self.devices, out_sharding=shardings,
-                                   host_callbacks=host_callbacks)
+                                   host_callbacks=host_callbacks,
+                                   compiler_options=compiler_options)
         self.const_bufs = [BroadcastInput(a, local)(c) for a, c in zip(const_avals, consts)]
         self.inputs = [BroadcastInput(a, local) if d is None
                        else MappedInput(a, d, local) for a, d in zip(in_avals, in_dims)]
@@ -187,6 +197,8 @@ class PmapProgram:
         self.calls = 0
 
     def __call__(self, leaves) -> list:
+        if self.float0.inputs:
+            leaves = self.float0.kept(leaves)
         if self.spans_processes:
             pmap_call_order.raise_if_failed()  # a failed check: no process may go on
         if self.unchecked:  # first run across processes: a mismatch must fail, not hang
@@ -216,4 +228,4 @@ class PmapProgram:
             results = [r if d in (None, 0) else make_array(np.moveaxis(np.asarray(r), 0, d),
                                                            r.weak_type)
                        for r, d in zip(results, self.out_dims)]
-        return results
+        return self.float0.with_outputs(results) if self.float0.outputs else results

@@ -83,7 +83,9 @@ def _checked_tangent(primal, tangent):
 
 
 class _AuxSplitter:
-    """Wraps `fun -> (out, aux)` so transforms see only `out`; aux is kept aside, untraced."""
+    """Wraps `fun -> (out, aux)` so the transform differentiates only `out`. Aux leaves the
+    transform as a primal of *this* transform only: outer transforms (grad of a function that
+    returns an inner grad's aux) still see it as their traced value and differentiate it."""
 
     def __init__(self, fun, has_aux):
         self.fun, self.has_aux, self.box = fun, has_aux, []
@@ -94,19 +96,19 @@ class _AuxSplitter:
             return out
         if not (isinstance(out, (tuple, list)) and len(out) == 2):
             raise TypeError("has_aux=True needs the function to return a pair (output, aux)")
-        self.box.append(out[1])
+        # the function runs under this transform's own trace, so that is the one to leave
+        own = core.current_trace()
+        self.box.append(tree_util.tree_map(lambda x: _primal_of(x, own), out[1]))
         return out[0]
 
     def aux(self):
-        return _strip_tracers(self.box[0])
+        return self.box[0]
 
 
-def _strip_tracers(tree):
-    def strip(x):
-        while isinstance(x, JVPTracer):
-            x = x.primal
-        return x
-    return tree_util.tree_map(strip, tree)
+def _primal_of(x, trace):
+    if isinstance(x, JVPTracer) and x._trace is trace:
+        return x.primal
+    return x
 
 
 def _split_aux(fun, has_aux):

@@ -319,11 +319,16 @@ def in_axes_per_leaf(spec_key, in_tree, dyn_positions: tuple, nargs: int,
     if isinstance(spec, tuple) and len(spec) != nargs:
         raise ValueError(f"{transform} in_axes must be an int, None, or a tuple of entries "
                          "corresponding to the positional arguments passed to the function, but "
-                         f"got len(in_axes)={len(spec)}, len(args)={nargs}")
+                         f"got len(in_axes)={len(spec)}, len(args)={nargs}" + (
+                             ". When some arguments are passed by keyword, they are not included "
+                             "in the comparison to `in_axes`: each argument passed by keyword is "
+                             "mapped over its leading axis" if kwargs_tree.num_leaves else ""))
     dims: list = []
-    for pos, sub in zip(dyn_positions, tree_util.treedef_children(args_tree)):
+    for k, (pos, sub) in enumerate(zip(dyn_positions, tree_util.treedef_children(args_tree))):
         entry = spec[pos] if isinstance(spec, tuple) else spec
-        dims += _broadcast(entry, sub, f"{transform} in_axes", f"[{pos}]",
+        # JAX's pmap compares (in_axes, 0) with (dynamic args, kwargs): its paths start at [0]
+        path = f"[0][{k}]" if transform == "pmap" else f"[{pos}]"
+        dims += _broadcast(entry, sub, f"{transform} in_axes", path,
                            "the tuple of positional arguments (keyword arguments are always "
                            "mapped along axis 0)")
     return tuple(dims) + (0,) * kwargs_tree.num_leaves
@@ -338,15 +343,17 @@ def out_axes_per_leaf(spec_key, out_tree, transform: str) -> tuple:
 
 def _broadcast(prefix, treedef, name: str, path: str, whole: str) -> list:
     """`prefix` (an axis, or a pytree of axes that is a prefix of `treedef`) as one axis per
-    leaf of `treedef`; a mismatch names its key path, as JAX's prefix errors do."""
+    leaf of `treedef`; a mismatch names its key path in the words of JAX's prefix errors."""
     if _is_axis(prefix):
         return [prefix] * treedef.num_leaves
     children, prefix_tree = tree_util.tree_flatten(prefix, is_leaf=lambda x: x is not prefix)
     full_type, full_aux, full_children = _node(treedef)
-    mismatch = _node_mismatch(prefix, _node(prefix_tree)[1], len(children), treedef)
+    mismatch = _node_mismatch(prefix, _node(prefix_tree)[1], len(children), treedef, name)
     if mismatch:
+        kind, detail = mismatch
         raise ValueError(f"{name} specification must be a tree prefix of the corresponding "
-                         f"value; pytree structure error at key path {name}{path}: {mismatch}. "
+                         f"value; pytree structure error: {kind} at key path\n    {name}{path}\n"
+                         f"At that key path, the prefix pytree {name} {detail}. "
                          f"Make {name} a tree prefix of {whole}.")
     out: list = []
     for i, (child, sub) in enumerate(zip(children, full_children)):
@@ -354,18 +361,30 @@ def _broadcast(prefix, treedef, name: str, path: str, whole: str) -> list:
     return out
 
 
-def _node_mismatch(prefix, prefix_aux, num_children, treedef) -> str:
+def _node_mismatch(prefix, prefix_aux, num_children, treedef, name) -> tuple | None:
+    """(JAX's name for the kind of mismatch, what differs) at the root, or None."""
     full_type, full_aux, full_children = _node(treedef)
     if full_type is not type(prefix):
-        what = "a leaf" if full_type is None else f"a {full_type.__name__} ({treedef})"
-        return f"the prefix has a {type(prefix).__name__} there, but the value has {what}"
+        full = "a leaf" if full_type is None else f"a subtree of different type {full_type}"
+        return ("different types", f"has a subtree of type {type(prefix)}, but at the same key "
+                                   f"path the full pytree has {full} ({treedef})")
+    kind = full_type.__name__
     if num_children != len(full_children):
-        return (f"the prefix has a {full_type.__name__} of length {num_children} there, but "
-                f"the value has one of length {len(full_children)}")
+        if isinstance(prefix, (list, tuple)):
+            return (f"different lengths of {kind}",
+                    f"has a subtree of type {kind} of length {num_children}, but the full pytree "
+                    f"has a subtree of the same type but of length {len(full_children)}")
+        return ("different numbers of pytree children",
+                f"has a subtree of type {kind} with {num_children} child keys "
+                f"{list(prefix_aux or ())}, but at the same key path the full pytree has a "
+                f"subtree of the same type but with {len(full_children)} child keys "
+                f"{list(full_aux or ())}")
     if prefix_aux != full_aux:
-        return (f"the prefix has a {full_type.__name__} with keys {list(prefix_aux or ())} "
-                f"there, but the value has one with keys {list(full_aux or ())}")
-    return ""
+        return ("different pytree metadata",
+                f"has a subtree of type {kind} with keys {list(prefix_aux or ())}, but at the "
+                f"same key path the full pytree has a subtree of the same type but with keys "
+                f"{list(full_aux or ())}")
+    return None
 
 
 def _key(node_type, aux, i: int) -> str:

@@ -3,10 +3,15 @@ spread over several devices: stacked along dimension 0 (device i holds row i, as
 shard) or replicated (every device holds the whole). Operators come from spmd.numpy."""
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 
 from spmd.transforms import backend, core
 from spmd.transforms.core import ShapedArray
+
+
+_DELETED = object()  # Array._npy of a used-up Array
 
 
 class Array:
@@ -64,16 +69,32 @@ class Array:
         return self
 
     def is_deleted(self) -> bool:
-        return backend.is_deleted(self._buf)
+        return self._npy is _DELETED or backend.is_deleted(self._buf)
+
+    def delete(self) -> None:
+        """Use the Array up (as donation does): later uses raise. Its device memory is freed
+        now unless a NumPy view of it is still alive (jaxlib aborts the process on deleting a
+        buffer that has one): then the Array lets go of it for a deleted stand-in, and the
+        memory goes with the view."""
+        if self.is_deleted():
+            return
+        view, self._npy = self._npy, _DELETED
+        shared = view is not None and sys.getrefcount(view) > 2
+        del view
+        if shared:
+            self._buf = backend.device_put(np.zeros(self.shape, self.dtype), self.aval,
+                                           backend.single_device_of(self._buf))
+        backend.delete(self._buf)
 
     def _check_alive(self):
-        if backend.is_deleted(self._buf):
-            raise RuntimeError("this Array's buffer was donated to a jit/pmap call "
-                               "(donate_argnums) and can no longer be used; use the call's "
-                               "result instead")
+        if self.is_deleted():
+            raise RuntimeError(f"Array has been deleted with shape={self.aval.str_short()}: it "
+                               "was donated to a jit/pmap call (donate_argnums) or deleted with "
+                               ".delete(), and can no longer be used; use the call's result "
+                               "instead")
 
     def _value(self) -> np.ndarray:
-        if self._npy is None:
+        if self._npy is None or self.is_deleted():
             self._check_alive()
             if self.is_sharded:
                 parts = backend.shards_to_numpy(self._buf, self.dtype)
@@ -131,7 +152,7 @@ class Array:
                         "convert it with .item() or tuple(np.asarray(x)) to use it as a key")
 
     def __repr__(self):
-        if backend.is_deleted(self._buf):
+        if self.is_deleted():
             return f"Array(<deleted>, shape={self.shape}, dtype={self.dtype})"
         body = np.array2string(self._value(), separator=", ", prefix="Array(")
         weak = ", weak_type=True" if self.weak_type else ""

@@ -136,6 +136,7 @@ class _ClientState:
     def __init__(self):
         self.client = None
         self.distributed = None  # (distributed_client, process_id, num_processes)
+        self.default_device = None
         self.lock = threading.Lock()
 
 
@@ -202,7 +203,10 @@ def local_devices() -> list:
 
 
 def default_device():
-    return client().local_devices()[0]
+    device = _state.default_device  # read by every eager op: not a fresh list each time
+    if device is None:
+        device = _state.default_device = client().local_devices()[0]
+    return device
 
 
 def process_index() -> int:
@@ -330,6 +334,16 @@ def shards_to_numpy(buf, dtype) -> list:
     return [_shard_view(buf, i, dtype) for i in range(len(buf._sharding._devices))]
 
 
+def single_device_of(buf):
+    """The device holding a single-device buffer; None for one spread over several devices."""
+    sharding = buf._sharding
+    return sharding._device if type(sharding) is SingleDeviceSharding else None
+
+
+def delete(buf) -> None:
+    buf.delete()
+
+
 def block_until_ready(buf):
     buf.block_until_ready()
     return buf
@@ -360,15 +374,6 @@ class Executable:
     def __call__(self, bufs: Sequence):
         return self.loaded.execute_sharded(bufs).consume_with_handlers(self.handlers)
 
-    def fast_call(self, leading: Sequence = ()):
-        """`run(bufs)` -> output buffers, with the buffers `leading` (a program's consts) passed
-        before `bufs`: jit's path for repeat calls, one call straight into XLA. XLA refuses a
-        buffer the program cannot take (JaxRuntimeError) before it runs anything."""
-        execute, handlers, leading = self.loaded.execute_sharded, self.handlers, list(leading)
-        if leading:
-            return lambda bufs: execute(leading + bufs).consume_with_handlers(handlers)
-        return lambda bufs: execute(bufs).consume_with_handlers(handlers)
-
     def run_with_token(self, bufs: Sequence):
         """(output buffers, token): `token.block_until_ready()` waits for the whole execution,
         on every device, whatever becomes of its outputs (donated later, deleted)."""
@@ -377,27 +382,63 @@ class Executable:
         return results.consume_with_handlers(self.handlers), token
 
     def hlo_text(self) -> str:
+        """XLA's optimized HLO: the program after its passes (fusion, layout, scheduling)."""
         return self.loaded.hlo_modules()[0].to_string()
+
+    def cost_analysis(self) -> dict:
+        """XLA's estimates ('flops', 'bytes accessed', ...), as jaxlib reports them."""
+        return dict(self.loaded.cost_analysis())
+
+    def memory_analysis(self):
+        """jaxlib's CompiledMemoryStats: argument, output, alias and temporary sizes."""
+        return self.loaded.get_compiled_memory_stats()
 
 
 _compile_cache = caches.LRUCache("compiled executables")
 _loaded_cache = caches.LRUCache("loaded programs")
 
 
-def compile_options(num_replicas: int, device_ids: Sequence[int]):
+# Options XLA reads from the executable's build options rather than from its flags (JAX's
+# compiler_options treat them the same way).
+_BUILD_OPTIONS = ("exec_time_optimization_effort", "memory_fitting_effort",
+                  "optimization_level", "memory_fitting_level")
+
+
+def compiler_options_key(compiler_options) -> tuple:
+    """A user's compiler_options ({'xla_cpu_enable_fast_math': True, ...} or None) as sorted
+    (name, value) pairs: hashable, so that it keys the caches."""
+    if not compiler_options:
+        return ()
+    if not isinstance(compiler_options, dict):
+        raise TypeError("compiler_options must be a dict of XLA option names to values "
+                        f"(e.g. {{'xla_cpu_enable_fast_math': True}}), got "
+                        f"{type(compiler_options).__name__}")
+    return tuple(sorted(compiler_options.items()))
+
+
+def compile_options(num_replicas: int, device_ids: Sequence[int], overrides: tuple = ()):
     opts = xc.CompileOptions()
     opts.num_replicas = num_replicas
     opts.num_partitions = 1
     opts.device_assignment = xc.DeviceAssignment.create(
         np.asarray(device_ids, dtype=np.int32).reshape(num_replicas, 1))
+    env = []
+    for name, value in overrides:
+        if name in _BUILD_OPTIONS:
+            setattr(opts.executable_build_options, name, value)
+        else:
+            env.append((name, value))
+    opts.env_option_overrides = env
     return opts
 
 
 def compile(module_text: str, out_avals, devices: Sequence, out_sharding=None,
-            host_callbacks=()) -> Executable:
-    """Compile StableHLO text for `devices` (one replica each). Cached in memory by text and
-    devices; with `compilation_cache_dir` set, also on disk as serialized executables."""
-    key = (module_text, tuple(d.id for d in devices))
+            host_callbacks=(), compiler_options: tuple = ()) -> Executable:
+    """Compile StableHLO text for `devices` (one replica each), with XLA options
+    `compiler_options` (compiler_options_key's pairs). Cached in memory by text, devices and
+    options; with `compilation_cache_dir` set, also on disk as serialized executables."""
+    key = (module_text, tuple(d.id for d in devices)) + (
+        (compiler_options,) if compiler_options else ())
     # One program may be wanted with different output shardings (pmap's out_axes): the loaded
     # program is cached by text and devices, the Executable by those and its shardings.
     exe_key = None if callable(out_sharding) else key + (
@@ -407,23 +448,33 @@ def compile(module_text: str, out_avals, devices: Sequence, out_sharding=None,
         return exe
     loaded = _loaded_cache.get(key)
     if loaded is None:
-        loaded = _loaded_cache[key] = _compile_loaded(module_text, key, devices, host_callbacks)
+        loaded = _loaded_cache[key] = _compile_loaded(module_text, key, devices, host_callbacks,
+                                                      compiler_options)
     exe = Executable(loaded, out_avals, list(devices), out_sharding)
     if exe_key is not None:
         _compile_cache[exe_key] = exe
     return exe
 
 
-def _compile_loaded(module_text, key, devices, host_callbacks):
+def _compile_loaded(module_text, key, devices, host_callbacks, compiler_options):
     device_list = _jax.DeviceList(tuple(devices))
-    opts = compile_options(len(devices), [d.id for d in devices])
+    opts = compile_options(len(devices), [d.id for d in devices], compiler_options)
     loaded = _load_from_disk(key, device_list, opts) if not host_callbacks else None
     if loaded is None:
-        if host_callbacks:
-            loaded = client().compile_and_load(_parse(module_text), device_list, opts,
-                                               host_callbacks=list(host_callbacks))
-        else:
-            loaded = client().compile_and_load(module_text, device_list, opts)
+        try:
+            if host_callbacks:
+                loaded = client().compile_and_load(_parse(module_text), device_list, opts,
+                                                   host_callbacks=list(host_callbacks))
+            else:
+                loaded = client().compile_and_load(module_text, device_list, opts)
+        except JaxRuntimeError as e:
+            if not compiler_options:
+                raise
+            # XLA names a misspelt option only inside its internal error: say it plainly
+            raise ValueError(f"XLA rejected the compiler_options {dict(compiler_options)}: "
+                             f"{str(e).splitlines()[0]}. Use XLA's option names and value "
+                             "types (e.g. {'xla_cpu_enable_fast_math': True})") from e
+        if not host_callbacks:
             _save_to_disk(key, loaded)
     return loaded
 
@@ -472,6 +523,28 @@ def _parse(module_text: str):
     stablehlo.register_dialect(ctx)
     with ctx:
         return ir.Module.parse(module_text)
+
+
+def stablehlo_module(module_text: str):
+    """The MLIR module object of StableHLO text (what JAX's compiler_ir('stablehlo') gives)."""
+    return _parse(module_text)
+
+
+def stablehlo_text(module_text: str, debug_info: bool = False) -> str:
+    """StableHLO text in MLIR's readable form (spmd writes the generic form)."""
+    module = _parse(module_text)
+    with module.context:
+        return module.operation.get_asm(enable_debug_info=debug_info)
+
+
+def hlo_computation(module_text: str):
+    """The XlaComputation of StableHLO text (XLA's HLO before any pass)."""
+    return _jax.mlir.mlir_module_to_xla_computation(module_text, use_tuple_args=False,
+                                                    return_tuple=False)
+
+
+def hlo_text(module_text: str) -> str:
+    return hlo_computation(module_text).as_hlo_text()
 
 
 def verify(module_text: str) -> None:

@@ -9,11 +9,15 @@ processes of a job: "auto" (MPI when mpirun/mpiexec started the job, else gloo),
 "gloo". It applies to pmaps compiled after it changes.
 `threefry_partitionable` (JAX_THREEFRY_PARTITIONABLE, default on): which of JAX's two layouts
 spmd.random uses to turn a key into a stream of bits (see spmd/random/streams.py).
+`default_prng_impl` (JAX_DEFAULT_PRNG_IMPL, default "threefry2x32"): the PRNG of keys made without
+`impl=` and of raw uint32 keys (spmd/random/impls.py lists them).
 `check_call_order` (SPMD_CHECK_CALL_ORDER, default on): every run of a pmap across processes
 first checks that all processes run the same program at the same call (spmd/pmap_call_order.py);
 it costs one tiny all-reduce (and, without MPI, a host callback: up to 2x on a 4 KB psum step
 over gloo, a few percent on a training step). Every process must use the same setting (the
 first call's program agreement check tells). Read when a program compiles.
+`disable_jit` (SPMD_DISABLE_JIT or JAX_DISABLE_JIT, default off): jitted functions run their
+Python eagerly, op by op, for debugging (`spmd.disable_jit()` turns it on in a `with` block).
 `cache_size` (SPMD_CACHE_SIZE, default 4096): how many entries each cache of traced and
 compiled programs keeps before it forgets the least recently used (transforms/caches.py).
 """
@@ -71,6 +75,9 @@ class Config:
             "check_call_order": _env_on_unless_off("SPMD_CHECK_CALL_ORDER"),
             # spmd.random's stream layout, as JAX's flag (on by default since JAX 0.5)
             "threefry_partitionable": _env_on_unless_off("JAX_THREEFRY_PARTITIONABLE"),
+            "disable_jit": _env_flag("SPMD_DISABLE_JIT") or _env_flag("JAX_DISABLE_JIT"),
+            # which PRNG new keys use (spmd/random/impls.py checks the name when it is used)
+            "default_prng_impl": os.environ.get("JAX_DEFAULT_PRNG_IMPL", "threefry2x32"),
         }
         self._listeners = {}
 

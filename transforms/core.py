@@ -168,10 +168,12 @@ class Literal:
 
 
 class Eqn:
-    __slots__ = ("prim", "invars", "outvars", "params")
+    # scope: the enclosing spmd.named_scope names, "a/b" ("" outside any), for the HLO metadata
+    __slots__ = ("prim", "invars", "outvars", "params", "scope")
 
-    def __init__(self, prim, invars, outvars, params):
+    def __init__(self, prim, invars, outvars, params, scope: str = ""):
         self.prim, self.invars, self.outvars, self.params = prim, invars, outvars, params
+        self.scope = scope
 
 
 class Jaxpr:

@@ -24,6 +24,62 @@ from spmd.transforms.lax import convert_element_type
 from spmd.transforms.stop_gradient import stop_gradient
 
 
+# ---------------------------------------------------------------- key-like pytree nodes
+# Pytree node types that JAX treats as arrays of an extended dtype (typed PRNG keys): a user's
+# rule sees one float0 array of the node's `shape` as its tangent or cotangent, not a node of
+# float0 leaves. The layer that defines such a type registers it (spmd.random: its key arrays).
+_float0_tangent_types: set[type] = set()
+
+
+def register_float0_tangent_type(cls: type):
+    """Make `cls` (a pytree node with a `shape`) carry one float0 tangent in custom rules."""
+    _float0_tangent_types.add(cls)
+    return cls
+
+
+def _is_key_like(x) -> bool:
+    return type(x) in _float0_tangent_types
+
+
+def _float0_like(node):
+    return np.zeros(node.shape, dtypes.float0)
+
+
+def _check_float0(t, node, rule_name, what):
+    """A user's (co)tangent for a key-like value: None or float0 of the node's shape."""
+    if t is None:
+        return
+    aval = core.get_aval(t) if not _is_key_like(t) else None
+    if aval is None or aval.dtype != dtypes.float0 or aval.shape != tuple(node.shape):
+        got = "a key array" if aval is None else aval.str_short()
+        raise TypeError(f"Custom {what} rule {rule_name} gave {got} for a PRNG key array of "
+                        f"shape {tuple(node.shape)}; its {'co' * (what != 'JVP')}tangent must be "
+                        f"float0 with that shape: np.zeros(key.shape, dtypes.float0)")
+
+
+def _keys_as_float0(primals_tree, tangents_tree):
+    """The tangents' tree with each key-like node replaced by its one float0 array."""
+    if not _float0_tangent_types:
+        return tangents_tree
+    return tree_util.tree_map(lambda p, t: _float0_like(p) if _is_key_like(p) else t,
+                              primals_tree, tangents_tree, is_leaf=_is_key_like)
+
+
+def _keys_as_nodes(primals_tree, user_tree, rule_name, what, fill):
+    """A user's (co)tangent tree with each key-like position (None or float0) turned back into
+    the node's structure, its leaves `fill(leaf)`, so that it flattens like the primals."""
+    if not _float0_tangent_types:
+        return user_tree
+
+    def back(p, t):
+        if not _is_key_like(p):
+            return t
+        _check_float0(t, p, rule_name, what)
+        leaves, node = tree_util.tree_flatten(p)
+        return tree_util.tree_unflatten(node, [fill(x) for x in leaves])
+    return tree_util.tree_map(back, primals_tree, user_tree, is_leaf=_is_key_like)
+
+
 # ---------------------------------------------------------------- the user's decorators
 def _resolve_kwargs(fun, args, kwargs) -> tuple:
     """Keyword arguments moved to their positions (custom rules take positional arguments)."""
@@ -131,9 +187,12 @@ def _flat_jvp(rule, in_tree, out_type: _OutputType):
 
     def flat(primals, tangents):
         tangents = [_tangent_for_user(t, p) for p, t in zip(primals, tangents)]
-        out = rule(tree_util.tree_unflatten(in_tree, primals),
-                   tree_util.tree_unflatten(in_tree, tangents))
+        primals_tree = tree_util.tree_unflatten(in_tree, primals)
+        out = rule(primals_tree, _keys_as_float0(primals_tree,
+                                                 tree_util.tree_unflatten(in_tree, tangents)))
         p_out, t_out = _check_pair(out, "JVP", *names, "tangent output")
+        # a key output's float0 tangent stands for its (integer) leaves, whose tangents are Zero
+        t_out = _keys_as_nodes(p_out, t_out, names[0], "JVP", lambda leaf: leaf)
         p_leaves, p_tree = tree_util.tree_flatten(p_out)
         t_leaves, t_tree = tree_util.tree_flatten(t_out)
         if p_tree != t_tree:
@@ -238,6 +297,8 @@ def _flat_bwd(bwd, in_tree, in_avals, out_type: _OutputType):
         cts_in = bwd(tree_util.tree_unflatten(res_tree, res),
                      tree_util.tree_unflatten(out_type.tree, cts))
         arg_trees = tree_util.treedef_children(in_tree)
+        # the arguments' types, where key-like nodes may take one float0 cotangent
+        arg_avals = tree_util.tree_unflatten(in_tree, in_avals) if _float0_tangent_types else None
         if not isinstance(cts_in, tuple) or len(cts_in) != len(arg_trees):
             raise TypeError(
                 f"Custom VJP bwd rule {bwd_name} must produce a tuple with one cotangent per "
@@ -249,6 +310,8 @@ def _flat_bwd(bwd, in_tree, in_avals, out_type: _OutputType):
             if ct is None:
                 leaves += [None] * arg_tree.num_leaves
                 continue
+            if _float0_tangent_types:
+                ct = _keys_as_nodes(arg_avals[i], ct, bwd_name, "VJP bwd", lambda leaf: None)
             try:
                 leaves += tree_util.flatten_up_to(arg_tree, ct)
             except ValueError:

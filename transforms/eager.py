@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from spmd.transforms import backend, caches, core, lowering
+from spmd.transforms import backend, caches, core, dtypes, lowering, placement
 from spmd.transforms.array import Array
 from spmd.transforms.core import Eqn, Jaxpr, Var
 
@@ -12,14 +12,19 @@ _executables = caches.LRUCache("eager one-op executables")
 
 
 def to_buffer(x, device=None):
-    """A device buffer for an eager operand: Arrays as they are (gathered onto one device when
-    sharded), host values transferred."""
+    """A device buffer for an operand of a program on `device` (None: the default device):
+    Arrays as they are, moved through the host when they live elsewhere (a pmap result spread
+    over several devices is gathered), host values transferred."""
     if type(x) is Array:
         x._check_alive()
-        if x.is_multi_device:  # a pmap result: gathered through the host onto one device
+        if x.is_multi_device or (device is not None
+                                 and backend.single_device_of(x._buf) != device):
             return backend.device_put(np.asarray(x), x.aval, device)
         return x._buf
     aval = core.get_aval(x)
+    if aval.dtype == dtypes.float0:  # no data: XLA takes bool zeros in its place
+        return backend.device_put(np.zeros(aval.shape, np.bool_), aval.update(dtype=np.bool_),
+                                  device)
     return backend.device_put(np.asarray(x, dtype=aval.dtype), aval, device)
 
 
@@ -44,11 +49,16 @@ def apply(prim, args, params):
     entry = _executables.get(key)
     if entry is None:
         jaxpr = one_op_jaxpr(prim, avals, params)
-        text = lowering.lower_module(jaxpr, name=prim.name)
-        exe = backend.compile(text, jaxpr.out_avals, [backend.default_device()])
-        entry = _executables[key] = (exe, jaxpr.out_avals)
-    exe, out_avals = entry
-    outs = [Array(b, a) for b, a in zip(exe([to_buffer(x) for x in args]), out_avals)]
+        callbacks: list = []  # Python called from a loop body (transforms/callbacks.py)
+        text = lowering.lower_module(jaxpr, name=prim.name, host_callbacks=callbacks)
+        exe = backend.compile(text, jaxpr.out_avals, [backend.default_device()],
+                              host_callbacks=callbacks)
+        entry = _executables[key] = (exe, jaxpr.out_avals, text, callbacks)
+    exe, out_avals, text, callbacks = entry
+    device = placement.device_for(args)
+    if device != exe.devices[0]:  # an argument put on another device draws the op there
+        exe = backend.compile(text, out_avals, [device], host_callbacks=callbacks)
+    outs = [Array(b, a) for b, a in zip(exe([to_buffer(x, device) for x in args]), out_avals)]
     return outs if prim.multiple_results else outs[0]
 
 

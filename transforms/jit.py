@@ -4,12 +4,17 @@ call primitive, whose rules transform its sub-program; inside another jit or pma
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 from typing import Callable, Sequence
 
-from spmd.transforms import arguments, backend, caches, core, dtypes, lowering, tree_util
+import numpy as np
+
+from spmd.transforms import (arguments, backend, caches, core, dtypes, lowering, placement,
+                             stages, tree_util)
 from spmd.transforms.array import Array
 from spmd.transforms.batching import batching_rules, vmap_flat
+from spmd.transforms.config import config
 from spmd.transforms.core import ClosedJaxpr, Jaxpr, Primitive, Tracer
 from spmd.transforms.eager import to_buffer
 from spmd.transforms.jvp import Zero, instantiate, jvp_flat, jvp_rules
@@ -17,6 +22,9 @@ from spmd.transforms.lowering import lowering_rules
 from spmd.transforms.staging import (StagingTrace, closed_as_open, partial_eval_jaxpr,
                                      partial_eval_rules, trace_to_jaxpr)
 from spmd.transforms.transpose import backward_pass, is_undefined, transpose_rules
+
+# jit's fast path reads the current trace without a call
+_thread_state, _eval_trace = core._state, core.eval_trace
 
 # ---------------------------------------------------------------- the call primitive
 jit_p = Primitive("jit", multiple_results=True)
@@ -26,25 +34,38 @@ lowering_rules[jit_p] = lambda ctx, *args, jaxpr, name, donated: lowering.lower_
 
 
 class CompiledProgram:
-    """An executable for a program with fixed input types; `run(args)` returns Arrays."""
-    __slots__ = ("exe", "out_avals")
+    """An executable for a program with fixed input types; `run(args)` returns Arrays, and
+    host float0 zeros for float0 results (as JAX: they hold no data; XLA computes bool zeros)."""
+    __slots__ = ("exe", "out_avals", "float0_out")
 
-    def __init__(self, jaxpr: Jaxpr, name: str, donated: Sequence[bool]):
-        text = lowering.lower_module(jaxpr, name=name, donated=donated)
+    def __init__(self, jaxpr: Jaxpr, name: str, donated: Sequence[bool],
+                 compiler_options: tuple = (), device=None):
+        callbacks: list = []  # the Python the program calls (transforms/callbacks.py)
+        text = lowering.lower_module(jaxpr, name=name, donated=donated, host_callbacks=callbacks)
         self.out_avals = jaxpr.out_avals
-        self.exe = backend.compile(text, self.out_avals, [backend.default_device()])
+        self.float0_out = any(a.dtype == dtypes.float0 for a in self.out_avals)
+        device_avals = [a.update(dtype=np.bool_) if a.dtype == dtypes.float0 else a
+                        for a in self.out_avals]
+        self.exe = backend.compile(text, device_avals, [device or backend.default_device()],
+                                   compiler_options=compiler_options, host_callbacks=callbacks)
 
     def run(self, bufs) -> list:
+        if self.float0_out:
+            return [np.zeros(a.shape, dtypes.float0) if a.dtype == dtypes.float0 else Array(b, a)
+                    for b, a in zip(self.exe(bufs), self.out_avals)]
         return [Array(b, a) for b, a in zip(self.exe(bufs), self.out_avals)]
 
 
 @caches.cached
-def compiled_program(jaxpr: Jaxpr, name: str, donated: tuple) -> CompiledProgram:
-    return CompiledProgram(jaxpr, name, donated)
+def compiled_program(jaxpr: Jaxpr, name: str, donated: tuple,
+                     compiler_options: tuple = (), device=None) -> CompiledProgram:
+    return CompiledProgram(jaxpr, name, donated, compiler_options, device)
 
 
 def _jit_impl(*args, jaxpr, name, donated):
-    return compiled_program(jaxpr, name, donated).run([to_buffer(x) for x in args])
+    device = placement.device_for(args, what=f"jit of {name}")
+    return compiled_program(jaxpr, name, donated, (), device).run(
+        [to_buffer(x, device) for x in args])
 
 
 core.impl_rules[jit_p] = _jit_impl
@@ -138,56 +159,63 @@ batching_rules[jit_p] = _jit_batch
 
 
 # ---------------------------------------------------------------- the user's jit
-class Lowered:
-    def __init__(self, text: str, program: "_Entry"):
-        self._text, self._entry = text, program
-
-    def as_text(self) -> str:
-        return self._text
-
-    def compile(self):
-        self._entry.executable()  # compile now, as jax's Lowered.compile() does
-        return self._entry
-
-
 class _Entry:
-    """One traced signature: the program, its output structure and, when it has no traced
-    consts, its executable and const buffers."""
-    __slots__ = ("closed", "jaxpr", "consts", "out_tree", "program", "const_bufs", "name",
-                 "donated")
+    """One traced signature: the program, its argument and output structures (`labels()`
+    names the argument leaves, for errors) and, when it has no traced consts, its executable
+    and const buffers."""
+    __slots__ = ("closed", "jaxpr", "consts", "in_tree", "labels", "out_tree", "program",
+                 "const_bufs", "name", "donated", "compiler_options", "device")
 
-    def __init__(self, closed: ClosedJaxpr, out_tree, name, donated):
+    def __init__(self, closed: ClosedJaxpr, in_tree, labels, out_tree, name, donated,
+                 compiler_options: tuple = ()):
         self.closed, self.out_tree, self.name = closed, out_tree, name
+        self.in_tree, self.labels = in_tree, labels
+        self.compiler_options = compiler_options
         self.jaxpr, self.consts = closed_as_open(closed)
         self.donated = tuple([False] * len(self.consts) + list(donated))
         self.program = None
         self.const_bufs = None
+        self.device = None  # where `program` runs
 
-    def executable(self) -> CompiledProgram:
-        if self.program is None:
-            self.program = compiled_program(self.jaxpr, self.name, self.donated)
-            self.const_bufs = [to_buffer(c) for c in self.consts]
+    def executable(self, device=None) -> CompiledProgram:
+        device = device or backend.default_device()
+        if self.program is None or device != self.device:
+            self.program = compiled_program(self.jaxpr, self.name, self.donated,
+                                            self.compiler_options, device)
+            self.const_bufs = [to_buffer(c, device) for c in self.consts]
+            self.device = device
         return self.program
 
-    def __call__(self, *leaves):
-        program = self.executable()
-        outs = program.run(self.const_bufs + [to_buffer(x) for x in leaves])
+    def __call__(self, *leaves, device=None):
+        program = self.executable(device)
+        outs = program.run(self.const_bufs + [to_buffer(x, self.device) for x in leaves])
+        for x, donated in zip(leaves, self.donated[len(self.consts):]):
+            if donated and type(x) is Array:
+                x.delete()  # used up, as in JAX, even where XLA could not reuse its memory
         return tree_util.tree_unflatten(self.out_tree, outs)
 
 
 class _FastCall:
     """A signature seen before whose arguments are all device arrays: what JitFunction.__call__
-    needs to go straight to XLA."""
-    __slots__ = ("run", "out_avals", "out_aval", "out_tree")
+    needs to go straight to XLA. The caller runs `execute(leading + bufs)` itself and wraps one
+    array out inline: a call through a helper frame costs a tenth of a jitted `x + 1`."""
+    __slots__ = ("execute", "handlers", "leading", "out_avals", "out_aval", "out_tree", "donated")
 
-    def __init__(self, entry: "_Entry"):
-        program = entry.executable()
-        self.run = program.exe.fast_call(entry.const_bufs)
+    def __init__(self, entry: "_Entry", device):
+        program = entry.executable(device)
+        # donated arguments: used up after the call, as in JAX (JitFunction.__call__)
+        self.donated = [i for i, d in enumerate(entry.donated[len(entry.consts):]) if d]
+        self.execute = program.exe.loaded.execute_sharded
+        self.handlers = program.exe.handlers
+        self.leading = list(entry.const_bufs)
         self.out_avals = program.out_avals
         self.out_tree = entry.out_tree
         # the common case, one array out, is wrapped inline by the caller
         self.out_aval = (program.out_avals[0] if tree_util.treedef_is_strict_leaf(entry.out_tree)
                          else None)
+
+    def run(self, bufs):
+        return self.execute(self.leading + bufs).consume_with_handlers(self.handlers)
 
     def wrap(self, outs):
         return tree_util.tree_unflatten(self.out_tree, [
@@ -195,9 +223,12 @@ class _FastCall:
 
 
 class JitFunction:
-    def __init__(self, fun: Callable, argnums: arguments.Argnums, inline: bool = False):
+    def __init__(self, fun: Callable, argnums: arguments.Argnums, inline: bool = False,
+                 compiler_options: tuple = (), device=None):
         functools.update_wrapper(self, fun)
         self.fun = fun
+        self.device = device  # jit(device=...): None follows the arguments (placement.py)
+        self.compiler_options = compiler_options
         self.argnums = argnums
         self.static_argnums, self.static_argnames = argnums.static_nums, argnums.static_names
         self.inline = inline
@@ -236,47 +267,65 @@ class JitFunction:
 
         closed = trace_to_jaxpr(flat_fun, avals)
         donated = arguments.donated_leaves(in_tree, split.dyn_positions, nargs, self.argnums)
-        return _Entry(closed, out_tree_box[0], self.name, donated)
+        labels = arguments.labels_for(self.fun, in_tree, split.dyn_positions)
+        return _Entry(closed, in_tree, labels, out_tree_box[0], self.name, donated,
+                      self.compiler_options)
 
     def __call__(self, *args, **kwargs):
+        if _jit_disabled:  # spmd.disable_jit(): the Python runs eagerly
+            return self.fun(*args, **kwargs)
         # Fast path: a repeat call with device arrays only, outside any transform. Every
-        # microsecond here is dispatch time (a jitted x + 1 runs in a few), hence one plain
-        # loop, the trace read without a call, and no check of where the buffers live: a buffer
-        # the program cannot take (a pmap result, spread over several devices) makes XLA refuse
-        # the call before it runs, and the general path below moves it. Anything without
-        # `aval` and `_buf` (an Array's) leaves the path at once.
-        if not kwargs and core._state.trace is core.eval_trace:
-            avals, bufs = [], []
+        # microsecond here is dispatch time (a jitted x + 1 runs in a few), hence one argument
+        # looked up by its aval alone, straight-line code, the trace read without a call, and
+        # no check of where the buffers live: a buffer the program cannot take (a pmap result,
+        # spread over several devices) makes XLA refuse the call before it runs, and the
+        # general path below moves it. Anything without `aval` and `_buf` (an Array's) leaves
+        # the path at once.
+        if not kwargs and _thread_state.trace is _eval_trace:
             try:
-                for a in args:
-                    avals.append(a.aval)
-                    bufs.append(a._buf)
-                fast = self._fast.peek(tuple(avals))
+                if len(args) == 1:
+                    a = args[0]
+                    fast = self._fast.peek(a.aval)
+                    bufs = [a._buf]
+                else:
+                    avals, bufs = [], []
+                    for a in args:
+                        avals.append(a.aval)
+                        bufs.append(a._buf)
+                    fast = self._fast.peek(tuple(avals))
             except AttributeError:  # pytrees (params as dicts, lists) or host values
                 fast, bufs = self._fast_tree_lookup(args)
             if fast is not None:
                 try:
-                    outs = fast.run(bufs)
+                    outs = fast.execute(fast.leading + bufs).consume_with_handlers(fast.handlers)
                 except backend.JaxRuntimeError:
                     pass
                 else:
+                    for i in fast.donated:
+                        args[i].delete()
                     if fast.out_aval is not None:
                         return Array(outs[0], fast.out_aval)
                     return fast.wrap(outs)
         if self.inline and core.current_trace() is not core.eval_trace:
             return self.fun(*args, **kwargs)  # traced into the caller's program, no call
         entry, leaves = self._entry(args, kwargs)
-        if (not kwargs and not self.static_argnums and core.current_trace() is core.eval_trace
-                and all(type(a) is Array for a in leaves)
-                and not any(isinstance(c, Tracer) for c in entry.consts)):
+        eager = core.current_trace() is core.eval_trace and not any(
+            isinstance(c, Tracer) for c in entry.consts)
+        device = placement.device_for(leaves, self.device, f"jit of {self.name}") if eager \
+            else None
+        # the fast path takes arguments already on the program's device (XLA refuses others)
+        if (eager and not kwargs and not self.static_argnums
+                and all(type(a) is Array and backend.single_device_of(a._buf) == device
+                        for a in leaves)
+                and not entry.executable(device).float0_out):  # float0 results are host zeros
             avals = tuple(a.aval for a in leaves)
             if len(leaves) == len(args) and all(type(a) is Array for a in args):
-                self._fast[avals] = _FastCall(entry)
-            else:
-                self._fast_tree[(tree_util.tree_structure(args), avals)] = _FastCall(entry)
-        if core.current_trace() is core.eval_trace and not any(
-                isinstance(c, Tracer) for c in entry.consts):
-            return entry(*leaves)
+                # one argument is keyed by its aval alone, as the fast path looks it up
+                self._fast[avals[0] if len(avals) == 1 else avals] = _FastCall(entry, device)
+            elif not any(entry.donated):  # (only flat arguments find their donated Arrays)
+                self._fast_tree[(tree_util.tree_structure(args), avals)] = _FastCall(entry, device)
+        if eager:
+            return entry(*leaves, device=device)
         outs = jit_p.bind(*entry.consts, *leaves, jaxpr=entry.jaxpr, name=self.name,
                           donated=entry.donated)
         return tree_util.tree_unflatten(entry.out_tree, outs)
@@ -296,10 +345,12 @@ class JitFunction:
             return None, None
         return self._fast_tree.get((tree, tuple(avals))), bufs
 
-    def lower(self, *args, **kwargs) -> Lowered:
+    def lower(self, *args, **kwargs) -> stages.Lowered:
+        """The program for these arguments (arrays, or ShapeDtypeStructs for their types
+        alone), lowered to StableHLO: `.compile()` gives the executable, called with the
+        arguments less the static ones."""
         entry, _ = self._entry(args, kwargs)
-        text = lowering.lower_module(entry.jaxpr, name=self.name, donated=entry.donated)
-        return Lowered(text, entry)
+        return stages.Lowered(_StagedJit(entry), entry.in_tree, entry.out_tree, entry.labels)
 
     def trace(self, *args, **kwargs) -> ClosedJaxpr:
         return self._entry(args, kwargs)[0].closed
@@ -308,7 +359,64 @@ class JitFunction:
         return self if obj is None else functools.partial(self, obj)
 
 
+class _StagedJit:
+    """One jit signature as the ahead-of-time stages see it (transforms/stages.py)."""
+
+    def __init__(self, entry: _Entry):
+        self.entry, self.name = entry, entry.name
+        n = len(entry.consts)
+        self.in_avals, self.donated = entry.jaxpr.in_avals[n:], entry.donated[n:]
+        self.out_avals = entry.jaxpr.out_avals
+        self.text = lowering.lower_module(entry.jaxpr, name=entry.name, donated=entry.donated)
+
+    def compile(self, compiler_options: tuple) -> "_CompiledJit":
+        # compile()'s options add to (and override) jit's own, as in JAX
+        merged = dict(self.entry.compiler_options)
+        merged.update(compiler_options)
+        return _CompiledJit(self, backend.compiler_options_key(merged))
+
+
+class _CompiledJit:
+    """Its executable: runs on the default device, as jit does."""
+
+    def __init__(self, staged: _StagedJit, compiler_options: tuple):
+        entry = staged.entry
+        program = compiled_program(entry.jaxpr, entry.name, entry.donated, compiler_options)
+        self.executable, self._run = program.exe, program.run
+        self._const_bufs = [to_buffer(c) for c in entry.consts]
+        here = stages.Placement("single", [backend.default_device()])
+        self.input_placements = [here] * len(staged.in_avals)
+        self.output_placements = [here] * len(staged.out_avals)
+
+    def __call__(self, leaves) -> list:
+        return self._run(self._const_bufs + [to_buffer(x) for x in leaves])
+
+
+_jit_disabled = bool(config.disable_jit)  # read on every call, so a module global
+
+
+def _set_disabled(value):
+    global _jit_disabled
+    _jit_disabled = bool(value)
+
+
+config.on_change("disable_jit", _set_disabled)
+
+
+@contextlib.contextmanager
+def disable_jit(disable: bool = True):
+    """`with disable_jit(): ...`: jitted functions run their Python eagerly, op by op, so that
+    prints show values and a debugger can stop inside (as jax.disable_jit)."""
+    before = config.disable_jit
+    config.update("disable_jit", bool(disable))
+    try:
+        yield
+    finally:
+        config.update("disable_jit", before)
+
+
 _UNSPECIFIED = object()  # in_shardings/out_shardings not given
+_backend = backend  # jit's `backend` keyword hides the module there
 
 
 def jit(fun: Callable | None = None, *, in_shardings=_UNSPECIFIED, out_shardings=_UNSPECIFIED,
@@ -319,25 +427,33 @@ def jit(fun: Callable | None = None, *, in_shardings=_UNSPECIFIED, out_shardings
 
     JAX's keywords: static_argnums/static_argnames (Python values, one program per value),
     donate_argnums/donate_argnames (buffers the program may reuse), inline (trace the function
-    into an enclosing transform's program instead of a call), backend ('cpu' or None).
-    keep_unused is accepted either way: spmd never prunes unused inputs. The keywords that
-    need meshes, devices or compiler plumbing spmd lacks raise NotImplementedError.
+    into an enclosing transform's program instead of a call), device (the device it runs on,
+    its arguments moved there; without it the program follows its arguments), backend ('cpu'
+    or None). keep_unused is accepted either way: spmd never prunes unused inputs. compiler_options
+    ({name: value}, XLA's options) compile the function's programs; a jitted function inside
+    grad, vmap or another transform runs the transformed program with XLA's defaults. The
+    keywords that need meshes spmd lacks raise NotImplementedError.
     """
     unsupported = {"in_shardings": in_shardings is not _UNSPECIFIED,
                    "out_shardings": out_shardings is not _UNSPECIFIED,
-                   "device": device is not None, "abstracted_axes": abstracted_axes is not None,
-                   "compiler_options": compiler_options is not None}
+                   "abstracted_axes": abstracted_axes is not None}
     for keyword, given in unsupported.items():
         if given:
             raise NotImplementedError(f"jit({keyword}=...) is not supported: "
                                       f"{_UNSUPPORTED_WHY[keyword]}; leave {keyword} out")
     arguments.check_backend(backend, "jit")
+    if device is not None and backend is not None:
+        raise ValueError(f"can't specify both a device and a backend for jit, got "
+                         f"device={device!r} and backend={backend!r}: give one of them")
+    placement.check_device(device, "jit")
+    options = _backend.compiler_options_key(compiler_options)
 
     def make(f):
         arguments.check_callable(f, "jit")
         return JitFunction(f, arguments.resolve_argnums(
             f, "jit", static_argnums=static_argnums, static_argnames=static_argnames,
-            donate_argnums=donate_argnums, donate_argnames=donate_argnames), bool(inline))
+            donate_argnums=donate_argnums, donate_argnames=donate_argnames), bool(inline),
+            options, device)
     return make if fun is None else make(fun)
 
 
@@ -346,8 +462,5 @@ _UNSUPPORTED_WHY = {
                     "spreads work over devices)",
     "out_shardings": "spmd has no meshes or shardings (jit runs on the default device; pmap "
                      "spreads work over devices)",
-    "device": "jit runs on the default device (JAX deprecates device= too); put the inputs "
-              "where they should be with device_put",
     "abstracted_axes": "spmd traces with static shapes only",
-    "compiler_options": "spmd passes no XLA compiler options per program",
 }

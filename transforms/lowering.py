@@ -23,6 +23,8 @@ _ELEMENT = {np.dtype(k): v for k, v in [
     (np.float16, "f16"), (np.float32, "f32"), (np.float64, "f64"),
     (np.complex64, "complex<f32>"), (np.complex128, "complex<f64>")]}
 _ELEMENT[dtypes.bfloat16] = "bf16"
+# float0 (the tangent type of integers) holds no data; XLA carries it as bool zeros, as in JAX
+_ELEMENT[dtypes.float0] = "i1"
 
 
 def element_type(dtype) -> str:
@@ -39,6 +41,8 @@ def tensor_type(aval: ShapedArray) -> str:
 
 def dense(value: np.ndarray, aval: ShapedArray) -> str:
     """A `dense<...>` attribute with the exact bits of `value` (hex, little-endian)."""
+    if aval.dtype == dtypes.float0:
+        value, aval = np.zeros(aval.shape, np.bool_), aval.update(dtype=np.bool_)
     value = np.asarray(value, dtype=aval.dtype)
     if aval.dtype == np.bool_:
         flat = value.reshape(-1)
@@ -80,8 +84,11 @@ class LoweringContext:
     results."""
 
     def __init__(self, module: ModuleContext, lines: list[str], indent: str,
-                 in_avals=(), out_avals=(), nested: bool = False):
+                 in_avals=(), out_avals=(), nested: bool = False, scope: str = ""):
         self.module, self.lines, self.indent = module, lines, indent
+        # the equation's named_scope: a location on its ops, which XLA keeps as op_name metadata
+        quoted = scope.replace("\\", "\\\\").replace('"', '\\"')
+        self.location = f' loc("{quoted}")' if scope else ""
         self.in_avals, self.out_avals = list(in_avals), list(out_avals)
         self.nested = nested  # inside a region (a loop body, a branch): runs 0 or many times
 
@@ -98,7 +105,7 @@ class LoweringContext:
         region_text = f"({', '.join(regions)}) " if regions else ""
         attr_text = f"{{{attrs}}} " if attrs else ""
         self.lines.append(f'{self.indent}{lhs}"{name}"({", ".join(operands)}) {region_text}'
-                          f'{attr_text}: ({in_types}) -> ({out_types})')
+                          f'{attr_text}: ({in_types}) -> ({out_types}){self.location}')
         if len(out_avals) > 1:
             return [f"{result}#{i}" for i in range(len(out_avals))]
         return result
@@ -150,16 +157,17 @@ def lower_jaxpr(ctx: LoweringContext, jaxpr: Jaxpr, consts: Sequence[str], args:
             return ctx_for([], []).constant(np.asarray(v.val), v.aval.strip_weak())
         return env[id(v)]
 
-    def ctx_for(in_avals, out_avals):
+    def ctx_for(in_avals, out_avals, scope=""):
         return LoweringContext(ctx.module, ctx.lines, ctx.indent, in_avals, out_avals,
-                               ctx.nested)
+                               ctx.nested, scope)
 
     env.update((id(v), c) for v, c in zip(jaxpr.constvars, consts))
     env.update((id(v), a) for v, a in zip(jaxpr.invars, args))
     for eqn in jaxpr.eqns:
         rule = core.rule_for(lowering_rules, eqn.prim, "lowering (XLA compilation)")
         operands = [read(v) for v in eqn.invars]
-        sub = ctx_for([v.aval for v in eqn.invars], [v.aval for v in eqn.outvars])
+        sub = ctx_for([v.aval for v in eqn.invars], [v.aval for v in eqn.outvars],
+                      eqn.scope and f"{eqn.scope}/{eqn.prim.name}")
         out = rule(sub, *operands, **eqn.params)
         out = list(out) if eqn.prim.multiple_results else [out]
         env.update((id(v), o) for v, o in zip(eqn.outvars, out))

@@ -15,6 +15,7 @@ import numpy as np
 from spmd.transforms import core
 from spmd.transforms.core import (ClosedJaxpr, Eqn, Jaxpr, Literal, ShapedArray, Trace, Tracer, Var,
                                   get_aval, set_current_trace)
+from spmd.transforms.scopes import compile_time_eval_active, current_scope
 
 # partial_eval_rules[prim](trace, args, params): how a folding trace stages an operation whose
 # inputs are part known, part staged (call and control-flow primitives split their sub-program).
@@ -69,6 +70,9 @@ class StagingTrace(Trace):
         return entry[0]
 
     def process_primitive(self, prim, args, params):
+        if compile_time_eval_active() and not any(isinstance(x, Tracer) for x in args):
+            with set_current_trace(core.eval_trace):  # spmd.ensure_compile_time_eval
+                return prim.bind(*args, **params)
         if self.fold_known and not any(self.owns(x) for x in args):
             with set_current_trace(self.parent):
                 return prim.bind(*args, **params)
@@ -80,7 +84,7 @@ class StagingTrace(Trace):
         invars = [self.to_var(x) for x in args]
         out_avals = core.out_avals_of(prim, [v.aval for v in invars], params)
         outs = [StagingTracer(self, a, Var(a)) for a in out_avals]
-        self.eqns.append(Eqn(prim, invars, [t._var for t in outs], params))
+        self.eqns.append(Eqn(prim, invars, [t._var for t in outs], params, current_scope()))
         return outs if prim.multiple_results else outs[0]
 
     def finish(self, outs: Sequence) -> ClosedJaxpr:

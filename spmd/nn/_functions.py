@@ -2,6 +2,7 @@
 where the function has a kink: relu'(0) = 0, relu6' is 0 at 0 and 6, leaky_relu'(0) = 1."""
 from __future__ import annotations
 
+import math
 import operator
 
 import numpy as np
@@ -9,8 +10,10 @@ import numpy as np
 import spmd.numpy as jnp
 from spmd.numpy._core import asarray_value, canonicalize_axis, promote_to_inexact
 from spmd.scipy import special
+from spmd.transforms.custom_derivatives import custom_jvp
 from spmd.scipy.special import logsumexp  # noqa: F401  (jax.nn.logsumexp)
 from spmd.transforms import core, dtypes, lax
+from spmd.transforms.stop_gradient import stop_gradient
 
 
 def relu(x):
@@ -23,6 +26,65 @@ def relu6(x):
     """min(max(x, 0), 6), with derivative 0 at 0 and at 6 (as jax.nn.relu6)."""
     x = asarray_value(x)
     return jnp.where(jnp.greater_equal(x, 6), 6, jnp.where(jnp.greater(x, 0), x, 0))
+
+
+def identity(x):
+    """x itself, as an array."""
+    return asarray_value(x)
+
+
+tanh = jnp.tanh
+
+
+def squareplus(x, b=4):
+    """(x + sqrt(x^2 + b)) / 2, a smooth relu (arXiv:2112.11687)."""
+    x, b = promote_to_inexact("squareplus", x, b)
+    return jnp.divide(jnp.add(x, jnp.sqrt(jnp.add(jnp.multiply(x, x), b))), 2)
+
+
+def sparse_plus(x):
+    """0 for x <= -1, (x + 1)^2 / 4 between, x for x >= 1: smooth, convex, exactly 0 on the
+    left."""
+    (x,) = promote_to_inexact("sparse_plus", x)
+    middle = jnp.divide(jnp.square(jnp.add(x, 1)), 4)
+    return jnp.where(jnp.less_equal(x, -1), 0, jnp.where(jnp.greater_equal(x, 1), x, middle))
+
+
+def sparse_sigmoid(x):
+    """clip((x + 1) / 2, 0, 1), the derivative of sparse_plus."""
+    (x,) = promote_to_inexact("sparse_sigmoid", x)
+    return jnp.multiply(0.5, jnp.clip(jnp.add(x, 1), 0, 2))
+
+
+def mish(x):
+    """x * tanh(softplus(x)) (arXiv:1908.08681)."""
+    (x,) = promote_to_inexact("mish", x)
+    return jnp.multiply(x, jnp.tanh(softplus(x)))
+
+
+def glu(x, axis=-1):
+    """The first half of x along `axis` gated by the sigmoid of the second half."""
+    (x,) = promote_to_inexact("glu", x)
+    size = core.get_aval(x).shape[axis]
+    if size % 2:
+        raise ValueError(f"glu: the size of axis {axis} must be divisible by 2, got {size}")
+    first, second = jnp.split(x, 2, axis)
+    return jnp.multiply(first, lax.logistic(second))
+
+
+@custom_jvp
+def log1mexp(x):
+    """log(1 - exp(-x)) for x >= 0, accurate for small and large x (Maechler's switch at
+    log 2); its derivative is 1 / expm1(x)."""
+    (x,) = promote_to_inexact("log1mexp", x)
+    return jnp.where(jnp.less(x, np.log(2.0)), jnp.log(jnp.negative(jnp.expm1(jnp.negative(x)))),
+                     jnp.log1p(jnp.negative(jnp.exp(jnp.negative(x)))))
+
+
+@log1mexp.defjvp
+def _log1mexp_jvp(primals, tangents):
+    (x,), (t,) = primals, tangents
+    return log1mexp(x), jnp.divide(t, jnp.expm1(x))
 
 
 def sigmoid(x):
@@ -105,22 +167,66 @@ def soft_sign(x):
     return jnp.divide(x, jnp.add(jnp.abs(x), 1))
 
 
-def _check_unsupported(name, where, initial):
-    if where is not None or initial is not None:
-        raise NotImplementedError(f"the 'where' and 'initial' arguments to spmd.nn.{name} are "
-                                  "not supported")
+def _masked(name, x, where):
+    """x (made inexact) and its mask broadcast to x's shape, or None without one."""
+    (x,) = promote_to_inexact(name, x)
+    if where is None:
+        return x, None
+    shape = core.get_aval(x).shape
+    where = asarray_value(where)
+    if core.get_aval(where).dtype != np.bool_:
+        raise TypeError(f"{name}: where must be a boolean mask, got dtype "
+                        f"{core.get_aval(where).dtype}")
+    try:
+        return x, jnp.broadcast_to(where, shape)
+    except ValueError:
+        raise ValueError(f"{name}: where of shape {core.get_aval(where).shape} does not "
+                         f"broadcast to the input's shape {shape}") from None
 
 
-def softmax(x, axis=-1, where=None, initial=None):
-    """exp(x) / sum(exp(x)) along `axis` (spmd.scipy.special.softmax, which computes it)."""
-    _check_unsupported("softmax", where, initial)
-    return special.softmax(x, axis=axis)
+def _shifted(x, axis, where):
+    """x minus its maximum along `axis` (a constant for differentiation, which leaves value
+    and derivative unchanged); masked-out entries become -inf and take no part in the max."""
+    if where is not None:
+        x = jnp.where(where, x, -np.inf)
+    x_max = jnp.max(x, axis=axis, keepdims=True)
+    x_max = stop_gradient(jnp.where(jnp.isfinite(x_max), x_max, 0))
+    return jnp.subtract(x, x_max)
 
 
-def log_softmax(x, axis=-1, where=None, initial=None):
-    """x - logsumexp(x) along `axis` (spmd.scipy.special.log_softmax, which computes it)."""
-    _check_unsupported("log_softmax", where, initial)
-    return special.log_softmax(x, axis=axis)
+def softmax(x, axis=-1, where=None):
+    """exp(x) / sum(exp(x)) along `axis`; with `where`, only the True entries take part and the
+    others are 0."""
+    x, where = _masked("softmax", x, where)
+    if where is None:
+        return special.softmax(x, axis=axis)
+    unnormalized = jnp.where(where, jnp.exp(_shifted(x, axis, where)), 0)
+    result = jnp.divide(unnormalized, jnp.sum(unnormalized, axis=axis, keepdims=True))
+    return jnp.where(where, result, 0)
+
+
+def log_softmax(x, axis=-1, where=None):
+    """x - logsumexp(x) along `axis`; with `where`, only the True entries take part and the
+    others are -inf."""
+    x, where = _masked("log_softmax", x, where)
+    if where is None:
+        return special.log_softmax(x, axis=axis)
+    shifted = _shifted(x, axis, where)
+    total = jnp.sum(jnp.where(where, jnp.exp(shifted), 0), axis=axis, keepdims=True)
+    return jnp.where(where, jnp.subtract(shifted, jnp.log(total)), -np.inf)
+
+
+def logmeanexp(x, axis=None, where=None, keepdims=False):
+    """log(mean(exp(x))) along `axis`: logsumexp(x) - log(n), n the count of (unmasked)
+    entries reduced."""
+    x, where = _masked("logmeanexp", x, where)
+    if where is None:
+        lse = special.logsumexp(x, axis=axis, keepdims=keepdims)
+        count = math.prod(core.get_aval(x).shape) // math.prod(core.get_aval(lse).shape)
+        return jnp.subtract(lse, np.log(count).astype(core.get_aval(lse).dtype))
+    lse = special.logsumexp(jnp.where(where, x, -np.inf), axis=axis, keepdims=keepdims)
+    count = jnp.sum(where, axis=axis, keepdims=keepdims).astype(core.get_aval(lse).dtype)
+    return jnp.subtract(lse, jnp.log(count))
 
 
 def standardize(x, axis=-1, mean=None, variance=None, epsilon=1e-5):

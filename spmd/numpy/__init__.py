@@ -51,6 +51,7 @@ from spmd.numpy._core import broadcast_shapes, result_dtype as _result_dtype  # 
 from spmd.numpy._linalg import (dot, inner, kron, matmul, outer, tensordot, vdot,  # noqa: F401
                                 vecdot)
 from spmd.numpy._einsum import einsum  # noqa: F401
+from spmd.numpy._convolve import convolve, correlate  # noqa: F401
 from spmd.numpy._diagonals import diag, diagflat, diagonal, trace, tri, tril, triu  # noqa: F401
 from spmd.numpy._indexing import take, take_along_axis  # noqa: F401
 from spmd.numpy._selection import (argsort, argwhere, clip, flatnonzero, nonzero,  # noqa: F401

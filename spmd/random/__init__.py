@@ -3,7 +3,8 @@
 on the Threefry-2x32 counter-based hash; the same key gives the same numbers as JAX's."""
 from spmd.missing_names import module_getattr as _module_getattr
 from spmd.random.keys import (KEY_DTYPE, PRNGKey, PRNGKeyArray, key, key_data,  # noqa: F401
-                              wrap_key_data)
+                              key_impl, wrap_key_data)
+from spmd.random.impls import PRNGImpl, default_prng_impl  # noqa: F401
 from spmd.random.key_ops import fold_in, split  # noqa: F401
 from spmd.random.samplers import (bernoulli, bits, categorical, exponential, gumbel,  # noqa: F401
                                   normal, randint, truncated_normal, uniform)

@@ -5,8 +5,9 @@ from functools import partial
 
 import numpy as np
 
-from spmd.random import streams
-from spmd.random.keys import UINT32, check_key, rewrap
+from spmd.random import impls
+from spmd.random.keys import check_key, rewrap
+from spmd.random.seeds import UINT32
 from spmd.transforms import core, dtypes, lax
 from spmd.transforms.jit import jit
 
@@ -14,22 +15,22 @@ from spmd.transforms.jit import jit
 def split(key, num=2):
     """`num` new keys (or an array of keys of shape `num` when it is a tuple), independent of
     each other and of `key`."""
-    data, typed = check_key("split", key)
+    data, typed, impl = check_key("split", key)
     shape = tuple(num) if isinstance(num, (tuple, list)) else (num,)
     if not all(isinstance(n, (int, np.integer)) and n >= 0 for n in shape):
         raise TypeError(f"split: num must be a non-negative int or a tuple of them, got {num!r}")
-    return rewrap(typed, _split(data, tuple(int(n) for n in shape), streams.layout()))
+    return rewrap(typed, _split(data, tuple(int(n) for n in shape), impls.layout(impl)), impl)
 
 
 @partial(jit, static_argnums=(1, 2))
 def _split(key, shape, layout):
-    return streams.split(key, shape)
+    return impls.split(key, shape, layout)
 
 
 def fold_in(key, data):
     """A new key that is a deterministic function of `key` and the 32-bit integer `data`
     (a step number, a device index ...), statistically independent of `key`'s other uses."""
-    key_data, typed = check_key("fold_in", key)
+    key_data, typed, impl = check_key("fold_in", key)
     if np.ndim(data):
         raise TypeError(f"fold_in accepts a scalar, but was given an array of shape "
                         f"{np.shape(data)} != (). Use spmd.vmap for batching.")
@@ -38,9 +39,9 @@ def fold_in(key, data):
     if not dtypes.is_integer(core.get_aval(data).dtype):
         raise TypeError(f"fold_in: data must be an integer, got dtype {core.get_aval(data).dtype}")
     folded = np.uint32(data) if isinstance(data, int) else lax.convert_element_type(data, UINT32)
-    return rewrap(typed, _fold_in(key_data, folded))
+    return rewrap(typed, _fold_in(key_data, folded, impls.layout(impl)), impl)
 
 
-@jit
-def _fold_in(key, data):
-    return streams.fold_in(key, data)
+@partial(jit, static_argnums=(2,))
+def _fold_in(key, data, layout):
+    return impls.fold_in(key, data, layout)

@@ -1,12 +1,15 @@
-"""PRNG keys: JAX's two representations, the seed-to-key derivation, and the check that turns
-whatever a user passes as a key into key data.
+"""PRNG keys: JAX's two representations and the check that turns whatever a user passes as a
+key into key data and its implementation (spmd/random/impls.py).
 
-A key's data is a uint32 array whose last axis has size 2 (Threefry-2x32's key words).
-- `PRNGKey(seed)` returns that data itself, a uint32[2] array: JAX's legacy raw key.
-- `key(seed)` returns a `PRNGKeyArray`: the same data behind a typed wrapper whose shape leaves
-  out the trailing 2 (a single key has shape ()), as JAX's typed keys `key<fry>` do. It is a
-  pytree whose one leaf is the data, so it passes through jit, vmap and pmap. The difference
-  from JAX: its dtype is a plain marker object (`spmd.random.KEY_DTYPE`), not a NumPy extended
+A key's data is a uint32 array whose trailing axes are its implementation's key shape ((2,) for
+Threefry-2x32, JAX's default; (4,) for rbg, (1,) or (2,) for Philox).
+- `PRNGKey(seed)` returns that data itself: JAX's legacy raw key, read with the default
+  implementation wherever it is used.
+- `key(seed)` returns a `PRNGKeyArray`: the same data behind a typed wrapper that names its
+  implementation and whose shape leaves out the key shape (a single key has shape ()), as JAX's
+  typed keys `key<fry>` do. It is a pytree whose one leaf is the data (the implementation rides
+  in the tree structure), so it passes through jit, vmap and pmap. The difference from JAX: its
+  dtype is a plain marker object (`spmd.random.KEY_DTYPE` for Threefry), not a NumPy extended
   dtype, so `jnp.issubdtype(k.dtype, jax.dtypes.prng_key)` has no spmd equivalent; arithmetic on
   it is refused, and `key_data` / `wrap_key_data` convert between the two forms.
 """
@@ -15,20 +18,30 @@ from __future__ import annotations
 import numpy as np
 
 from spmd.numpy._core import is_array_like
-from spmd.transforms import core, dtypes, lax, tree_util
-from spmd.transforms.array import Array, make_array
-from spmd.transforms.config import config
+from spmd.random import impls
+from spmd.random.impls import PRNGImpl
+from spmd.random.seeds import UINT32
+from spmd.transforms import core, lax, tree_util
+from spmd.transforms.array import Array
 from spmd.transforms.core import Tracer
-from spmd.transforms.lax.slicing import concatenate, index_in_dim
-
-UINT32 = np.dtype(np.uint32)
-_LOW32 = 0xFFFFFFFF
+from spmd.transforms.custom_derivatives import register_float0_tangent_type
+from spmd.transforms.lax.slicing import index_in_dim
 
 
 class KeyDtype:
-    """The element type of typed keys: Threefry-2x32 keys (`key<fry>` in JAX)."""
-    name = "key<fry>"
-    impl = "threefry2x32"
+    """The element type of typed keys of one implementation (`key<fry>` in JAX)."""
+    __slots__ = ("impl",)
+
+    def __init__(self, impl: PRNGImpl):
+        self.impl = impl
+
+    name = property(lambda self: f"key<{self.impl.tag}>")
+
+    def __eq__(self, other):
+        return isinstance(other, KeyDtype) and other.impl == self.impl
+
+    def __hash__(self):
+        return hash(self.impl.name)
 
     def __repr__(self):
         return self.name
@@ -36,22 +49,28 @@ class KeyDtype:
     __str__ = __repr__
 
 
-KEY_DTYPE = KeyDtype()
+KEY_DTYPES = {name: KeyDtype(impl) for name, impl in impls.prngs.items()}
+KEY_DTYPE = KEY_DTYPES["threefry2x32"]
 
 
 class PRNGKeyArray:
     """An array of typed keys (what `key` and `split` of a typed key return). Its shape is the
-    key data's shape without the trailing key axis of size 2."""
-    __slots__ = ("_data",)
+    key data's shape without the trailing key shape of its implementation."""
+    __slots__ = ("_data", "_impl")
     __array_priority__ = 100
 
-    def __init__(self, data):
-        self._data = data
+    def __init__(self, data, impl: PRNGImpl = impls.prngs["threefry2x32"]):
+        self._data, self._impl = data, impl
 
-    shape = property(lambda self: tuple(self._data.shape[:-1]))
+    def _wrap(self, data):
+        return PRNGKeyArray(data, self._impl)
+
+    shape = property(lambda self: tuple(self._data.shape[:self._data.ndim
+                                                          - len(self._impl.key_shape)]))
     ndim = property(lambda self: len(self.shape))
     size = property(lambda self: int(np.prod(self.shape, dtype=np.int64)))
-    dtype = property(lambda self: KEY_DTYPE)
+    dtype = property(lambda self: KEY_DTYPES[self._impl.name])
+    T = property(lambda self: self.transpose())
 
     def __len__(self):
         if not self.shape:
@@ -61,7 +80,7 @@ class PRNGKeyArray:
     def __iter__(self):
         if not self.shape:
             raise TypeError("iteration over a single key (a 0-d key array)")
-        return (PRNGKeyArray(index_in_dim(self._data, i, keepdims=False))
+        return (self._wrap(index_in_dim(self._data, i, keepdims=False))
                 for i in range(self.shape[0]))
 
     def __getitem__(self, index):
@@ -69,16 +88,28 @@ class PRNGKeyArray:
         if any(i is Ellipsis for i in index) or len(index) > self.ndim:
             raise IndexError(f"key arrays of shape {self.shape} take at most {self.ndim} "
                              "indices, and no Ellipsis")
-        return PRNGKeyArray(self._data[index])
+        return self._wrap(self._data[index])
 
     def reshape(self, *shape):
         shape = shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
-        return PRNGKeyArray(lax.reshape(self._data, tuple(shape) + (2,)))
+        return self._wrap(lax.reshape(self._data, tuple(shape) + self._impl.key_shape))
+
+    def transpose(self, *axes):
+        axes = axes[0] if len(axes) == 1 and isinstance(axes[0], (tuple, list)) else axes
+        axes = tuple(axes) or tuple(reversed(range(self.ndim)))
+        trailing = tuple(range(self.ndim, self._data.ndim))
+        return self._wrap(lax.transpose(self._data, tuple(a % max(self.ndim, 1) for a in axes)
+                                        + trailing))
+
+    def ravel(self):
+        return self.reshape(self.size)
 
     def __eq__(self, other):
         if not isinstance(other, PRNGKeyArray):
             return NotImplemented
-        return lax.reduce_and(lax.eq(self._data, other._data), axes=(-1,))
+        key_axes = tuple(range(-len(self._impl.key_shape), 0))
+        return lax.reduce_and(lax.eq(self._data, other._data),
+                              axes=tuple(a % self._data.ndim for a in key_axes))
 
     def __ne__(self, other):
         if not isinstance(other, PRNGKeyArray):
@@ -98,19 +129,24 @@ class PRNGKeyArray:
 
     def __repr__(self):
         body = "<traced>" if isinstance(self._data, Tracer) else np.asarray(self._data)
-        return f"Array({self.shape}, dtype={KEY_DTYPE}) overlaying:\n{body}"
+        return f"Array({self.shape}, dtype={self.dtype}) overlaying:\n{body}"
 
 
-tree_util.register_pytree_node(PRNGKeyArray, lambda k: ((k._data,), None),
-                               lambda _, children: PRNGKeyArray(children[0]))
+tree_util.register_pytree_node(PRNGKeyArray, lambda k: ((k._data,), k._impl.name),
+                               lambda name, children: PRNGKeyArray(children[0],
+                                                                   impls.prngs[name]))
+# as in JAX, a key's tangent in custom_jvp/custom_vjp rules is float0 of the key's shape
+register_float0_tangent_type(PRNGKeyArray)
 
 
 # ---------------------------------------------------------------- checking keys
 def check_key(name: str, key, allow_batched: bool = False):
-    """The key data (uint32[..., 2]) of a typed or raw key, and whether it was typed. Anything
+    """(key data, whether it was typed, its implementation) of a typed or raw key. Anything
     else is refused with a message that says what a key is."""
     typed = isinstance(key, PRNGKeyArray)
+    impl = key._impl if typed else impls.resolve()
     data = key._data if typed else key
+    key_shape = impl.key_shape
     if not typed:
         if not (is_array_like(data) and not isinstance(data, (bool, int, float, complex))):
             raise TypeError(f"{name}: expected a PRNG key (spmd.random.key(seed) or "
@@ -120,100 +156,61 @@ def check_key(name: str, key, allow_batched: bool = False):
             raise TypeError(f"{name}: invalid PRNG key data: expected dtype uint32, got dtype="
                             f"{aval.dtype}. Create keys with spmd.random.key(seed) or "
                             "spmd.random.PRNGKey(seed)")
-        if not aval.shape or aval.shape[-1] != 2:
-            raise TypeError(f"{name}: invalid PRNG key data: expected a shape ending with (2,), "
-                            f"got shape={aval.shape}. Create keys with spmd.random.key(seed) or "
+        if aval.shape[aval.ndim - len(key_shape):] != key_shape or aval.ndim < len(key_shape):
+            raise TypeError(f"{name}: invalid PRNG key data: expected a shape ending with "
+                            f"{key_shape} (the key shape of {impl.name}, the default PRNG), got "
+                            f"shape={aval.shape}. Create keys with spmd.random.key(seed) or "
                             "spmd.random.PRNGKey(seed)")
     shape = tuple(core.get_aval(data).shape)
-    if not allow_batched and shape != (2,):
+    if not allow_batched and shape != key_shape:
         raise ValueError(f"{name} accepts a single key, but was given a key array of shape "
-                         f"{shape[:-1] if typed else shape} != {() if typed else (2,)}. "
-                         "Use spmd.vmap for batching.")
-    return data, typed
+                         f"{shape[:len(shape) - len(key_shape)] if typed else shape} != "
+                         f"{() if typed else key_shape}. Use spmd.vmap for batching.")
+    return data, typed, impl
 
 
-def rewrap(typed: bool, data):
+def rewrap(typed: bool, data, impl: PRNGImpl):
     """Key data returned in the form the caller gave it: typed in, typed out."""
-    return PRNGKeyArray(data) if typed else data
+    return PRNGKeyArray(data, impl) if typed else data
 
 
-# ---------------------------------------------------------------- seeds
-def _seed_words_concrete(seed) -> tuple[int, int]:
-    """(high, low) words of a known seed, as JAX computes them: with enable_x64 a 64-bit seed
-    (Python ints included) is split in two words; otherwise the seed fills the low word."""
-    python_int = isinstance(seed, int)
-    value = int(seed) if python_int else int(np.asarray(seed))
-    if python_int and not -2 ** 63 <= value < 2 ** 63:
-        raise OverflowError(f"PRNG seed {value} does not fit in int64; pass a NumPy uint64 for "
-                            "seeds in [2**63, 2**64)")
-    wide = config.enable_x64 and (python_int or np.asarray(seed).dtype.itemsize == 8)
-    return ((value >> 32) & _LOW32 if wide else 0), value & _LOW32
-
-
-def _seed_words_traced(seed):
-    aval = core.get_aval(seed)
-    if aval.dtype.itemsize == 8:
-        high = lax.shift_right_logical(seed, lax.full((), 32, aval.dtype))
-        low = lax.bitwise_and(seed, lax.full((), _LOW32, aval.dtype))
-        return lax.convert_element_type(high, UINT32), lax.convert_element_type(low, UINT32)
-    # a narrower seed sign- or zero-extends into the low word, as a C cast does
-    return lax.full((), 0, UINT32), lax.convert_element_type(seed, UINT32)
-
-
-def stack_last(first, second):
-    """Two arrays of one shape stacked along a new trailing axis of size 2."""
-    nd = core.get_aval(first).ndim
-    return concatenate([lax.expand_dims(first, (nd,)), lax.expand_dims(second, (nd,))], nd)
-
-
-def seed_to_key_data(ctor: str, seed):
-    """uint32[2] key data for an integer seed (JAX's threefry_seed)."""
+def _seed(ctor: str, seed, impl):
     if isinstance(seed, PRNGKeyArray):
         raise TypeError(f"{ctor} accepts a scalar seed, but was given a PRNG key.")
-    if not is_array_like(seed):
-        raise TypeError(f"{ctor} accepts an integer seed, got {type(seed).__name__}: "
-                        f"{seed!r:.60}")
-    if np.ndim(seed):
-        raise TypeError(f"{ctor} accepts a scalar seed, but was given an array of shape "
-                        f"{np.shape(seed)} != (). Use spmd.vmap for batching")
-    dtype = np.asarray(seed).dtype if not isinstance(seed, (Array, Tracer)) else seed.dtype
-    if isinstance(seed, bool) or not dtypes.is_integer(dtype):
-        raise TypeError(f"PRNG key seed must be an integer; got {seed!r:.60} of dtype {dtype}")
-    if core.is_concrete(seed):
-        return make_array(np.array(_seed_words_concrete(seed), UINT32))
-    return stack_last(*_seed_words_traced(seed))
-
-
-def check_impl(impl):
-    """spmd implements JAX's default PRNG only; `impl` may name it or be None."""
-    if impl not in (None, KEY_DTYPE.impl):
-        raise ValueError(f"unrecognized PRNG implementation {impl!r}; spmd implements only "
-                         f"{KEY_DTYPE.impl!r} (JAX's default)")
+    return impl.seed(ctor, seed)
 
 
 def PRNGKey(seed, *, impl=None) -> Array:
-    """A legacy raw key: the uint32[2] array (high, low) of a 64- or 32-bit integer seed."""
-    check_impl(impl)
-    return seed_to_key_data("PRNGKey", seed)
+    """A legacy raw key: the uint32 key data of the seed (uint32[2], its (high, low) words, for
+    the default Threefry)."""
+    return _seed("PRNGKey", seed, impls.resolve(impl))
 
 
 def key(seed, *, impl=None) -> PRNGKeyArray:
-    """A typed key (shape (), dtype key<fry>) for an integer seed; same data as PRNGKey."""
-    check_impl(impl)
-    return PRNGKeyArray(seed_to_key_data("key", seed))
+    """A typed key (shape (), dtype key<fry> for the default Threefry) for an integer seed;
+    the same data as PRNGKey."""
+    impl = impls.resolve(impl)
+    return PRNGKeyArray(_seed("key", seed, impl), impl)
 
 
 def key_data(keys):
-    """The uint32 data (trailing axis 2) behind typed or raw keys."""
-    data, _ = check_key("key_data", keys, allow_batched=True)
+    """The uint32 data (with the trailing key shape) behind typed or raw keys."""
+    data, _, _ = check_key("key_data", keys, allow_batched=True)
     return data
 
 
+def key_impl(keys) -> str:
+    """The name of the PRNG implementation of typed keys (or of the default, for raw keys)."""
+    _, _, impl = check_key("key_impl", keys, allow_batched=True)
+    return impl.name
+
+
 def wrap_key_data(key_bits_array, *, impl=None):
-    """Typed keys over uint32 key data whose last axis has size 2."""
-    check_impl(impl)
+    """Typed keys over uint32 key data whose trailing axes are the implementation's key shape."""
     if isinstance(key_bits_array, PRNGKeyArray):
         raise TypeError("wrap_key_data takes uint32 key data, but was given typed keys; use "
                         "them as they are, or key_data(keys) for their data")
-    data, _ = check_key("wrap_key_data", key_bits_array, allow_batched=True)
-    return PRNGKeyArray(data)
+    impl = impls.resolve(impl)
+    with impls.default_prng_impl(impl.name):
+        data, _, _ = check_key("wrap_key_data", key_bits_array, allow_batched=True)
+    return PRNGKeyArray(data, impl)

@@ -11,10 +11,9 @@ import numpy as np
 
 from spmd.numpy import _ufuncs as uf
 from spmd.numpy._core import asarray_value, broadcast_shapes, broadcast_to
-from spmd.random import streams
+from spmd.random import impls, streams
 from spmd.random.keys import check_key
 from spmd.transforms import core, dtypes, lax
-from spmd.transforms.api import vmap
 from spmd.transforms.batching import moveaxis
 from spmd.transforms.jit import jit
 from spmd.transforms.lax.bitcast import bitcast_convert_type
@@ -59,10 +58,13 @@ def _dtype_of_kind(name: str, dtype, kind: str):
     return dtypes.canonicalize(dtype)
 
 
-def _for_each_subkey(draw, key, count: int):
-    """draw(k) for each of the `count` keys split from `key`, stacked. Vectorized over the keys,
-    all the draws hash in one Threefry call (same values as a loop over the keys)."""
-    return vmap(draw)(streams.split(key, (count,)))
+def _for_each_subkey(draw, key, count: int, layout):
+    """draw(k) for each of the `count` keys split from `key`, stacked. One draw per key, as JAX
+    does: vmap would hand rbg's bit generator a batch of keys, which it reads as the first key
+    alone (JAX's batching rule), and so give other bits."""
+    keys = impls.split(key, (count,), layout)
+    return lax.concatenate([lax.expand_dims(draw(index_in_dim(keys, i, keepdims=False)), (0,))
+                            for i in range(count)], 0)
 
 
 def _const(value, dtype, shape=()):
@@ -72,25 +74,25 @@ def _const(value, dtype, shape=()):
 # ---------------------------------------------------------------- bits and uniform
 def bits(key, shape=(), dtype=None):
     """Uniform random bits as unsigned integers (default uint32; uint64 under x64)."""
-    key, _ = check_key("bits", key)
+    key, _, impl = check_key("bits", key)
     dtype = dtypes.canonicalize(np.uint64) if dtype is None else _dtype_of_kind(
         "bits", dtype, "uint")
-    return _bits(key, canonical_shape("bits", shape), dtype, streams.layout())
+    return _bits(key, canonical_shape("bits", shape), dtype, impls.layout(impl))
 
 
 @partial(jit, static_argnums=(1, 2, 3))
 def _bits(key, shape, dtype, layout):
-    return streams.random_bits(key, dtype.itemsize * 8, shape)
+    return impls.random_bits(key, dtype.itemsize * 8, shape, layout)
 
 
 def uniform(key, shape=(), dtype=float, minval=0., maxval=1.):
     """Uniform values in [minval, maxval). Bit-exact with JAX: the top mantissa bits of random
     bits, with exponent 0, give a float in [1, 2); subtract 1, scale, shift, clamp at minval."""
-    key, _ = check_key("uniform", key)
+    key, _, impl = check_key("uniform", key)
     dtype = _dtype_of_kind("uniform", dtype, "float")
     shape = canonical_shape("uniform", shape)
     check_shape("uniform", shape, np.shape(minval), np.shape(maxval))
-    return _uniform(key, shape, dtype, minval, maxval, streams.layout())
+    return _uniform(key, shape, dtype, minval, maxval, impls.layout(impl))
 
 
 @partial(jit, static_argnums=(1, 2, 5))
@@ -101,7 +103,7 @@ def _uniform(key, shape, dtype, minval, maxval, layout):
     nbits, nmant = info.bits, info.nmant
     rng_bits = 8 if nmant < 8 else nbits  # bfloat16 takes 8 random bits, as in JAX
     uint = streams.UINT_DTYPES[nbits]
-    raw = streams.random_bits(key, rng_bits, shape)
+    raw = impls.random_bits(key, rng_bits, shape, layout)
     raw = lax.convert_element_type(raw, uint) if rng_bits != nbits else raw
     one_bits = np.array(1.0, dtype).view(uint)
     float_bits = lax.bitwise_or(lax.shift_right_logical(raw, _const(rng_bits - nmant, uint, shape)),
@@ -116,9 +118,9 @@ def normal(key, shape=(), dtype=float):
     """Standard normal values: sqrt(2) * erfinv(u) for u uniform in (-1, 1), as JAX. Complex
     dtypes take real and imaginary parts from two split keys, each scaled by 1/sqrt(2).
     Bit-exact with JAX: the same XLA lowers erf_inv (chlo.erf_inv) for both."""
-    key, _ = check_key("normal", key)
+    key, _, impl = check_key("normal", key)
     dtype = _dtype_of_kind("normal", dtype, "inexact")
-    return _normal(key, canonical_shape("normal", shape), dtype, streams.layout())
+    return _normal(key, canonical_shape("normal", shape), dtype, impls.layout(impl))
 
 
 @partial(jit, static_argnums=(1, 2, 3))
@@ -126,7 +128,8 @@ def _normal(key, shape, dtype, layout):
     if not dtypes.is_complex(dtype):
         return _normal_real(key, shape, dtype, layout)
     real_dtype = np.dtype(np.float64 if dtype == np.complex128 else np.float32)
-    parts = _for_each_subkey(lambda k: _normal_real(k, shape, real_dtype, layout), key, 2)
+    parts = _for_each_subkey(lambda k: _normal_real(k, shape, real_dtype, layout), key, 2,
+                             layout)
     re, im = (index_in_dim(parts, i, keepdims=False) for i in (0, 1))
     return lax.div(lax.complex_(re, im), _const(np.sqrt(2), dtype, shape))
 
@@ -140,14 +143,14 @@ def _normal_real(key, shape, dtype, layout):
 def truncated_normal(key, lower, upper, shape=None, dtype=float):
     """Normal values truncated to the open interval (lower, upper): the inverse CDF of a uniform
     between erf(lower/sqrt2) and erf(upper/sqrt2), clamped just inside the bounds (JAX's)."""
-    key, _ = check_key("truncated_normal", key)
+    key, _, impl = check_key("truncated_normal", key)
     dtype = _dtype_of_kind("truncated_normal", dtype, "float")
     if shape is None:
         shape = broadcast_shapes(np.shape(lower), np.shape(upper))
     else:
         shape = canonical_shape("truncated_normal", shape)
         check_shape("truncated_normal", shape, np.shape(lower), np.shape(upper))
-    return _truncated_normal(key, lower, upper, shape, dtype, streams.layout())
+    return _truncated_normal(key, lower, upper, shape, dtype, impls.layout(impl))
 
 
 @partial(jit, static_argnums=(3, 4, 5))
@@ -167,7 +170,7 @@ def _truncated_normal(key, lower, upper, shape, dtype, layout):
 
 def bernoulli(key, p=np.float32(0.5), shape=None):  # noqa: B008  (JAX's default, immutable)
     """Booleans that are True with probability p: uniform(key, shape, p.dtype) < p."""
-    key, _ = check_key("bernoulli", key)
+    key, _, impl = check_key("bernoulli", key)
     p = asarray_value(p)
     dtype = core.get_aval(p).dtype
     if not dtypes.is_float(dtype):
@@ -177,7 +180,7 @@ def bernoulli(key, p=np.float32(0.5), shape=None):  # noqa: B008  (JAX's default
     else:
         shape = canonical_shape("bernoulli", shape)
         check_shape("bernoulli", shape, core.get_aval(p).shape)
-    return _bernoulli(key, p, shape, streams.layout())
+    return _bernoulli(key, p, shape, impls.layout(impl))
 
 
 @partial(jit, static_argnums=(2, 3))
@@ -187,9 +190,9 @@ def _bernoulli(key, p, shape, layout):
 
 def exponential(key, shape=(), dtype=float):
     """Exponential(1) values: -log1p(-u) for u uniform in [0, 1)."""
-    key, _ = check_key("exponential", key)
+    key, _, impl = check_key("exponential", key)
     dtype = _dtype_of_kind("exponential", dtype, "float")
-    return _exponential(key, canonical_shape("exponential", shape), dtype, streams.layout())
+    return _exponential(key, canonical_shape("exponential", shape), dtype, impls.layout(impl))
 
 
 @partial(jit, static_argnums=(1, 2, 3))
@@ -213,10 +216,10 @@ def gumbel(key, shape=(), dtype=None, mode=None):
     """Gumbel values -log(-log(u)). mode "low" (default, JAX's) draws u uniform in
     [tiny, 1); "high" combines two uniforms for a finer u near 1 (JAX's high-dynamic-range
     mode), so the largest float32 value rises from about 16 to about 32."""
-    key, _ = check_key("gumbel", key)
+    key, _, impl = check_key("gumbel", key)
     dtype = _dtype_of_kind("gumbel", float if dtype is None else dtype, "float")
     shape = canonical_shape("gumbel", shape)
-    return _gumbel(key, shape, dtype, gumbel_mode(mode), streams.layout())
+    return _gumbel(key, shape, dtype, gumbel_mode(mode), impls.layout(impl))
 
 
 @partial(jit, static_argnums=(1, 2, 3, 4))
@@ -238,13 +241,13 @@ def randint(key, shape, minval, maxval, dtype=int):
     """Integers uniform in [minval, maxval), by JAX's method: two words of random bits combined
     modulo the span (nearly unbiased). maxval above the dtype's range is honoured, so
     randint(key, s, 0, 256, uint8) reaches 255."""
-    key, _ = check_key("randint", key)
+    key, _, impl = check_key("randint", key)
     if not dtypes.is_integer(np.dtype(dtype)):  # JAX raises TypeError here, ValueError elsewhere
         raise TypeError(f"randint only accepts integer dtypes, got {np.dtype(dtype)}")
     dtype = dtypes.canonicalize(dtype)
     shape = canonical_shape("randint", shape)
     check_shape("randint", shape, np.shape(minval), np.shape(maxval))
-    return _randint(key, shape, minval, maxval, dtype, streams.layout())
+    return _randint(key, shape, minval, maxval, dtype, impls.layout(impl))
 
 
 def _as_integer_array(x):
@@ -275,7 +278,8 @@ def _randint(key, shape, minval, maxval, dtype, layout):
     maxval = broadcast_to(_convert_and_clip_integer(maxval, dtype), shape)
     nbits = np.iinfo(dtype).bits
     unsigned = streams.UINT_DTYPES[nbits]
-    words = _for_each_subkey(lambda k: streams.random_bits(k, nbits, shape), key, 2)
+    words = _for_each_subkey(lambda k: impls.random_bits(k, nbits, shape, layout), key, 2,
+                             layout)
     higher_bits, lower_bits = (index_in_dim(words, i, keepdims=False) for i in (0, 1))
 
     one = _const(1, unsigned, shape)
@@ -295,7 +299,7 @@ def _randint(key, shape, minval, maxval, dtype, layout):
 def categorical(key, logits, axis=-1, shape=None, replace=True, mode=None):
     """Indices drawn with probabilities softmax(logits, axis): the argmax of logits plus Gumbel
     noise (JAX's method). Without replacement, the top-k of one perturbation of the logits."""
-    key, _ = check_key("categorical", key)
+    key, _, impl = check_key("categorical", key)
     logits = asarray_value(logits)
     aval = core.get_aval(logits)
     if not dtypes.is_float(aval.dtype):  # the Gumbel noise takes the logits' dtype
@@ -317,7 +321,7 @@ def categorical(key, logits, axis=-1, shape=None, replace=True, mode=None):
             raise ValueError(f"Number of samples without replacement ({k}) cannot exceed number "
                              f"of categories ({aval.shape[axis]}).")
     return _categorical(key, logits, axis, shape, batch_shape, bool(replace), mode,
-                        streams.layout())
+                        impls.layout(impl))
 
 
 @partial(jit, static_argnums=(2, 3, 4, 5, 6, 7))

@@ -14,8 +14,8 @@ import numpy as np
 from spmd.numpy import _ufuncs as uf
 from spmd.numpy._core import asarray_value, is_array_like
 from spmd.numpy._indexing import take
-from spmd.random import streams
-from spmd.random.keys import check_key
+from spmd.random import impls
+from spmd.random.keys import PRNGKeyArray, check_key
 from spmd.random.samplers import _gumbel, _uniform, canonical_shape, gumbel_mode, randint
 from spmd.transforms import core, dtypes, lax
 from spmd.transforms.jit import jit
@@ -40,19 +40,19 @@ def _concrete_int(x, name: str) -> int:
 def permutation(key, x, axis=0, independent=False):
     """A random permutation of range(x) for an integer x, or of x's slices along `axis` (each
     1-d slice shuffled on its own with independent=True)."""
-    key, _ = check_key("permutation", key)
+    key, _, impl = check_key("permutation", key)
     if not is_array_like(x):
         raise TypeError(f"permutation: x must be an int or an array, got {type(x).__name__}")
     ndim = core.get_aval(x).ndim
     axis = _canonical_axis(axis, ndim or 1, "permutation")
     if not ndim:
         n = _concrete_int(x, "permutation")
-        return _shuffle(key, lax.iota(dtypes.default_int(), n), 0, streams.layout())
+        return _shuffle(key, lax.iota(dtypes.default_int(), n), 0, impls.layout(impl))
     x = asarray_value(x)
     if independent or ndim == 1:
-        return _shuffle(key, x, axis, streams.layout())
+        return _shuffle(key, x, axis, impls.layout(impl))
     n = core.get_aval(x).shape[axis]
-    order = _shuffle(key, lax.iota(dtypes.default_int(), n), 0, streams.layout())
+    order = _shuffle(key, lax.iota(dtypes.default_int(), n), 0, impls.layout(impl))
     return take(x, order, axis, unique_indices=True)
 
 
@@ -61,9 +61,9 @@ def _shuffle(key, x, axis, layout):
     size = core.get_aval(x).size
     rounds = int(np.ceil(3 * np.log(max(1, size)) / np.log(_UINT32_MAX)))
     for _ in range(rounds):
-        keys = streams.split(key, (2,))
+        keys = impls.split(key, (2,), layout)
         key, subkey = (index_in_dim(keys, i, keepdims=False) for i in (0, 1))
-        sort_keys = streams.random_bits(subkey, 32, core.get_aval(x).shape)
+        sort_keys = impls.random_bits(subkey, 32, core.get_aval(x).shape, layout)
         _, x = lax.sort_key_val(sort_keys, x, axis)
     return x
 
@@ -76,7 +76,8 @@ def choice(key, a, shape=(), replace=True, p=None, axis=0, mode=None):
     differently from JAX's when p's entries are not exact binary fractions; a draw landing within
     that rounding of a category boundary (probability ~1e-7 per draw in float32) can then differ.
     """
-    key, _ = check_key("choice", key)
+    key, _, impl = check_key("choice", key)
+    typed_key = PRNGKeyArray(key, impl)  # for the samplers below: the same implementation
     if not isinstance(shape, (tuple, list)):
         raise TypeError(f"shape argument of spmd.random.choice must be a sequence, got {shape!r}")
     shape = canonical_shape("choice", shape)
@@ -99,10 +100,10 @@ def choice(key, a, shape=(), replace=True, p=None, axis=0, mode=None):
                          f"(size {n_inputs}) when 'replace=False'")
     if p is None:
         if replace:
-            ind = randint(key, shape, 0, n_inputs)
+            ind = randint(typed_key, shape, 0, n_inputs)
         else:
             source = lax.iota(dtypes.default_int(), n_inputs) if aval.ndim == 0 else arr
-            perm = permutation(key, source, axis)
+            perm = permutation(typed_key, source, axis)
             return _reshape_draws(slice_in_dim(perm, 0, n_draws, axis=axis if aval.ndim else 0),
                                   aval, shape, axis)
     else:
@@ -114,7 +115,7 @@ def choice(key, a, shape=(), replace=True, p=None, axis=0, mode=None):
                              f"p has shape {core.get_aval(p).shape} and a.shape[axis] is "
                              f"{n_inputs}.")
         ind = _weighted_indices(key, p, shape, n_draws, bool(replace), gumbel_mode(mode),
-                                streams.layout())
+                                impls.layout(impl))
     result = ind if aval.ndim == 0 else take(arr, ind, axis)
     return _reshape_draws(result, aval, shape, axis)
 

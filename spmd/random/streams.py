@@ -1,4 +1,5 @@
-"""From a key to streams of bits: split, fold_in and random_bits, in JAX's two layouts.
+"""Threefry-2x32 keys (JAX's default PRNG) to streams of bits: split, fold_in and random_bits,
+in JAX's two layouts.
 
 Both hash counters with Threefry-2x32 under the key; they differ in which counters.
 - Partitionable (JAX's default since 0.5, `threefry_partitionable=True`): element i of an
@@ -19,9 +20,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from spmd.random.keys import UINT32, stack_last
+from spmd.random.seeds import UINT32, stack_last
 from spmd.random.threefry import threefry2x32
-from spmd.transforms import core, dtypes, lax
+from spmd.transforms import core, lax
 from spmd.transforms.config import config
 from spmd.transforms.lax.slicing import index_in_dim
 from spmd.transforms.remat import optimization_barrier
@@ -55,6 +56,12 @@ def _flat_index(shape, count: int):
     return lax.reshape(lax.iota(UINT32, count), tuple(shape))
 
 
+def flat_index(shape):
+    """Each element's flat (row-major) index, as uint32: the counters every PRNG hashes."""
+    shape = tuple(shape)
+    return _flat_index(shape, int(np.prod(shape, dtype=np.int64)))
+
+
 def _hash_counters(key, high, low):
     # A key computed in the program (split, fold_in) is a few words; without the barrier XLA
     # fuses its whole hash into every element's kernel, recomputing it per element.
@@ -85,7 +92,7 @@ def _original_bits(key, bit_width: int, shape):
     if bit_width == 64:
         high = _original_words(key, count, index)
         low = _original_words(key, count, lax.add(index, _u32(index, size)))
-        return _join_words(high, low)
+        return join_words(high, low)
     if bit_width == 32:
         return _original_words(key, count, index)
     per_word = 32 // bit_width
@@ -101,30 +108,20 @@ def _partitionable_bits(key, bit_width: int, shape):
     low = _flat_index(shape, size)
     first, second = _hash_counters(key, _u32(low, 0), low)
     if bit_width == 64:
-        return _join_words(first, second)
+        return join_words(first, second)
     mixed = lax.bitwise_xor(first, second)
     return mixed if bit_width == 32 else lax.convert_element_type(mixed, UINT_DTYPES[bit_width])
 
 
-def _join_words(high, low):
+def join_words(high, low):
     u64 = np.dtype(np.uint64)
     high, low = lax.convert_element_type(high, u64), lax.convert_element_type(low, u64)
     return lax.bitwise_or(lax.shift_left(high, lax.full(core.get_aval(high).shape, 32, u64)), low)
 
 
 # ---------------------------------------------------------------- the key operations
-def layout():
-    """The settings that decide which bits a key gives (and so what a sampler traces to): part
-    of every compiled sampler's signature."""
-    return (config.threefry_partitionable, config.enable_x64)
-
-
 def random_bits(key, bit_width: int, shape):
     """uint`bit_width` random values of `shape` from uint32[2] key data."""
-    if bit_width not in UINT_DTYPES:
-        raise TypeError(f"random bits come in widths 8, 16, 32 or 64, not {bit_width}")
-    if bit_width == 64 and dtypes.canonicalize(np.uint64) != np.uint64:
-        raise TypeError("64-bit random values need spmd.config.update('jax_enable_x64', True)")
     shape = tuple(shape)
     if config.threefry_partitionable:
         return _partitionable_bits(key, bit_width, shape)

@@ -1,5 +1,7 @@
 """scipy.special functions as jax.scipy.special has them: logsumexp, erf, erfc, erfinv, expit,
-logit, gammaln, digamma, xlogy, xlog1py, softmax, log_softmax."""
+logit, gammaln, digamma, xlogy, xlog1py, softmax, log_softmax, the normal distribution's ndtr,
+log_ndtr, ndtri, and the incomplete gamma and beta functions gammainc, gammaincc, betainc,
+betaln."""
 from __future__ import annotations
 
 import numpy as np
@@ -7,7 +9,10 @@ import numpy as np
 from spmd.missing_names import module_getattr as _module_getattr
 import spmd.numpy as jnp
 from spmd.numpy._core import promote_to_inexact
+from spmd.scipy._incomplete import betainc, betaln, gammainc, gammaincc  # noqa: F401
+from spmd.scipy._ndtr import erfc, log_ndtr, ndtr, ndtri  # noqa: F401
 from spmd.transforms import dtypes, lax
+from spmd.transforms.custom_derivatives import custom_jvp
 from spmd.transforms.stop_gradient import stop_gradient
 
 
@@ -26,11 +31,6 @@ gammaln = _unary("gammaln", lax.lgamma)
 digamma = _unary("digamma", lax.digamma)
 
 
-def erfc(x):
-    (x,) = promote_to_inexact("erfc", x)
-    return jnp.subtract(1, lax.erf(x))
-
-
 def logit(x):
     """log(x / (1 - x)), the inverse of expit."""
     (x,) = promote_to_inexact("logit", x)
@@ -38,19 +38,40 @@ def logit(x):
 
 
 def xlogy(x, y):
-    """x * log(y), taken as 0 where x == 0 (also in its derivatives)."""
+    """x * log(y), taken as 0 where x == 0. Its derivative in x is log(y) everywhere (as JAX's),
+    in y x / y, taken as 0 where x == 0."""
     x, y = promote_to_inexact("xlogy", x, y)
-    zero = jnp.equal(x, 0)
-    safe_y = jnp.where(zero, 1, y)
-    return jnp.where(zero, 0, jnp.multiply(x, jnp.log(safe_y)))
+    return _xlogy(x, y)
 
 
 def xlog1py(x, y):
-    """x * log1p(y), taken as 0 where x == 0."""
+    """x * log1p(y), taken as 0 where x == 0; derivatives as xlogy's."""
     x, y = promote_to_inexact("xlog1py", x, y)
-    zero = jnp.equal(x, 0)
-    safe_y = jnp.where(zero, 0, y)
-    return jnp.where(zero, 0, jnp.multiply(x, jnp.log1p(safe_y)))
+    return _xlog1py(x, y)
+
+
+def _x_times(log_fn, singular, safe_arg):
+    """x * log_fn(y), 0 where x == 0 (y replaced there by `safe_arg`, so nothing is nan), with
+    the derivative log_fn(y) in x and x * log_fn'(y) in y (0 at x == 0, even where y is the
+    `singular` point of log_fn)."""
+    @custom_jvp
+    def fn(x, y):
+        zero = jnp.equal(x, 0)
+        return jnp.where(zero, 0, jnp.multiply(x, log_fn(jnp.where(zero, safe_arg, y))))
+
+    @fn.defjvp
+    def fn_jvp(primals, tangents):
+        (x, y), (tx, ty) = primals, tangents
+        both = jnp.logical_and(jnp.equal(x, 0), jnp.equal(y, singular))
+        dy = jnp.multiply(x, _LOG_DERIVATIVE[log_fn](jnp.where(both, safe_arg, y)))
+        return fn(x, y), jnp.add(jnp.multiply(tx, log_fn(y)), jnp.multiply(ty, dy))
+    return fn
+
+
+_LOG_DERIVATIVE = {jnp.log: lambda y: jnp.divide(1, y),
+               jnp.log1p: lambda y: jnp.divide(1, jnp.add(1, y))}
+_xlogy = _x_times(jnp.log, 0, 1)
+_xlog1py = _x_times(jnp.log1p, -1, 0)
 
 
 def logsumexp(a, axis=None, b=None, keepdims=False, return_sign=False, where=None):

@@ -136,6 +136,11 @@ def same_move(name, *args, **kw):
     return same(name, *args, **{"dtypes": ("float32", "bool"), "wide": False, **kw})
 
 
+def _inexact(*arrays):
+    """JAX's convolve/correlate compute in the default float when given integers."""
+    return [a if np.issubdtype(a.dtype, np.inexact) else a.astype(np.float32) for a in arrays]
+
+
 def _np_einsum(spec):
     return lambda *a: np.einsum(spec, *a)
 
@@ -249,6 +254,12 @@ CASES = [
     same("tensordot", X(S3), X((3, 4, 2)), dtypes=NUM),
     same("tensordot", X(S3), X((4, 2, 3)), kwargs=dict(axes=([1, 2], [2, 0])), dtypes=NUM),
     same("kron", X((2, 3)), X((2, 2)), dtypes=NUM),
+    # convolve/correlate: each mode, the shorter operand first and second, an even kernel
+    *[c(f"{name}[{mode}]", lambda a, v, n=name, m=mode: getattr(jnp, n)(a, v, m),
+        lambda a, v, n=name, m=mode: getattr(np, n)(*_inexact(a, v), m), X(x), X(y),
+        dtypes=NUM if x == (5,) else F)
+      for name in ("convolve", "correlate") for mode in ("full", "same", "valid")
+      for x, y in [((5,), (3,)), ((3,), (6,))]],
     _ein("ij,jk->ik", S2, (4, 2)),
     _ein("bij,bkj->bik", S3, (2, 5, 4)),
     _ein("ij,jk", S2, (4, 2)),

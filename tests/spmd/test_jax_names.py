@@ -19,13 +19,16 @@ SPMD_ONLY = {
     "jax.numpy": {"fix": "NumPy's name (JAX 0.10.2 dropped it)",
                   "row_stack": "NumPy's name (JAX 0.10.2 dropped it)"},
     "jax.random": {"PRNGKeyArray": "JAX's type of keys before 0.4.24",
-                   "KEY_DTYPE": "the dtype of spmd's typed keys"},
+                   "KEY_DTYPE": "the dtype of spmd's typed keys",
+                   "PRNGImpl": "JAX has it as jax.extend.random.PRNGImpl",
+                   "default_prng_impl": "JAX has it as jax.default_prng_impl"},
     "jax.tree_util": {"LEAF": "spmd's leaf marker", "flatten_up_to": "spmd's helper",
                       "treedef_is_strict_leaf": "JAX's name before 0.4.30"},
     "jax.dtypes": {"canonicalize": "spmd's short name of canonicalize_dtype",
                    "is_weakly_typed": "JAX's name before 0.4.14"},
     "jax.scipy.special": {"promote_to_inexact": "an import the module should rename private",
-                          "stop_gradient": "an import the module should rename private"},
+                          "stop_gradient": "an import the module should rename private",
+                          "custom_jvp": "an import the module should rename private"},
 }
 
 
@@ -38,8 +41,11 @@ def spmd_module(jax_module):
 
 
 def exported(module) -> set:
-    """The public names of a module: its attributes, less the submodules Python sets on their
-    package (implementation files) unless JAX has a module of that name too."""
+    """The public names of a module: its `__all__` where it declares one, else its attributes
+    less the submodules Python sets on their package (implementation files) unless JAX has a
+    module of that name too."""
+    if hasattr(module, "__all__"):
+        return set(module.__all__)
     names = set()
     for name, value in vars(module).items():
         if name.startswith("_") or isinstance(value, __future__._Feature):

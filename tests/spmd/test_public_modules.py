@@ -8,8 +8,12 @@ import pytest
 
 import spmd
 
-PUBLIC = ["spmd.tree_util", "spmd.numpy", "spmd.lax", "spmd.random", "spmd.nn", "spmd.scipy",
-          "spmd.scipy.special", "spmd.dtypes", "spmd.distributed"]
+DISTRIBUTIONS = ["bernoulli", "beta", "cauchy", "gamma", "laplace", "logistic",
+                 "multivariate_normal", "norm", "poisson", "t", "uniform"]
+PUBLIC = ["spmd.tree_util", "spmd.numpy", "spmd.lax", "spmd.random", "spmd.nn",
+          "spmd.nn.initializers", "spmd.scipy", "spmd.scipy.special", "spmd.scipy.stats",
+          "spmd.dtypes", "spmd.distributed", "spmd.test_util", "spmd.tree", "spmd.debug"
+          ] + [f"spmd.scipy.stats.{d}" for d in DISTRIBUTIONS]
 
 
 @pytest.mark.parametrize("name", PUBLIC)

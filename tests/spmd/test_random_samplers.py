@@ -8,7 +8,7 @@ import pytest
 import spmd
 from oracles import check_grads, check_mapped
 from spmd import random
-from spmd.random import streams
+from spmd.random import impls
 from spmd.transforms import lax
 from spmd.transforms.core import ConcretizationError
 
@@ -134,7 +134,8 @@ ERRORS = [
     (lambda: random.categorical(KEY, np.arange(3)), ValueError,
      "logits must have a float dtype, got int32"),
     (lambda: random.bits(KEY, (65536, 65537)), NotImplementedError, "at most 4294967295"),
-    (lambda: streams.random_bits(KEY, 64, (3,)), TypeError, "64-bit random values need"),
+    (lambda: impls.random_bits(KEY, 64, (3,), impls.layout(impls.resolve())), TypeError,
+     "64-bit random values need"),
 ]
 
 

@@ -20,6 +20,7 @@ import pytest
 import scipy.special
 
 from spmd.transforms import dtypes, lax
+from tests.transforms import conv_reference
 
 SHAPE = (2, 3)  # elementwise operands: one shape, so every table row reuses its programs
 
@@ -235,6 +236,17 @@ def np_dot_general(dims, spec):
     return lambda x, y: np.einsum(spec, x, y)
 
 
+def _lowest(x):
+    """max's identity in x's dtype: the init value of a max window."""
+    d = np.dtype(x.dtype)
+    return -np.inf if dtypes.is_inexact(d) else (False if d == np.bool_ else np.iinfo(d).min)
+
+
+def _highest(x):
+    d = np.dtype(x.dtype)
+    return np.inf if dtypes.is_inexact(d) else np.iinfo(d).max
+
+
 # ---------------------------------------------------------------- the table
 _sp = scipy.special
 CASES = [
@@ -388,6 +400,57 @@ CASES = [
            y=Operand((2, 5, 4)), linear=((0,), (1,))),
     binary("dot_general_outer", lambda x, y: lax.dot_general(x, y, (((), ()), ((), ()))),
            np.multiply.outer, F, x=Operand((2,)), y=Operand((3,)), linear=((0,), (1,))),
+    # ---- convolutions: the four batching layouts of conv_general_dilated (plain, feature
+    # groups, batch groups) and every padding form, against the definition (conv_reference.py)
+    binary("conv_2d", lambda x, w: lax.conv_general_dilated(x, w, (2, 1), "SAME", (1, 2), (2, 1)),
+           lambda x, w: conv_reference.conv(x, w, (2, 1), ((1, 1), (0, 1)), (1, 2), (2, 1)),
+           F + I + C + LOW, x=Operand((2, 3, 5, 4), -1, 1, ints=(-3, 4)),
+           y=Operand((4, 3, 2, 2), -1, 1, ints=(-3, 4)), linear=((0,), (1,))),
+    binary("conv_1d_batch_groups",
+           lambda x, w: lax.conv_general_dilated(x, w, (2,), "VALID", rhs_dilation=(2,),
+                                                 dimension_numbers=("NWC", "WIO", "NCW"),
+                                                 batch_group_count=2),
+           lambda x, w: conv_reference.conv(x, w, (2,), ((0, 0),), None, (2,),
+                                            ((0, 2, 1), (2, 1, 0), (0, 1, 2)),
+                                            batch_group_count=2),
+           F, x=Operand((4, 5, 3)), y=Operand((2, 3, 6)), linear=((0,), (1,))),
+    binary("conv_2d_feature_groups",
+           lambda x, w: lax.conv_general_dilated(x, w, (1, 2), ((1, -1), (2, 0)),
+                                                 dimension_numbers=("NHWC", "HWIO", "NHWC"),
+                                                 feature_group_count=2),
+           lambda x, w: conv_reference.conv(x, w, (1, 2), ((1, -1), (2, 0)),
+                                            specs=((0, 3, 1, 2), (3, 2, 0, 1), (0, 3, 1, 2)),
+                                            feature_group_count=2),
+           F, x=Operand((2, 5, 4, 4)), y=Operand((3, 2, 2, 6)), linear=((0,), (1,))),
+    binary("conv_3d", lambda x, w: lax.conv_general_dilated(
+        x, w, (1, 1, 2), "VALID", dimension_numbers=lax.ConvDimensionNumbers(
+            (0, 1, 2, 3, 4), (0, 1, 2, 3, 4), (0, 4, 1, 2, 3))),
+           lambda x, w: conv_reference.conv(x, w, (1, 1, 2), ((0, 0),) * 3,
+                                            specs=((0, 1, 2, 3, 4), (0, 1, 2, 3, 4),
+                                                   (0, 4, 1, 2, 3))),
+           F, x=Operand((1, 2, 3, 4, 3)), y=Operand((2, 2, 2, 2, 1)), linear=((0,), (1,))),
+    # ---- window reductions (pooling)
+    Case("reduce_window_max", lambda x: lax.reduce_window(x, _lowest(x), lax.max, (2, 3), (1, 2),
+                                                          "SAME"),
+         lambda x: conv_reference.reduce_window(x, _lowest(x), np.maximum, (2, 3), (1, 2),
+                                                ((0, 1), (1, 1))),
+         (Operand((4, 5)),), ALL + LOW),
+    Case("reduce_window_min", lambda x: lax.reduce_window(x, _highest(x), lax.min, (1, 2, 2),
+                                                          (1, 1, 2), ((0, 0), (1, 0), (0, 1))),
+         lambda x: conv_reference.reduce_window(x, _highest(x), np.minimum, (1, 2, 2), (1, 1, 2),
+                                                ((0, 0), (1, 0), (0, 1))),
+         (Operand((2, 3, 4)),), NUM),
+    Case("reduce_window_sum_dilated",
+         lambda x: lax.reduce_window(x, 0, lax.add, (2, 3), (1, 2), ((0, 1), (1, 2)), (1, 2),
+                                     (2, 1)),
+         lambda x: conv_reference.reduce_window(x, 0, np.add, (2, 3), (1, 2), ((0, 1), (1, 2)),
+                                                (1, 2), (2, 1)),
+         (Operand((3, 7)),), NUM + C + LOW, linear=((0,),)),
+    Case("reduce_window_product", lambda x: lax.reduce_window(x, 1, lax.mul, (2, 2), (1, 1),
+                                                              "VALID"),
+         lambda x: conv_reference.reduce_window(x, 1, np.multiply, (2, 2), (1, 1),
+                                                ((0, 0), (0, 0))),
+         (Operand((3, 4), ints=(-2, 3)),), NUM, grad_order=0),
     # ---- slicing
     Case("slice", lambda x: lax.slice(x, (1, 0), (4, 5), (2, 2)), lambda x: x[1:4:2, 0:5:2],
          (Operand((4, 5)),), ALL + C + LOW, linear=((0,),)),

@@ -80,17 +80,21 @@ MISUSES = [
      r"arguments passed to the function, but got len\(in_axes\)=1, len\(args\)=2",
      {"vmap": lambda: spmd.vmap(two, in_axes=(0,))(X, X),
       "pmap": lambda: spmd.pmap(two, in_axes=(0,))(X, X)}),
+    # (pmap's in_axes paths start with JAX's extra [0]: tests/spmd/test_pmap_errors_jax.py)
     ("in_axes not a prefix", ValueError,
      r"{t} in_axes specification must be a tree prefix of the corresponding value; pytree "
-     r"structure error at key path {t} in_axes\[0\]\[0\]: the prefix has a tuple of length 2 "
-     r"there, but the value has one of length 3\. Make {t} in_axes a tree prefix of the tuple "
-     r"of positional arguments \(keyword arguments are always mapped along axis 0\)\.",
-     {"vmap": lambda: spmd.vmap(first, in_axes=(((0, 0),), None))(((X, X, X),), X),
-      "pmap": lambda: spmd.pmap(first, in_axes=(((0, 0),), None))(((X, X, X),), X)}),
+     r"structure error: different lengths of tuple at key path\n    {t} in_axes\[0\]\[0\]\n"
+     r"At that key path, the prefix pytree {t} in_axes has a subtree of type tuple of length 2, "
+     r"but the full pytree has a subtree of the same type but of length 3\. Make {t} in_axes a "
+     r"tree prefix of the tuple of positional arguments \(keyword arguments are always mapped "
+     r"along axis 0\)\.",
+     {"vmap": lambda: spmd.vmap(first, in_axes=(((0, 0),), None))(((X, X, X),), X)}),
     ("out_axes not a prefix", ValueError,
      r"{t} out_axes specification must be a tree prefix of the corresponding value; pytree "
-     r"structure error at key path {t} out_axes\['b'\]: the prefix has a list there, but the "
-     r"value has a leaf\. Make {t} out_axes a tree prefix of the function's output\.",
+     r"structure error: different types at key path\n    {t} out_axes\['b'\]\nAt that key "
+     r"path, the prefix pytree {t} out_axes has a subtree of type <class 'list'>, but at the "
+     r"same key path the full pytree has a leaf \(PyTreeDef\(\*\)\)\. Make {t} out_axes a "
+     r"tree prefix of the function's output\.",
      {"vmap": lambda: spmd.vmap(lambda x: {"a": x, "b": x}, out_axes={"a": 0, "b": [0]})(X),
       "pmap": lambda: spmd.pmap(lambda x: {"a": x, "b": x}, out_axes={"a": 0, "b": [0]})(X)}),
     ("axis past the rank", ValueError,

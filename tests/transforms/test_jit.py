@@ -81,7 +81,7 @@ def test_lowered_text_is_one_fused_program():
     assert text.count("func.func") == 1
     assert "stablehlo.multiply" in text and "stablehlo.reduce" in text
     backend.verify(text)
-    hlo = f.lower(x, x, x).compile().executable().exe.hlo_text()
+    hlo = f.lower(x, x, x).compile().as_text()
     assert "fusion" in hlo  # XLA fused the elementwise ops into the reduction
 
 
@@ -100,7 +100,7 @@ def test_donated_argument_is_consumed():
     y = f(x)
     assert_close(y, np.full(4, 2, np.float32))
     assert x.is_deleted()
-    with pytest.raises(RuntimeError, match="donated"):
+    with pytest.raises(RuntimeError, match="Array has been deleted with shape=f32"):
         np.asarray(x)
 
 
@@ -153,9 +153,7 @@ def test_keywords():
 @pytest.mark.parametrize("keyword,value,why", [
     ("in_shardings", None, "spmd has no meshes or shardings"),
     ("out_shardings", None, "spmd has no meshes or shardings"),
-    ("device", "cpu:0", "jit runs on the default device"),
     ("abstracted_axes", ("n",), "spmd traces with static shapes only"),
-    ("compiler_options", {"xla_cpu_enable_fast_math": True}, "spmd passes no XLA compiler options"),
 ])
 def test_keywords_that_need_what_spmd_lacks(keyword, value, why):
     with pytest.raises(NotImplementedError, match=rf"jit\({keyword}=\.\.\.\) is not supported: "
@@ -270,6 +268,23 @@ def test_repeat_call_with_a_pmap_result():
     assert_close(f(spread), host * 2 + 1)
 
 
+def test_repeat_calls_with_closed_over_constants():
+    """The fast path passes a program's constants before the arguments, for one argument (looked
+    up by its aval alone) and for several."""
+    rng = np.random.default_rng(3)
+    c = rng.standard_normal(3).astype(np.float32)
+    const = jnp.asarray(c)
+    one = spmd.jit(lambda a: a * const)
+    two = spmd.jit(lambda a, b: a * const - b)
+    x = rng.standard_normal(3).astype(np.float32)
+    y = rng.standard_normal(3).astype(np.float32)
+    for _ in range(3):  # the first call traces, the others take the fast path
+        assert_close(one(jnp.asarray(x)), x * c)
+        assert_close(two(jnp.asarray(x), jnp.asarray(y)), x * c - y)
+    # a one-argument call with other avals is its own signature, not the cached one
+    assert_close(one(jnp.asarray(x[:1])), x[:1] * c)
+
+
 def test_clear_caches_retraces_and_recompiles():
     f, calls = counting(lambda x: x * 3)
     jf = spmd.jit(f)
@@ -280,3 +295,20 @@ def test_clear_caches_retraces_and_recompiles():
     assert not backend._compile_cache and not backend._loaded_cache
     assert_close(jf(x), np.full(2, 3.0, np.float32))
     assert len(calls) == 2
+
+
+def test_float0_through_jit():
+    """Gradients of integer inputs (float0, as JAX) come out of a jitted gradient as host zeros
+    of float0, on the first call and on repeat calls, and float0 arguments are taken."""
+    f = lambda x, n: jnp.sum(x * n)  # noqa: E731
+    g = spmd.grad(f, argnums=(0, 1), allow_int=True)
+    x, n = jnp.asarray(np.ones(3, np.float32)), jnp.asarray(np.arange(3, dtype=np.int32))
+    eager = g(x, n)
+    for _ in range(2):
+        dx, dn = spmd.jit(g)(x, n)
+        assert_close(dx, np.asarray(eager[0]))
+        assert dn.dtype == spmd.dtypes.float0 and dn.shape == (3,)
+    passthrough = spmd.jit(lambda t, v: (t, v * 2))
+    t, v = passthrough(np.zeros((2, 1), spmd.dtypes.float0), x)
+    assert t.dtype == spmd.dtypes.float0 and t.shape == (2, 1)
+    assert_close(v, 2 * np.ones(3, np.float32))

@@ -1,6 +1,8 @@
 """lax.Precision and `precision=`: JAX's accepted spellings, XLA's precision_config in the
 compiled program, the default_matmul_precision context, and unchanged values (the CPU computes
 float32 products in float32 at every precision)."""
+import re
+
 import numpy as np
 import pytest
 
@@ -14,6 +16,16 @@ B = np.arange(12, dtype=np.float32).reshape(3, 4) / 5
 
 def program(fun, *args):
     return spmd.jit(fun).lower(*args).as_text()
+
+
+def precisions(text):
+    """The dot_general's (lhs, rhs) precisions in a module's text, generic or pretty-printed
+    (`precision_config = [#stablehlo<precision HIGH>, ...]` or `precision = [HIGH, ...]`);
+    None where it has none."""
+    found = re.findall(r"precision(?:_config)? = \[([^\]]*)\]", text)
+    if not found:
+        return None
+    return tuple(p.replace("#stablehlo<precision", "").strip(" >") for p in found[0].split(","))
 
 
 @pytest.mark.parametrize("spelling, member", [
@@ -40,12 +52,7 @@ def test_precision_reaches_the_compiled_program_and_keeps_the_value(fun):
     for precision, config in [(None, None), ("highest", ("HIGHEST", "HIGHEST")),
                               (("high", lax.Precision.DEFAULT), ("HIGH", "DEFAULT"))]:
         text = program(lambda a, b, p=precision: fun(a, b, p), A, B)
-        if config is None:
-            assert "precision_config" not in text
-        else:
-            lhs, rhs = config
-            assert (f"precision_config = [#stablehlo<precision {lhs}>, "
-                    f"#stablehlo<precision {rhs}>]") in text
+        assert precisions(text) == config
         out = spmd.jit(lambda a, b, p=precision: fun(a, b, p))(A, B)
         np.testing.assert_allclose(np.asarray(out), expected, rtol=1e-6)
 
@@ -66,17 +73,17 @@ def test_precision_follows_grad_and_vmap_with_operands_swapped_in_the_transpose(
 
 def test_default_matmul_precision_applies_inside_the_block_only():
     matmul = spmd.jit(lambda a, b: a @ b)
-    assert "precision_config" not in matmul.lower(A, B).as_text()
+    assert precisions(matmul.lower(A, B).as_text()) is None
     matmul(A, B)  # a traced program now cached: the block must not reuse it
     with spmd.default_matmul_precision("tensorfloat32"):
         assert spmd.config.default_matmul_precision == "tensorfloat32"
-        assert ("precision_config = [#stablehlo<precision HIGH>, #stablehlo<precision HIGH>]"
-                in matmul.lower(A, B).as_text())
+        assert precisions(matmul.lower(A, B).as_text()) == ("HIGH", "HIGH")
         assert "precision=(Precision.HIGH, Precision.HIGH)" in str(
             spmd.make_jaxpr(lambda a, b: a @ b)(A, B))
-        assert "HIGHEST" in program(lambda a, b: lax.dot(a, b, precision="highest"), A, B)
+        assert precisions(program(lambda a, b: lax.dot(a, b, precision="highest"), A, B)) == (
+            "HIGHEST", "HIGHEST")
     assert spmd.config.default_matmul_precision is None
-    assert "precision_config" not in matmul.lower(A, B).as_text()
+    assert precisions(matmul.lower(A, B).as_text()) is None
 
 
 def test_bad_precisions_say_what_is_accepted():

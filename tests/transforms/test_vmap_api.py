@@ -183,13 +183,17 @@ def test_error_bad_in_axes_specifications():
                                         r"entries corresponding to the positional arguments"):
         spmd.vmap(affine, in_axes={"x": 0})
     with pytest.raises(ValueError, match=r"vmap in_axes specification must be a tree prefix of "
-                                         r"the corresponding value; pytree structure error at "
-                                         r"key path vmap in_axes\[0\]: the prefix has a dict "
-                                         r"with keys \['b'\] there, but the value has one with "
-                                         r"keys \['a'\]"):
+                                         r"the corresponding value; pytree structure error: "
+                                         r"different pytree metadata at key path\n    vmap "
+                                         r"in_axes\[0\]\nAt that key path, the prefix pytree vmap "
+                                         r"in_axes has a subtree of type dict with keys \['b'\], "
+                                         r"but at the same key path the full pytree has a subtree "
+                                         r"of the same type but with keys \['a'\]"):
         spmd.vmap(lambda p: p["a"], in_axes=({"b": 0},))({"a": M})
-    with pytest.raises(ValueError, match=r"key path vmap out_axes\[1\]: the prefix has a tuple "
-                                         r"there, but the value has a leaf"):
+    with pytest.raises(ValueError, match=r"key path\n    vmap out_axes\[1\]\nAt that key path, "
+                                         r"the prefix pytree vmap out_axes has a subtree of type "
+                                         r"<class 'tuple'>, but at the same key path the full "
+                                         r"pytree has a leaf"):
         spmd.vmap(lambda x: (x, x), out_axes=(0, (0, 0)))(M)
     with pytest.raises(ValueError, match="vmap must have at least one non-None value in in_axes"):
         spmd.vmap(jnp.sin, in_axes=None)(M)

@@ -28,3 +28,16 @@ from spmd.transforms.lax.gather_scatter import (GatherDimensionNumbers,  # noqa:
 from spmd.transforms.lax.bitcast import bitcast_convert_type  # noqa: F401
 from spmd.transforms.lax.control_flow import (cond, fori_loop, map, scan, switch,  # noqa: F401,A004
                                               while_loop)
+from spmd.transforms.lax.rng_bit_generator import (RandomAlgorithm,  # noqa: F401
+                                                   rng_bit_generator)
+from spmd.transforms.lax.convolution import (ConvDimensionNumbers, conv,  # noqa: F401
+                                             conv_general_dilated_p,
+                                             conv_dimension_numbers, conv_general_dilated,
+                                             conv_general_permutations, conv_general_shape_tuple,
+                                             conv_shape_tuple, conv_transpose,
+                                             conv_transpose_shape_tuple, conv_with_general_padding,
+                                             padtype_to_pads)
+from spmd.transforms.lax.windowed import (reduce_window, reduce_window_max_p,  # noqa: F401
+                                          reduce_window_min_p, reduce_window_p,
+                                          reduce_window_shape_tuple, reduce_window_sum_p,
+                                          select_and_gather_add_p, select_and_scatter_add_p)

@@ -12,6 +12,7 @@ from spmd.transforms.jvp import (Zero, defjvp, defjvp_with_output, defjvp_zero, 
                                  instantiate, jvp_rules, linear_primitives)
 from spmd.transforms.lax.structural import broadcast_in_dim
 from spmd.transforms.lowering import lowering_rules
+from spmd.transforms.stop_gradient import stop_gradient
 from spmd.transforms.trace_primitives import add_any_p
 from spmd.transforms.transpose import deftranspose_linear, is_undefined, transpose_rules
 
@@ -202,9 +203,19 @@ abs_p = Primitive("abs")
 abs_p.def_abstract_eval(_abs_aval)
 lowering_rules[abs_p] = _hlo_lowering("stablehlo.abs")
 defvectorized(abs_p)
-defjvp_with_output(abs_p, lambda t, out, x: mul(t, sign(x)) if not dtypes.is_complex(
-    core.get_aval(x).dtype) else real(mul(conj(x), div(t, convert_element_type(
-        out, core.get_aval(x).dtype)))))
+
+
+def _abs_jvp(t, out, x):
+    # JAX's conventions at the kink: d|x|/dx = 1 at real 0 (x >= 0 takes +t); at complex 0 the
+    # tangent is 0, |x| replaced by 1 there so that conj(x) / |x| is 0, not nan
+    if not dtypes.is_complex(core.get_aval(x).dtype):
+        return select(ge(x, _full_like(x, 0)), t, neg(t))
+    out_c = convert_element_type(out, core.get_aval(x).dtype)
+    safe = select(eq(out_c, _full_like(out_c, 0)), _full_like(out_c, 1), out_c)
+    return real(mul(t, div(conj(x), safe)))
+
+
+defjvp_with_output(abs_p, _abs_jvp)
 _abs = _bind(abs_p)
 
 # complex parts
@@ -297,8 +308,10 @@ def _mul_transpose(ct, x, y):
 
 transpose_rules[mul_p] = _mul_transpose
 linear_primitives.add(mul_p)  # in each operand, the other one known
+# -t x / y**2 with y**2 as integer_pow, not y*y: nested derivatives of y*y square the
+# denominator at every order (y**64 at the sixth, inf in float32 at y = 4)
 defjvp(div_p, lambda t, x, y: div(t, y),
-       lambda t, x, y: neg(mul(t, div(x, mul(y, y)))))
+       lambda t, x, y: mul(mul(neg(t), x), integer_pow(y, -2)))
 deftranspose_linear(div_p, lambda ct, x, y: div(ct, y))
 linear_primitives.add(div_p)  # in the numerator
 defjvp(rem_p, lambda t, x, y: t,
@@ -463,7 +476,16 @@ def clamp(lo, x, hi):
             return broadcast_in_dim(b, shape, ())
         raise TypeError(f"clamp requires {name}.shape == operand.shape or {name}.shape == (), "
                         f"got {name}.shape={b_shape} and operand.shape={shape}")
-    return min(max(x, bound(lo, "min")), bound(hi, "max"))
+    lo, hi = bound(lo, "min"), bound(hi, "max")
+    out = min(max(x, lo), hi)
+    if not dtypes.is_inexact(core.get_aval(out).dtype):
+        return out
+    # JAX's derivative (not max's and min's, which split ties): the operand's tangent strictly
+    # inside (lo, hi), a bound's where the operand is beyond it, none at a tie. Each select
+    # picks a value equal to `out`, so the value is min(max(x, lo), hi) exactly.
+    inside = and_p.bind(lt(lo, x), lt(x, hi))
+    at_lo = and_p.bind(gt(lo, x), eq(out, lo))
+    return select(inside, x, select(lt(hi, x), hi, select(at_lo, lo, stop_gradient(out))))
 
 
 # ---------------------------------------------------------------- integer_pow

@@ -226,6 +226,14 @@ def check_errors():
                                    r"mpirun or mpiexec \(spmd-run --mpi\)",
                      spmd.pmap(lambda x: lax.psum(x, "i"), "i"), np.ones((L, 3), np.float32))
         spmd.config.update("cross_process_collectives", "auto")
+    # a pmap inside jit (or control flow) or inside another pmap would need the other
+    # processes' devices from one compiled program: refused before anything runs
+    expect_error(NotImplementedError, r"pmap \(<lambda>\) inside jit, cond, fori_loop or scan "
+                                      r"in a job of several processes is not supported",
+                 spmd.jit(spmd.pmap(lambda x: x * 2, "i")), np.ones((L, 3), np.float32))
+    expect_error(NotImplementedError, r"nested pmap \(<lambda> inside another pmapped function\) "
+                                      r"in a job of several processes is not supported",
+                 spmd.pmap(lambda x: spmd.pmap(lambda y: y)(x), "i"), np.ones((L, 1), np.float32))
     # still in step: the next cross-process pmap runs
     total = spmd.pmap(lambda x: lax.psum(x, "i"), "i")(np.ones((L, 3), np.float32))
     assert_close(total, np.full((L, 3), N, np.float32))

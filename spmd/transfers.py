@@ -1,0 +1,61 @@
+"""Moving values between the host and the devices, as JAX names it: `device_put` (onto a
+device), `device_get` (back to NumPy) and `block_until_ready` (wait for pending work), each
+over a pytree of values."""
+from __future__ import annotations
+
+import numpy as np
+
+from spmd.transforms import backend as _backend
+from spmd.transforms import core, placement, tree_util
+from spmd.transforms.array import Array, make_array
+
+
+def device_put(x, device=None, *, src=None, donate: bool = False, may_alias=None):
+    """`x` (a pytree of arrays and scalars) as Arrays on `device` (a Device of
+    spmd.local_devices(); None: the default device, or where an Array already is). An Array
+    already there is returned as it is unless `may_alias=False`; `donate=True` uses up an
+    Array that was copied. Under a transform the values pass through unchanged."""
+    placement.check_device(device, "device_put")
+    if donate and may_alias is False:
+        raise ValueError("device_put: donate=True and may_alias=False cannot be combined "
+                         "(a donated input is always reused when it can be)")
+    return tree_util.tree_map(lambda v: _put(v, device, donate, may_alias), x)
+
+
+def _put(x, device, donate: bool, may_alias):
+    if isinstance(x, core.Tracer):
+        return x
+    if type(x) is not Array:
+        return make_array(x, device=device)
+    if may_alias is not False and (device is None or device == _single_device(x)):
+        return x
+    moved = Array(_backend.device_put(np.asarray(x), x.aval, device), x.aval)
+    if donate:
+        x.delete()
+    return moved
+
+
+def _single_device(x: Array):
+    return None if x.is_multi_device else _backend.single_device_of(x._buf)
+
+
+def device_get(x):
+    """`x` (a pytree) with every Array brought to the host as a NumPy array; other leaves
+    as they are (anything with `__array__` converted)."""
+    return tree_util.tree_map(_get, x)
+
+
+def _get(x):
+    if isinstance(x, core.Tracer):
+        return x
+    to_array = getattr(x, "__array__", None)
+    return x if to_array is None else to_array()
+
+
+def block_until_ready(x):
+    """Wait until every Array in the pytree `x` is computed; returns `x`."""
+    for leaf in tree_util.tree_leaves(x):
+        wait = getattr(leaf, "block_until_ready", None)
+        if wait is not None:
+            wait()
+    return x
