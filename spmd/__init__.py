@@ -1,6 +1,7 @@
 """spmd: a distributed SPMD runtime centred on pmap, in the model of JAX.
 
 `import spmd as jax; import spmd.numpy as jnp` ports the core of a JAX program."""
+from spmd.missing_names import module_getattr as _module_getattr
 from spmd.transforms.api import (grad, jvp, linearize, make_jaxpr, value_and_grad, vjp,  # noqa: F401
                                  vmap)
 from spmd.transforms.array import Array  # noqa: F401
@@ -17,6 +18,7 @@ from spmd.transforms.custom_derivatives import custom_jvp, custom_vjp  # noqa: F
 from spmd.transfers import block_until_ready, device_get, device_put  # noqa: F401
 from spmd.transforms.jacobians import hessian, jacfwd, jacobian, jacrev  # noqa: F401
 from spmd.transforms.remat import checkpoint_policies, remat  # noqa: F401
+from spmd.transforms.lax.dot import default_matmul_precision  # noqa: F401
 
 import spmd.transforms as _transforms  # noqa: F401  (declares primitives, installs the executor)
 from spmd import numpy  # noqa: F401  (installs the array operators)
@@ -36,3 +38,6 @@ from spmd.transforms.partition_spec import P  # noqa: F401
 checkpoint = remat  # jax.checkpoint; saving training state is spmd.checkpoints
 
 __version__ = "0.1.0"
+
+
+__getattr__ = _module_getattr("spmd", "jax")

@@ -225,6 +225,11 @@ class Array:
     def __str__(self):
         return str(self._value())
 
+    def __format__(self, format_spec):
+        # a 0-d array formats as its scalar (f"{loss:.3f}"); NumPy's arrays take no spec
+        value = self._value()
+        return format(value[()] if value.ndim == 0 else value, format_spec)
+
     def __reduce__(self):  # pickling (checkpoints, Ray) goes through NumPy
         return (_rebuild, (np.asarray(self), self.weak_type))
 

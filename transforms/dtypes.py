@@ -64,19 +64,36 @@ def is_unsigned(dtype) -> bool:
     return np.issubdtype(dtype, np.unsignedinteger)
 
 
+# ml_dtypes' types, which NumPy files under np.void, and the kind JAX places each under
+_ML_KINDS = {np.dtype(getattr(ml_dtypes, name)): kind for names, kind in [
+    (("bfloat16", "float4_e2m1fn", "float6_e2m3fn", "float6_e3m2fn", "float8_e3m4", "float8_e4m3",
+      "float8_e4m3b11fnuz", "float8_e4m3fn", "float8_e4m3fnuz", "float8_e5m2", "float8_e5m2fnuz",
+      "float8_e8m0fnu"), np.floating),
+    (("int1", "int2", "int4"), np.signedinteger),
+    (("uint1", "uint2", "uint4"), np.unsignedinteger)] for name in names}
+
+
+def _ml_kind(dtype):
+    try:
+        return _ML_KINDS.get(np.dtype(dtype))
+    except TypeError:  # an abstract category (np.floating...), not a dtype
+        return None
+
+
 def issubdtype(dtype, category) -> bool:
-    """np.issubdtype that also places bfloat16 (an ml_dtypes type NumPy files under np.void)
-    among the floating types, as JAX does."""
-    if np.dtype(dtype) != bfloat16:
+    """np.issubdtype that also places ml_dtypes' types (bfloat16, the float8s, int4...) among
+    the floating or integer kinds, as JAX does."""
+    kind = _ml_kind(dtype)
+    if kind is None:
         return bool(np.issubdtype(dtype, category))
     if isinstance(category, type) and issubclass(category, np.generic) \
-            and category is not ml_dtypes.bfloat16:
-        return issubclass(np.floating, category)  # an abstract kind (np.floating, np.number...)
-    return np.dtype(category) == bfloat16
+            and _ml_kind(category) is None:
+        return issubclass(kind, category)  # an abstract kind (np.floating, np.number...)
+    return np.dtype(category) == np.dtype(dtype)
 
 
 def finfo(dtype):
-    return ml_dtypes.finfo(dtype) if dtype == bfloat16 else np.finfo(dtype)
+    return ml_dtypes.finfo(dtype) if _ml_kind(dtype) is np.floating else np.finfo(dtype)
 
 
 def iinfo(dtype):
@@ -125,6 +142,12 @@ def result_type(*typed):
     weak = node in (_I, _F, _C)
     dtype = {_I: default_int(), _F: default_float(), _C: default_complex()}.get(node, node)
     return canonicalize(dtype), weak
+
+
+def promote_types(a, b) -> np.dtype:
+    """The dtype two (strongly typed) dtypes promote to on JAX's lattice, not narrowed by
+    canonicalization (jnp.promote_types)."""
+    return np.dtype(_join((np.dtype(a), np.dtype(b))))
 
 
 def python_scalar_dtype(value):

@@ -1,5 +1,6 @@
 """spmd.nn: jax.nn's activation functions, softmax, one_hot, logsumexp, attention, and the
 weight initializers (spmd.nn.initializers)."""
+from spmd.missing_names import module_getattr as _module_getattr
 from spmd.nn import initializers  # noqa: F401
 from spmd.nn._attention import dot_product_attention  # noqa: F401
 from spmd.nn._functions import (celu, elu, gelu, glu, hard_sigmoid, hard_silu,  # noqa: F401
@@ -7,3 +8,6 @@ from spmd.nn._functions import (celu, elu, gelu, glu, hard_sigmoid, hard_silu,  
                                 log_sigmoid, log_softmax, logmeanexp, logsumexp, mish, one_hot,
                                 relu, relu6, selu, sigmoid, silu, soft_sign, softmax, softplus,
                                 sparse_plus, sparse_sigmoid, squareplus, standardize, swish, tanh)
+
+
+__getattr__ = _module_getattr("spmd.nn", "jax.nn")

@@ -93,7 +93,7 @@ def einsum(subscripts, *operands, out=None, optimize=None, precision=None,
                                   if not isinstance(c, tuple) and n == 1)
     sizes = _label_sizes(operands, labels)
     operands = [_broadcast_labels(x, ls, sizes) for x, ls in zip(operands, labels)]
-    return _contract(operands, labels, out_labels, preferred_element_type)
+    return _contract(operands, labels, out_labels, precision, preferred_element_type)
 
 
 def _label_sizes(operands, labels):
@@ -133,7 +133,7 @@ def _sum_unneeded(x, ls, needed):
     return lax.reduce_sum(x, axes), [lab for lab in ls if lab in needed]
 
 
-def _contract(operands, labels, out_labels, preferred_element_type):
+def _contract(operands, labels, out_labels, precision, preferred_element_type):
     pending = [_take_diagonals(x, list(ls)) for x, ls in zip(operands, labels)]
 
     def needed_after(i):
@@ -153,7 +153,7 @@ def _contract(operands, labels, out_labels, preferred_element_type):
         contract = [lab for lab in shared if lab not in later]
         dn = ((tuple(acc_ls.index(c) for c in contract), tuple(ls.index(c) for c in contract)),
               (tuple(acc_ls.index(b) for b in batch), tuple(ls.index(b) for b in batch)))
-        acc = lax.dot_general(acc, x, dn, preferred_element_type)
+        acc = lax.dot_general(acc, x, dn, precision, preferred_element_type)
         acc_ls = batch + [lab for lab in acc_ls if lab not in shared] + [
             lab for lab in ls if lab not in shared]
     acc, acc_ls = _sum_unneeded(acc, acc_ls, set(out_labels))

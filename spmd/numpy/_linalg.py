@@ -19,8 +19,8 @@ def promote_operands(name, *args):
     return [to_dtype(asarray_value(a), dtype, weak) for a in args]
 
 
-def _dot_general(a, b, contract, batch=((), ()), preferred_element_type=None):
-    return lax.dot_general(a, b, (contract, batch), preferred_element_type)
+def _dot_general(a, b, contract, batch=((), ()), precision=None, preferred_element_type=None):
+    return lax.dot_general(a, b, (contract, batch), precision, preferred_element_type)
 
 
 def matmul(a, b, *, precision=None, preferred_element_type=None):
@@ -46,7 +46,7 @@ def matmul(a, b, *, precision=None, preferred_element_type=None):
     nb = len(batch)
     if not batch_a or not batch_b:
         # one side has no batch axes: they are free axes of the other side, no broadcast needed
-        out = _dot_general(a, b, ((len(sa) - 1,), (len(sb) - 2,)),
+        out = _dot_general(a, b, ((len(sa) - 1,), (len(sb) - 2,)), precision=precision,
                            preferred_element_type=preferred_element_type)
         if not batch_a and batch_b:  # result is (n, batch..., m): bring the batch axes first
             perm = tuple(range(1, nb + 1)) + (0, nb + 1)
@@ -57,7 +57,8 @@ def matmul(a, b, *, precision=None, preferred_element_type=None):
         if batch_b != batch:
             b = broadcast_to(b, batch + sb[-2:])
         dims = tuple(range(nb))
-        out = _dot_general(a, b, ((nb + 1,), (nb,)), (dims, dims), preferred_element_type)
+        out = _dot_general(a, b, ((nb + 1,), (nb,)), (dims, dims), precision,
+                           preferred_element_type)
     shape = shape_of(out)
     if a_vec:
         shape = shape[:-2] + shape[-1:]
@@ -77,7 +78,7 @@ def dot(a, b, *, precision=None, preferred_element_type=None):
     if sa[-1] != sb[kb]:
         raise ValueError(f"dot: shapes {sa} and {sb} not aligned: {sa[-1]} (dim {len(sa) - 1}) "
                          f"!= {sb[kb]} (dim {kb})")
-    return _dot_general(a, b, ((len(sa) - 1,), (kb,)),
+    return _dot_general(a, b, ((len(sa) - 1,), (kb,)), precision=precision,
                         preferred_element_type=preferred_element_type)
 
 
@@ -86,7 +87,8 @@ def vdot(a, b, *, precision=None, preferred_element_type=None):
     a, b = promote_operands("vdot", a, b)
     a = lax.reshape(a, (int(np.prod(shape_of(a), dtype=np.int64)),))
     b = lax.reshape(b, (int(np.prod(shape_of(b), dtype=np.int64)),))
-    return dot(uf.conjugate(a), b, preferred_element_type=preferred_element_type)
+    return dot(uf.conjugate(a), b, precision=precision,
+               preferred_element_type=preferred_element_type)
 
 
 def vecdot(x1, x2, /, *, axis=-1, precision=None, preferred_element_type=None):
@@ -104,7 +106,7 @@ def inner(a, b, *, precision=None, preferred_element_type=None):
     if sa[-1] != sb[-1]:
         raise ValueError(f"inner: shapes {sa} and {sb} not aligned: last dimensions "
                          f"{sa[-1]} != {sb[-1]}")
-    return _dot_general(a, b, ((len(sa) - 1,), (len(sb) - 1,)),
+    return _dot_general(a, b, ((len(sa) - 1,), (len(sb) - 1,)), precision=precision,
                         preferred_element_type=preferred_element_type)
 
 
@@ -144,7 +146,8 @@ def tensordot(a, b, axes=2, *, precision=None, preferred_element_type=None):
         if shape_of(a)[i] != shape_of(b)[j]:
             raise ValueError(f"tensordot: shape mismatch for sum: a has shape {shape_of(a)} "
                              f"(axes {ca}), b has shape {shape_of(b)} (axes {cb})")
-    return _dot_general(a, b, (ca, cb), preferred_element_type=preferred_element_type)
+    return _dot_general(a, b, (ca, cb), precision=precision,
+                        preferred_element_type=preferred_element_type)
 
 
 def kron(a, b):

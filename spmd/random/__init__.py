@@ -1,6 +1,7 @@
 """spmd.random: JAX's functional random numbers. Keys are explicit values (`key`, `PRNGKey`),
 `split` and `fold_in` derive new ones, and every sampler is a pure function of its key, built
 on the Threefry-2x32 counter-based hash; the same key gives the same numbers as JAX's."""
+from spmd.missing_names import module_getattr as _module_getattr
 from spmd.random.keys import (KEY_DTYPE, PRNGKey, PRNGKeyArray, key, key_data,  # noqa: F401
                               key_impl, wrap_key_data)
 from spmd.random.impls import PRNGImpl, default_prng_impl  # noqa: F401
@@ -8,3 +9,6 @@ from spmd.random.key_ops import fold_in, split  # noqa: F401
 from spmd.random.samplers import (bernoulli, bits, categorical, exponential, gumbel,  # noqa: F401
                                   normal, randint, truncated_normal, uniform)
 from spmd.random.shuffling import choice, permutation  # noqa: F401
+
+
+__getattr__ = _module_getattr("spmd.random", "jax.random")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from spmd.missing_names import module_getattr as _module_getattr
 import spmd.numpy as jnp
 from spmd.numpy._core import promote_to_inexact
 from spmd.scipy._incomplete import betainc, betaln, gammainc, gammaincc  # noqa: F401
@@ -116,3 +117,6 @@ def log_softmax(x, axis=None):
     (x,) = promote_to_inexact("log_softmax", x)
     shifted = jnp.subtract(x, stop_gradient(jnp.max(x, axis=axis, keepdims=True)))
     return jnp.subtract(shifted, jnp.log(jnp.sum(jnp.exp(shifted), axis=axis, keepdims=True)))
+
+
+__getattr__ = _module_getattr("spmd.scipy.special", "jax.scipy.special")

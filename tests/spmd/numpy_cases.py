@@ -346,6 +346,14 @@ CASES = [
 ]
 
 
+def _more_cases():
+    from tests.spmd.numpy_more_cases import CASES as more  # a table that builds on this one's
+    return more
+
+
+CASES += _more_cases()
+
+
 def cases(keep=lambda case: True):
     return [pytest.param(case, id=case.id) for case in CASES if keep(case)]
 

@@ -10,9 +10,11 @@ halves) are cast to the dtype under test. Only Operands are differentiated.
 from __future__ import annotations
 
 import dataclasses
+import math
 import zlib
 from typing import Callable
 
+import ml_dtypes
 import numpy as np
 import pytest
 import scipy.special
@@ -565,6 +567,42 @@ CASES = [
          out_dtype=_to_int32, grad_order=0),
 ]
 
+
+# ---- JAX's remaining elementwise ops (transforms/lax/more_elementwise.py); NumPy or closed forms
+def _np_bessel_i1e(x):
+    terms = [(x / 2) ** (2 * k + 1) / (math.factorial(k) * math.factorial(k + 1))
+             for k in range(30)]  # I1's series: exact to float64 for |x| <= 2
+    return np.sum(terms, axis=0) * np.exp(-np.abs(x))
+
+
+def _np_hurwitz_zeta(s, q):
+    """sum_k (k + q)^-s: 200 terms and the Euler-Maclaurin tail from n = q + 200."""
+    n = q + 200
+    head = np.sum([(k + q) ** -s for k in range(200)], axis=0)
+    return head + n ** (1 - s) / (s - 1) + n ** -s / 2 + s * n ** (-s - 1) / 12
+
+
+def _np_clz32(x):
+    return np.array([32 - int(v).bit_length() for v in x.view(np.uint32).ravel()]).reshape(x.shape)
+
+
+CASES += [
+    unary("square", lax.square, np.square, F + I + C + LOW),
+    unary("exp2", lax.exp2, np.exp2, F + C + LOW),
+    unary("erfc", lax.erfc, np.vectorize(math.erfc), F + LOW),
+    unary("reciprocal", lax.reciprocal, np.reciprocal, F + C, lo=0.5, hi=2.0),
+    unary("bessel_i0e", lax.bessel_i0e, lambda x: np.i0(x) * np.exp(-np.abs(x)), F + LOW),
+    unary("bessel_i1e", lax.bessel_i1e, _np_bessel_i1e, F + LOW),
+    Case("zeta", lax.zeta, _np_hurwitz_zeta,
+         (Fixed(((2, 3, 4.5), (2.5, 3, 6))), Operand(SHAPE, 0.5, 2.0)), F),
+    Case("clz", lax.clz, _np_clz32, (Fixed(((0, 1, -1), (255, 2 ** 20, 7))),), I,
+         grad_order=0),
+    binary("mulhi", lax.mulhi, lambda x, y: (x.astype(np.int64) * y) >> 32, I,
+           x=Operand(SHAPE, ints=(-2 ** 31, 2 ** 31 - 1)),
+           y=Operand(SHAPE, ints=(-2 ** 31, 2 ** 31 - 1)), grad_order=0),
+    unary("reduce_precision_bf16", lambda x: lax.reduce_precision(x, 8, 7),
+          lambda x: x.astype(ml_dtypes.bfloat16).astype(np.float64), F, grad_order=0),
+]
 
 def cases(where=lambda c: True):
     return [pytest.param(c, id=c.name) for c in CASES if where(c)]

@@ -27,6 +27,13 @@ ERRORS = [
      r"select's predicate must be bool, got int32"),
     ("select_pred_shape", lambda: lax.select(np.ones(3, bool), f32, f32), TypeError,
      r"select's predicate shape \(3,\) must be \(\) or match the cases' shape \(2, 3\)"),
+    ("clz_float", lambda: lax.clz(f32), TypeError,
+     r"clz does not accept float32 operands; it takes int or uint"),
+    ("zeta_int", lambda: lax.zeta(i32, i32), TypeError, r"zeta does not accept int32 operands"),
+    ("square_bool", lambda: lax.square(np.ones(2, bool)), TypeError,
+     r"square does not accept bool operands"),
+    ("reduce_precision_bits", lambda: lax.reduce_precision(f32, 0, 7), ValueError,
+     r"reduce_precision needs at least 1 exponent bit and 0 mantissa bits, got exponent_bits=0"),
     ("clamp_bound_shape", lambda: lax.clamp(v4, f32, np.float32(1)), TypeError,
      r"clamp requires min.shape == operand.shape or min.shape == \(\), got min.shape=\(4,\)"),
     # shapes

@@ -4,6 +4,9 @@ from spmd.transforms.lax.elementwise import *  # noqa: F401,F403
 from spmd.transforms.lax.elementwise import (abs_p, add_any, complex_,  # noqa: F401
                                              convert_element_type, full, integer_pow, select,
                                              _abs as abs)
+from spmd.transforms.lax.more_elementwise import (bessel_i0e, bessel_i1e, clz, erfc, exp2,  # noqa: F401
+                                                  mulhi, reciprocal, reduce_precision, square,
+                                                  zeta)
 from spmd.transforms.lax.structural import (broadcast, broadcast_in_dim, broadcasted_iota,  # noqa: F401
                                             expand_dims, iota, reshape, squeeze, transpose)
 from spmd.transforms.lax.reductions import (reduce_and, reduce_max, reduce_min, reduce_or,  # noqa: F401

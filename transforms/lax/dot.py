@@ -1,12 +1,21 @@
 """dot_general: contraction with batch dimensions, the one matrix-product primitive.
 
 `dimension_numbers = ((lhs_contract, rhs_contract), (lhs_batch, rhs_batch))`; the result has the
-batch dimensions first, then lhs's free dimensions, then rhs's, as in XLA and JAX."""
+batch dimensions first, then lhs's free dimensions, then rhs's, as in XLA and JAX.
+
+`precision` (JAX's `lax.Precision`, per operand) becomes XLA's precision_config: on GPUs it
+chooses between TensorFloat-32 and full float32 products of float32 operands; the CPU computes
+in float32 either way. Left out, `config.default_matmul_precision` (the context manager
+`spmd.default_matmul_precision`) decides."""
 from __future__ import annotations
+
+import contextlib
+import enum
 
 import numpy as np
 
-from spmd.transforms import core
+from spmd.transforms import caches, core
+from spmd.transforms.config import config
 from spmd.transforms.batching import batching_rules, moveaxis
 from spmd.transforms.core import Primitive, ShapedArray
 from spmd.transforms.jvp import defjvp, linear_primitives
@@ -16,11 +25,81 @@ from spmd.transforms.lowering import lowering_rules
 from spmd.transforms.transpose import is_undefined, transpose_rules
 
 
+class Precision(enum.Enum):
+    """How precisely a matrix product of float32 operands runs on an accelerator: DEFAULT
+    (fastest: TensorFloat-32 on recent GPUs; aliases 'default', 'fastest', 'bfloat16'), HIGH
+    ('high', 'tensorfloat32', 'bfloat16_3x') or HIGHEST (full float32: 'highest', 'float32')."""
+    DEFAULT = 0
+    HIGH = 1
+    HIGHEST = 2
+
+    @classmethod
+    def _missing_(cls, value):
+        return _PRECISION_NAMES.get(value)
+
+    def __repr__(self):
+        return f"Precision.{self.name}"
+
+    def __str__(self):
+        return self.name
+
+
+_PRECISION_NAMES = {"highest": Precision.HIGHEST, "float32": Precision.HIGHEST,
+                    "high": Precision.HIGH, "bfloat16_3x": Precision.HIGH,
+                    "tensorfloat32": Precision.HIGH, "default": Precision.DEFAULT,
+                    "bfloat16": Precision.DEFAULT, "fastest": Precision.DEFAULT}
+
+
+def _one_precision(value):
+    if isinstance(value, Precision):
+        return value
+    if isinstance(value, str) and value in _PRECISION_NAMES:
+        return _PRECISION_NAMES[value]
+    raise ValueError(f"precision must be None, a lax.Precision, one of the names "
+                     f"{sorted(_PRECISION_NAMES)} or a pair of these (one per operand); got "
+                     f"{value!r}")
+
+
+def canonicalize_precision(precision):
+    """None, or a (lhs, rhs) pair of Precisions, from what JAX accepts: None (the configured
+    default_matmul_precision), a Precision or its name, or a pair of them."""
+    if precision is None:
+        precision = config.default_matmul_precision
+        if precision is None:
+            return None
+    if isinstance(precision, (list, tuple)) and len(precision) == 2:
+        return (_one_precision(precision[0]), _one_precision(precision[1]))
+    one = _one_precision(precision)
+    return (one, one)
+
+
+def _check_default_precision(value):
+    if value is not None:
+        _one_precision(value)
+    caches.clear_caches()  # programs traced under the old default must trace again
+
+
+config.values.setdefault("default_matmul_precision", None)
+config.on_change("default_matmul_precision", _check_default_precision)
+
+
+@contextlib.contextmanager
+def default_matmul_precision(precision):
+    """Within the block, matrix products without `precision=` use this one (JAX's
+    `jax.default_matmul_precision`: 'default', 'high', 'highest', 'tensorfloat32'...)."""
+    before = config.default_matmul_precision
+    config.update("default_matmul_precision", precision)
+    try:
+        yield
+    finally:
+        config.update("default_matmul_precision", before)
+
+
 def _free(ndim, contract, batch):
     return [i for i in range(ndim) if i not in contract and i not in batch]
 
 
-def _dot_general_aval(lhs, rhs, *, dimension_numbers, preferred_element_type):
+def _dot_general_aval(lhs, rhs, *, dimension_numbers, precision, preferred_element_type):
     (lc, rc), (lb, rb) = dimension_numbers
     if len(lc) != len(rc) or len(lb) != len(rb):
         raise TypeError(f"dot_general: contracting {lc}/{rc} and batch {lb}/{rb} dimensions must "
@@ -39,14 +118,18 @@ def _dot_general_aval(lhs, rhs, *, dimension_numbers, preferred_element_type):
     return ShapedArray(shape, dtype, lhs.weak_type and rhs.weak_type)
 
 
-def _dot_general_lowering(ctx, lhs, rhs, *, dimension_numbers, preferred_element_type):
+def _dot_general_lowering(ctx, lhs, rhs, *, dimension_numbers, precision,
+                          preferred_element_type):
     (lc, rc), (lb, rb) = dimension_numbers
     fields = [(n, v) for n, v in [("lhs_batching_dimensions", lb), ("rhs_batching_dimensions", rb),
                                   ("lhs_contracting_dimensions", lc),
                                   ("rhs_contracting_dimensions", rc)] if v]
     body = ", ".join(f"{n} = [{', '.join(map(str, v))}]" for n, v in fields)
-    return ctx.op("stablehlo.dot_general", [lhs, rhs],
-                  attrs=f"dot_dimension_numbers = #stablehlo.dot<{body}>")
+    attrs = f"dot_dimension_numbers = #stablehlo.dot<{body}>"
+    if precision is not None:
+        attrs += (", precision_config = ["
+                  + ", ".join(f"#stablehlo<precision {p.name}>" for p in precision) + "]")
+    return ctx.op("stablehlo.dot_general", [lhs, rhs], attrs=attrs)
 
 
 def _ranges_like(*xs):
@@ -56,7 +139,7 @@ def _ranges_like(*xs):
         start += len(x)
 
 
-def _transpose_lhs(ct, x_aval, y, dimension_numbers, swap_ans=False):
+def _transpose_lhs(ct, x_aval, y, dimension_numbers, precision, swap_ans=False):
     (xc, yc), (xb, yb) = dimension_numbers
     y_ndim = core.get_aval(y).ndim
     x_kept = _free(x_aval.ndim, xc, xb)
@@ -75,7 +158,7 @@ def _transpose_lhs(ct, x_aval, y, dimension_numbers, swap_ans=False):
     dims = ((tuple(ans_y), tuple(y_kept)), (tuple(ans_batch), tuple(yb)))
     xc_sorted_by_y = [xc[i] for i in np.argsort(yc)]
     out_axes = tuple(int(i) for i in np.argsort(list(xb) + x_kept + xc_sorted_by_y))
-    prod = dot_general(ct, y, dims)
+    prod = dot_general(ct, y, dims, precision)
     return convert_element_type(transpose(prod, out_axes), x_aval.dtype)
 
 
@@ -97,17 +180,20 @@ def _outer_product(a, a_to_x, b, b_to_x, x_aval):
     return convert_element_type(mul(spread(a, a_to_x), spread(b, b_to_x)), x_aval.dtype)
 
 
-def _dot_general_transpose(ct, lhs, rhs, *, dimension_numbers, preferred_element_type):
+def _dot_general_transpose(ct, lhs, rhs, *, dimension_numbers, precision,
+                           preferred_element_type):
     (lc, rc), (lb, rb) = dimension_numbers
     if is_undefined(lhs) and is_undefined(rhs):
         raise TypeError("dot_general of two linear values is not linear: cannot transpose it")
     if is_undefined(lhs):
-        return [_transpose_lhs(ct, lhs.aval, rhs, dimension_numbers), None]
+        return [_transpose_lhs(ct, lhs.aval, rhs, dimension_numbers, precision), None]
     swapped = ((rc, lc), (rb, lb))
-    return [None, _transpose_lhs(ct, rhs.aval, lhs, swapped, swap_ans=True)]
+    flipped = None if precision is None else precision[::-1]  # the operands trade places
+    return [None, _transpose_lhs(ct, rhs.aval, lhs, swapped, flipped, swap_ans=True)]
 
 
-def _dot_general_batch(axis, args, dims, *, dimension_numbers, preferred_element_type):
+def _dot_general_batch(axis, args, dims, *, dimension_numbers, precision,
+                       preferred_element_type):
     (lhs, rhs), (ld, rd) = args, dims
     (lc, rc), (lb, rb) = dimension_numbers
     shift = lambda ds: tuple(d + 1 for d in ds)  # noqa: E731
@@ -124,7 +210,7 @@ def _dot_general_batch(axis, args, dims, *, dimension_numbers, preferred_element
         dn = ((lc, shift(rc)), (lb, shift(rb)))
         lhs_ndim = core.get_aval(lhs).ndim
         out_dim = len(lb) + len(_free(lhs_ndim, lc, lb))
-    return dot_general(lhs, rhs, dn, preferred_element_type), out_dim
+    return dot_general(lhs, rhs, dn, precision, preferred_element_type), out_dim
 
 
 dot_general_p = Primitive("dot_general")
@@ -138,14 +224,18 @@ linear_primitives.add(dot_general_p)  # in each operand, the other one known
 batching_rules[dot_general_p] = _dot_general_batch
 
 
-def dot_general(lhs, rhs, dimension_numbers, preferred_element_type=None):
+def dot_general(lhs, rhs, dimension_numbers, precision=None, preferred_element_type=None):
     (lc, rc), (lb, rb) = dimension_numbers
     dn = ((tuple(int(i) for i in lc), tuple(int(i) for i in rc)),
           (tuple(int(i) for i in lb), tuple(int(i) for i in rb)))
+    if preferred_element_type is not None:
+        preferred_element_type = np.dtype(preferred_element_type)
     return dot_general_p.bind(lhs, rhs, dimension_numbers=dn,
+                              precision=canonicalize_precision(precision),
                               preferred_element_type=preferred_element_type)
 
 
-def dot(lhs, rhs):
+def dot(lhs, rhs, precision=None, preferred_element_type=None):
     """Matrix/vector product of 1-D or 2-D operands (lax.dot)."""
-    return dot_general(lhs, rhs, (((core.get_aval(lhs).ndim - 1,), (0,)), ((), ())))
+    return dot_general(lhs, rhs, (((core.get_aval(lhs).ndim - 1,), (0,)), ((), ())),
+                       precision, preferred_element_type)
