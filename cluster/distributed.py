@@ -24,11 +24,12 @@ import time
 import warnings
 from typing import Sequence
 
-from spmd.cluster import addresses, job_identity, loopback_names
+from spmd.cluster import addresses, job_identity, loopback_names, mpi_world
 from spmd.cluster.cluster_env import JobSpec, by_name, detect, resolve
 from spmd.cluster.mpi_env import MpiEnv
 from spmd.cluster.spmd_run_env import COORDINATOR
 from spmd.transforms import backend
+from spmd.transforms.config import config
 
 
 # How long a process waits for the others (at shutdown, in host collectives). Long: a peer may
@@ -44,6 +45,7 @@ class _State:
         self.service = None
         self.identity = None  # process 0's job-identity service (cluster/job_identity.py)
         self.client = None
+        self.mpi_world = None  # MPI's COMM_WORLD formed through the coordinator, if any
         self.crashing = False  # an uncaught exception is ending the process
 
 
@@ -139,22 +141,30 @@ def initialize(coordinator_address: str | None = None, num_processes: int | None
     state.spec, state.service, state.client = spec, service, client
     state.identity = identity
     _install_exit_hooks()
+    state.mpi_world = _form_mpi_world(spec, client, timeout)
 
 
 def shutdown() -> None:
     """Leave the job: announce it, and on process 0 (whose coordinator the others use until
     they leave) wait until every process has left; then disconnect and stop the coordinator.
-    Runs at exit by itself. Does nothing when not initialized."""
+    In a job whose MPI world was formed through the coordinator, every process waits so, and
+    finalizes MPI once all have left normally (MPI_Finalize meets them all at a barrier of the
+    coordinator). Runs at exit by itself. Does nothing when not initialized."""
     client, service, spec = state.client, state.service, state.spec
-    identity = state.identity
-    state.client = state.service = state.identity = None
+    identity, world = state.identity, state.mpi_world
+    state.client = state.service = state.identity = state.mpi_world = None
     if client is None:
         return
     try:
         client.key_value_set(f"{_LEAVING}{spec.process_id}", "left")
-        if service is not None:
-            _wait_until_everyone_left(client, spec.num_processes)
+        if service is not None or world is not None:
+            all_normally = _wait_until_everyone_left(client, spec.process_id,
+                                                     spec.num_processes, world is not None)
+            if world is not None:
+                # a process that crashed cannot meet the others in MPI_Finalize
+                mpi_world.finalize() if all_normally else mpi_world.abandon()
     except backend.JaxRuntimeError as e:
+        mpi_world.abandon()
         raise RuntimeError(f"process {spec.process_id} could not leave the job cleanly: "
                            f"{str(e).splitlines()[0]}") from None
     finally:
@@ -174,24 +184,30 @@ _NOTICE_SECONDS = 10
 _HINT_SECONDS = 10  # how long a process waits for the coordinator before it says why it might
 
 
-def _wait_until_everyone_left(client, count: int) -> None:
-    # jaxlib's client.shutdown() does not wait for the others; without this wait, process 0
-    # would take the key-value store and gloo's rendezvous away from processes still working.
+def _wait_until_everyone_left(client, me: int, count: int, mpi: bool) -> bool:
+    """Whether every process left normally (none crashed), once all have left.
+    jaxlib's client.shutdown() does not wait for the others; without this wait, process 0
+    would take the key-value store and gloo's rendezvous away from processes still working,
+    and a process of an MPI world could not meet the others in MPI_Finalize."""
     start = time.monotonic()
     noticed = False
     while True:
-        left = {key for key, _ in client.key_value_dir_get(_LEAVING)}
+        left = dict(client.key_value_dir_get(_LEAVING))
         waiting = [i for i in range(count) if f"{_LEAVING}{i}" not in left]
         if not waiting:
-            return
+            return all(how == "left" for how in left.values())
+        if mpi and me != 0 and "crashed" in left.values():
+            return False  # (process 0 serves the coordinator: it waits for everyone)
         waited = time.monotonic() - start
         if waited > PEER_WAIT_SECONDS:
-            raise TimeoutError(f"process 0 left the job after waiting {PEER_WAIT_SECONDS} s for "
-                               f"processes {waiting} to finish")
+            raise TimeoutError(f"process {me} left the job after waiting {PEER_WAIT_SECONDS} s "
+                               f"for processes {waiting} to finish")
         if waited > _NOTICE_SECONDS and not noticed:
             noticed = True
-            print(f"spmd: process 0 has finished; it serves the job's coordinator, so it waits "
-                  f"for processes {waiting} to finish too", file=sys.stderr, flush=True)
+            why = ("it serves the job's coordinator" if me == 0 else
+                   "the job's MPI world ends when every process has finished")
+            print(f"spmd: process {me} has finished; {why}, so it waits for processes "
+                  f"{waiting} to finish too", file=sys.stderr, flush=True)
         time.sleep(0.05)
 
 
@@ -211,8 +227,11 @@ def process_count() -> int:
 
 def mpi_communicator():
     """MPI's world communicator when this job's processes are its ranks, in the same order
-    (the job was started by mpirun/mpiexec): pmap can then reduce between processes over MPI.
-    None otherwise (another launcher, a single process, or no mpi4py)."""
+    (the job was started by mpirun/mpiexec, or its processes formed the world through the
+    coordinator at initialize()): pmap can then reduce between processes over MPI.
+    None otherwise (a single process, no mpi4py, gloo asked for, or forming failed)."""
+    if state.mpi_world is not None:
+        return state.mpi_world
     spec = state.spec
     if spec is None or spec.num_processes < 2 or not MpiEnv.is_present():
         return None
@@ -223,6 +242,25 @@ def mpi_communicator():
     except ImportError:
         return None
     return MPI.COMM_WORLD
+
+
+def _form_mpi_world(spec: JobSpec, client, timeout: int):
+    """MPI's COMM_WORLD for a job of several processes that mpiexec did not start, formed
+    through the coordinator (cluster/mpi_world.py), unless gloo was asked for; None where it
+    cannot be formed, which one warning says (pmap's collectives then go over gloo)."""
+    choice = str(config.cross_process_collectives).strip().lower()
+    if spec.num_processes < 2 or MpiEnv.is_present() or choice not in ("auto", "mpi"):
+        return None
+    try:
+        return mpi_world.form(client, spec.process_id, spec.num_processes, timeout * 1000)
+    except mpi_world.MpiWorldUnavailable as e:
+        if spec.process_id == 0 or not e.everywhere:  # one warning for a cause all share
+            warnings.warn(f"spmd: this job's processes could not form an MPI world ({e}), so "
+                          f"pmap's collectives between processes go over gloo, which is slower."
+                          f" Set cross_process_collectives='gloo' (SPMD_CROSS_PROCESS_"
+                          f"COLLECTIVES=gloo) to choose gloo without this warning",
+                          RuntimeWarning, stacklevel=3)
+        return None
 
 
 def distributed_client():
@@ -332,6 +370,7 @@ def _shutdown_at_exit():
             state.client.key_value_set(f"{_LEAVING}{state.spec.process_id}", "crashed")
         except Exception:  # noqa: BLE001  (the coordinator may be gone: leave anyway)
             pass
+        mpi_world.abandon()  # its shared memory would outlive the job
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(1)
