@@ -27,6 +27,7 @@ from typing import Sequence
 from spmd.cluster import addresses, job_identity, loopback_names, mpi_world
 from spmd.cluster.cluster_env import JobSpec, by_name, detect, resolve
 from spmd.cluster.mpi_env import MpiEnv
+from spmd.cluster.mpi_stall_watch import StallWatch, WatchedComm
 from spmd.cluster.spmd_run_env import COORDINATOR
 from spmd.transforms import backend
 from spmd.transforms.config import config
@@ -147,24 +148,18 @@ def initialize(coordinator_address: str | None = None, num_processes: int | None
 def shutdown() -> None:
     """Leave the job: announce it, and on process 0 (whose coordinator the others use until
     they leave) wait until every process has left; then disconnect and stop the coordinator.
-    In a job whose MPI world was formed through the coordinator, every process waits so, and
-    finalizes MPI once all have left normally (MPI_Finalize meets them all at a barrier of the
-    coordinator). Runs at exit by itself. Does nothing when not initialized."""
+    Runs at exit by itself. Does nothing when not initialized."""
     client, service, spec = state.client, state.service, state.spec
-    identity, world = state.identity, state.mpi_world
+    identity = state.identity
     state.client = state.service = state.identity = state.mpi_world = None
     if client is None:
         return
     try:
         client.key_value_set(f"{_LEAVING}{spec.process_id}", "left")
-        if service is not None or world is not None:
-            all_normally = _wait_until_everyone_left(client, spec.process_id,
-                                                     spec.num_processes, world is not None)
-            if world is not None:
-                # a process that crashed cannot meet the others in MPI_Finalize
-                mpi_world.finalize() if all_normally else mpi_world.abandon()
+        mpi_world.leave()
+        if service is not None:
+            _wait_until_everyone_left(client, spec.num_processes)
     except backend.JaxRuntimeError as e:
-        mpi_world.abandon()
         raise RuntimeError(f"process {spec.process_id} could not leave the job cleanly: "
                            f"{str(e).splitlines()[0]}") from None
     finally:
@@ -184,30 +179,24 @@ _NOTICE_SECONDS = 10
 _HINT_SECONDS = 10  # how long a process waits for the coordinator before it says why it might
 
 
-def _wait_until_everyone_left(client, me: int, count: int, mpi: bool) -> bool:
-    """Whether every process left normally (none crashed), once all have left.
-    jaxlib's client.shutdown() does not wait for the others; without this wait, process 0
-    would take the key-value store and gloo's rendezvous away from processes still working,
-    and a process of an MPI world could not meet the others in MPI_Finalize."""
+def _wait_until_everyone_left(client, count: int) -> None:
+    # jaxlib's client.shutdown() does not wait for the others; without this wait, process 0
+    # would take the key-value store and gloo's rendezvous away from processes still working.
     start = time.monotonic()
     noticed = False
     while True:
-        left = dict(client.key_value_dir_get(_LEAVING))
+        left = {key for key, _ in client.key_value_dir_get(_LEAVING)}
         waiting = [i for i in range(count) if f"{_LEAVING}{i}" not in left]
         if not waiting:
-            return all(how == "left" for how in left.values())
-        if mpi and me != 0 and "crashed" in left.values():
-            return False  # (process 0 serves the coordinator: it waits for everyone)
+            return
         waited = time.monotonic() - start
         if waited > PEER_WAIT_SECONDS:
-            raise TimeoutError(f"process {me} left the job after waiting {PEER_WAIT_SECONDS} s "
-                               f"for processes {waiting} to finish")
+            raise TimeoutError(f"process 0 left the job after waiting {PEER_WAIT_SECONDS} s for "
+                               f"processes {waiting} to finish")
         if waited > _NOTICE_SECONDS and not noticed:
             noticed = True
-            why = ("it serves the job's coordinator" if me == 0 else
-                   "the job's MPI world ends when every process has finished")
-            print(f"spmd: process {me} has finished; {why}, so it waits for processes "
-                  f"{waiting} to finish too", file=sys.stderr, flush=True)
+            print(f"spmd: process 0 has finished; it serves the job's coordinator, so it waits "
+                  f"for processes {waiting} to finish too", file=sys.stderr, flush=True)
         time.sleep(0.05)
 
 
@@ -252,7 +241,7 @@ def _form_mpi_world(spec: JobSpec, client, timeout: int):
     if spec.num_processes < 2 or MpiEnv.is_present() or choice not in ("auto", "mpi"):
         return None
     try:
-        return mpi_world.form(client, spec.process_id, spec.num_processes, timeout * 1000)
+        comm = mpi_world.form(client, spec.process_id, spec.num_processes, timeout * 1000)
     except mpi_world.MpiWorldUnavailable as e:
         if spec.process_id == 0 or not e.everywhere:  # one warning for a cause all share
             warnings.warn(f"spmd: this job's processes could not form an MPI world ({e}), so "
@@ -261,6 +250,18 @@ def _form_mpi_world(spec: JobSpec, client, timeout: int):
                           f"COLLECTIVES=gloo) to choose gloo without this warning",
                           RuntimeWarning, stacklevel=3)
         return None
+
+    def departed() -> dict[int, str]:
+        return {int(key.rsplit("/", 1)[1]): how for key, how in client.key_value_dir_get(_LEAVING)}
+
+    def end_stalled(process: int, how: str) -> None:
+        print(f"spmd: process {spec.process_id} ended: process {process} "
+              f"{'crashed' if how == 'crashed' else 'exited'} while this process waited for it "
+              f"in a collective between processes (over MPI): the processes did not run the "
+              f"same pmap steps", file=sys.stderr, flush=True)
+        state.crashing = True
+        _shutdown_at_exit()
+    return WatchedComm(comm, StallWatch(spec.process_id, departed, end_stalled))
 
 
 def distributed_client():
@@ -370,7 +371,7 @@ def _shutdown_at_exit():
             state.client.key_value_set(f"{_LEAVING}{state.spec.process_id}", "crashed")
         except Exception:  # noqa: BLE001  (the coordinator may be gone: leave anyway)
             pass
-        mpi_world.abandon()  # its shared memory would outlive the job
+        mpi_world.leave()
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(1)

@@ -4,12 +4,12 @@ Every process is its own MPICH process manager (cluster/pmi_server.py): a thread
 MPI_Init over PMI-1, backed by the job's coordinator, so the job's processes become the ranks
 of one MPI world in process order, and pmap's MPI transport runs on it as under mpiexec.
 
-Two traps shape the code. mpi4py calls MPI_Init and MPI_Finalize holding the GIL, so the
-serving thread could not answer them (the job hangs): both are called through ctypes, which
-releases it, and mpi4py is told not to initialize or finalize MPI itself. And MPICH learns of
-its process manager from PMI_FD/PMI_RANK/PMI_SIZE, which also say "mpiexec started me" (to
-spmd's own launcher detection, and to any child that runs MPI): they exist only during this
-process's MPI_Init.
+Two traps shape the code. mpi4py calls MPI_Init holding the GIL, so the serving thread could
+not answer it (the job hangs): it is called through ctypes, which releases the GIL, and mpi4py
+is told not to initialize or finalize MPI itself (`leave` says why nothing finalizes it).
+And MPICH learns of its process manager from PMI_FD/PMI_RANK/PMI_SIZE, which also say
+"mpiexec started me" (to spmd's own launcher detection, and to any child that runs MPI): they
+exist only during this process's MPI_Init.
 """
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ class MpiWorldUnavailable(RuntimeError):
         self.everywhere = everywhere
 
 
-_world: dict = {}  # this process's world: its PMI server and libmpi, once formed
+_world: dict = {}  # this process's world (its PMI server), once formed
 
 
 def problem_here() -> str | None:
@@ -85,13 +85,18 @@ def form(store, rank: int, size: int, timeout_ms: int):
     provided = ctypes.c_int()
     with _only_during(variables):
         code = libmpi.MPI_Init_thread(None, None, MPI.THREAD_MULTIPLE, ctypes.byref(provided))
-    _world.update(server=server, libmpi=libmpi)
+    _world.update(server=server)
     if code != 0:
         raise MpiWorldUnavailable(f"process {rank}: MPI_Init_thread failed with code {code}")
     comm = MPI.COMM_WORLD
     if (comm.Get_rank(), comm.Get_size()) != (rank, size):
         raise MpiWorldUnavailable(f"process {rank} of {size} became MPI rank {comm.Get_rank()} "
                                   f"of {comm.Get_size()}")
+    # Every rank has mapped the host's shared-memory segment once all are past MPI_Init: its
+    # name is no longer needed, and without it nothing stays in /dev/shm however the job ends
+    # (MPICH removes it only when every rank of the host finalizes; a killed rank never does).
+    store.wait_at_barrier(f"{PREFIX}/{kvsname}/initialized", timeout_ms)
+    _remove_shared_memory_names()
     return comm
 
 
@@ -99,47 +104,31 @@ def formed() -> bool:
     return bool(_world)
 
 
-def server() -> PmiServer | None:
-    """This process's PMI server (None before `form`), for tests and diagnostics."""
-    return _world.get("server")
-
-
-def finalize() -> None:
-    """MPI_Finalize (through ctypes: its PMI barrier is answered by this process's thread, and
-    goes through the coordinator, so it must come before the client disconnects); then the
-    thread stops. Every process of the world calls it. Nothing when no world was formed."""
+def leave() -> None:
+    """Leave the world when this process leaves the job: stop the thread (and remove the name
+    of any segment MPICH mapped since MPI_Init). Nothing when no world was formed.
+    Not MPI_Finalize: it is collective, so a process leaving would wait for every other, and
+    one waiting for it in a collective (the processes out of step) would never come: a hang
+    where gloo fails at once. Its one lasting effect, removing the shared-memory segment's
+    name, `form` did already."""
     if not _world:
         return
-    from mpi4py import MPI
-    if MPI.Is_initialized() and not MPI.Is_finalized():
-        code = _world["libmpi"].MPI_Finalize()
-        if code != 0:
-            raise RuntimeError(f"MPI_Finalize failed with code {code}")
+    _remove_shared_memory_names()  # any MPICH mapped after MPI_Init
     _world.pop("server").stop()
     _world.clear()
 
 
-def abandon() -> None:
-    """Leave the world without MPI_Finalize (a process crashed, so the others cannot all meet
-    in it): remove the world's shared-memory segment, which MPICH removes only when every
-    rank of the host finalizes (the job is ending: no rank needs it any more), and stop the
-    thread. Nothing when no world was formed."""
-    if not _world:
-        return
-    for path in _shared_memory_segments():
+def _remove_shared_memory_names() -> None:
+    """Remove the names of MPICH's /dev/shm segments that this process maps (the memory
+    stays until the last rank unmaps it: when the processes end)."""
+    with open("/proc/self/maps") as f:
+        paths = {line.split(None, 5)[5].strip() for line in f
+                 if SEGMENT_PREFIX in line and not line.rstrip().endswith("(deleted)")}
+    for path in paths:
         try:
             os.unlink(path)
         except FileNotFoundError:  # another rank of this host removed it first
             pass
-    _world.pop("server").stop()
-    _world.clear()
-
-
-def _shared_memory_segments() -> set[str]:
-    """MPICH's /dev/shm segments this process maps."""
-    with open("/proc/self/maps") as f:
-        return {line.split(None, 5)[5].strip() for line in f
-                if SEGMENT_PREFIX in line and not line.rstrip().endswith("(deleted)")}
 
 
 def _loaded_libmpi() -> str:

@@ -96,7 +96,7 @@ class PmiServer:
         pending = b""
         while True:
             ready, _, _ = select.select([self._conn, self._wake_r], [], [])
-            if self._wake_r in ready:
+            if self._conn not in ready:  # stop() woke it, and every request is answered
                 return
             data = self._conn.recv(65536)
             if not data:

@@ -30,9 +30,10 @@ else:
     from mpi4py import MPI
     print(f"world rank {comm.Get_rank()} of {comm.Get_size()} sum "
           f"{comm.allreduce(10 ** me, op=MPI.SUM)}", flush=True)
-    with open("/proc/self/maps") as f:
-        segments = sorted({line.split()[-1] for line in f if "/dev/shm/mpich_" in line})
-    print("segments", " ".join(segments), flush=True)
+    with open("/proc/self/maps") as f:  # "<path> (deleted)" once the name is removed
+        segments = sorted({line.split(None, 5)[5].strip() for line in f
+                           if "/dev/shm/mpich_" in line})
+    print("segments", " | ".join(segments), flush=True)
 print("environment", sorted(k for k in os.environ if k.startswith("PMI_")), flush=True)
 child = subprocess.run([sys.executable, "-c", "import os; print(sorted(k for k in os.environ "
                         "if k.startswith('PMI_')))"], capture_output=True, text=True, check=True)
