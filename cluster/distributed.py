@@ -86,6 +86,10 @@ def initialize(coordinator_address: str | None = None, num_processes: int | None
     than spmd's coordinator, is a Python error at once, and the job served there goes on.
     Every process then waits until the whole job has arrived (a TimeoutError naming the
     missing processes after `initialization_timeout`), before jaxlib's connect.
+    A job of several processes that mpiexec did not start then forms an MPI world through the
+    coordinator (cluster/mpi_world.py), for pmap's all-reduces between processes, unless
+    cross_process_collectives is 'gloo'; where a process cannot join, one warning says why
+    and gloo carries them.
     """
     if state.client is not None:
         spec = state.spec

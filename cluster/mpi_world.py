@@ -50,8 +50,8 @@ def problem_here() -> str | None:
     mpi4py.rc.finalize = False
     try:
         from mpi4py import MPI
-    except ImportError as e:  # mpi4py without an MPI library it can load
-        return f"mpi4py cannot load an MPI library ({e})"
+    except (ImportError, RuntimeError, OSError) as e:  # no MPI library mpi4py can load
+        return f"mpi4py cannot load an MPI library ({str(e).splitlines()[0]})"
     if MPI.Is_initialized():
         return ("MPI is already initialized in this process (the script imported mpi4py.MPI "
                 "before spmd.distributed.initialize(); import it after)")

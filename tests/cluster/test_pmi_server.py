@@ -6,6 +6,7 @@ import os
 import socket
 import sys
 import threading
+import types
 
 import pytest
 
@@ -155,6 +156,17 @@ def test_a_process_that_cannot_join_stops_every_process_before_mpi_init():
 def test_without_mpi4py_the_cause_is_named(monkeypatch):
     monkeypatch.setitem(sys.modules, "mpi4py", None)  # import mpi4py raises ImportError
     assert mpi_world.problem_here() == "mpi4py is not installed (pip install mpi4py mpich)"
+
+
+def test_an_mpi4py_that_cannot_load_its_library_is_named(monkeypatch):
+    fake = types.ModuleType("mpi4py")  # as mpi4py is when no libmpi can be found
+
+    def load(name):
+        raise RuntimeError("cannot load MPI library\nlibmpi.so: no such file")
+    fake.rc, fake.__getattr__ = types.SimpleNamespace(), load
+    monkeypatch.setitem(sys.modules, "mpi4py", fake)
+    assert mpi_world.problem_here() == "mpi4py cannot load an MPI library (cannot load MPI " \
+                                       "library)"
 
 
 def test_variables_exist_only_during_the_block(monkeypatch):
