@@ -38,6 +38,7 @@ class MpiWorldUnavailable(RuntimeError):
 
 
 _world: dict = {}  # this process's world (its PMI server), once formed
+_formed_before = False  # MPI_Init ran in this process (for an earlier job, after leave())
 
 
 def problem_here() -> str | None:
@@ -52,6 +53,9 @@ def problem_here() -> str | None:
         from mpi4py import MPI
     except (ImportError, RuntimeError, OSError) as e:  # no MPI library mpi4py can load
         return f"mpi4py cannot load an MPI library ({str(e).splitlines()[0]})"
+    if _formed_before:
+        return ("this process formed an MPI world for an earlier job (before "
+                "spmd.distributed.shutdown()), and MPI starts only once per process")
     if MPI.Is_initialized():
         return ("MPI is already initialized in this process (the script imported mpi4py.MPI "
                 "before spmd.distributed.initialize(); import it after)")
@@ -65,6 +69,7 @@ def form(store, rank: int, size: int, timeout_ms: int):
     """Make this process rank `rank` of an MPI world of `size` processes; every process of the
     job calls it at the same point. Returns mpi4py's COMM_WORLD. Raises MpiWorldUnavailable,
     the same on every process, when any process cannot join (nothing initialized then)."""
+    global _formed_before
     me = {"problem": problem_here(), "host": socket.gethostname()}
     store.key_value_set(f"{PREFIX}/process/{rank}", json.dumps(me), allow_overwrite=True)
     everyone = [json.loads(store.blocking_key_value_get(f"{PREFIX}/process/{i}", timeout_ms))
@@ -83,6 +88,7 @@ def form(store, rank: int, size: int, timeout_ms: int):
     from mpi4py import MPI
     libmpi = ctypes.CDLL(_loaded_libmpi())
     provided = ctypes.c_int()
+    _formed_before = True
     with _only_during(variables):
         code = libmpi.MPI_Init_thread(None, None, MPI.THREAD_MULTIPLE, ctypes.byref(provided))
     _world.update(server=server)

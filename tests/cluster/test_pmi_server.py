@@ -144,11 +144,11 @@ def test_abort_is_reported_and_stop_leaves_the_finalize_answer_for_mpich(capsys)
 
 def test_a_process_that_cannot_join_stops_every_process_before_mpi_init():
     store = Store(2)
-    store.key_value_set(f"{mpi_world.PREFIX}/process/1",
+    store.key_value_set(f"{mpi_world.PREFIX}/process/0",
                         '{"problem": "mpi4py is not installed", "host": "h"}')
-    with pytest.raises(mpi_world.MpiWorldUnavailable,
-                       match=r"^process 1: mpi4py is not installed$") as raised:
-        mpi_world.form(store, 0, 2, timeout_ms=2000)
+    with pytest.raises(mpi_world.MpiWorldUnavailable,  # (this process is process 1)
+                       match=r"^process 0: mpi4py is not installed$") as raised:
+        mpi_world.form(store, 1, 2, timeout_ms=2000)
     assert raised.value.everywhere and not mpi_world.formed()
     assert "PMI_RANK" not in os.environ and "PMI_FD" not in os.environ
 
@@ -167,6 +167,14 @@ def test_an_mpi4py_that_cannot_load_its_library_is_named(monkeypatch):
     monkeypatch.setitem(sys.modules, "mpi4py", fake)
     assert mpi_world.problem_here() == "mpi4py cannot load an MPI library (cannot load MPI " \
                                        "library)"
+
+
+def test_a_second_world_in_one_process_is_refused_saying_why(monkeypatch):
+    pytest.importorskip("mpi4py")
+    monkeypatch.setattr(mpi_world, "_formed_before", True)  # as after initialize + shutdown
+    assert mpi_world.problem_here() == (
+        "this process formed an MPI world for an earlier job (before "
+        "spmd.distributed.shutdown()), and MPI starts only once per process")
 
 
 def test_variables_exist_only_during_the_block(monkeypatch):
