@@ -117,6 +117,8 @@ def full_like(x, fill_value, dtype=None, shape=None, sharding=None):
     weak = dtype is None and aval.weak_type
     out = ew.full(aval.shape if shape is None else tuple(shape), fill_value,
                   aval.dtype if dtype is None else dtypes.canonicalize(dtype), weak)
+    if weak:  # full writes a concrete fill value as a strongly typed literal
+        out = ew.convert_element_type(out, aval.dtype, True)
     if sharding is not None:
         out = with_sharding_constraint(out, sharding)
     return out

@@ -10,7 +10,9 @@ import numpy as np
 
 from spmd.transforms import core, tree_util
 from spmd.transforms.lax import elementwise as ew
+from spmd.transforms.jit import jit
 from spmd.transforms.lax.cumulative import scan_leaves
+from spmd.transforms.lax.reductions import reduce_max, reduce_min, reduce_prod, reduce_sum
 from spmd.transforms.lax.slicing import concatenate, rev, slice_in_dim
 from spmd.transforms.lax.structural import (broadcast_in_dim, canonical_axis, reshape, squeeze,
                                             transpose)
@@ -28,10 +30,37 @@ def _leaf_combiner(computation: Callable, treedef, who: str) -> Callable:
     return combine
 
 
+def _reduced_dims(shape, dimensions) -> list:
+    dims = sorted({canonical_axis(d, len(shape), "reduce") for d in dimensions})
+    if len(dims) != len(tuple(dimensions)):
+        raise ValueError(f"reduce: dimensions {tuple(dimensions)} repeat an axis")
+    return dims
+
+
+# A computation that is one of lax's monoids reduces with its own primitive, as in JAX
+_MONOID_REDUCTIONS = {ew.add: reduce_sum, ew.mul: reduce_prod, ew.max: reduce_max,
+                      ew.min: reduce_min}
+
+
 def reduce(operands, init_values, computation: Callable, dimensions: Sequence[int]):
     """jax.lax.reduce: combine the elements of `operands` (an array or a pytree of arrays of one
     shape) over `dimensions` with the associative `computation`, starting from `init_values`
     (scalars of the operands' structure)."""
+    monoid = _MONOID_REDUCTIONS.get(computation)
+    if (monoid is not None and hasattr(operands, "shape")
+            and core.get_aval(operands).dtype != np.bool_):
+        reduced = monoid(operands, tuple(_reduced_dims(core.get_aval(operands).shape,
+                                                       dimensions)))
+        init = ew.convert_element_type(init_values, core.get_aval(reduced).dtype)
+        return computation(broadcast_in_dim(init, core.get_aval(reduced).shape, ()), reduced)
+    if all(core.is_concrete(x) for x in tree_util.tree_leaves((operands, init_values))):
+        # One compiled program instead of one per slice and combine of the tree below
+        return jit(_reduce, static_argnums=(2, 3))(operands, init_values, computation,
+                                                   tuple(dimensions))
+    return _reduce(operands, init_values, computation, tuple(dimensions))
+
+
+def _reduce(operands, init_values, computation: Callable, dimensions: tuple):
     leaves, treedef = tree_util.tree_flatten(operands)
     inits, init_tree = tree_util.tree_flatten(init_values)
     if init_tree != treedef:
@@ -41,9 +70,7 @@ def reduce(operands, init_values, computation: Callable, dimensions: Sequence[in
     if len(shapes) != 1:
         raise ValueError(f"reduce: all operands must have one shape, got {sorted(shapes)}")
     shape = shapes.pop()
-    dims = sorted({canonical_axis(d, len(shape), "reduce") for d in dimensions})
-    if len(dims) != len(tuple(dimensions)):
-        raise ValueError(f"reduce: dimensions {tuple(dimensions)} repeat an axis")
+    dims = _reduced_dims(shape, dimensions)
     kept = [d for d in range(len(shape)) if d not in dims]
     out_shape = tuple(shape[d] for d in kept)
     n = int(np.prod([shape[d] for d in dims], dtype=int))
@@ -87,6 +114,14 @@ def associative_scan(fn: Callable, elems, reverse: bool = False, axis: int = 0):
     if len(lengths) != 1:
         raise ValueError(f"associative_scan: all elems must have the same length along axis "
                          f"{axis}, got {sorted(lengths)}")
+    if all(core.is_concrete(x) for x in leaves):
+        # One compiled program instead of one per slice and combine of the scan
+        return jit(_associative_scan, static_argnums=(0, 2, 3))(fn, elems, bool(reverse), axis)
+    return _associative_scan(fn, elems, bool(reverse), axis)
+
+
+def _associative_scan(fn: Callable, elems, reverse: bool, axis: int):
+    leaves, treedef = tree_util.tree_flatten(elems)
     combine = _leaf_combiner(fn, treedef, "associative_scan")
     if reverse:
         # As JAX: the scan runs over the reversed elements, fn(z, y) then fn(fn(z, y), x)
