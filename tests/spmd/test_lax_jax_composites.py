@@ -114,7 +114,7 @@ def test_round_rounding_methods_and_enum():
 
 
 def test_dtype_canonicalizes_all_but_arrays():
-    assert lax.dtype(1.0) == np.float32 and lax.dtype(1) == np.int32 and lax.dtype(True) == bool
+    assert lax.dtype(1.0) == np.float32 and lax.dtype(1) == np.int32 and lax.dtype(True) == np.bool_
     assert lax.dtype(float) == np.float32 and lax.dtype("int64") == np.int32
     assert lax.dtype(np.zeros(2, np.float64)) == np.float32
     assert lax.dtype(spmd.numpy.zeros(2, np.int8)) == np.int8
