@@ -105,6 +105,32 @@ def test_scatter_sub_subtracts_at_repeated_indices(dtype):
     np.testing.assert_array_equal(lax.scatter_sub(operand, indices, updates, dn), want)
 
 
+DN1 = lax.ScatterDimensionNumbers(update_window_dims=(), inserted_window_dims=(0,),
+                                  scatter_dims_to_operand_dims=(0,))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.int32])
+def test_scatter_apply_applies_func_once_per_update(dtype):
+    x = np.arange(5).astype(dtype)
+    indices = np.array([[1], [3], [1]], np.int32)
+    want = x.copy()
+    for i in indices[:, 0]:
+        want[i] = want[i] * 2 + 1
+    apply = lambda v: lax.scatter_apply(v, indices, lambda e: e * 2 + 1, DN1,  # noqa: E731
+                                        update_shape=(3,))
+    np.testing.assert_array_equal(apply(x), want)
+    np.testing.assert_array_equal(spmd.jit(apply)(x), want)
+
+
+def test_scatter_apply_with_unique_indices_under_grad():
+    x = np.linspace(0.1, 1, 5).astype(np.float32)
+    idx = np.array([[4], [2]], np.int32)
+    f = lambda v: lax.scatter_apply(v, idx, lax.sin, DN1, update_shape=(2,),  # noqa: E731
+                                    unique_indices=True).sum()
+    np.testing.assert_allclose(spmd.grad(f)(x), [1, 1, np.cos(x[2]), 1, np.cos(x[4])],
+                               rtol=1e-6)
+
+
 def test_round_rounding_methods_and_enum():
     x = np.array([-2.5, -1.5, -0.5, 0.5, 1.5, 2.5, 2.7], np.float32)
     np.testing.assert_array_equal(lax.round(x), np.sign(x) * np.floor(np.abs(x) + 0.5))
