@@ -12,7 +12,7 @@ RNG = np.random.default_rng(1)
 X = RNG.standard_normal((3, 5, 2)).astype(np.float32)
 
 
-@pytest.mark.parametrize("dims", [(0,), (1,), (0, 2), (0, 1, 2), ()])
+@pytest.mark.parametrize("dims", [(1,), (0, 2), ()])
 def test_reduce_with_add_max_mul_matches_numpy(dims):
     """lax's own add/max/mul reduce with their primitives; any other function (a lambda) with
     the general tree of combines."""
