@@ -4,6 +4,7 @@ print_environment_info."""
 from __future__ import annotations
 
 import functools
+import importlib.metadata
 import platform
 import sys
 from typing import Callable
@@ -92,10 +93,9 @@ enable_x64 = _ConfigState("enable_x64")
 
 def print_environment_info(return_string: bool = False) -> str | None:
     """The versions and devices this program runs with, for bug reports."""
-    import spmd  # the package above this module, for its version
     found = devices()
     text = "\n".join([
-        f"spmd:    {spmd.__version__}",
+        f"spmd:    {importlib.metadata.version('spmd')}",
         f"jaxlib:  {backend.REQUIRED_JAXLIB}",
         f"numpy:   {np.__version__}",
         f"python:  {sys.version.replace(chr(10), ' ')}",
