@@ -45,10 +45,12 @@ def kl_div(p, q):
 
 
 def _boxcox_of_log(log_x, lmbda):
-    # (x^lmbda - 1) / lmbda through expm1 (accurate for small lmbda * log x); log x at lmbda == 0
+    # (x^lmbda - 1) / lmbda through expm1 (accurate for small lmbda * log x). At lmbda == 0 the
+    # value is log x and the term lmbda log(x)^2 / 2 (zero there) gives the slope in lmbda.
     zero = jnp.equal(lmbda, 0)
     safe = jnp.where(zero, 1, lmbda)
-    return jnp.where(zero, log_x, jnp.divide(jnp.expm1(jnp.multiply(safe, log_x)), safe))
+    at_zero = jnp.add(log_x, jnp.multiply(jnp.multiply(lmbda, jnp.square(log_x)), 0.5))
+    return jnp.where(zero, at_zero, jnp.divide(jnp.expm1(jnp.multiply(safe, log_x)), safe))
 
 
 def boxcox(x, lmbda):

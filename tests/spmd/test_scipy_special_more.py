@@ -1,0 +1,233 @@
+"""spmd.scipy.special's gamma family, Bessel functions I0/I1, entropy terms and Box-Cox
+transforms, and spmd.lax's incomplete gamma functions, against closed forms and series written
+with Python's math module (SciPy is not a dependency), with their gradients against finite
+differences, their dtypes, edges and errors."""
+import math
+
+import numpy as np
+import pytest
+
+import spmd
+from spmd import lax
+from spmd.scipy import special
+from tests.oracles import assert_close, check_grads
+
+
+def vec(f):
+    """f over arrays; nan where f has no value (ValueError: a pole or outside its domain)."""
+    def safe(*x):
+        try:
+            return f(*x)
+        except (ValueError, ZeroDivisionError):
+            return np.nan
+    return lambda *xs: np.vectorize(safe, otypes=[np.float64])(*xs)
+
+
+def hurwitz_zeta(s, q, terms=40):
+    """sum_k (k + q)^-s: the first terms summed, the rest by Euler-Maclaurin (to B_6)."""
+    head = math.fsum((k + q) ** -s for k in range(terms))
+    n = terms + q
+    return head + n ** (1 - s) / (s - 1) + 0.5 * n ** -s + s / 12 * n ** (-s - 1) - (
+        s * (s + 1) * (s + 2) / 720 * n ** (-s - 3)) + (
+        s * (s + 1) * (s + 2) * (s + 3) * (s + 4) / 30240 * n ** (-s - 5))
+
+
+def trigamma_family(n, x):
+    """polygamma(n, x) = (-1)^(n+1) n! zeta(n + 1, x) for n >= 1."""
+    return (-1) ** (n + 1) * math.factorial(int(n)) * hurwitz_zeta(n + 1, x)
+
+
+def bessel_i(order, x, terms=60):
+    """I_order(x) = sum_k (x/2)^(2k + order) / (k! (k + order)!)."""
+    return math.fsum((x / 2) ** (2 * k + order) / (math.factorial(k) * math.factorial(k + order))
+                     for k in range(terms))
+
+
+def gamma_series_p(a, x, terms=300):
+    """P(a, x) = x^a e^-x sum_n x^n / Gamma(a + n + 1), any a > 0."""
+    return math.fsum(math.exp((a + n) * math.log(x) - x - math.lgamma(a + n + 1))
+                     for n in range(terms))
+
+
+def multigammaln_closed(a, d):
+    return d * (d - 1) / 4 * math.log(math.pi) + sum(math.lgamma(a - j / 2) for j in range(d))
+
+
+def rel_entr_closed(p, q):
+    if p > 0 and q > 0:
+        return p * math.log(p / q)
+    return 0.0 if p == 0 and q >= 0 else math.inf
+
+
+def boxcox_closed(x, lmbda):
+    return math.log(x) if lmbda == 0 else (x ** lmbda - 1) / lmbda
+
+
+# every input has 6 elements, so the eager programs of one shape are shared by the cases
+X = np.array([-2.5, -0.5, 0.5, 1.0, 3.3, 7.0])
+POS = np.array([0.25, 0.5, 1.0, 2.5, 4.0, 9.5])
+N = np.array([0.0, 1.0, 2.0, 5.0, 10.0, 7.0])
+K = np.array([0.0, 1.0, 3.0, 2.0, 4.0, 7.0])
+B = np.array([0.5, 1.5, 2.0, 0.75, 3.0, 1.25])
+LMBDA = np.array([0.0, 0.5, -1.0, 2.0, 1e-3, 1.5])
+PQ = np.array([0.0, 0.3, 1.0, 2.0, 0.7, 5.0])
+SMALL = np.array([-4.0, -1.5, -0.2, 0.3, 2.0, 6.0])
+
+# name -> (spmd function, oracle in float64, inputs, relative tolerance in float64)
+CASES = {
+    "gamma": (special.gamma, vec(math.gamma), (X,), 1e-12),
+    "gammasgn": (special.gammasgn, vec(lambda x: math.copysign(1, math.gamma(x))), (X,), 0),
+    "loggamma": (special.loggamma, vec(lambda x: math.lgamma(x) if x > 0 else math.nan), (X,),
+                 1e-12),
+    "beta": (special.beta, vec(lambda a, b: math.gamma(a) * math.gamma(b) / math.gamma(a + b)),
+             (X, B), 1e-12),
+    "factorial": (special.factorial, vec(lambda n: math.gamma(n + 1) if n >= 0 else 0.0),
+                  (np.array([-1.0, 0.0, 1.0, 5.0, 10.0, 2.5]),), 1e-12),
+    "comb": (special.comb, vec(lambda n, k: math.comb(int(n), int(k)) if 0 <= k <= n else 0.0),
+             (N, K), 1e-12),
+    "comb repetition": (lambda n, k: special.comb(n, k, repetition=True),
+                        vec(lambda n, k: math.comb(int(n + k - 1), int(k)) if k else 1.0),
+                        (N + 1, K), 1e-12),
+    "poch": (special.poch, vec(lambda z, m: math.gamma(z + m) / math.gamma(z)), (POS, B), 1e-12),
+    "multigammaln": (lambda a: special.multigammaln(a, 3), vec(lambda a: multigammaln_closed(a, 3)),
+                     (POS + 1.5,), 1e-12),
+    "polygamma": (lambda x: special.polygamma(np.array([1, 2, 3, 1, 2, 4]), x),
+                  vec(lambda x, n: trigamma_family(n, x)), (POS, np.array([1, 2, 3, 1, 2, 4])),
+                  1e-10),
+    "zeta": (special.zeta, vec(hurwitz_zeta), (B + 1.5, POS), 1e-10),
+    "i0": (special.i0, vec(lambda x: bessel_i(0, x)), (SMALL,), 1e-12),
+    "i0e": (special.i0e, vec(lambda x: bessel_i(0, x) * math.exp(-abs(x))), (SMALL,), 1e-12),
+    "i1": (special.i1, vec(lambda x: bessel_i(1, x)), (SMALL,), 1e-12),
+    "i1e": (special.i1e, vec(lambda x: bessel_i(1, x) * math.exp(-abs(x))), (SMALL,), 1e-12),
+    "entr": (special.entr,
+             vec(lambda x: -x * math.log(x) if x > 0 else (0 if x == 0 else -math.inf)),
+             (np.array([-1.0, 0.0, 0.25, 1.0, 2.0, 7.0]),), 1e-12),
+    "rel_entr": (special.rel_entr, vec(rel_entr_closed), (PQ, PQ[::-1]), 1e-12),
+    "kl_div": (special.kl_div, vec(lambda p, q: rel_entr_closed(p, q) - p + q), (PQ, PQ[::-1]),
+               1e-12),
+    "boxcox": (special.boxcox, vec(boxcox_closed), (POS, LMBDA), 1e-12),
+    "boxcox1p": (special.boxcox1p, vec(lambda x, lm: boxcox_closed(1 + x, lm)), (POS, LMBDA),
+                 1e-12),
+}
+# polygamma's second input is the order, given inside the spmd function
+ONLY_FIRST = {"polygamma"}
+
+
+def spmd_args(name, args):
+    return args[:1] if name in ONLY_FIRST else args
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_float64_against_closed_forms(name, x64):
+    fn, oracle, args, rtol = CASES[name]
+    out = fn(*spmd_args(name, args))
+    assert out.dtype == np.float64
+    assert_close(out, oracle(*args), rtol=rtol, atol=0)
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_float32(name):
+    fn, oracle, args, _ = CASES[name]
+    args32 = tuple(a.astype(np.float32) if a.dtype.kind == "f" else a for a in args)
+    with np.errstate(under="ignore", over="ignore"):
+        want = oracle(*(a.astype(np.float64) for a in args32)).astype(np.float32)
+    out = np.asarray(fn(*spmd_args(name, args32)))
+    assert out.dtype == np.float32
+    np.testing.assert_allclose(out, want, rtol=5e-5, atol=1e-6)
+
+
+def test_integer_and_scalar_inputs_become_the_default_float():
+    assert special.gamma(4).dtype == np.float32
+    assert float(special.gamma(4)) == pytest.approx(6.0, rel=1e-5)
+    assert special.comb(np.int32(5), np.int32(2)).dtype == np.float32
+    assert float(special.factorial(3)) == pytest.approx(6.0, rel=1e-6)
+    assert special.i0(np.int8(1)).shape == ()
+
+
+def test_edges_follow_scipy():
+    inf, nan = np.inf, np.nan
+    edges = np.array([0.0, -0.0, -1.0, -np.inf, np.inf, np.nan], np.float32)
+    assert_close(special.gammasgn(edges), np.array([1, -1, nan, nan, 1, nan], np.float32))
+    assert_close(special.gamma(edges), np.array([inf, -inf, nan, nan, inf, nan], np.float32))
+    assert_close(special.loggamma(edges[:3]), np.array([nan, nan, nan], np.float32))
+    assert_close(special.poch(np.float32(3.0), np.float32(0.0)), np.float32(1.0))
+    assert_close(special.rel_entr(np.float32(1.0), np.float32(-1.0)), np.float32(inf))
+
+
+@pytest.mark.parametrize("name", ["gamma", "loggamma", "beta", "poch", "multigammaln",
+                                  "polygamma", "zeta", "i0", "i1", "i0e", "i1e", "entr",
+                                  "rel_entr", "kl_div", "boxcox", "boxcox1p"])
+def test_gradients(name, x64):
+    fn, _, args, _ = CASES[name]
+    args = spmd_args(name, args)
+    if name == "zeta":  # differentiable in q only, as in JAX
+        s, q = args
+        fn, args = (lambda q: special.zeta(s, q)), (q,)
+    if name in ("rel_entr", "kl_div"):  # away from the kinks at p == 0 and q == 0
+        args = (PQ + 0.5, PQ[::-1] + 0.25)
+    if name in ("gamma", "beta", "loggamma"):  # away from the poles
+        args = tuple(np.abs(a) + 0.25 for a in args)
+    if name == "entr":
+        args = (POS,)
+    check_grads(fn, args, order=1, rtol=1e-5, atol=1e-7)
+
+
+def test_entr_slope_at_zero_is_infinite_not_nan():
+    assert float(spmd.grad(special.entr)(0.0)) == np.inf
+
+
+def test_transforms_compose():
+    assert_close(spmd.jit(spmd.vmap(special.gamma))(np.array([1.0, 5.0], np.float32)),
+                 np.array([1.0, 24.0], np.float32), rtol=1e-5)
+
+
+def test_errors():
+    with pytest.raises(ValueError, match="Argument `n` to polygamma must be of integer type"):
+        special.polygamma(1.0, 2.0)
+    with pytest.raises(NotImplementedError, match="pass q != None"):
+        special.zeta(2.0)
+    with pytest.raises(NotImplementedError, match="exact=True is not supported"):
+        special.factorial(3, exact=True)
+    with pytest.raises(TypeError, match="multigammaln's d must be a static Python integer"):
+        special.multigammaln(3.0, 2.5)
+    with pytest.raises(ValueError, match="gamma does not support complex-valued inputs"):
+        special.gamma(1j)
+
+
+# ---------------------------------------------------------------- lax's incomplete gamma
+GA = np.array([0.5, 1.0, 2.5, 4.0, 7.0, 3.0])
+GX = np.array([0.2, 3.0, 1.0, 9.0, 2.0, 2.9])
+
+
+def d_da(f, a, x, h=1e-5):
+    return (f(a + h, x) - f(a - h, x)) / (2 * h)
+
+
+def test_lax_igamma_family_float64(x64):
+    p = vec(gamma_series_p)
+    assert_close(lax.igamma(GA, GX), p(GA, GX), rtol=1e-12)
+    assert_close(lax.igammac(GA, GX), 1 - p(GA, GX), rtol=1e-10)
+    dp_da = d_da(p, GA, GX)
+    assert_close(lax.igamma_grad_a(GA, GX), dp_da, rtol=1e-7)
+    density = np.exp((GA - 1) * np.log(GX) - GX - vec(math.lgamma)(GA))
+    assert_close(lax.random_gamma_grad(GA, GX), -dp_da / density, rtol=1e-7)
+    assert_close(lax.betainc(B, B[::-1], np.full(6, 0.5)),
+                 special.betainc(B, B[::-1], 0.5), rtol=0)
+
+
+def test_lax_igamma_family_float32_and_transforms():
+    a, x = GA.astype(np.float32), GX.astype(np.float32)
+    out = spmd.jit(spmd.vmap(lax.random_gamma_grad))(a, x)
+    assert out.dtype == np.float32
+    want = -d_da(vec(gamma_series_p), GA, GX) / np.exp(
+        (GA - 1) * np.log(GX) - GX - vec(math.lgamma)(GA))
+    np.testing.assert_allclose(out, want, rtol=1e-4)
+
+
+def test_lax_igamma_takes_lax_operands_only():
+    with pytest.raises(TypeError, match="igamma got operands of different dtypes"):
+        lax.igamma(np.float32(1.0), np.int32(1))
+    with pytest.raises(TypeError, match="random_gamma_grad does not accept int32 operands"):
+        lax.random_gamma_grad(np.int32(1), np.int32(1))
+    with pytest.raises(TypeError, match="betainc got operands of different shapes"):
+        lax.betainc(np.ones(2, np.float32), np.ones(3, np.float32), np.ones(2, np.float32))
