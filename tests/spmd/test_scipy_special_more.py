@@ -3,6 +3,7 @@ transforms, and spmd.lax's incomplete gamma functions, against closed forms and 
 with Python's math module (SciPy is not a dependency), with their gradients against finite
 differences, their dtypes, edges and errors."""
 import math
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -47,6 +48,47 @@ def gamma_series_p(a, x, terms=300):
     """P(a, x) = x^a e^-x sum_n x^n / Gamma(a + n + 1), any a > 0."""
     return math.fsum(math.exp((a + n) * math.log(x) - x - math.lgamma(a + n + 1))
                      for n in range(terms))
+
+
+EULER_GAMMA = 0.5772156649015329
+
+
+def exp1_series(x, terms=80):
+    """E_1(x) = -gamma - log x - sum_k (-x)^k / (k k!), summed exactly in rationals."""
+    return -EULER_GAMMA - math.log(x) - float(sum(
+        Fraction(-x) ** k / (k * math.factorial(k)) for k in range(1, terms)))
+
+
+def expn_closed(n, x):
+    """E_n(x): for x < 2 upward from E_1's series by E_{k+1} = (e^-x - x E_k) / k; above, by
+    Gauss-Laguerre quadrature of e^-x / x * integral of e^-s (1 + s / x)^-n."""
+    if n == 0:
+        return math.exp(-x) / x
+    if x >= 2:
+        s, w = np.polynomial.laguerre.laggauss(80)
+        return math.exp(-x) / x * float(np.sum(w * (1 + s / x) ** -n))
+    e = exp1_series(x)
+    for k in range(1, int(n)):
+        e = (math.exp(-x) - x * e) / k
+    return e
+
+
+def expi_closed(x):
+    if x < 0:
+        return -expn_closed(1, -x)
+    return EULER_GAMMA + math.log(x) + float(sum(
+        Fraction(x) ** k / (k * math.factorial(k)) for k in range(1, 200)))
+
+
+def erfcx_closed(x):
+    """exp(x^2) erfc(x), by Laplace's continued fraction
+    1 / sqrt(pi) / (x + (1/2) / (x + 1 / (x + (3/2) / (x + ...)))) for x > 3."""
+    if x <= 3:
+        return math.exp(x * x) * math.erfc(x)
+    tail = x
+    for k in range(200, 0, -1):
+        tail = x + (k / 2) / tail
+    return 1 / math.sqrt(math.pi) / tail
 
 
 def multigammaln_closed(a, d):
@@ -108,6 +150,13 @@ CASES = {
     "boxcox": (special.boxcox, vec(boxcox_closed), (POS, LMBDA), 1e-12),
     "boxcox1p": (special.boxcox1p, vec(lambda x, lm: boxcox_closed(1 + x, lm)), (POS, LMBDA),
                  1e-12),
+    "erfcx": (special.erfcx, vec(erfcx_closed),
+              (np.array([-3.0, -0.5, 0.0, 2.0, 8.5, 30.0]),), 1e-12),
+    "exp1": (special.exp1, vec(lambda x: expn_closed(1, x)), (POS,), 1e-12),
+    "expi": (special.expi, vec(expi_closed), (np.array([-3.0, -0.5, 0.1, 2.0, 20.0, 45.0]),),
+             1e-12),
+    "expn": (special.expn, vec(expn_closed), (np.array([0.0, 1.0, 2.0, 3.0, 5.0, 2.0]), POS),
+             1e-12),
 }
 # polygamma's second input is the order, given inside the spmd function
 ONLY_FIRST = {"polygamma"}
@@ -156,7 +205,8 @@ def test_edges_follow_scipy():
 
 @pytest.mark.parametrize("name", ["gamma", "loggamma", "beta", "poch", "multigammaln",
                                   "polygamma", "zeta", "i0", "i1", "i0e", "i1e", "entr",
-                                  "rel_entr", "kl_div", "boxcox", "boxcox1p"])
+                                  "rel_entr", "kl_div", "boxcox", "boxcox1p", "erfcx", "exp1",
+                                  "expi", "expn"])
 def test_gradients(name, x64):
     fn, _, args, _ = CASES[name]
     args = spmd_args(name, args)
@@ -169,7 +219,38 @@ def test_gradients(name, x64):
         args = tuple(np.abs(a) + 0.25 for a in args)
     if name == "entr":
         args = (POS,)
+    if name == "expn":  # differentiable in x only, as in JAX
+        n, x = args
+        fn, args = (lambda x: special.expn(n, x)), (x,)
     check_grads(fn, args, order=1, rtol=1e-5, atol=1e-7)
+
+
+def test_bernoulli_numbers():
+    # B_0..B_12 (B_1 = -1/2), and B_30 from zeta(2k) = (-1)^(k+1) B_2k (2 pi)^2k / (2 (2k)!)
+    b = special.bernoulli(12)
+    assert b.dtype == np.float32 and b.shape == (13,)
+    want = [1, -1 / 2, 1 / 6, 0, -1 / 30, 0, 1 / 42, 0, -1 / 30, 0, 5 / 66, 0, -691 / 2730]
+    assert_close(b, np.array(want, np.float32), rtol=1e-7)
+    b30 = np.asarray(special.bernoulli(30), np.float64)
+    zeta30 = hurwitz_zeta(30, 1.0)
+    assert b30[30] == pytest.approx(2 * math.factorial(30) * zeta30 / (2 * math.pi) ** 30,
+                                    rel=1e-6)
+    assert_close(special.bernoulli(0), np.array([1.0], np.float32))
+
+
+def test_exponential_integral_edges(x64):
+    # 6 elements each, the shape of the cases above (their eager programs are reused)
+    inf, nan = np.inf, np.nan
+    assert_close(special.expn(np.array([0.0, 1.0, 3.0, 1.5, -1.0, 2.0]),
+                              np.array([0.0, 0.0, 0.0, 1.0, 1.0, -1.0])),
+                 np.array([inf, inf, 0.5, nan, nan, nan]))
+    assert_close(special.exp1(np.array([0.0, inf, -1.0, nan, 1e3, 1e-30])),
+                 np.array([inf, 0.0, nan, nan, 0.0, -EULER_GAMMA - math.log(1e-30)]))
+    assert_close(special.expi(np.array([0.0, -inf, nan, -1e3, 1e3, 1e-30])),
+                 np.array([-inf, -0.0, nan, -0.0, inf, EULER_GAMMA + math.log(1e-30)]))
+    assert_close(special.erfcx(np.array([1e5, -30.0, nan, inf, 0.0, 1e-8])),
+                 np.array([1 / (1e5 * math.sqrt(math.pi)), inf, nan, 0.0, 1.0,
+                           1 - 2e-8 / math.sqrt(math.pi)]), rtol=1e-12)
 
 
 def test_entr_slope_at_zero_is_infinite_not_nan():
@@ -190,6 +271,10 @@ def test_errors():
         special.factorial(3, exact=True)
     with pytest.raises(TypeError, match="multigammaln's d must be a static Python integer"):
         special.multigammaln(3.0, 2.5)
+    with pytest.raises(TypeError, match="bernoulli's n must be a static Python integer"):
+        special.bernoulli(2.0)
+    with pytest.raises(ValueError, match="n must be a non-negative integer; got -1"):
+        special.bernoulli(-1)
     with pytest.raises(ValueError, match="gamma does not support complex-valued inputs"):
         special.gamma(1j)
 
