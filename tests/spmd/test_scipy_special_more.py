@@ -91,6 +91,25 @@ def erfcx_closed(x):
     return 1 / math.sqrt(math.pi) / tail
 
 
+def dawson_series(x, terms=300):
+    """D(x) = sum_k (-2)^k x^(2k+1) / (2k+1)!!, summed exactly in rationals."""
+    total, term = Fraction(0), Fraction(x)
+    for k in range(terms):
+        total += term
+        term *= Fraction(-2) * Fraction(x) ** 2 / (2 * k + 3)
+    return float(total)
+
+
+def spence_quadrature(x):
+    """The integral from 1 to x of log(t) / (1 - t), by 80-point Gauss-Legendre quadrature (the
+    integrand is smooth there: its singularity is at t = 0)."""
+    if x == 1:
+        return 0.0
+    t, w = np.polynomial.legendre.leggauss(80)
+    t = (x - 1) / 2 * t + (x + 1) / 2
+    return float((x - 1) / 2 * np.sum(w * np.log(t) / (1 - t)))
+
+
 def multigammaln_closed(a, d):
     return d * (d - 1) / 4 * math.log(math.pi) + sum(math.lgamma(a - j / 2) for j in range(d))
 
@@ -157,6 +176,10 @@ CASES = {
              1e-12),
     "expn": (special.expn, vec(expn_closed), (np.array([0.0, 1.0, 2.0, 3.0, 5.0, 2.0]), POS),
              1e-12),
+    "dawsn": (special.dawsn, vec(dawson_series), (np.array([-6.5, -1.0, 0.3, 2.0, 5.9, 6.1]),),
+              1e-12),
+    "spence": (special.spence, vec(spence_quadrature),
+               (np.array([0.2, 0.5, 1.0, 1.7, 2.5, 10.0]),), 1e-12),
 }
 # polygamma's second input is the order, given inside the spmd function
 ONLY_FIRST = {"polygamma"}
@@ -206,7 +229,7 @@ def test_edges_follow_scipy():
 @pytest.mark.parametrize("name", ["gamma", "loggamma", "beta", "poch", "multigammaln",
                                   "polygamma", "zeta", "i0", "i1", "i0e", "i1e", "entr",
                                   "rel_entr", "kl_div", "boxcox", "boxcox1p", "erfcx", "exp1",
-                                  "expi", "expn"])
+                                  "expi", "expn", "dawsn", "spence"])
 def test_gradients(name, x64):
     fn, _, args, _ = CASES[name]
     args = spmd_args(name, args)
@@ -248,6 +271,12 @@ def test_exponential_integral_edges(x64):
                  np.array([inf, 0.0, nan, nan, 0.0, -EULER_GAMMA - math.log(1e-30)]))
     assert_close(special.expi(np.array([0.0, -inf, nan, -1e3, 1e3, 1e-30])),
                  np.array([-inf, -0.0, nan, -0.0, inf, EULER_GAMMA + math.log(1e-30)]))
+    assert_close(special.spence(np.array([0.0, 2.0, -1.0, nan, inf, 0.5])),
+                 np.array([math.pi ** 2 / 6, -math.pi ** 2 / 12, nan, nan, -inf,
+                           math.pi ** 2 / 12 - math.log(2) ** 2 / 2]), rtol=1e-14)
+    assert_close(special.dawsn(np.array([0.0, -0.0, 1e4, -1e4, nan, inf])),
+                 np.array([0.0, 0.0, 0.5e-4 * (1 + 0.5e-8), -0.5e-4 * (1 + 0.5e-8), nan, 0.0]),
+                 rtol=1e-14)
     assert_close(special.erfcx(np.array([1e5, -30.0, nan, inf, 0.0, 1e-8])),
                  np.array([1 / (1e5 * math.sqrt(math.pi)), inf, nan, 0.0, 1.0,
                            1 - 2e-8 / math.sqrt(math.pi)]), rtol=1e-12)
