@@ -110,6 +110,50 @@ def spence_quadrature(x):
     return float((x - 1) / 2 * np.sum(w * np.log(t) / (1 - t)))
 
 
+def exact_series(x, terms, coefficient):
+    """sum over j < terms of coefficient(j) x^j, in rationals (exact for the float x given)."""
+    return float(sum(coefficient(j) * Fraction(x) ** j for j in range(terms)))
+
+
+def sine_integral(x):
+    return exact_series(x, 120, lambda j: Fraction((-1) ** (j // 2), j * math.factorial(j))
+                        if j % 2 else 0)
+
+
+def cosine_integral(x):
+    return EULER_GAMMA + math.log(abs(x)) + exact_series(
+        abs(x), 120, lambda j: Fraction((-1) ** (j // 2), j * math.factorial(j))
+        if j and j % 2 == 0 else 0)
+
+
+PI_2 = Fraction(math.pi) / 2
+
+
+def fresnel_s(x):
+    """sum_k (-1)^k (pi/2)^(2k+1) x^(4k+3) / ((2k+1)! (4k+3))"""
+    return exact_series(x, 600, lambda j: (-1) ** (j // 4) * PI_2 ** ((j - 1) // 2) / (
+        math.factorial((j - 1) // 2) * j) if j % 4 == 3 else 0)
+
+
+def fresnel_c(x):
+    return exact_series(x, 600, lambda j: (-1) ** (j // 4) * PI_2 ** ((j - 1) // 2) / (
+        math.factorial((j - 1) // 2) * j) if j % 4 == 1 else 0)
+
+
+def bessel_j(order, x):
+    """J_order(x) = sum_k (-1)^k (x/2)^(2k + order) / (k! (k + order)!), in rationals."""
+    return float(sum(Fraction(-1) ** k * (Fraction(x) / 2) ** (2 * k + order)
+                     / (math.factorial(k) * math.factorial(k + order)) for k in range(80)))
+
+
+def kummer_series(a, b, x, terms=300):
+    total, term = Fraction(0), Fraction(1)
+    for k in range(terms):
+        total += term
+        term *= Fraction(a + k) * Fraction(x) / (Fraction(b + k) * (k + 1))
+    return float(total)
+
+
 def multigammaln_closed(a, d):
     return d * (d - 1) / 4 * math.log(math.pi) + sum(math.lgamma(a - j / 2) for j in range(d))
 
@@ -180,6 +224,19 @@ CASES = {
               1e-12),
     "spence": (special.spence, vec(spence_quadrature),
                (np.array([0.2, 0.5, 1.0, 1.7, 2.5, 10.0]),), 1e-12),
+    "hyp1f1": (special.hyp1f1, vec(kummer_series),
+               (np.array([0.5, 1.0, 2.0, 3.0, 0.0, 2.0]), np.array([1.5, 2.0, 1.0, 5.0, 1.0, 2.0]),
+                np.array([0.3, -2.0, 5.0, -10.0, 3.0, 1.0])), 1e-12),
+    "si": (lambda x: special.sici(x)[0], vec(lambda x: math.copysign(sine_integral(abs(x)), x)),
+           (np.array([0.5, 1.9, 2.1, 5.0, 20.0, -3.0]),), 1e-13),
+    "ci": (lambda x: special.sici(x)[1], vec(cosine_integral),
+           (np.array([0.5, 1.9, 2.1, 5.0, 20.0, -3.0]),), 1e-12),
+    "fresnel s": (lambda x: special.fresnel(x)[0], vec(lambda x: math.copysign(fresnel_s(abs(x)),
+                                                                                x)),
+                  (np.array([0.5, 1.4, 1.6, 3.0, 7.0, -2.0]),), 1e-12),
+    "fresnel c": (lambda x: special.fresnel(x)[1], vec(lambda x: math.copysign(fresnel_c(abs(x)),
+                                                                                x)),
+                  (np.array([0.5, 1.4, 1.6, 3.0, 7.0, -2.0]),), 1e-12),
 }
 # polygamma's second input is the order, given inside the spmd function
 ONLY_FIRST = {"polygamma"}
@@ -224,12 +281,16 @@ def test_edges_follow_scipy():
     assert_close(special.loggamma(edges[:3]), np.array([nan, nan, nan], np.float32))
     assert_close(special.poch(np.float32(3.0), np.float32(0.0)), np.float32(1.0))
     assert_close(special.rel_entr(np.float32(1.0), np.float32(-1.0)), np.float32(inf))
+    # hyp1f1: inf at b == 0, and JAX's 1 where a == b == 0 too
+    assert_close(special.hyp1f1(np.float32([0, 1, 2]), np.float32([0, 0, 2]), np.float32(1)),
+                 np.array([1, inf, math.e], np.float32))
 
 
 @pytest.mark.parametrize("name", ["gamma", "loggamma", "beta", "poch", "multigammaln",
                                   "polygamma", "zeta", "i0", "i1", "i0e", "i1e", "entr",
                                   "rel_entr", "kl_div", "boxcox", "boxcox1p", "erfcx", "exp1",
-                                  "expi", "expn", "dawsn", "spence"])
+                                  "expi", "expn", "dawsn", "spence", "hyp1f1", "si",
+                                  "ci", "fresnel s", "fresnel c"])
 def test_gradients(name, x64):
     fn, _, args, _ = CASES[name]
     args = spmd_args(name, args)
@@ -246,6 +307,22 @@ def test_gradients(name, x64):
         n, x = args
         fn, args = (lambda x: special.expn(n, x)), (x,)
     check_grads(fn, args, order=1, rtol=1e-5, atol=1e-7)
+
+
+def test_bessel_jn_stacks_the_orders_first(x64):
+    z = np.array([[0.5, 1.0, 5.0], [12.0, 0.0, -3.0]])
+    out = special.bessel_jn(z, v=3)
+    assert out.shape == (4, 2, 3) and out.dtype == np.float64
+    assert_close(out, np.array([[[bessel_j(n, x) for x in row] for row in z]
+                                for n in range(4)]), rtol=1e-12, atol=1e-15)
+    slope = spmd.grad(lambda x: special.bessel_jn(x, v=1)[0])(1.0)  # J_0' = -J_1
+    assert float(slope) == pytest.approx(-bessel_j(1, 1.0), rel=1e-10)
+    out32 = special.bessel_jn(np.float32(2.0), v=1)
+    assert out32.dtype == np.float32 and out32.shape == (2,)
+    with pytest.raises(TypeError, match="bessel_jn's v must be a static Python integer"):
+        special.bessel_jn(1.0, v=1.5)
+    with pytest.raises(ValueError, match="bessel_jn needs 0 <= v <= n_iter; got v=5, n_iter=3"):
+        special.bessel_jn(1.0, v=5, n_iter=3)
 
 
 def test_bernoulli_numbers():
