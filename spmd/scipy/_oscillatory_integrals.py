@@ -14,7 +14,7 @@ from spmd.transforms import core, dtypes, lax
 from spmd.transforms.custom_derivatives import custom_jvp
 
 _EULER_GAMMA = 0.5772156649015329
-_SERIES_TERMS = 40  # |x| <= the switch point: the terms fall as x^k / k! at most
+_SERIES_TERMS = 40  # 2 * 40 terms; below the switch points t^j / j! falls past 1e-17
 _FRACTION_TERMS = 100
 _SICI_SWITCH = 2.0
 _FRESNEL_SWITCH = 1.5
@@ -39,20 +39,26 @@ def _lentz(b, step, terms):
     return lax.fori_loop(1, terms, body, (b, jnp.full_like(b, big), d, d))[3]
 
 
+def _parity_series(x, t, weight):
+    """(sum over odd j, sum over even j >= 2) of (-1)^(j // 2) weight(j, t^j / j!), j < 2 *
+    _SERIES_TERMS: the two alternating series of a pair of integrals, summed together."""
+    def body(j, carry):
+        term, odd_sum, even_sum = carry
+        jf = j.astype(x.dtype)
+        term = jnp.multiply(term, jnp.divide(t, jf))
+        sign = jnp.where(jnp.equal(jnp.remainder(j // 2, 2), 0), 1, -1).astype(x.dtype)
+        part = jnp.multiply(sign, weight(jf, term))
+        odd = jnp.equal(jnp.remainder(j, 2), 1)
+        return (term, jnp.where(odd, jnp.add(odd_sum, part), odd_sum),
+                jnp.where(odd, even_sum, jnp.add(even_sum, part)))
+    zero = jnp.zeros_like(x)
+    return lax.fori_loop(1, 2 * _SERIES_TERMS, body, (jnp.ones_like(x), zero, zero))[1:]
+
+
 def _sici_series(x):
     """Si = sum_k (-1)^k x^(2k+1) / ((2k+1) (2k+1)!), Ci = gamma + log x + sum_k>=1
-    (-1)^k x^(2k) / (2k (2k)!), together: term j holds x^j / j!."""
-    def body(j, carry):
-        term, si, ci = carry
-        jf = j.astype(x.dtype)
-        term = jnp.multiply(term, jnp.divide(x, jf))
-        sign = jnp.where(jnp.equal(jnp.remainder(j // 2, 2), 0), 1, -1).astype(x.dtype)
-        odd = jnp.equal(jnp.remainder(j, 2), 1)
-        part = jnp.multiply(sign, jnp.divide(term, jf))
-        return (term, jnp.where(odd, jnp.add(si, part), si),
-                jnp.where(odd, ci, jnp.add(ci, part)))
-    zero = jnp.zeros_like(x)
-    _, si, ci = lax.fori_loop(1, 2 * _SERIES_TERMS, body, (jnp.ones_like(x), zero, zero))
+    (-1)^k x^(2k) / (2k (2k)!)."""
+    si, ci = _parity_series(x, x, lambda j, term: jnp.divide(term, j))
     return si, jnp.add(jnp.add(ci, jnp.log(x)), _EULER_GAMMA)
 
 
@@ -66,14 +72,21 @@ def _sici_fraction(x):
     return jnp.add(jnp.imag(h), np.pi / 2), jnp.negative(jnp.real(h))
 
 
+def _of_abs(x, switch, series, fraction):
+    """A pair of integrals at |x|: by `series` up to `switch`, by `fraction` above it, each fed
+    a harmless argument where the other is taken."""
+    ax = jnp.abs(x)
+    small = jnp.less_equal(ax, switch)
+    s1, s2 = series(jnp.where(small, ax, 1))
+    f1, f2 = fraction(jnp.where(small, 2 * switch, ax))
+    return jnp.where(small, s1, f1), jnp.where(small, s2, f2)
+
+
 @custom_jvp
 def _sici(x):
-    ax = jnp.abs(x)
-    small = jnp.less_equal(ax, _SICI_SWITCH)
-    si_s, ci_s = _sici_series(jnp.where(small, ax, 1))
-    si_f, ci_f = _sici_fraction(jnp.where(small, 2 * _SICI_SWITCH, ax))
-    si = jnp.multiply(jnp.sign(x), jnp.where(small, si_s, si_f))
-    ci = jnp.where(jnp.equal(x, 0), -np.inf, jnp.where(small, ci_s, ci_f))
+    si, ci = _of_abs(x, _SICI_SWITCH, _sici_series, _sici_fraction)
+    si = jnp.multiply(jnp.sign(x), si)
+    ci = jnp.where(jnp.equal(x, 0), -np.inf, ci)
     infinite = jnp.isinf(x)
     si = jnp.where(infinite, jnp.multiply(jnp.sign(x), np.pi / 2), si)
     ci = jnp.where(infinite, jnp.where(jnp.greater(x, 0), 0, np.nan), ci)
@@ -99,20 +112,11 @@ def sici(x):
 
 def _fresnel_series(x):
     """S = sum_k (-1)^k (pi/2)^(2k+1) x^(4k+3) / ((2k+1)! (4k+3)),
-    C = sum_k (-1)^k (pi/2)^(2k) x^(4k+1) / ((2k)! (4k+1)): term j holds (pi x^2 / 2)^j / j!."""
+    C = sum_k (-1)^k (pi/2)^(2k) x^(4k+1) / ((2k)! (4k+1))."""
     t = jnp.multiply(jnp.square(x), np.pi / 2)
-
-    def body(j, carry):
-        term, s, c = carry
-        jf = j.astype(x.dtype)
-        term = jnp.multiply(term, jnp.divide(t, jf))
-        sign = jnp.where(jnp.equal(jnp.remainder(j // 2, 2), 0), 1, -1).astype(x.dtype)
-        odd = jnp.equal(jnp.remainder(j, 2), 1)
-        part = jnp.multiply(sign, jnp.divide(jnp.multiply(term, x), jnp.add(jnp.multiply(jf, 2),
-                                                                            1)))
-        return term, jnp.where(odd, jnp.add(s, part), s), jnp.where(odd, c, jnp.add(c, part))
-    _, s, c = lax.fori_loop(1, _SERIES_TERMS, body, (jnp.ones_like(x), jnp.zeros_like(x), x))
-    return s, c
+    s, c = _parity_series(x, t, lambda j, term: jnp.divide(jnp.multiply(term, x),
+                                                          jnp.add(jnp.multiply(j, 2), 1)))
+    return s, jnp.add(c, x)
 
 
 def _fresnel_fraction(x):
@@ -133,13 +137,9 @@ def _fresnel_fraction(x):
 
 @custom_jvp
 def _fresnel(x):
-    ax = jnp.abs(x)
-    small = jnp.less(ax, _FRESNEL_SWITCH)
-    s_s, c_s = _fresnel_series(jnp.where(small, ax, 1))
-    s_f, c_f = _fresnel_fraction(jnp.where(small, 2 * _FRESNEL_SWITCH, ax))
+    s, c = _of_abs(x, _FRESNEL_SWITCH, _fresnel_series, _fresnel_fraction)
     sign = jnp.sign(x)
-    s = jnp.where(jnp.isinf(x), 0.5, jnp.where(small, s_s, s_f))
-    c = jnp.where(jnp.isinf(x), 0.5, jnp.where(small, c_s, c_f))
+    s, c = jnp.where(jnp.isinf(x), 0.5, s), jnp.where(jnp.isinf(x), 0.5, c)
     return jnp.multiply(sign, s), jnp.multiply(sign, c)
 
 
