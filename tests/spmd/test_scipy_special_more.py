@@ -154,6 +154,15 @@ def kummer_series(a, b, x, terms=300):
     return float(total)
 
 
+def owens_t_simpson(h, a, n=20001):
+    """Owen's T by composite Simpson's rule on its defining integral over [0, a]."""
+    x = np.linspace(0, a, n)
+    f = np.exp(-h * h * (1 + x * x) / 2) / (1 + x * x)
+    w = np.ones(n)
+    w[1:-1:2], w[2:-1:2] = 4, 2
+    return float(np.sum(w * f) * (x[1] - x[0]) / 3 / (2 * math.pi))
+
+
 def multigammaln_closed(a, d):
     return d * (d - 1) / 4 * math.log(math.pi) + sum(math.lgamma(a - j / 2) for j in range(d))
 
@@ -237,6 +246,9 @@ CASES = {
     "fresnel c": (lambda x: special.fresnel(x)[1], vec(lambda x: math.copysign(fresnel_c(abs(x)),
                                                                                 x)),
                   (np.array([0.5, 1.4, 1.6, 3.0, 7.0, -2.0]),), 1e-12),
+    "owens_t": (special.owens_t, vec(owens_t_simpson),
+                (np.array([0.0, 0.5, -1.0, 2.0, 5.0, 1.0]),
+                 np.array([0.5, 1.0, 3.0, -0.3, 0.9, 4.0])), 1e-11),
 }
 # polygamma's second input is the order, given inside the spmd function
 ONLY_FIRST = {"polygamma"}
@@ -290,7 +302,7 @@ def test_edges_follow_scipy():
                                   "polygamma", "zeta", "i0", "i1", "i0e", "i1e", "entr",
                                   "rel_entr", "kl_div", "boxcox", "boxcox1p", "erfcx", "exp1",
                                   "expi", "expn", "dawsn", "spence", "hyp1f1", "si",
-                                  "ci", "fresnel s", "fresnel c"])
+                                  "ci", "fresnel s", "fresnel c", "owens_t"])
 def test_gradients(name, x64):
     fn, _, args, _ = CASES[name]
     args = spmd_args(name, args)
@@ -323,6 +335,16 @@ def test_bessel_jn_stacks_the_orders_first(x64):
         special.bessel_jn(1.0, v=1.5)
     with pytest.raises(ValueError, match="bessel_jn needs 0 <= v <= n_iter; got v=5, n_iter=3"):
         special.bessel_jn(1.0, v=5, n_iter=3)
+
+
+def test_owens_t_closed_forms(x64):
+    h = np.array([0.0, 0.0, 1.3, -2.0, 0.7, 3.0])
+    a = np.array([3.0, -0.5, 1.0, 1.0, 0.0, -1.0])
+    normal_cdf = vec(lambda x: 0.5 * math.erfc(-x / math.sqrt(2)))
+    # T(0, a) = atan(a) / (2 pi), T(h, +-1) = +-cdf(h) (1 - cdf(h)) / 2, T(h, 0) = 0
+    want = np.where(h == 0, np.arctan(a) / (2 * math.pi),
+                    a * normal_cdf(h) * (1 - normal_cdf(h)) / 2)
+    assert_close(special.owens_t(h, a), want, rtol=1e-13, atol=1e-300)
 
 
 def test_bernoulli_numbers():
