@@ -10,7 +10,10 @@ import numpy as np
 import spmd.numpy as jnp
 from spmd.numpy._core import promote_to_inexact
 from spmd.scipy._incomplete import betaln
+from spmd.scipy._bernoulli import _bernoulli_numbers
 from spmd.transforms import core, dtypes, lax
+from spmd.transforms.api import jvp
+from spmd.transforms.custom_derivatives import custom_jvp
 
 
 def _real(name, *args):
@@ -114,9 +117,48 @@ def polygamma(n, x):
 
 
 def zeta(x, q=None):
-    """Hurwitz's zeta function, the sum over k >= 0 of (k + q)^-x (differentiable in q)."""
+    """Hurwitz's zeta function, the sum over k >= 0 of (k + q)^-x, differentiable in x and q."""
     if q is None:
         raise NotImplementedError("Riemann zeta function not implemented; pass q != None to "
                                   "compute the Hurwitz Zeta function.")
     x, q = _real("zeta", x, q)
+    return _zeta(*jnp.broadcast_arrays(x, q))
+
+
+# B_2j / (2j)! for the Euler-Maclaurin tail of zeta's series
+_ZETA_TAIL = [float(b) / float(np.prod(np.arange(1, 2 * j + 1, dtype=float)))
+              for j, b in enumerate(_bernoulli_numbers(32)[::2]) if j > 0]
+
+
+def _zeta_euler_maclaurin(s, q):
+    """zeta(s, q) = sum_{k<N} (q + k)^-s + (q + N)^(1-s) / (s - 1) + (q + N)^-s (1/2 +
+    sum_{j=1..M} B_2j / (2j)! s (s + 1) ... (s + 2j - 2) (q + N)^(1 - 2j)) (Johansson 2015,
+    eq. 5), written in differentiable operations: its derivative in s is the one lax.zeta
+    lacks."""
+    terms = 8 if core.get_aval(s).dtype == np.float32 else 16
+    k = jnp.arange(terms, dtype=s.dtype)
+    head = jnp.sum(jnp.power(jnp.add(jnp.expand_dims(q, -1), k), jnp.negative(
+        jnp.expand_dims(s, -1))), axis=-1)
+    qn = jnp.add(q, terms)
+    integral = jnp.divide(jnp.power(qn, jnp.subtract(1, s)), jnp.subtract(s, 1))
+    tail, rising, inverse = jnp.full_like(s, 0.5), s, jnp.divide(1, qn)
+    for j, coefficient in enumerate(_ZETA_TAIL[:terms]):
+        if j:
+            rising = jnp.multiply(rising, jnp.multiply(jnp.add(s, 2 * j - 1), jnp.add(s, 2 * j)))
+            inverse = jnp.divide(inverse, jnp.square(qn))
+        tail = jnp.add(tail, jnp.multiply(coefficient, jnp.multiply(rising, inverse)))
+    return jnp.add(jnp.add(head, integral), jnp.multiply(jnp.power(qn, jnp.negative(s)), tail))
+
+
+@custom_jvp
+def _zeta(x, q):
     return lax.zeta(x, q)
+
+
+@_zeta.defjvp
+def _zeta_jvp(primals, tangents):
+    # in q the closed form -x zeta(x + 1, q); in x the derivative of the Euler-Maclaurin sum
+    (x, q), (tx, tq) = primals, tangents
+    d_dx = jvp(lambda x: _zeta_euler_maclaurin(x, q), (x,), (jnp.ones_like(x),))[1]
+    d_dq = jnp.negative(jnp.multiply(x, lax.zeta(jnp.add(x, 1), q)))
+    return _zeta(x, q), jnp.add(jnp.multiply(tx, d_dx), jnp.multiply(tq, d_dq))

@@ -306,9 +306,6 @@ def test_edges_follow_scipy():
 def test_gradients(name, x64):
     fn, _, args, _ = CASES[name]
     args = spmd_args(name, args)
-    if name == "zeta":  # differentiable in q only, as in JAX
-        s, q = args
-        fn, args = (lambda q: special.zeta(s, q)), (q,)
     if name in ("rel_entr", "kl_div"):  # away from the kinks at p == 0 and q == 0
         args = (PQ + 0.5, PQ[::-1] + 0.25)
     if name in ("gamma", "beta", "loggamma"):  # away from the poles
@@ -379,6 +376,12 @@ def test_exponential_integral_edges(x64):
     assert_close(special.erfcx(np.array([1e5, -30.0, nan, inf, 0.0, 1e-8])),
                  np.array([1 / (1e5 * math.sqrt(math.pi)), inf, nan, 0.0, 1.0,
                            1 - 2e-8 / math.sqrt(math.pi)]), rtol=1e-12)
+
+
+def test_zeta_slope_in_x_is_the_riemann_constant(x64):
+    # zeta'(2) = -0.93754825431584375 (the derivative of Riemann's zeta at 2)
+    assert float(spmd.grad(special.zeta)(2.0, 1.0)) == pytest.approx(-0.93754825431584375,
+                                                                     rel=1e-13)
 
 
 def test_entr_slope_at_zero_is_infinite_not_nan():
