@@ -384,6 +384,33 @@ def test_zeta_slope_in_x_is_the_riemann_constant(x64):
                                                                      rel=1e-13)
 
 
+def faddeeva_series(z, terms=200):
+    """w(z) = sum_n (i z)^n / Gamma(n/2 + 1), its real and imaginary parts summed by fsum."""
+    values = [(1j * z) ** n / math.gamma(n / 2 + 1) for n in range(terms)]
+    return complex(math.fsum(v.real for v in values), math.fsum(v.imag for v in values))
+
+
+def test_wofz_against_its_series_and_closed_forms(x64):
+    z = np.array([0.5 + 0.5j, -1 + 0.3j, 2 - 1j, 0j, 1.5j, -0.7 - 1.2j])
+    out = special.wofz(z)
+    assert out.dtype == np.complex128
+    assert_close(out, np.array([faddeeva_series(v) for v in z]), rtol=1e-12)
+    # on the real line w(x) = exp(-x^2) + 2 i D(x) / sqrt(pi); on the imaginary axis erfcx
+    x = np.array([-3.0, 0.2, 1.0, 2.5, 5.0, 6.0])
+    assert_close(special.wofz(x), np.exp(-x ** 2) + 2j / math.sqrt(math.pi) * vec(
+        dawson_series)(x), rtol=1e-12)
+    assert_close(special.wofz(1j * x[x > 0]), vec(erfcx_closed)(x[x > 0]).astype(complex),
+                 rtol=1e-12)
+    # w'(z) = -2 z w(z) + 2 i / sqrt(pi): on the real line d Re w / dx = -2 x exp(-x^2)
+    assert float(spmd.grad(lambda x: special.wofz(x).real)(1.0)) == pytest.approx(
+        -2 * math.exp(-1), rel=1e-12)
+
+
+def test_wofz_keeps_the_precision():
+    assert special.wofz(np.float32(1.0)).dtype == np.complex64
+    assert special.wofz(np.complex64(1j)).dtype == np.complex64
+
+
 def test_entr_slope_at_zero_is_infinite_not_nan():
     assert float(spmd.grad(special.entr)(0.0)) == np.inf
 
