@@ -411,6 +411,47 @@ def test_wofz_keeps_the_precision():
     assert special.wofz(np.complex64(1j)).dtype == np.complex64
 
 
+def legendre_rodrigues(m, l, x, derivative=False):
+    """P_l^m(x) = (-1)^m (1 - x^2)^(m/2) d^m/dx^m P_l(x) from NumPy's Legendre polynomials, or
+    its derivative in x; 0 for m > l."""
+    if m > l:
+        return np.zeros_like(x)
+    q = np.polynomial.legendre.Legendre.basis(l).deriv(m)
+    if not derivative:
+        return (-1) ** m * (1 - x * x) ** (m / 2) * q(x)
+    return (-1) ** m * (-m * x * (1 - x * x) ** (m / 2 - 1) * q(x)
+                        + (1 - x * x) ** (m / 2) * q.deriv(1)(x))
+
+
+def test_lpmn_against_rodrigues_formula(x64):
+    x, n = np.array([-0.9, -0.3, 0.0, 0.4, 0.8, 0.95]), 4
+    values, slopes = special.lpmn(n, n, x)
+    assert values.shape == slopes.shape == (n + 1, n + 1, 6)
+    grid = [(m, l) for m in range(n + 1) for l in range(n + 1)]
+    want = np.array([legendre_rodrigues(m, l, x) for m, l in grid]).reshape(values.shape)
+    assert_close(values, want, rtol=1e-12, atol=1e-13)
+    assert_close(slopes, np.array([legendre_rodrigues(m, l, x, True) for m, l in grid]
+                                  ).reshape(values.shape), rtol=1e-12, atol=1e-12)
+    # normalized: sqrt((2l + 1) / (4 pi) (l - m)! / (l + m)!) P_l^m
+    norm = np.array([math.sqrt((2 * l + 1) / (4 * math.pi) * math.factorial(l - m)
+                               / math.factorial(l + m)) if m <= l else 0.0 for m, l in grid])
+    assert_close(special.lpmn_values(n, n, x, is_normalized=True),
+                 norm.reshape(n + 1, n + 1, 1) * want, rtol=1e-12, atol=1e-13)
+    assert_close(special.lpmn_values(n, n, x, is_normalized=False), want, rtol=1e-12,
+                 atol=1e-13)
+
+
+def test_lpmn_errors():
+    x = np.array([0.5], np.float32)
+    assert special.lpmn_values(1, 1, x, False).dtype == np.float32
+    with pytest.raises(NotImplementedError, match="m!=n are not yet supported"):
+        special.lpmn(1, 2, x)
+    with pytest.raises(ValueError, match="z must be a 1D array"):
+        special.lpmn(1, 1, np.ones((2, 2), np.float32))
+    with pytest.raises(TypeError, match="z.dtype=int32 is not supported by lpmn"):
+        special.lpmn(1, 1, np.ones(2, np.int32))
+
+
 def test_entr_slope_at_zero_is_infinite_not_nan():
     assert float(spmd.grad(special.entr)(0.0)) == np.inf
 

@@ -1,0 +1,78 @@
+"""The associated Legendre functions of the first kind P_l^m(x) (with the Condon-Shortley phase
+(-1)^m, as SciPy), for all orders and degrees up to a static l_max, by the standard recurrences:
+P_m^m = (-1)^m (2m - 1)!! (1 - x^2)^(m/2), P_(m+1)^m = (2m + 1) x P_m^m and
+(l - m) P_l^m = (2l - 1) x P_(l-1)^m - (l + m - 1) P_(l-2)^m; normalized, each carries
+sqrt((2l + 1) / (4 pi) (l - m)! / (l + m)!) (the spherical harmonics' factor), with the
+recurrences rescaled so that nothing overflows. Results are indexed [m, l, point] as JAX's."""
+from __future__ import annotations
+
+import math
+import operator
+
+import numpy as np
+
+import spmd.numpy as jnp
+from spmd.transforms import core
+
+
+def _checked(name, m, n, z):
+    dtype = core.get_aval(z).dtype
+    if dtype not in (np.float32, np.float64):
+        raise TypeError(f"z.dtype={np.dtype(dtype)} is not supported by {name}; pass float32 "
+                        f"or float64 points")
+    if core.get_aval(z).ndim != 1:
+        raise ValueError(f"z must be a 1D array; got shape {core.get_aval(z).shape}")
+    try:
+        m, n = operator.index(m), operator.index(n)
+    except TypeError:
+        raise TypeError(f"{name}'s m and n must be static Python integers; got {m!r}, "
+                        f"{n!r}") from None
+    if m != n:
+        raise NotImplementedError("Computations for m!=n are not yet supported.")
+    return n
+
+
+def _table(l_max, x, normalized):
+    """rows[m][deg] = P_l^m(x) (normalized or not); zero where m > deg (degree)."""
+    sine = jnp.sqrt(jnp.subtract(1, jnp.square(x)))
+    rows = [[jnp.zeros_like(x)] * (l_max + 1) for _ in range(l_max + 1)]
+    diagonal = jnp.full_like(x, 0.5 / math.sqrt(math.pi) if normalized else 1.0)
+    for m in range(l_max + 1):
+        if m:
+            factor = -math.sqrt(1 + 0.5 / m) if normalized else 1.0 - 2 * m
+            diagonal = jnp.multiply(diagonal, jnp.multiply(sine, factor))
+        rows[m][m] = diagonal
+        if m < l_max:
+            rows[m][m + 1] = jnp.multiply(jnp.multiply(x, math.sqrt(2 * m + 3) if normalized
+                                                       else 2 * m + 1), diagonal)
+        for deg in range(m + 2, l_max + 1):
+            if normalized:
+                c0 = math.sqrt((4 * deg * deg - 1) / (deg * deg - m * m))
+                c1 = math.sqrt((2 * deg + 1) * ((deg - 1) ** 2 - m * m)
+                               / ((2 * deg - 3) * (deg * deg - m * m)))
+            else:
+                c0, c1 = (2 * deg - 1) / (deg - m), (deg + m - 1) / (deg - m)
+            rows[m][deg] = jnp.subtract(jnp.multiply(jnp.multiply(x, c0), rows[m][deg - 1]),
+                                      jnp.multiply(rows[m][deg - 2], c1))
+    return rows
+
+
+def lpmn_values(m, n, z, is_normalized):
+    """P_l^m(z) for orders m and degrees l up to n (m must equal n, as in JAX), shape (n + 1, n + 1, len(z));
+    normalized for spherical harmonics where is_normalized."""
+    l_max = _checked("lpmn_values", m, n, z)
+    return jnp.stack([jnp.stack(row) for row in _table(l_max, z, bool(is_normalized))])
+
+
+def lpmn(m, n, z):
+    """(P_l^m(z), dP_l^m/dz) for orders m and degrees l up to n, each of shape (n + 1, n + 1, len(z)), for
+    -1 < z < 1: the derivative is (deg z P_l^m - (deg + m) P_(deg-1)^m) / (z^2 - 1)."""
+    l_max = _checked("lpmn", m, n, z)
+    rows = _table(l_max, z, False)
+    inverse = jnp.divide(1, jnp.subtract(jnp.square(z), 1))
+    slopes = [[jnp.multiply(jnp.subtract(jnp.multiply(jnp.multiply(z, deg), rows[m][deg]),
+                                         jnp.multiply(rows[m][deg - 1], deg + m) if deg else 0),
+                            inverse)
+               for deg in range(l_max + 1)] for m in range(l_max + 1)]
+    return (jnp.stack([jnp.stack(row) for row in rows]),
+            jnp.stack([jnp.stack(row) for row in slopes]))
