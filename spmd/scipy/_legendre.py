@@ -58,15 +58,16 @@ def _table(l_max, x, normalized):
 
 
 def lpmn_values(m, n, z, is_normalized):
-    """P_l^m(z) for orders m and degrees l up to n (m must equal n, as in JAX), shape (n + 1, n + 1, len(z));
-    normalized for spherical harmonics where is_normalized."""
+    """P_l^m(z) for orders m and degrees l up to n (m must equal n, as in JAX), of shape
+    (n + 1, n + 1, len(z)); normalized for spherical harmonics where is_normalized."""
     l_max = _checked("lpmn_values", m, n, z)
     return jnp.stack([jnp.stack(row) for row in _table(l_max, z, bool(is_normalized))])
 
 
 def lpmn(m, n, z):
-    """(P_l^m(z), dP_l^m/dz) for orders m and degrees l up to n, each of shape (n + 1, n + 1, len(z)), for
-    -1 < z < 1: the derivative is (deg z P_l^m - (deg + m) P_(deg-1)^m) / (z^2 - 1)."""
+    """(P_l^m(z), dP_l^m/dz) for orders m and degrees l up to n, each of shape
+    (n + 1, n + 1, len(z)), for -1 < z < 1: the derivative is
+    (l z P_l^m - (l + m) P_(l-1)^m) / (z^2 - 1)."""
     l_max = _checked("lpmn", m, n, z)
     rows = _table(l_max, z, False)
     inverse = jnp.divide(1, jnp.subtract(jnp.square(z), 1))
