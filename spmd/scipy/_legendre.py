@@ -12,7 +12,8 @@ import operator
 import numpy as np
 
 import spmd.numpy as jnp
-from spmd.transforms import core
+from spmd.numpy._core import promote_to_inexact
+from spmd.transforms import core, lax
 
 
 def _checked(name, m, n, z):
@@ -77,3 +78,32 @@ def lpmn(m, n, z):
                for deg in range(l_max + 1)] for m in range(l_max + 1)]
     return (jnp.stack([jnp.stack(row) for row in rows]),
             jnp.stack([jnp.stack(row) for row in slopes]))
+
+
+def sph_harm_y(n, m, theta, phi, diff_n=None, n_max=None):
+    """The spherical harmonics Y_n^m(theta, phi) = N P_n^|m|(cos theta) e^(i m phi) (theta the
+    colatitude, phi the longitude), Y_n^-m = (-1)^m conj(Y_n^m); n, m, theta and phi are
+    broadcast to one vector of points. n_max, the largest degree, must be static: by default
+    max(n), which needs a concrete n."""
+    if diff_n is not None:
+        raise NotImplementedError("The 'diff_n' argument to sph_harm_y is not supported; "
+                                  "leave it None")
+    if n_max is None:
+        n_max = int(np.max(np.asarray(n)))
+    try:
+        n_max = operator.index(n_max)
+    except TypeError:
+        raise TypeError(f"sph_harm_y's n_max must be a static Python integer; got "
+                        f"{n_max!r}") from None
+    theta, phi = promote_to_inexact("sph_harm_y", theta, phi)
+    n, m, theta, phi = (jnp.ravel(v) for v in jnp.broadcast_arrays(
+        jnp.asarray(n), jnp.asarray(m), theta, phi))
+    table = lpmn_values(n_max, n_max, jnp.cos(theta), True)
+    order = jnp.clip(jnp.abs(m), 0, n_max)
+    values = table[order, jnp.clip(n, 0, n_max), jnp.arange(theta.shape[0])]
+    angle = jnp.multiply(order.astype(theta.dtype), phi)
+    harmonics = lax.complex_(jnp.multiply(values, jnp.cos(angle)),
+                             jnp.multiply(values, jnp.sin(angle)))
+    negative = jnp.less(m, 0)
+    sign = jnp.where(jnp.equal(jnp.remainder(order, 2), 0), 1.0, -1.0).astype(theta.dtype)
+    return jnp.where(negative, jnp.multiply(jnp.conjugate(harmonics), sign), harmonics)

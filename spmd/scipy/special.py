@@ -4,7 +4,8 @@ log_ndtr, ndtri, the incomplete gamma and beta functions gammainc, gammaincc, be
 betaln; the gamma family (_gamma_family.py), i0/i1 and their scaled forms (_bessel.py), and the
 entropy terms and Box-Cox transforms (_logarithmic.py), erfcx, the exponential integrals exp1,
 expi, expn, the Bernoulli numbers, dawsn, spence, bessel_jn,
-hyp1f1, owens_t, wofz, lpmn and lpmn_values, and sici and fresnel (_oscillatory_integrals.py)."""
+hyp1f1, owens_t, wofz, lpmn, lpmn_values and sph_harm_y
+(_legendre.py), and sici and fresnel (_oscillatory_integrals.py)."""
 from __future__ import annotations
 
 import numpy as np
@@ -22,7 +23,7 @@ from spmd.scipy._gamma_family import (beta, comb, factorial, gamma, gammasgn,  #
                                       loggamma, multigammaln, poch, polygamma, zeta)
 from spmd.scipy._hyp1f1 import hyp1f1  # noqa: F401
 from spmd.scipy._incomplete import betainc, betaln, gammainc, gammaincc  # noqa: F401
-from spmd.scipy._legendre import lpmn, lpmn_values  # noqa: F401
+from spmd.scipy._legendre import lpmn, lpmn_values, sph_harm_y  # noqa: F401
 from spmd.scipy._logarithmic import boxcox, boxcox1p, entr, kl_div, rel_entr  # noqa: F401
 from spmd.scipy._oscillatory_integrals import fresnel, sici  # noqa: F401
 from spmd.scipy._owens_t import owens_t  # noqa: F401

@@ -441,6 +441,22 @@ def test_lpmn_against_rodrigues_formula(x64):
                  atol=1e-13)
 
 
+def test_sph_harm_y_against_closed_forms(x64):
+    n, m = np.array([0, 1, 1, 1, 2, 2]), np.array([0, 0, 1, -1, 2, -1])
+    theta, phi = np.array([0.3, 0.7, 1.1, 2.0, 0.5, 2.5]), np.array([0.1, 1, 2, 3, 4, 5.0])
+    s, c, e = np.sin(theta), np.cos(theta), np.exp(1j * m * phi)
+    want = np.array([1 / (2 * math.sqrt(math.pi)), math.sqrt(3 / (4 * math.pi)) * c[1],
+                     -math.sqrt(3 / (8 * math.pi)) * s[2], math.sqrt(3 / (8 * math.pi)) * s[3],
+                     0.25 * math.sqrt(15 / (2 * math.pi)) * s[4] ** 2,
+                     0.5 * math.sqrt(15 / (2 * math.pi)) * s[5] * c[5]]) * e
+    out = special.sph_harm_y(n, m, theta, phi)
+    assert out.dtype == np.complex128
+    assert_close(out, want, rtol=1e-13, atol=1e-15)
+    assert special.sph_harm_y(1, 1, np.float32(0.5), np.float32(0.2)).shape == (1,)
+    with pytest.raises(NotImplementedError, match="'diff_n' argument to sph_harm_y"):
+        special.sph_harm_y(n, m, theta, phi, diff_n=1)
+
+
 def test_lpmn_errors():
     x = np.array([0.5], np.float32)
     assert special.lpmn_values(1, 1, x, False).dtype == np.float32
