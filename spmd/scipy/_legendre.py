@@ -6,6 +6,7 @@ sqrt((2l + 1) / (4 pi) (l - m)! / (l + m)!) (the spherical harmonics' factor), w
 recurrences rescaled so that nothing overflows. Results are indexed [m, l, point] as JAX's."""
 from __future__ import annotations
 
+import functools
 import math
 import operator
 
@@ -14,6 +15,7 @@ import numpy as np
 import spmd.numpy as jnp
 from spmd.numpy._core import promote_to_inexact
 from spmd.transforms import core, lax
+from spmd.transforms.jit import jit
 
 
 def _checked(name, m, n, z):
@@ -58,26 +60,38 @@ def _table(l_max, x, normalized):
     return rows
 
 
-def lpmn_values(m, n, z, is_normalized):
-    """P_l^m(z) for orders m and degrees l up to n (m must equal n, as in JAX), of shape
-    (n + 1, n + 1, len(z)); normalized for spherical harmonics where is_normalized."""
-    l_max = _checked("lpmn_values", m, n, z)
-    return jnp.stack([jnp.stack(row) for row in _table(l_max, z, bool(is_normalized))])
+def _stack(rows):
+    return jnp.stack([jnp.stack(row) for row in rows])
 
 
-def lpmn(m, n, z):
-    """(P_l^m(z), dP_l^m/dz) for orders m and degrees l up to n, each of shape
-    (n + 1, n + 1, len(z)), for -1 < z < 1: the derivative is
-    (l z P_l^m - (l + m) P_(l-1)^m) / (z^2 - 1)."""
-    l_max = _checked("lpmn", m, n, z)
+# compiled once per table size: the recurrences are (l_max + 1)^2 small operations
+@functools.partial(jit, static_argnums=(0, 2))
+def _values(l_max, z, normalized):
+    return _stack(_table(l_max, z, normalized))
+
+
+@functools.partial(jit, static_argnums=(0,))
+def _values_and_slopes(l_max, z):
     rows = _table(l_max, z, False)
     inverse = jnp.divide(1, jnp.subtract(jnp.square(z), 1))
     slopes = [[jnp.multiply(jnp.subtract(jnp.multiply(jnp.multiply(z, deg), rows[m][deg]),
                                          jnp.multiply(rows[m][deg - 1], deg + m) if deg else 0),
                             inverse)
                for deg in range(l_max + 1)] for m in range(l_max + 1)]
-    return (jnp.stack([jnp.stack(row) for row in rows]),
-            jnp.stack([jnp.stack(row) for row in slopes]))
+    return _stack(rows), _stack(slopes)
+
+
+def lpmn_values(m, n, z, is_normalized):
+    """P_l^m(z) for orders m and degrees l up to n (m must equal n, as in JAX), of shape
+    (n + 1, n + 1, len(z)); normalized for spherical harmonics where is_normalized."""
+    return _values(_checked("lpmn_values", m, n, z), z, bool(is_normalized))
+
+
+def lpmn(m, n, z):
+    """(P_l^m(z), dP_l^m/dz) for orders m and degrees l up to n, each of shape
+    (n + 1, n + 1, len(z)), for -1 < z < 1: the derivative is
+    (l z P_l^m - (l + m) P_(l-1)^m) / (z^2 - 1)."""
+    return _values_and_slopes(_checked("lpmn", m, n, z), z)
 
 
 def sph_harm_y(n, m, theta, phi, diff_n=None, n_max=None):
