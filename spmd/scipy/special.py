@@ -4,7 +4,7 @@ log_ndtr, ndtri, the incomplete gamma and beta functions gammainc, gammaincc, be
 betaln; the gamma family (_gamma_family.py), i0/i1 and their scaled forms (_bessel.py), and the
 entropy terms and Box-Cox transforms (_logarithmic.py), erfcx, the exponential integrals exp1,
 expi, expn, the Bernoulli numbers, dawsn, spence, bessel_jn,
-hyp1f1, owens_t, wofz, lpmn, lpmn_values and sph_harm_y
+hyp1f1, hyp2f1, owens_t, wofz, lpmn, lpmn_values and sph_harm_y
 (_legendre.py), and sici and fresnel (_oscillatory_integrals.py)."""
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from spmd.scipy._exponential_integrals import exp1, expi, expn  # noqa: F401
 from spmd.scipy._gamma_family import (beta, comb, factorial, gamma, gammasgn,  # noqa: F401
                                       loggamma, multigammaln, poch, polygamma, zeta)
 from spmd.scipy._hyp1f1 import hyp1f1  # noqa: F401
+from spmd.scipy._hyp2f1 import hyp2f1  # noqa: F401
 from spmd.scipy._incomplete import betainc, betaln, gammainc, gammaincc  # noqa: F401
 from spmd.scipy._legendre import lpmn, lpmn_values, sph_harm_y  # noqa: F401
 from spmd.scipy._logarithmic import boxcox, boxcox1p, entr, kl_div, rel_entr  # noqa: F401

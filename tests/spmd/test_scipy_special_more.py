@@ -457,6 +457,31 @@ def test_sph_harm_y_against_closed_forms(x64):
         special.sph_harm_y(n, m, theta, phi, diff_n=1)
 
 
+def test_hyp2f1_against_closed_forms(x64):
+    x = np.array([-3.0, -0.5, 0.3, 0.7, 0.9, 0.05])
+    # 2F1(1, 1; 2; x) = -log(1 - x) / x; 2F1(a, b; b; x) = (1 - x)^-a
+    assert_close(special.hyp2f1(1.0, 1.0, 2.0, x), -np.log1p(-x) / x, rtol=1e-12)
+    assert_close(special.hyp2f1(2.5, 3.0, 3.0, x), (1 - x) ** -2.5, rtol=1e-12)
+    # 2F1(1/2, 1/2; 3/2; y^2) = asin(y) / y; Gauss's theorem at 1; nan beyond 1
+    y = np.array([0.1, 0.5, 0.9, 0.3, 0.6, 0.8])
+    assert_close(special.hyp2f1(0.5, 0.5, 1.5, y ** 2), np.arcsin(y) / y, rtol=1e-12)
+    edge = special.hyp2f1(0.5, 1.0, np.array([3.0, 1.0, 3.0, 3.0, 3.0, 3.0]),
+                          np.array([1.0, 1.0, 1.5, np.nan, 0.0, -1.0]))
+    gauss = math.gamma(3) * math.gamma(1.5) / (math.gamma(2.5) * math.gamma(2))
+    pfaff = 2 ** -0.5 * gauss_series(0.5, 2.0, 3.0, 0.5)
+    assert_close(edge, np.array([gauss, np.nan, np.nan, np.nan, 1.0, pfaff]), rtol=1e-12)
+    check_grads(lambda x: special.hyp2f1(1.0, 1.5, 2.5, x), (x,), order=1, rtol=1e-6)
+
+
+def gauss_series(a, b, c, x, terms=200):
+    """2F1's series summed exactly in rationals (|x| <= 1/2: 2^-200 is far below rounding)."""
+    total, term = Fraction(0), Fraction(1)
+    for k in range(terms):
+        total += term
+        term *= Fraction(a + k) * Fraction(b + k) * Fraction(x) / (Fraction(c + k) * (k + 1))
+    return float(total)
+
+
 def test_lpmn_errors():
     x = np.array([0.5], np.float32)
     assert special.lpmn_values(1, 1, x, False).dtype == np.float32
