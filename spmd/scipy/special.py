@@ -1,7 +1,11 @@
 """scipy.special functions as jax.scipy.special has them: logsumexp, erf, erfc, erfinv, expit,
 logit, gammaln, digamma, xlogy, xlog1py, softmax, log_softmax, the normal distribution's ndtr,
-log_ndtr, ndtri, and the incomplete gamma and beta functions gammainc, gammaincc, betainc,
-betaln."""
+log_ndtr, ndtri, the incomplete gamma and beta functions gammainc, gammaincc, betainc,
+betaln; the gamma family (_gamma_family.py), i0/i1 and their scaled forms (_bessel.py), and the
+entropy terms and Box-Cox transforms (_logarithmic.py), erfcx, the exponential integrals exp1,
+expi, expn, the Bernoulli numbers, dawsn, spence, bessel_jn,
+hyp1f1, hyp2f1, owens_t, wofz, lpmn, lpmn_values and sph_harm_y
+(_legendre.py), and sici and fresnel (_oscillatory_integrals.py)."""
 from __future__ import annotations
 
 import numpy as np
@@ -9,7 +13,23 @@ import numpy as np
 from spmd.missing_names import module_getattr as _module_getattr
 import spmd.numpy as jnp
 from spmd.numpy._core import promote_to_inexact
+from spmd.scipy._bernoulli import bernoulli  # noqa: F401
+from spmd.scipy._bessel import i0, i0e, i1, i1e  # noqa: F401
+from spmd.scipy._bessel_jn import bessel_jn  # noqa: F401
+from spmd.scipy._dawsn import dawsn  # noqa: F401
+from spmd.scipy._erfcx import erfcx  # noqa: F401
+from spmd.scipy._exponential_integrals import exp1, expi, expn  # noqa: F401
+from spmd.scipy._gamma_family import (beta, comb, factorial, gamma, gammasgn,  # noqa: F401
+                                      loggamma, multigammaln, poch, polygamma, zeta)
+from spmd.scipy._hyp1f1 import hyp1f1  # noqa: F401
+from spmd.scipy._hyp2f1 import hyp2f1  # noqa: F401
 from spmd.scipy._incomplete import betainc, betaln, gammainc, gammaincc  # noqa: F401
+from spmd.scipy._legendre import lpmn, lpmn_values, sph_harm_y  # noqa: F401
+from spmd.scipy._logarithmic import boxcox, boxcox1p, entr, kl_div, rel_entr  # noqa: F401
+from spmd.scipy._oscillatory_integrals import fresnel, sici  # noqa: F401
+from spmd.scipy._owens_t import owens_t  # noqa: F401
+from spmd.scipy._spence import spence  # noqa: F401
+from spmd.scipy._wofz import wofz  # noqa: F401
 from spmd.scipy._ndtr import erfc, log_ndtr, ndtr, ndtri  # noqa: F401
 from spmd.transforms import dtypes, lax
 from spmd.transforms.custom_derivatives import custom_jvp
