@@ -5,6 +5,7 @@ import numpy as np
 
 from spmd.numpy._core import promote_args, promote_to_inexact
 from spmd.transforms import core, dtypes, lax
+from spmd.transforms.lax.bitcast import bitcast_convert_type
 
 
 def _binary(name, op, inexact=False):
@@ -154,7 +155,22 @@ isfinite = _unary("isfinite", lambda x: lax.is_finite(x) if dtypes.is_float(_kin
 isnan = _unary("isnan", lambda x: lax.ne(x, x))
 isinf = _unary("isinf", lambda x: lax.eq(lax.abs(x), lax.full(core.get_aval(x).shape, np.inf, _kind(
     x))) if dtypes.is_float(_kind(x)) else lax.full(core.get_aval(x).shape, False, np.bool_))
-signbit = _unary("signbit", lambda x: lax.lt(x, lax.full(core.get_aval(x).shape, 0, _kind(x))))
+
+
+def _signbit(x):
+    """The sign bit itself, as NumPy: set for -0.0 and negative NaNs too (a float's bits read as
+    a signed integer of its width are negative exactly then)."""
+    kind = _kind(x)
+    if kind == np.bool_:
+        return lax.full(core.get_aval(x).shape, False, np.bool_)
+    if dtypes.is_float(kind):
+        x, kind = bitcast_convert_type(x, _SIGNED_OF_WIDTH[kind.itemsize]), \
+            _SIGNED_OF_WIDTH[kind.itemsize]
+    return lax.lt(x, lax.full(core.get_aval(x).shape, 0, kind))
+
+
+_SIGNED_OF_WIDTH = {2: np.dtype(np.int16), 4: np.dtype(np.int32), 8: np.dtype(np.int64)}
+signbit = _unary("signbit", _signbit)
 logical_not = _unary("logical_not", lambda x: lax.bitwise_not(x) if _kind(x) == np.bool_ else
                      lax.eq(x, lax.full(core.get_aval(x).shape, 0, _kind(x))))
 invert = bitwise_not = _unary("invert", lax.bitwise_not)

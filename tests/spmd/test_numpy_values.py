@@ -123,3 +123,14 @@ def test_shape_queries():
     x = jnp.ones((2, 3))
     assert jnp.shape(x) == (2, 3) and jnp.ndim(x) == 2 and jnp.size(x) == 6
     assert jnp.size(x, 1) == 3 and jnp.shape([[1, 2, 3]]) == (1, 3)
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, "bfloat16", np.int32, np.bool_])
+def test_signbit_reads_the_sign_bit(dtype):
+    """-0.0 and negative NaNs have their sign bit set (NumPy's signbit), not only x < 0."""
+    values = [-0.0, 0.0, -1.0, np.nan, -np.nan, 2.0] if dtype not in (np.int32, np.bool_) \
+        else [-3, 0, 2, 1]
+    host = np.array(values, np.float32).astype(jnp.dtype(dtype)) if dtype != np.bool_ \
+        else np.array(values, bool)
+    np.testing.assert_array_equal(np.asarray(jnp.signbit(jnp.asarray(host))),
+                                  np.signbit(host.astype(np.float32)))
