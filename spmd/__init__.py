@@ -4,7 +4,6 @@
 from spmd.missing_names import module_getattr as _module_getattr
 from spmd.transforms.api import (grad, jvp, linearize, make_jaxpr, value_and_grad, vjp,  # noqa: F401
                                  vmap)
-from spmd.transforms.array import Array  # noqa: F401
 from spmd.transforms.config import config  # noqa: F401
 from spmd.transforms.jit import disable_jit, jit  # noqa: F401
 from spmd.transforms.scopes import ensure_compile_time_eval, named_scope  # noqa: F401
@@ -24,6 +23,7 @@ import spmd.transforms as _transforms  # noqa: F401  (declares primitives, insta
 from spmd import numpy  # noqa: F401  (installs the array operators)
 from spmd import checkpoints, data, optim  # noqa: F401,E402
 from spmd import random  # noqa: F401
+from spmd.array_type import Array  # noqa: F401
 from spmd.random.impls import default_prng_impl  # noqa: F401
 from spmd import lax  # noqa: F401
 from spmd import nn, scipy  # noqa: F401

@@ -35,10 +35,10 @@ def test_ensure_compile_time_eval_gives_concrete_values_under_jit():
     def f(x):
         with spmd.ensure_compile_time_eval():
             table = jnp.arange(4.0) ** 2
-            assert type(table) is spmd.Array  # concrete: Python may branch on it
+            assert type(table) is spmd.transforms.array.Array  # concrete: Python may branch on it
             scale = 2.0 if table.sum() > 10 else 3.0
             y = x * table  # a traced value stays traced
-            assert type(y) is not spmd.Array
+            assert type(y) is not spmd.transforms.array.Array
         return y * scale
     x = np.ones(4, np.float32)
     np.testing.assert_allclose(np.asarray(f(x)), x * np.arange(4.0) ** 2 * 2.0)
