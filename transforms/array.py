@@ -85,6 +85,11 @@ class Array:
         return self.sharding.is_fully_addressable
 
     @property
+    def is_fully_replicated(self) -> bool:
+        """Every device of the sharding holds the whole array."""
+        return self.sharding.is_fully_replicated
+
+    @property
     def addressable_shards(self) -> list:
         """One Shard per device of this process: its device, the index of its block in the
         array, and the block as an Array on that device."""

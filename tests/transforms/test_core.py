@@ -165,6 +165,10 @@ def test_array_byte_sizes_and_device_as_numpy_and_jax(dtype):
 def test_device_of_an_array_on_several_devices_is_its_sharding():
     stacked = spmd.pmap(lambda a: a * 2)(jnp.arange(4.0))
     assert stacked.device == stacked.sharding and len(stacked.device.device_set) == 4
+    replicated = spmd.pmap(lambda a: spmd.lax.psum(a, "i"), out_axes=None, axis_name="i")(
+        jnp.ones(4))
+    assert replicated.is_fully_replicated and not stacked.is_fully_replicated
+    assert jnp.ones(2).is_fully_replicated  # one device holds all of it
 
 
 def test_array_is_read_only_and_unhashable():
