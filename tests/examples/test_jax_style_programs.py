@@ -162,9 +162,44 @@ def test_spmd_mnist_from_scratch_equals_the_single_device_loop(capsys):
         assert_close(ours, np.asarray(single), rtol=2e-4, atol=2e-5)
 
 
+def _numpy_transformer_loss(params, tokens, vocab):
+    p = tree_util.tree_map(lambda a: np.asarray(a, np.float64), params)
+    inputs, targets = tokens[:, :-1], tokens[:, 1:]
+    x = p["embed"][inputs] + p["pos"][:inputs.shape[1]]
+    q, k, v = (np.einsum("btd,dhk->bthk", x, w) for w in p["qkv"])
+    scores = np.einsum("bqhk,bthk->bhqt", q, k) / np.sqrt(q.shape[-1])
+    causal = np.tril(np.ones((x.shape[1], x.shape[1]), bool))
+    scores = np.where(causal, scores, -np.inf)
+    probs = np.exp(scores - scores.max(-1, keepdims=True))
+    probs /= probs.sum(-1, keepdims=True)
+    attended = np.einsum("bhqt,bthk->bqhk", probs, v)
+    x = x + attended.reshape(*attended.shape[:2], -1) @ p["out"]
+    h = (x - x.mean(-1, keepdims=True)) / np.sqrt(x.var(-1, keepdims=True) + 1e-5)
+    h = h * p["norm"]["scale"] + p["norm"]["bias"]
+    u = h @ p["mlp"][0]
+    gelu = 0.5 * u * (1 + np.tanh(np.sqrt(2 / np.pi) * (u + 0.044715 * u ** 3)))
+    logits = (x + gelu @ p["mlp"][1]) @ p["embed"].T
+    log_probs = _log_softmax(logits.reshape(-1, vocab)).reshape(logits.shape)
+    return -np.mean(np.take_along_axis(log_probs, targets[..., None], -1))
+
+
+def test_tiny_transformer_loss_equals_numpy_and_falls_as_in_jax(capsys):
+    module = program("tiny_transformer")
+    result = module.main()
+    # JAX 0.10.2 printed: initial loss 2.44053; losses 2.44443 1.91477 1.00455; accuracy 0.9740
+    assert_printed(capsys, [2.44053, 2.44443, 1.91477, 1.00455, 0.9740], atol=2e-5)
+    tokens = np.asarray(module.data(result["data_key"], 16))
+    np.testing.assert_array_equal(tokens[:, 1:], (tokens[:, :-1] + 1) % module.VOCAB)
+    params = module.init_params(result["init_key"])
+    expected = _numpy_transformer_loss(params, tokens, module.VOCAB)
+    assert_close(result["initial_loss"], np.float32(expected), rtol=1e-5, atol=1e-5)
+    losses = [float(v) for v in result["losses"]]
+    assert losses[-1] < 0.5 * losses[0], losses
+
+
 @pytest.mark.parametrize("name", ["mnist_classifier", "mnist_vae", "differentially_private_sgd",
                                   "advi", "kernel_lsq", "pmap_tutorial",
-                                  "spmd_mnist_classifier_fromscratch"])
+                                  "spmd_mnist_classifier_fromscratch", "tiny_transformer"])
 def test_programs_import_only_what_a_jax_program_imports(name):
     with open(os.path.join(PROGRAMS, name + ".py")) as f:
         imports = [line for line in f if re.match(r"\s*(import|from) ", line)]
