@@ -150,13 +150,10 @@ def test_spmd_mnist_from_scratch_equals_the_single_device_loop(capsys):
     # same steps on one device, each on the same 128 images
     images, labels, _, _ = program("digits_data").digits()
     grad_fn = spmd.jit(spmd.grad(module.loss))
-    params, rng = result["init_params"], np.random.RandomState(0)
-    size, per_epoch = result["batch_size"], len(images) // result["batch_size"]
-    for i in range(result["num_steps"]):
-        if i % per_epoch == 0:  # the stream draws a new order each epoch
-            perm = rng.permutation(len(images))
-        rows = perm[i % per_epoch * size:(i % per_epoch + 1) * size]
-        grads = grad_fn(params, (images[rows], labels[rows]))
+    params = result["init_params"]
+    stream = program("digits_data").batches(images, labels, result["batch_size"])
+    for _ in range(result["num_steps"]):
+        grads = grad_fn(params, next(stream))
         params = spmd.tree.map(lambda p, g: p - result["step_size"] * g, params, grads)
     for ours, single in zip(tree_util.tree_leaves(result["params"]), tree_util.tree_leaves(params)):
         assert_close(ours, np.asarray(single), rtol=2e-4, atol=2e-5)

@@ -3,8 +3,6 @@ one (on the 8x8 digits, a few steps): stax Conv/MaxPool/Flatten, per-example gra
 of grad, each clipped to an l2 norm, summed, noised from random.normal and averaged."""
 import itertools
 
-import numpy.random as npr
-
 import spmd.numpy as jnp
 from spmd import grad, jit, random, vmap
 from spmd.example_libraries import optimizers, stax
@@ -68,18 +66,8 @@ def shape_as_image(images, labels, dummy_dim=False):
 def main(num_steps=12, batch_size=32, learning_rate=0.5, l2_norm_clip=1.0,
          noise_multiplier=0.5, seed=0):
     train_images, train_labels, test_images, test_labels = digits_data.digits()
-    num_train = train_images.shape[0]
-    num_batches = num_train // batch_size
     key = random.key(seed)
-
-    def data_stream():
-        rng = npr.RandomState(seed)
-        while True:
-            perm = rng.permutation(num_train)
-            for i in range(num_batches):
-                batch_idx = perm[i * batch_size:(i + 1) * batch_size]
-                yield train_images[batch_idx], train_labels[batch_idx]
-    batches = data_stream()
+    batches = digits_data.batches(train_images, train_labels, batch_size, seed)
 
     opt_init, opt_update, get_params = optimizers.sgd(learning_rate)
 

@@ -21,3 +21,14 @@ def digits():
     order = np.random.RandomState(0).permutation(len(images))
     test, train = order[:NUM_TEST], order[NUM_TEST:]
     return images[train], labels[train], images[test], labels[test]
+
+
+def batches(images, labels, batch_size, seed=0):
+    """Endless (images, labels) batches, the data_stream of JAX's examples: each epoch a new
+    order of the rows from numpy.random.RandomState(seed), whole batches only."""
+    rng = np.random.RandomState(seed)
+    while True:
+        perm = rng.permutation(len(images))
+        for i in range(len(images) // batch_size):
+            rows = perm[i * batch_size:(i + 1) * batch_size]
+            yield images[rows], labels[rows]

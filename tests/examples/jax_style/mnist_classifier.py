@@ -1,9 +1,7 @@
 """An MLP classifier on stax and optimizers.momentum, as JAX's examples/mnist_classifier.py
 trains one (on the 8x8 digits, for a few steps): jit of the update, grad of the loss, a
-random.key to initialize, batches drawn by NumPy."""
+random.key to initialize, batches drawn by NumPy (digits_data.batches)."""
 import itertools
-
-import numpy.random as npr
 
 import spmd.numpy as jnp
 from spmd import grad, jit, random
@@ -34,17 +32,7 @@ init_random_params, predict = stax.serial(
 
 def main(num_steps=40, batch_size=64, step_size=0.05, momentum_mass=0.9):
     train_images, train_labels, test_images, test_labels = digits_data.digits()
-    num_train = train_images.shape[0]
-    num_batches = num_train // batch_size
-
-    def data_stream():
-        rng = npr.RandomState(0)
-        while True:
-            perm = rng.permutation(num_train)
-            for i in range(num_batches):
-                batch_idx = perm[i * batch_size:(i + 1) * batch_size]
-                yield train_images[batch_idx], train_labels[batch_idx]
-    batches = data_stream()
+    batches = digits_data.batches(train_images, train_labels, batch_size)
 
     opt_init, opt_update, get_params = optimizers.momentum(step_size, mass=momentum_mass)
 

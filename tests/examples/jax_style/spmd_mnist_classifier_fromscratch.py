@@ -46,21 +46,11 @@ def accuracy(params, batch):
 
 def main(num_steps=20, batch_size=128, step_size=1.0, layer_sizes=(64, 32, 10)):
     train_images, train_labels, test_images, test_labels = digits_data.digits()
-    num_train = train_images.shape[0]
-    num_batches = num_train // batch_size
     num_devices = jax.device_count()
-
-    def data_stream():
-        rng = npr.RandomState(0)
-        while True:
-            perm = rng.permutation(num_train)
-            for i in range(num_batches):
-                batch_idx = perm[i * batch_size:(i + 1) * batch_size]
-                images, labels = train_images[batch_idx], train_labels[batch_idx]
-                shape_prefix = (num_devices, images.shape[0] // num_devices)
-                yield (images.reshape(shape_prefix + images.shape[1:]),
-                       labels.reshape(shape_prefix + labels.shape[1:]))
-    batches = data_stream()
+    # each batch reshaped to (devices, rows per device, ...): pmap maps the first axis
+    split = lambda x: x.reshape((num_devices, x.shape[0] // num_devices) + x.shape[1:])
+    batches = ((split(images), split(labels)) for images, labels in
+               digits_data.batches(train_images, train_labels, batch_size))
 
     @partial(pmap, axis_name='batch')
     def spmd_update(params, batch):
