@@ -33,10 +33,14 @@ def printed_numbers(capsys):
     return [float(s) for s in re.findall(r"-?\d+\.\d+(?:e-?\d+)?", capsys.readouterr().out)]
 
 
-def assert_printed(capsys, jax_printed, atol):
+def assert_printed(capsys, jax_printed, atol=1e-4):
+    """The numbers the program printed against JAX's. On this CPU they agree to the last printed
+    digit; the tolerance leaves room for another CPU's XLA (other vector widths, another order
+    of summation): 1e-4 for losses, one example for an accuracy (a list gives one per number)."""
     ours = printed_numbers(capsys)
     assert len(ours) == len(jax_printed), ours
-    np.testing.assert_allclose(ours, jax_printed, rtol=0, atol=atol)
+    for got, printed, tol in zip(ours, jax_printed, np.broadcast_to(atol, len(ours))):
+        assert abs(got - printed) <= tol, (ours, jax_printed)
 
 
 def _log_softmax(z):
@@ -47,7 +51,7 @@ def _log_softmax(z):
 def test_mnist_classifier_learns_and_matches_jax(capsys):
     result = program("mnist_classifier").main()
     # JAX 0.10.2 printed: initial loss 2.404646, final loss 0.298312, test accuracy 0.8972
-    assert_printed(capsys, [2.404646, 0.298312, 0.8972], atol=2e-6)
+    assert_printed(capsys, [2.404646, 0.298312, 0.8972], atol=[1e-4, 1e-4, 1.01 / 360])
     images, labels, _, _ = program("digits_data").digits()
     h = images
     (w1, b1), _, (w2, b2), _, (w3, b3), _ = [tuple(map(np.asarray, p)) for p in
@@ -63,7 +67,7 @@ def test_mnist_classifier_learns_and_matches_jax(capsys):
 def test_mnist_vae_elbo_rises_and_matches_jax(capsys):
     result = program("mnist_vae").main()
     # JAX 0.10.2 printed the test ELBO after each epoch, then the binarized pixels' count
-    assert_printed(capsys, [-28.10891, -27.33130, -26.70322], atol=2e-5)
+    assert_printed(capsys, [-28.10891, -27.33130, -26.70322])
     elbos = [float(e) for e in result["elbos"]]
     assert elbos == sorted(elbos), elbos
     binarized = np.asarray(result["binarized_test"])
@@ -76,7 +80,7 @@ def test_differentially_private_sgd_clips_each_example_and_matches_jax(capsys):
     module = program("differentially_private_sgd")
     result = module.main()
     # JAX 0.10.2 printed: (2.3157, 0.00) before training and (2.1964, 42.22) after
-    assert_printed(capsys, [2.3157, 0.00, 2.1964, 42.22], atol=1e-4)
+    assert_printed(capsys, [2.3157, 0.00, 2.1964, 42.22], atol=[1e-4, 0, 1e-4, 101 / 360])
     assert float(result["test_loss"]) < float(result["initial_loss"])
     images, labels, _, _ = program("digits_data").digits()
     batch = module.shape_as_image(images[:3], labels[:3], dummy_dim=True)
@@ -96,7 +100,7 @@ def test_advi_fits_the_funnel_as_jax_does(capsys):
     result = program("advi").main()
     # JAX 0.10.2 printed these bounds (iterations 0, 20, 40), means, log stds and mesh sum
     assert_printed(capsys, [-1.722531, -1.009044, -1.688700, 0.26043, -0.03062, -0.30089,
-                            -1.21374, 0.862077], atol=2e-6)
+                            -1.21374, 0.862077])
     X, Y, Z = map(np.asarray, result["mesh"])
     log_density = (-0.5 * (X / np.exp(Y)) ** 2 - Y - 0.5 * np.log(2 * np.pi)
                    - 0.5 * (Y / 1.35) ** 2 - np.log(1.35) - 0.5 * np.log(2 * np.pi))
@@ -106,7 +110,7 @@ def test_advi_fits_the_funnel_as_jax_does(capsys):
 def test_kernel_least_squares_reaches_the_closed_form(capsys):
     result = program("kernel_lsq").main()
     # JAX 0.10.2 printed: training mse 0.040254, distance to the closed form 0.005138
-    assert_printed(capsys, [0.040254, 0.005138], atol=2e-5)
+    assert_printed(capsys, [0.040254, 0.005138])
     xs, ys = result["xs"], np.asarray(result["ys"], np.float64)
     gram = np.exp(-0.5 * ((xs[:, None, :] - xs[None, :, :]) ** 2).sum(-1))
     assert_close(result["gram"], gram.astype(np.float32), rtol=1e-5, atol=1e-6)
@@ -120,7 +124,7 @@ def test_pmap_tutorial_equals_full_batch_descent_and_jax(capsys):
     result = program("pmap_tutorial").main()
     # JAX 0.10.2 printed (8 devices): losses at steps 0, 10, .., 40, the fit, the first draw
     assert_printed(capsys, [32.917950, 3.172689, 0.503179, 0.243886, 0.216102, 2.02648,
-                            3.94255, 1.114047], atol=2e-6)
+                            3.94255, 1.114047], atol=[1e-4] * 7 + [2e-6])  # the draw: bit exact
     assert result["n_devices"] == 8 and np.asarray(result["index"]).tolist() == list(range(8))
     for leaf in tree_util.tree_leaves(result["replicas"]):
         assert np.all(np.asarray(leaf) == np.asarray(leaf)[0])  # every replica the same
@@ -143,7 +147,7 @@ def test_spmd_mnist_from_scratch_equals_the_single_device_loop(capsys):
     module = program("spmd_mnist_classifier_fromscratch")
     result = module.main()
     # JAX 0.10.2 printed (8 devices): accuracies 0.842728 and 0.822222, training loss 0.667870
-    assert_printed(capsys, [0.842728, 0.822222, 0.667870], atol=2e-6)
+    assert_printed(capsys, [0.842728, 0.822222, 0.667870], atol=[1.01 / 1437, 1.01 / 360, 1e-4])
     for leaf in tree_util.tree_leaves(result["replicated"]):
         assert np.all(np.asarray(leaf) == np.asarray(leaf)[0])  # every replica the same
     # psum of the per-device mean gradients over the device count is the whole batch's: the
@@ -184,7 +188,8 @@ def test_tiny_transformer_loss_equals_numpy_and_falls_as_in_jax(capsys):
     module = program("tiny_transformer")
     result = module.main()
     # JAX 0.10.2 printed: initial loss 2.44053; losses 2.44443 1.91477 1.00455; accuracy 0.9740
-    assert_printed(capsys, [2.44053, 2.44443, 1.91477, 1.00455, 0.9740], atol=2e-5)
+    assert_printed(capsys, [2.44053, 2.44443, 1.91477, 1.00455, 0.9740],
+                   atol=[1e-4] * 4 + [1.01 / (16 * 12)])
     tokens = np.asarray(module.data(result["data_key"], 16))
     np.testing.assert_array_equal(tokens[:, 1:], (tokens[:, :-1] + 1) % module.VOCAB)
     params = module.init_params(result["init_key"])
