@@ -28,6 +28,10 @@
    (spmd/pmap_call_order.py), on against off, interleaved: a 4 KB psum step, and the train step
    of 2. (10 steps without waiting, then one wait). Goal: at most 5% slower with the check.
 
+6. psum_4kb (under `spmd-run` and `spmd-run --mpi`, 2 processes x 1 device; issue 15): a 4 KB
+   psum over MPI in the world the processes formed through the coordinator (spmd-run) and in
+   mpiexec's, each against gloo and raw mpi4py Allreduce on the same world.
+
 Run one job by hand: spmd-run -n 2 --mpi --cpu-devices 1 bench_multiprocess.py allreduce
 """
 from __future__ import annotations
@@ -271,6 +275,37 @@ def call_order_check():
                  t[f"{what}, check on"] / t[f"{what}, check off"], 1.05)
 
 
+def psum_4kb():
+    """Issue 15: a 4 KB psum between 2 processes over MPI, in a world that mpiexec formed
+    (spmd-run --mpi) or that the processes formed through the coordinator (spmd-run), against
+    gloo and raw mpi4py Allreduce on the same world, interleaved."""
+    import spmd
+    spmd.distributed.initialize()
+    from common import interleaved, report
+    from mpi4py import MPI
+
+    from spmd import lax
+    from spmd.cluster.distributed import mpi_communicator
+    comm, me, n = mpi_communicator(), spmd.process_index(), spmd.process_count()
+    x = np.full((1, 1024), me + 1, np.float32)
+    on_devices = spmd.pmap(lambda v: v, axis_name="i")(x)
+    send, recv = x[0].copy(), np.empty_like(x[0])
+    psums = {}
+    for transport in ("gloo", "auto"):  # the transport is chosen when a pmap first compiles
+        spmd.config.update("cross_process_collectives", transport)
+        psums[transport] = spmd.pmap(lambda v: lax.psum(v, "i"), axis_name="i")
+        assert (np.asarray(psums[transport](on_devices)) == n * (n + 1) / 2).all()
+    rows = interleaved({
+        "spmd psum (MPI)": lambda: psums["auto"](on_devices).block_until_ready(),
+        "spmd psum (gloo)": lambda: psums["gloo"](on_devices).block_until_ready(),
+        "mpi4py Allreduce": lambda: comm.Allreduce(send, recv, op=MPI.SUM),
+    }, rounds=15, calls=50, warmup=20)
+    if me == 0:
+        launcher = "mpiexec" if "PMI_RANK" in os.environ else "spmd-run, world via coordinator"
+        report(f"psum of 4 KB float32 per process, {n} processes x 1 device ({launcher})", rows,
+               "mpi4py Allreduce", unit="us")
+
+
 def _job(n: int, mpi: bool, section: str, devices: int = 1) -> None:
     command = [sys.executable, "-m", "spmd.launch", "-n", str(n), *(["--mpi"] if mpi else []),
                "--cpu-devices", str(devices), os.path.abspath(__file__), section]
@@ -299,9 +334,12 @@ def driver():
         _job(n, True, "train")
     _job(2, False, "call_order_check")
     _job(2, True, "call_order_check")
+    _job(2, False, "psum_4kb")
+    _job(2, True, "psum_4kb")
 
 
 if __name__ == "__main__":
     SECTIONS = {"allreduce": allreduce, "train": train, "mpi_callback": mpi_callback,
-                "gloo_local_first": gloo_local_first, "call_order_check": call_order_check}
+                "gloo_local_first": gloo_local_first, "call_order_check": call_order_check,
+                "psum_4kb": psum_4kb}
     SECTIONS.get(sys.argv[1] if len(sys.argv) > 1 else "", driver)()

@@ -24,11 +24,13 @@ import time
 import warnings
 from typing import Sequence
 
-from spmd.cluster import addresses, job_identity, loopback_names, stall_watch
+from spmd.cluster import addresses, job_identity, loopback_names, mpi_world, stall_watch
 from spmd.cluster.cluster_env import JobSpec, by_name, detect, resolve
 from spmd.cluster.mpi_env import MpiEnv
+from spmd.cluster.mpi_stall_watch import StallWatch, WatchedComm
 from spmd.cluster.spmd_run_env import COORDINATOR
 from spmd.transforms import backend
+from spmd.transforms.config import config
 
 
 # How long a process waits for the others (at shutdown, in host collectives). Long: a peer may
@@ -44,6 +46,7 @@ class _State:
         self.service = None
         self.identity = None  # process 0's job-identity service (cluster/job_identity.py)
         self.client = None
+        self.mpi_world = None  # MPI's COMM_WORLD formed through the coordinator, if any
         self.crashing = False  # an uncaught exception is ending the process
 
 
@@ -88,6 +91,10 @@ def initialize(coordinator_address: str | None = None, num_processes: int | None
     $SPMD_COLLECTIVE_TIMEOUT, else 30 minutes) ends every process of the job with an error
     naming the processes that never started it; a warning comes first, after
     $SPMD_COLLECTIVE_WARN seconds (60, or half the timeout if that is sooner).
+    A job of several processes that mpiexec did not start then forms an MPI world through the
+    coordinator (cluster/mpi_world.py), for pmap's all-reduces between processes, unless
+    cross_process_collectives is 'gloo'; where a process cannot join, one warning says why
+    and gloo carries them.
     """
     if state.client is not None:
         spec = state.spec
@@ -145,6 +152,7 @@ def initialize(coordinator_address: str | None = None, num_processes: int | None
     state.spec, state.service, state.client = spec, service, client
     state.identity = identity
     _install_exit_hooks()
+    state.mpi_world = _form_mpi_world(spec, client, timeout)
     stall_watch.start(client, spec.process_id, spec.num_processes, *collective_limits,
                       end=end_now)
 
@@ -155,12 +163,13 @@ def shutdown() -> None:
     Runs at exit by itself. Does nothing when not initialized."""
     client, service, spec = state.client, state.service, state.spec
     identity = state.identity
-    state.client = state.service = state.identity = None
+    state.client = state.service = state.identity = state.mpi_world = None
     if client is None:
         return
     stall_watch.stop()
     try:
         client.key_value_set(f"{_LEAVING}{spec.process_id}", "left")
+        mpi_world.leave()
         if service is not None:
             _wait_until_everyone_left(client, spec.num_processes)
     except backend.JaxRuntimeError as e:
@@ -220,8 +229,11 @@ def process_count() -> int:
 
 def mpi_communicator():
     """MPI's world communicator when this job's processes are its ranks, in the same order
-    (the job was started by mpirun/mpiexec): pmap can then reduce between processes over MPI.
-    None otherwise (another launcher, a single process, or no mpi4py)."""
+    (the job was started by mpirun/mpiexec, or its processes formed the world through the
+    coordinator at initialize()): pmap can then reduce between processes over MPI.
+    None otherwise (a single process, no mpi4py, gloo asked for, or forming failed)."""
+    if state.mpi_world is not None:
+        return state.mpi_world
     spec = state.spec
     if spec is None or spec.num_processes < 2 or not MpiEnv.is_present():
         return None
@@ -232,6 +244,37 @@ def mpi_communicator():
     except ImportError:
         return None
     return MPI.COMM_WORLD
+
+
+def _form_mpi_world(spec: JobSpec, client, timeout: int):
+    """MPI's COMM_WORLD for a job of several processes that mpiexec did not start, formed
+    through the coordinator (cluster/mpi_world.py), unless gloo was asked for; None where it
+    cannot be formed, which one warning says (pmap's collectives then go over gloo)."""
+    choice = str(config.cross_process_collectives).strip().lower()
+    if spec.num_processes < 2 or MpiEnv.is_present() or choice not in ("auto", "mpi"):
+        return None
+    try:
+        comm = mpi_world.form(client, spec.process_id, spec.num_processes, timeout * 1000)
+    except mpi_world.MpiWorldUnavailable as e:
+        if spec.process_id == 0 or not e.everywhere:  # one warning for a cause all share
+            warnings.warn(f"spmd: this job's processes could not form an MPI world ({e}), so "
+                          f"pmap's collectives between processes go over gloo, which is slower."
+                          f" Set cross_process_collectives='gloo' (SPMD_CROSS_PROCESS_"
+                          f"COLLECTIVES=gloo) to choose gloo without this warning",
+                          RuntimeWarning, stacklevel=3)
+        return None
+
+    def departed() -> dict[int, str]:
+        return {int(key.rsplit("/", 1)[1]): how for key, how in client.key_value_dir_get(_LEAVING)}
+
+    def end_stalled(process: int, how: str) -> None:
+        print(f"spmd: process {spec.process_id} ended: process {process} "
+              f"{'crashed' if how == 'crashed' else 'exited'} while this process waited for it "
+              f"in a collective between processes (over MPI): the processes did not run the "
+              f"same pmap steps", file=sys.stderr, flush=True)
+        state.crashing = True
+        _shutdown_at_exit()
+    return WatchedComm(comm, StallWatch(spec.process_id, departed, end_stalled))
 
 
 def distributed_client():
@@ -350,6 +393,7 @@ def end_now() -> None:
         state.client.key_value_set(f"{_LEAVING}{state.spec.process_id}", "crashed")
     except Exception:  # noqa: BLE001  (the coordinator may be gone: leave anyway)
         pass
+    mpi_world.leave()
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(1)

@@ -32,8 +32,19 @@ _KEPT_BACK_PREFIXES = ("SSH_", "XDG_", "DBUS_", "CONDA_", "SLURM_", "OMPI_", "PM
 # Ray uploads working_dir through the head's GCS, which holds it in memory: a folder larger than
 # this is a mistake (a home directory, a data set), not a job's code.
 WORKING_DIR_LIMIT_BYTES = 100 * 2**20
-# Not part of a job's code; Ray skips them in the upload as we skip them in the count.
+# Not part of a job's code; Ray skips them in the upload as we skip them in the count. So are
+# virtual environments under any name (a folder holding pyvenv.cfg): `virtual_envs` finds them.
 WORKING_DIR_EXCLUDES = (".git", "__pycache__", ".venv", "venv", ".pytest_cache")
+
+
+def _is_virtual_env(folder: str) -> bool:
+    return os.path.isfile(os.path.join(folder, "pyvenv.cfg"))
+
+
+def virtual_envs(path: str) -> list[str]:
+    """The virtual environments in `path`'s top folder, as Ray's `excludes` name them."""
+    return [f"/{d}" for d in sorted(os.listdir(path))
+            if d not in WORKING_DIR_EXCLUDES and _is_virtual_env(os.path.join(path, d))]
 
 
 def driver_env_vars(environ=None) -> dict[str, str]:
@@ -50,7 +61,8 @@ def checked_working_dir(path: str, limit: int = WORKING_DIR_LIMIT_BYTES) -> str:
         raise ValueError(f"the working folder to send with the Ray job, {path}, is not a folder")
     total = 0
     for root, dirs, files in os.walk(path):
-        dirs[:] = [d for d in dirs if d not in WORKING_DIR_EXCLUDES]
+        dirs[:] = [d for d in dirs if d not in WORKING_DIR_EXCLUDES
+                   and not _is_virtual_env(os.path.join(root, d))]
         for name in files:
             try:
                 total += os.lstat(os.path.join(root, name)).st_size
@@ -72,5 +84,6 @@ def job_runtime_env(working_dir: str | None = None, environ=None) -> dict:
     runtime_env: dict = {"env_vars": driver_env_vars(environ)}
     if working_dir is not None:
         runtime_env["working_dir"] = checked_working_dir(working_dir)
-        runtime_env["excludes"] = list(WORKING_DIR_EXCLUDES)
+        runtime_env["excludes"] = list(WORKING_DIR_EXCLUDES) + virtual_envs(
+            runtime_env["working_dir"])
     return runtime_env

@@ -33,6 +33,13 @@ from spmd.callbacks import pure_callback  # noqa: F401
 from spmd import sharding  # noqa: F401
 from spmd.sharding import NamedSharding, make_mesh, set_mesh  # noqa: F401
 from spmd.transforms.partition_spec import P  # noqa: F401
+from spmd import errors, stages  # noqa: F401,E402
+from spmd.environment import (default_backend, enable_x64, host_count, host_id,  # noqa: F401,E402
+                              host_ids, named_call, print_environment_info, process_indices,
+                              typeof)
+from spmd.transforms.closure_rules import closure_convert, custom_gradient  # noqa: F401,E402
+from spmd.transforms.linear_transpose import linear_transpose  # noqa: F401,E402
+from spmd.transforms.dtypes import float0  # noqa: F401,E402
 
 
 checkpoint = remat  # jax.checkpoint; saving training state is spmd.checkpoints

@@ -7,6 +7,46 @@ from spmd.transforms.stop_gradient import stop_gradient  # noqa: F401
 from spmd.transforms.lax.dot import Precision  # noqa: F401
 from spmd.collectives import (all_gather, all_to_all, axis_index, axis_size, pmax,  # noqa: F401
                               pmean, pmin, ppermute, pshuffle, pswapaxes, psum, psum_scatter)
+from spmd.transforms.lax.jax_composites import (RoundingMethod, broadcast_shapes,  # noqa: F401
+                                                broadcast_to_rank, collapse, dtype, full_like,
+                                                index_take, round, scatter_sub, select_n,
+                                                split, stack, tile, unstack)
+from spmd.transforms.lax.tree_reductions import (associative_scan, reduce,  # noqa: F401
+                                                 reduce_xor)
+from spmd.transforms.lax.scatter_apply import scatter_apply  # noqa: F401
+from spmd.transforms.lax.implicit_solves import custom_linear_solve, custom_root  # noqa: F401
+from spmd.transforms.remat import optimization_barrier, optimization_barrier_p  # noqa: F401
+from spmd.transforms.lax.type_aliases import (ConvGeneralDilatedDimensionNumbers,  # noqa: F401
+                                              DotDimensionNumbers)
+
+# The primitives JAX's lax exports under these names, for programs that inspect jaxprs or
+# register rules (spmd declares them beside their rules, in the files named here)
+from spmd.transforms.lax.argminmax import argmax_p, argmin_p  # noqa: F401,E402
+from spmd.transforms.lax.more_elementwise import (bessel_i0e_p, bessel_i1e_p, clz_p,  # noqa: F401,E402
+                                                  erfc_p, exp2_p, mulhi_p, reduce_precision_p,
+                                                  square_p, zeta_p)
+from spmd.transforms.lax.bitcast import bitcast_convert_type_p  # noqa: F401,E402
+from spmd.transforms.lax.structural import (broadcast_in_dim_p, iota_p, reshape_p,  # noqa: F401,E402
+                                            transpose_p)
+from spmd.transforms.lax.slicing import (concatenate_p, dynamic_slice_p,  # noqa: F401,E402
+                                         dynamic_update_slice_p, pad_p, rev_p, slice_p)
+from spmd.transforms.lax.control_flow import cond_p, scan_p, while_p  # noqa: F401,E402
+from spmd.transforms.lax.cumulative import (cumlogsumexp_p, cummax_p, cummin_p,  # noqa: F401,E402
+                                            cumprod_p, cumsum_p)
+from spmd.transforms.lax.dot import dot_general_p  # noqa: F401,E402
+from spmd.transforms.lax.fourier import fft_p  # noqa: F401,E402
+from spmd.transforms.lax.gather_scatter import (gather_p, scatter_add_p,  # noqa: F401,E402
+                                                scatter_max_p, scatter_min_p, scatter_mul_p,
+                                                scatter_p)
+from spmd.transforms.lax.reductions import (reduce_and_p, reduce_max_p,  # noqa: F401,E402
+                                            reduce_min_p, reduce_or_p, reduce_prod_p,
+                                            reduce_sum_p)
+from spmd.transforms.lax.rng_bit_generator import rng_bit_generator_p  # noqa: F401,E402
+from spmd.transforms.lax.sharding_constraint import sharding_constraint_p  # noqa: F401,E402
+from spmd.transforms.lax.sorting import sort_p  # noqa: F401,E402
+from spmd.transforms.stop_gradient import stop_gradient_p  # noqa: F401,E402
+from spmd.collectives import (all_gather_p, all_to_all_p, axis_index_p,  # noqa: F401,E402
+                              pmax_p, pmin_p, ppermute_p, psum_p)
 
 # The transforms layer's own vocabulary, which the star import brings along: how primitives are
 # declared (rule registries, dtype kinds, helpers) and names JAX's lax does not have. A program

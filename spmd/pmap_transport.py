@@ -1,7 +1,9 @@
 """How a pmap program's all-reduces between processes travel (config `cross_process_collectives`):
-over MPI from inside the program (collectives/mpi_all_reduce.py) when mpirun/mpiexec started
-the job, else as XLA all_reduces over gloo, between the processes only once each process has
-reduced its own devices' values (when it has several). MPI is the default where it can be
+over MPI from inside the program (collectives/mpi_all_reduce.py) when the job has an MPI world
+(mpirun/mpiexec started it, or its processes formed one through the coordinator at
+spmd.distributed.initialize(): cluster/mpi_world.py), else as XLA all_reduces over gloo,
+between the processes only once each process has reduced its own devices' values (when it has
+several). MPI is the default where it can be
 because it measured faster (benchmarks/RESULTS.md, issue 6)."""
 from __future__ import annotations
 
@@ -34,9 +36,11 @@ def cross_process_transport(devices: Sequence) -> CallbackAllReduce | None:
     if comm is None or processes != list(range(comm.Get_size())):
         if choice == "mpi":
             raise RuntimeError(
-                "spmd.config cross_process_collectives='mpi' needs a job started by mpirun or "
-                "mpiexec (spmd-run --mpi) with mpi4py installed, whose pmap spans every rank; "
-                "this one is not: set it to 'auto' or 'gloo'")
+                "spmd.config cross_process_collectives='mpi' needs a job with an MPI world "
+                "whose pmap spans every rank: one started by mpirun or mpiexec (spmd-run "
+                "--mpi), or one whose processes formed it at spmd.distributed.initialize() "
+                "(mpi4py and MPICH installed, cross_process_collectives not 'gloo' then); this "
+                "one has none: set it to 'auto' or 'gloo'")
         # gloo: within the process first when it has several devices (see gloo_after_local)
         return gloo_after_local(groups, [me]) if len(groups[0]) > 1 else None
     from mpi4py import MPI

@@ -15,7 +15,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from spmd.transforms import dtypes
+from spmd.transforms import dtypes, errors
 
 
 # ---------------------------------------------------------------- abstract values
@@ -311,12 +311,20 @@ class Trace:
         return True
 
 
-class ConcretizationError(TypeError):
-    pass
+# spmd's names for JAX's error classes (jax.errors), which spmd.errors exports
+ConcretizationError = errors.ConcretizationTypeError
+EscapedTracerError = errors.UnexpectedTracerError
 
 
-class EscapedTracerError(RuntimeError):
-    pass
+def _converting(operation: str, tracer, error: type):
+    """tracer.to_concrete(operation), its concretization error raised as `error` (JAX's
+    class for that conversion)."""
+    try:
+        return tracer.to_concrete(operation)
+    except ConcretizationError as e:
+        if isinstance(e, error):
+            raise
+        raise error(str(e)) from None
 
 
 class Tracer:
@@ -345,8 +353,8 @@ class Tracer:
             f"branches on traced values, or mark the argument static with static_argnums.")
 
     def __bool__(self):
-        return bool(self.to_concrete("converting a traced value to a Python bool (an `if`, "
-                                     "`while`, `and`/`or`)"))
+        return bool(_converting("converting a traced value to a Python bool (an `if`, "
+                                "`while`, `and`/`or`)", self, errors.TracerBoolConversionError))
 
     def __int__(self):
         return int(self.to_concrete("converting a traced value to a Python int"))
@@ -361,7 +369,8 @@ class Tracer:
         return int(self.to_concrete("using a traced value as a Python index"))
 
     def __array__(self, dtype=None, copy=None):
-        return np.asarray(self.to_concrete("converting a traced value to a NumPy array"), dtype)
+        return np.asarray(_converting("converting a traced value to a NumPy array", self,
+                                      errors.TracerArrayConversionError), dtype)
 
     def __len__(self):
         if not self.shape:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import collections
 import dataclasses
 import functools
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, TypeVar
 
 from spmd.transforms import backend
 
@@ -23,13 +23,19 @@ __all__ = [
     "keystr", "treedef_is_leaf", "treedef_is_strict_leaf", "treedef_children", "treedef_tuple",
     "all_leaves", "is_tree_node", "tree_transpose", "tree_reduce", "tree_all",
     "register_pytree_node", "register_pytree_node_class", "register_pytree_with_keys",
-    "register_pytree_with_keys_class", "register_dataclass",
+    "register_pytree_with_keys_class", "register_dataclass", "tree_broadcast",
+    "tree_reduce_associative", "flatten_one_level", "flatten_one_level_with_keys",
+    "register_static", "default_registry", "KeyEntry", "KeyPath",
 ]
 
 # spmd's registry. Its module and name let pickle save a PyTreeDef by reference to it.
 registry = backend.pytree_registry()
 registry.__module__ = __name__
 registry.__name__ = "registry"
+default_registry = registry  # JAX's name for it
+
+KeyEntry = TypeVar("KeyEntry", bound=Any)  # one step of a key path (SequenceKey, DictKey...)
+KeyPath = tuple[KeyEntry, ...]
 
 PyTreeDef = _pytree.PyTreeDef
 SequenceKey = _pytree.SequenceKey
@@ -209,6 +215,49 @@ def tree_all(tree, *, is_leaf=None) -> bool:
     return all(tree_leaves(tree, is_leaf))
 
 
+def tree_reduce_associative(operation: Callable, tree, *, identity=_NO_INITIALIZER,
+                            is_leaf=None):
+    """The leaves combined by the associative `operation` in a balanced tree (each half first,
+    so its depth is log2 of the number of leaves); `identity` is the result of no leaves."""
+    def halves(leaves):
+        if len(leaves) == 1:
+            return leaves[0]
+        middle = len(leaves) // 2
+        return operation(halves(leaves[:middle]), halves(leaves[middle:]))
+    leaves = tree_leaves(tree, is_leaf)
+    if leaves:
+        return halves(leaves)
+    if identity is _NO_INITIALIZER:
+        raise TypeError("Must specify identity for parallel reduction of empty sequence.")
+    return identity
+
+
+def tree_broadcast(prefix_tree, full_tree, is_leaf: Callable[[Any], bool] | None = None):
+    """`full_tree`'s structure with each leaf of `prefix_tree` (a prefix of it) repeated over
+    the subtree it stands for."""
+    prefix_leaves, prefix_def = registry.flatten(prefix_tree, is_leaf)
+    subtrees = flatten_up_to(prefix_def, full_tree)
+    return tree_structure(full_tree).unflatten(
+        leaf for leaf, sub in zip(prefix_leaves, subtrees)
+        for _ in range(tree_structure(sub).num_leaves))
+
+
+def flatten_one_level(tree) -> tuple[Iterable, Any]:
+    """(children, aux data) of one pytree node; a ValueError for a leaf."""
+    out = registry.flatten_one_level(tree)
+    if out is None:
+        raise ValueError(f"can't tree-flatten type: {type(tree)}")
+    return out
+
+
+def flatten_one_level_with_keys(tree) -> tuple[Iterable, Any]:
+    """([(key, child)], aux data) of one pytree node; a ValueError for a leaf."""
+    out = registry.flatten_one_level_with_keys(tree)
+    if out is None:
+        raise ValueError(f"can't tree-flatten type: {type(tree)}")
+    return out
+
+
 # ---------------------------------------------------------------- registration
 def register_pytree_node(node_type: type, flatten_func: Callable, unflatten_func: Callable,
                          flatten_with_keys_func: Callable | None = None):
@@ -216,6 +265,13 @@ def register_pytree_node(node_type: type, flatten_func: Callable, unflatten_func
     must be hashable (structures key jit's caches). `flatten_with_keys_func(node) ->
     ([(key, child)], aux)` names the children in key paths (else FlattenedIndexKey(i))."""
     registry.register_node(node_type, flatten_func, unflatten_func, flatten_with_keys_func)
+
+
+def register_static(cls):
+    """Decorator: instances of `cls` (hashable) are pytree nodes with no children, their value
+    part of the structure, so jit treats them as static without static_argnums."""
+    register_pytree_with_keys(cls, lambda obj: ((), obj), lambda obj, _children: obj)
+    return cls
 
 
 def register_pytree_node_class(cls):

@@ -19,11 +19,12 @@ class Ended:
 
 
 def start_job(script: str, num_processes: int, *args, coordinator: str | None = None,
-              cpu_devices: int = 1, job_id: str | None = None) -> list[subprocess.Popen]:
+              cpu_devices: int = 1, job_id: str | None = None,
+              extra_env: dict[str, str] | None = None) -> list[subprocess.Popen]:
     """Start tests/cluster/scripts/<script> as every process of a job on 127.0.0.1 (a job id
     in SPMD_JOB_ID when given, none otherwise: as a job started by hand)."""
     coordinator = coordinator or f"127.0.0.1:{free_port()}"
-    env = {k: v for k, v in os.environ.items() if k != "SPMD_JOB_ID"}
+    env = {k: v for k, v in os.environ.items() if k != "SPMD_JOB_ID"} | (extra_env or {})
     if job_id is not None:
         env["SPMD_JOB_ID"] = job_id
     return [subprocess.Popen(

@@ -59,6 +59,9 @@ def test_the_working_folder_is_bounded(tmp_path):
     (tmp_path / "job.py").write_bytes(b"x" * 600)
     (tmp_path / ".git").mkdir()
     (tmp_path / ".git" / "pack").write_bytes(b"x" * 5000)  # not sent, not counted
+    (tmp_path / ".bench-env").mkdir()  # a virtual environment under another name: the same
+    (tmp_path / ".bench-env" / "pyvenv.cfg").write_bytes(b"home = /usr/bin\n")
+    (tmp_path / ".bench-env" / "lib.so").write_bytes(b"x" * 5000)
     assert checked_working_dir(str(tmp_path), limit=1000) == str(tmp_path)
     (tmp_path / "data.bin").write_bytes(b"x" * 600)
     with pytest.raises(ValueError, match=rf"the working folder to send with the Ray job, "
@@ -69,7 +72,8 @@ def test_the_working_folder_is_bounded(tmp_path):
         checked_working_dir(str(tmp_path / "job.py"))
     env = job_runtime_env(str(tmp_path), environ={"A": "1", "HOME": "/root"})
     assert env == {"env_vars": {"A": "1"}, "working_dir": str(tmp_path),
-                   "excludes": [".git", "__pycache__", ".venv", "venv", ".pytest_cache"]}
+                   "excludes": [".git", "__pycache__", ".venv", "venv", ".pytest_cache",
+                                "/.bench-env"]}
     assert job_runtime_env(None, environ={"A": "1"}) == {"env_vars": {"A": "1"}}
 
 

@@ -2,8 +2,9 @@
 and as Slurm starts them (SLURM_* variables; the coordinator is the first node's name).
 
 - The every-collective job (tests/spmd/scripts/pmap_multiprocess_job.py) passes its checks on
-  both hosts, over gloo, by hand (process 1 naming its network interface) and under Slurm.
-- The training example, by hand and under Slurm across the hosts (gloo between them), ends
+  both hosts, by hand over gloo (asked for; process 1 naming its network interface) and under
+  Slurm over the MPI world its processes form through the coordinator.
+- The training example, by hand and under Slurm across the hosts (MPI between them), ends
   with the parameters of one process that trains on the whole batch.
 - On hosts whose own names resolve to 127.0.1.1 (Debian's /etc/hosts), a job whose coordinator
   is such a name fails at once on process 0, saying why and what to do, and the process on the
@@ -89,12 +90,12 @@ def slurm(hosts, job_id):
              "SLURM_STEP_NODELIST": ",".join(h.name for h in hosts)} for i in range(2)]
 
 
-def assert_collectives_passed(ended, hosts, devices):
+def assert_collectives_passed(ended, hosts, devices, transport):
     for i, (code, out, err, _) in enumerate(ended):
         assert code == 0, err[-4000:]
         assert (f"process {i} of 2: {2 * devices} devices, {devices} local: all pmap checks "
                 f"passed" in out), out[-2000:]
-        assert "all-reduce between processes over gloo)" in out, out[-2000:]
+        assert f"all-reduce between processes over {transport})" in out, out[-2000:]
         assert f"process {i} ran on host {hosts[i].name}" in out, out[-2000:]
 
 
@@ -103,8 +104,10 @@ def test_every_collective_by_hand(hosts):
     a, b = hosts
     variables = by_hand(f"{a.address}:{_port(0)}")
     variables[1]["SPMD_HOST_INTERFACE"] = b.interface  # gloo takes the interface's address
+    for v in variables:  # gloo between the hosts, as without mpi4py (Slurm's job has MPI)
+        v["SPMD_CROSS_PROCESS_COLLECTIVES"] = "gloo"
     ended = run_on_hosts(hosts, [sys.executable, COLLECTIVES_JOB], variables, 110, devices=2)
-    assert_collectives_passed(ended, hosts, devices=2)
+    assert_collectives_passed(ended, hosts, devices=2, transport="gloo")
 
 
 @pytest.mark.timeout(120)
@@ -115,7 +118,7 @@ def test_every_collective_under_slurm(hosts, monkeypatch):
         monkeypatch.setenv(name, value)
     assert SlurmEnv.coordinator_address().startswith(f"{hosts[0].name}:")
     ended = run_on_hosts(hosts, [sys.executable, COLLECTIVES_JOB], variables, 110)
-    assert_collectives_passed(ended, hosts, devices=1)
+    assert_collectives_passed(ended, hosts, devices=1, transport="mpi")
 
 
 @pytest.mark.timeout(150)
@@ -141,7 +144,7 @@ def assert_example_ran_on_each_host(ended, hosts, devices):
     for code, _, err, _ in ended:
         assert code == 0, err[-3000:]
     output = "".join(out for _, out, _, _ in ended)
-    where = ranks_hosts(output, devices, transport="gloo")
+    where = ranks_hosts(output, devices, transport="mpi")  # a world formed through the coordinator
     assert where == {0: hosts[0].name, 1: hosts[1].name}, where
 
 

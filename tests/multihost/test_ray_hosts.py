@@ -6,8 +6,9 @@ would stop every Ray on the machine).
 The every-collective job runs with one rank per node (--ray-spread), started from a folder of
 its own by a relative path: the ranks must run on different hosts, in the copy of that folder
 that Ray unpacked (runtime_env working_dir), with a variable only the driver had (env_vars), and
-reduce between processes over gloo; so must the training example's, which ends with the
-parameters of one process that trains on the whole batch. The same through the Python API
+reduce between processes over MPI (a world formed through the coordinator); so must the
+training example's, which ends with the parameters of one process that trains on the whole
+batch. The same through the Python API
 (run_on_ray with strategy="STRICT_SPREAD" and a working_dir holding a module the function
 imports). Then the errors: more ranks than nodes for one per node, and a driver without the
 cluster's token."""
@@ -149,7 +150,7 @@ def test_one_rank_per_host_with_the_drivers_folder_and_variables(ray_cluster, tm
         assert variable == f"SPMD_TEST_FROM_DRIVER={marker}"
         assert (f"[{rank}] process {rank} of 2: 4 devices, 2 local: all pmap checks passed"
                 in done.stdout), done.stdout[-3000:]
-    assert done.stdout.count("all-reduce between processes over gloo)") == 2
+    assert done.stdout.count("all-reduce between processes over mpi)") == 2
 
 
 @pytest.mark.timeout(120)
@@ -162,7 +163,7 @@ def test_training_example_one_rank_per_host_equals_one_process(ray_cluster, tmp_
                                   "--cpu-devices", 2, *example_argv(across)],
                     ray_cluster.env, timeout=110, cwd=folder)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    where = ranks_hosts(done.stdout, 2, transport="gloo")
+    where = ranks_hosts(done.stdout, 2, transport="mpi")  # the world formed through the coordinator
     assert sorted(where.values()) == sorted(h.name for h in (ray_cluster.head,
                                                              ray_cluster.worker)), where
     assert_ends_like_one_process(across, single_process_training)

@@ -9,6 +9,7 @@ between processes go over MPI (collectives/mpi_all_reduce.py), and the same chec
 job also checks that such a job can be told to use gloo. scripts/pmap_dies_mid_training.py
 kills process 1 in the middle of a training loop: the job must fail, not hang."""
 import os
+import re
 import time
 
 import pytest
@@ -33,33 +34,38 @@ def _skip_without_private_network(launcher):
             pytest.skip(f"a local Ray needs a private network namespace: {problem}")
 
 
-# (launcher, processes, devices per process): 2 and 4 processes, 1 and 2 devices, each launcher
-# (Ray's 2 x 2 job runs in tests/launch/test_spmd_run_ray.py and the example's tests; a local
-# Ray costs about 30 s of the suite's 2 cores per job, so the collectives run on 4 x 1 only)
-JOBS = [("local", 2, 2), ("local", 4, 1), ("mpi", 2, 1), ("mpi", 4, 2), ("ray", 4, 1)]
+# (launcher, processes, devices per process, transport between processes): 2 and 4 processes,
+# 1 and 2 devices, each launcher (Ray's 2 x 2 job runs in tests/launch/test_spmd_run_ray.py and
+# the example's tests; a local Ray costs about 30 s of the suite's 2 cores per job, so the
+# collectives run on 4 x 1 only). mpiexec's jobs have MPI's world, the others form one through
+# the coordinator (cluster/mpi_world.py) unless gloo is asked for, as the local 4 x 1 job does.
+JOBS = [("local", 2, 2, "mpi"), ("local", 4, 1, "gloo"), ("mpi", 2, 1, "mpi"),
+        ("mpi", 4, 2, "mpi"), ("ray", 4, 1, "mpi")]
 
 
 @pytest.mark.timeout(150)
-@pytest.mark.parametrize("launcher,n,k", JOBS, ids=[f"{l}-{n}x{k}" for l, n, k in JOBS])
-def test_pmap_across_processes(launcher, n, k):
+@pytest.mark.parametrize("launcher,n,k,transport", JOBS,
+                         ids=[f"{l}-{n}x{k}-{t}" for l, n, k, t in JOBS])
+def test_pmap_across_processes(launcher, n, k, transport, monkeypatch):
     _skip_without_private_network(launcher)
+    if transport == "gloo":
+        monkeypatch.setenv("SPMD_CROSS_PROCESS_COLLECTIVES", "gloo")
     done, _ = spmd_run_command("-n", n, *FLAGS[launcher], "--cpu-devices", k,
                                script("pmap_multiprocess_job.py"), timeout=140)
     assert done.returncode == 0, done.stderr[-4000:]
-    # mpiexec's jobs reduce between processes over MPI by default, the others over gloo
-    transport = "mpi" if launcher == "mpi" else "gloo"
     for i in range(n):
-        assert (f"[{i}] process {i} of {n}: {n * k} devices, {k} local: all pmap checks passed"
-                in done.stdout), done.stdout[-3000:]
-        assert f"all-reduce between processes over {transport})" in done.stdout
+        assert re.search(rf"^\[{i}\] process {i} of {n}: {n * k} devices, {k} local: all pmap "
+                         rf"checks passed \(\d+ collective cases; all-reduce between processes "
+                         rf"over {transport}\)$", done.stdout, re.M), done.stdout[-3000:]
 
 
 @pytest.mark.timeout(90)
 @pytest.mark.parametrize("launcher", ["local", "mpi", "no launcher"])
 def test_a_process_killed_mid_training_fails_the_job(tmp_path, launcher):
     """Process 1 kills itself (SIGKILL) in a loop of pmap steps; the job ends non-zero within
-    30 s of its death. Without a launcher, the survivor's collective fails with a clear error
-    (or the distributed runtime's heartbeats end it)."""
+    30 s of its death, and nothing of MPI's stays in /dev/shm. Without a launcher, the
+    survivor's collective fails with a clear error (or the distributed runtime's heartbeats
+    end it)."""
     if launcher == "no launcher":
         ended = run_job(script("pmap_dies_mid_training.py"), 2, tmp_path, timeout=80)
         finished = time.time()
@@ -77,12 +83,18 @@ def test_a_process_killed_mid_training_fails_the_job(tmp_path, launcher):
         outputs = done.stdout
     died_at = float((tmp_path / "died_at").read_text())
     assert finished - died_at < 30, finished - died_at
-    assert "process 0 is training" in outputs and "training finished" not in outputs, outputs
+    # every launcher's job reduces over MPI (spmd-run's and a job by hand: a world formed
+    # through the coordinator), where a dead peer breaks no connection: it must end all the same
+    assert "process 0 is training (between processes over mpi)" in outputs, outputs
+    assert "training finished" not in outputs, outputs
     survivor_pid = int((tmp_path / "0.pid").read_text())
     deadline = time.monotonic() + 5
     while _alive(survivor_pid) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not _alive(survivor_pid)
+    segments = [path for rank in (0, 1) if (tmp_path / f"{rank}.segments").exists()
+                for path in (tmp_path / f"{rank}.segments").read_text().split()]
+    assert segments and not any(os.path.exists(path) for path in segments), segments
 
 
 def test_program_digest_ignores_constant_values_only():

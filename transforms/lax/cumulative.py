@@ -49,17 +49,27 @@ def _interleave(evens, odds, axis: int, n: int):
 
 def associative_scan(combine, x, axis: int):
     """Inclusive prefix combine along `axis`: out[i] = x[0] (+) x[1] (+) ... (+) x[i] for an
-    associative `combine(earlier, later)`. Combine neighbours pairwise, scan the half-length
-    result (the odd positions), then fill in the even positions."""
-    n = core.get_aval(x).shape[axis]
+    associative `combine(earlier, later)`."""
+    return scan_leaves(lambda a, b: [combine(a[0], b[0])], [x], axis)[0]
+
+
+def scan_leaves(combine, xs: list, axis: int) -> list:
+    """associative_scan over several arrays scanned together (the leaves of a pytree), with
+    `combine(earlier_leaves, later_leaves) -> leaves`. Combine neighbours pairwise, scan the
+    half-length result (the odd positions), then fill in the even positions."""
+    n = core.get_aval(xs[0]).shape[axis]
     if n < 2:
-        return x
-    pair_sums = combine(slice_in_dim(x, 0, n - 1, 2, axis), slice_in_dim(x, 1, n, 2, axis))
-    odds = associative_scan(combine, pair_sums, axis)
-    rest = slice_in_dim(x, 2, n, 2, axis)  # x[2], x[4], ...
-    before = slice_in_dim(odds, 0, core.get_aval(rest).shape[axis], 1, axis)
-    evens = concatenate([slice_in_dim(x, 0, 1, 1, axis), combine(before, rest)], axis)
-    return _interleave(evens, odds, axis, n)
+        return list(xs)
+
+    def every_other(start, stop, leaves=xs):
+        return [slice_in_dim(x, start, stop, 2, axis) for x in leaves]
+    odds = scan_leaves(combine, combine(every_other(0, n - 1), every_other(1, n)), axis)
+    rest = every_other(2, n)  # x[2], x[4], ...
+    n_rest = core.get_aval(rest[0]).shape[axis]
+    before = [slice_in_dim(o, 0, n_rest, 1, axis) for o in odds]
+    evens = [concatenate([slice_in_dim(x, 0, 1, 1, axis), c], axis)
+             for x, c in zip(xs, combine(before, rest))]
+    return [_interleave(e, o, axis, n) for e, o in zip(evens, odds)]
 
 
 def _cumulative(combine):

@@ -24,6 +24,7 @@ spmd.distributed.initialize()
 
 import spmd.numpy as jnp  # noqa: E402
 from spmd import lax  # noqa: E402
+from spmd.cluster.distributed import mpi_communicator  # noqa: E402
 from spmd.pmap_transport import cross_process_transport  # noqa: E402
 from tests.collectives.cases import CASES, groups_for, inputs  # noqa: E402
 from tests.oracles import assert_close  # noqa: E402
@@ -220,10 +221,12 @@ def check_errors():
                                rf"same_types\(f32\[{L},3\]\) -> \(f32\[{L},3\]\) program (\w+) "
                                r"but process \d has same_types\(f32\[.*program (?!\1)\w+$",
                  spmd.pmap(same_types, "i"), np.ones((L, 3), np.float32))
-    if "PMI_RANK" not in os.environ and "OMPI_COMM_WORLD_RANK" not in os.environ:
-        spmd.config.update("cross_process_collectives", "mpi")  # but mpiexec did not start us
-        expect_error(RuntimeError, r"cross_process_collectives='mpi' needs a job started by "
-                                   r"mpirun or mpiexec \(spmd-run --mpi\)",
+    if mpi_communicator() is None:  # gloo was asked for before initialize(): no MPI world
+        spmd.config.update("cross_process_collectives", "mpi")
+        expect_error(RuntimeError, r"cross_process_collectives='mpi' needs a job with an MPI "
+                                   r"world whose pmap spans every rank: one started by mpirun or "
+                                   r"mpiexec \(spmd-run --mpi\), or one whose processes formed "
+                                   r"it at spmd.distributed.initialize\(\)",
                      spmd.pmap(lambda x: lax.psum(x, "i"), "i"), np.ones((L, 3), np.float32))
         spmd.config.update("cross_process_collectives", "auto")
     # a pmap inside jit (or control flow) or inside another pmap would need the other

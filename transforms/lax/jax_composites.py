@@ -1,0 +1,218 @@
+"""jax.lax functions that JAX 0.10.2 declares as primitives of their own (stack_p, split_p,
+tile_p, select_n_p ...) and spmd builds from the primitives it has: each is the same function
+with JAX's signature, and grad, vmap and jit follow from its parts."""
+from __future__ import annotations
+
+import builtins
+import enum
+import operator
+from typing import Sequence
+
+import numpy as np
+
+from spmd.transforms import core, dtypes
+from spmd.transforms.lax import elementwise as ew
+from spmd.transforms.lax.gather_scatter import GatherDimensionNumbers, gather, scatter_add
+from spmd.transforms.lax.sharding_constraint import with_sharding_constraint
+from spmd.transforms.lax.slicing import concatenate, slice_in_dim
+from spmd.transforms.lax.structural import (broadcast, broadcast_in_dim, canonical_axis,
+                                            expand_dims, reshape, squeeze)
+
+
+def _aval(x):
+    return core.get_aval(x)
+
+
+def _asarray(x):
+    """A Python or NumPy value as a (weakly typed where Python's) array of this runtime."""
+    if hasattr(x, "aval") or isinstance(x, core.Tracer):
+        return x
+    return ew.convert_element_type(x, _aval(x).dtype, _aval(x).weak_type)
+
+
+def stack(operands: Sequence, axis: int = 0):
+    """jax.lax.stack: join arrays of one shape along a new `axis`."""
+    operands = list(operands)
+    if not operands:
+        raise ValueError("stack needs at least one array to stack")
+    axis = canonical_axis(axis, _aval(operands[0]).ndim + 1, "stack")
+    shapes = {_aval(x).shape for x in operands}
+    if len(shapes) > 1:
+        raise TypeError(f"stack: all arrays must have one shape, got {sorted(shapes)}")
+    return concatenate([expand_dims(x, (axis,)) for x in operands], axis)
+
+
+def unstack(x, axis: int = 0) -> tuple:
+    """jax.lax.unstack: the arrays of `x` along `axis`, that axis removed."""
+    axis = canonical_axis(axis, _aval(x).ndim, "unstack")
+    return tuple(squeeze(slice_in_dim(x, i, i + 1, 1, axis), (axis,))
+                 for i in range(_aval(x).shape[axis]))
+
+
+def split(operand, sizes: Sequence[int], axis: int = 0) -> list:
+    """jax.lax.split: consecutive chunks of the given `sizes` along `axis`."""
+    shape = _aval(operand).shape
+    axis = canonical_axis(axis, len(shape), "split")
+    sizes = [operator.index(s) for s in sizes]
+    if any(s < 0 for s in sizes) or sum(sizes) != shape[axis]:
+        raise ValueError(f"split: the sizes {tuple(sizes)} must be non-negative and sum to the "
+                         f"size {shape[axis]} of axis {axis} of an array of shape {shape}")
+    starts = np.cumsum([0] + sizes)
+    return [slice_in_dim(operand, int(a), int(b), 1, axis) for a, b in zip(starts, starts[1:])]
+
+
+def tile(operand, reps: Sequence[int]):
+    """jax.lax.tile: `operand` repeated reps[i] times along each dimension i."""
+    shape = _aval(operand).shape
+    reps = tuple(operator.index(r) for r in reps)
+    if len(reps) != len(shape) or any(r < 0 for r in reps):
+        raise ValueError(f"tile: reps {reps} must be one non-negative count per dimension of "
+                         f"an array of shape {shape}")
+    # Each dimension becomes (rep, size): broadcast along new interleaved axes, then merge
+    wide = broadcast_in_dim(operand, tuple(d for r, s in zip(reps, shape) for d in (r, s)),
+                            tuple(range(1, 2 * len(shape), 2)))
+    return reshape(wide, tuple(r * s for r, s in zip(reps, shape)))
+
+
+def broadcast_to_rank(x, rank: int):
+    """jax.lax.broadcast_to_rank: `x` with leading dimensions of size 1 up to rank `rank`."""
+    ndim = np.ndim(x)
+    if ndim == rank:
+        return _asarray(x)
+    if rank < ndim:
+        raise ValueError(f"broadcast_to_rank: rank {rank} is less than the rank {ndim} of x")
+    return broadcast(x, (1,) * (rank - ndim))
+
+
+def broadcast_shapes(*shapes) -> tuple:
+    """jax.lax.broadcast_shapes: the shape NumPy broadcasting gives the `shapes`."""
+    if not shapes:
+        raise TypeError("broadcast_shapes: At least one shape is required.")
+    shapes = [tuple(operator.index(d) for d in s) for s in shapes]
+    rank = max(len(s) for s in shapes)
+    padded = [(1,) * (rank - len(s)) + s for s in shapes]
+    out = []
+    for sizes in zip(*padded):
+        big = {d for d in sizes if d != 1}
+        if len(big) > 1:
+            raise ValueError(f"Incompatible shapes for broadcasting: shapes={shapes}")
+        out.append(big.pop() if big else 1)
+    return tuple(out)
+
+
+def collapse(operand, start_dimension: int, stop_dimension: int | None = None):
+    """jax.lax.collapse: dimensions [start, stop) merged into one."""
+    shape = _aval(operand).shape
+    lo, hi, _ = builtins.slice(start_dimension, stop_dimension).indices(len(shape))
+    if hi < lo:
+        raise ValueError(f"collapse: stop_dimension {stop_dimension} comes before "
+                         f"start_dimension {start_dimension} in a shape of rank {len(shape)}")
+    return reshape(operand, shape[:lo] + (int(np.prod(shape[lo:hi], dtype=int)),) + shape[hi:])
+
+
+def full_like(x, fill_value, dtype=None, shape=None, sharding=None):
+    """jax.lax.full_like: an array like `x` (its shape and dtype, unless given) of `fill_value`.
+    A weakly typed `x` gives a weakly typed result, as in JAX."""
+    aval = _aval(x)
+    weak = dtype is None and aval.weak_type
+    out = ew.full(aval.shape if shape is None else tuple(shape), fill_value,
+                  aval.dtype if dtype is None else dtypes.canonicalize(dtype), weak)
+    if weak:  # full writes a concrete fill value as a strongly typed literal
+        out = ew.convert_element_type(out, aval.dtype, True)
+    if sharding is not None:
+        out = with_sharding_constraint(out, sharding)
+    return out
+
+
+def select_n(which, *cases):
+    """jax.lax.select_n: cases[which] elementwise. `which` is bool (at most two cases: False
+    picks cases[0]) or an integer array in [0, len(cases)) of the cases' shape, or a scalar."""
+    if not cases:
+        raise ValueError("select_n needs at least one case")
+    which_aval = _aval(which)
+    avals = [_aval(c) for c in cases]
+    if any((a.shape, a.dtype) != (avals[0].shape, avals[0].dtype) for a in avals):
+        raise TypeError("select_n: all cases must have the same shape and dtype, got "
+                        f"{[(a.shape, str(a.dtype)) for a in avals]}")
+    if which_aval.shape not in ((), avals[0].shape):
+        raise TypeError(f"select_n: which must be a scalar or have the cases' shape "
+                        f"{avals[0].shape}, got shape {which_aval.shape}")
+    is_bool = which_aval.dtype == np.bool_
+    if not (is_bool or dtypes.is_integer(which_aval.dtype)):
+        raise TypeError(f"select_n: which must be a boolean or integer array, "
+                        f"got {which_aval.dtype}")
+    if is_bool and len(cases) > 2:
+        raise TypeError(f"select_n: a boolean which selects between at most 2 cases, "
+                        f"got {len(cases)}")
+    if len(cases) == 1:
+        return cases[0]
+    if which_aval.shape != avals[0].shape:
+        which = broadcast(which, avals[0].shape)
+    if is_bool:
+        return ew.select(which, cases[1], cases[0])
+    out = cases[0]
+    for i, case in enumerate(cases[1:], 1):
+        out = ew.select(ew.eq(which, ew.full(avals[0].shape, i, which_aval.dtype)), case, out)
+    return out
+
+
+def index_take(src, idxs: Sequence, axes: Sequence[int]):
+    """jax.lax.index_take: src[idxs[0], idxs[1], ...] with index arrays on `axes` (negative
+    indices count from the end), the indexed axes replaced by one leading axis."""
+    shape = _aval(src).shape
+    axes = tuple(canonical_axis(a, len(shape), "index_take") for a in axes)
+    if len(idxs) != len(axes):
+        raise ValueError(f"index_take: {len(idxs)} index arrays for {len(axes)} axes")
+    if not idxs:
+        raise ValueError("index_take needs at least one index array")
+    columns = [expand_dims(_asarray(i), (1,)) for i in idxs]
+    index_dtype = _aval(columns[0]).dtype
+    indices = concatenate([ew.convert_element_type(c, index_dtype) for c in columns], 1)
+    bounds = broadcast(ew.convert_element_type(np.array([shape[a] for a in axes]), index_dtype),
+                       (_aval(indices).shape[0],))
+    indices = ew.rem(ew.add(ew.rem(indices, bounds), bounds), bounds)  # -1 -> size - 1
+    slice_sizes = tuple(1 if d in axes else n for d, n in enumerate(shape))
+    dnums = GatherDimensionNumbers(offset_dims=tuple(range(1, len(shape) - len(axes) + 1)),
+                                   collapsed_slice_dims=axes, start_index_map=axes)
+    return gather(src, indices, dnums, slice_sizes)
+
+
+def scatter_sub(operand, scatter_indices, updates, dimension_numbers, *,
+                indices_are_sorted=False, unique_indices=False, mode=None):
+    """jax.lax.scatter_sub: scatter_add of the negated updates (the same sum, wrapping alike
+    for unsigned integers)."""
+    return scatter_add(operand, scatter_indices, ew.neg(_asarray(updates)), dimension_numbers,
+                       indices_are_sorted=indices_are_sorted, unique_indices=unique_indices,
+                       mode=mode)
+
+
+class RoundingMethod(enum.IntEnum):
+    """How jax.lax.round treats halfway values."""
+    AWAY_FROM_ZERO = 0
+    TO_NEAREST_EVEN = 1
+
+
+def round(x, rounding_method=RoundingMethod.AWAY_FROM_ZERO):  # noqa: A001 (lax.round)
+    """jax.lax.round: halfway values away from zero (JAX's default) or to the even neighbour."""
+    method = RoundingMethod(rounding_method)
+    if method is RoundingMethod.AWAY_FROM_ZERO:
+        return ew.round_afz(x)
+    return ew.round(x)
+
+
+def dtype(x):
+    """jax.lax.dtype: the dtype of an array (as it is), or of a Python or NumPy scalar, type,
+    dtype name or NumPy array (canonicalized: float64 is float32 unless x64 is on)."""
+    if x is None:
+        raise ValueError("Invalid argument to dtype: None.")
+    if hasattr(x, "aval") or isinstance(x, core.Tracer):
+        return np.dtype(_aval(x).dtype)
+    if isinstance(x, type) and x in (bool, int, float, complex):
+        return np.dtype(_aval(x(0)).dtype)
+    if isinstance(x, (bool, int, float, complex)):
+        return np.dtype(_aval(x).dtype)
+    try:
+        found = np.dtype(x) if isinstance(x, (type, np.dtype, str)) else np.asarray(x).dtype
+    except TypeError:
+        raise TypeError(f"Cannot determine the dtype of {x!r}") from None
+    return np.dtype(dtypes.canonicalize(found))
