@@ -32,6 +32,14 @@ class Array:
     ndim = property(lambda self: self.aval.ndim)
     size = property(lambda self: self.aval.size)
     weak_type = property(lambda self: self.aval.weak_type)
+    itemsize = property(lambda self: self.aval.dtype.itemsize)
+    nbytes = property(lambda self: self.aval.size * self.aval.dtype.itemsize)
+
+    @property
+    def device(self):
+        """The device of a single-device array; the sharding of one spread over several (as
+        JAX's `Array.device`)."""
+        return self.sharding if self.is_multi_device else self._buf._sharding._device
 
     @property
     def sharding_devices(self) -> list:
@@ -75,6 +83,11 @@ class Array:
     @property
     def is_fully_addressable(self) -> bool:
         return self.sharding.is_fully_addressable
+
+    @property
+    def is_fully_replicated(self) -> bool:
+        """Every device of the sharding holds the whole array."""
+        return self.sharding.is_fully_replicated
 
     @property
     def addressable_shards(self) -> list:

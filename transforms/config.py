@@ -20,8 +20,13 @@ first call's program agreement check tells). Read when a program compiles.
 Python eagerly, op by op, for debugging (`spmd.disable_jit()` turns it on in a `with` block).
 `cache_size` (SPMD_CACHE_SIZE, default 4096): how many entries each cache of traced and
 compiled programs keeps before it forgets the least recently used (transforms/caches.py).
+`platform_name`, `platforms` (JAX_PLATFORM_NAME, JAX_PLATFORMS): JAX's choice of backend, which
+JAX programs set first thing; spmd runs on XLA's CPU devices, so "cpu" (or a list that has it)
+is the one value they take. `debug_nans`, `debug_infs`: JAX's NaN/Inf checks; spmd has none
+yet, so only False is taken (True is refused rather than silently ignored).
 """
 import os
+from functools import partial
 
 
 def _env_flag(name: str) -> bool:
@@ -62,6 +67,20 @@ def _cpu_device_count() -> int:
     return 1
 
 
+def _check_platforms(option: str, value):
+    names = [] if value is None else [p.strip() for p in str(value).split(",") if p.strip()]
+    if names and "cpu" not in names:
+        raise ValueError(f"jax_{option} {value!r} asks for a backend spmd does not have: spmd runs "
+                         "on XLA's CPU devices only; set it to 'cpu' (or leave it unset)")
+
+
+def _refuse_debug_checks(option: str, value):
+    if value:
+        raise NotImplementedError(f"spmd does not implement jax_{option} yet; to find where a "
+                                  "value goes bad, check it with spmd.debug.print or "
+                                  "jnp.isnan(x).any() outside jit")
+
+
 class Config:
     def __init__(self):
         self.values = {
@@ -78,8 +97,16 @@ class Config:
             "disable_jit": _env_flag("SPMD_DISABLE_JIT") or _env_flag("JAX_DISABLE_JIT"),
             # which PRNG new keys use (spmd/random/impls.py checks the name when it is used)
             "default_prng_impl": os.environ.get("JAX_DEFAULT_PRNG_IMPL", "threefry2x32"),
+            "platform_name": os.environ.get("JAX_PLATFORM_NAME", ""),
+            "platforms": os.environ.get("JAX_PLATFORMS", ""),
+            "debug_nans": False,
+            "debug_infs": False,
         }
         self._listeners = {}
+        for option in ("platform_name", "platforms"):
+            self.on_change(option, partial(_check_platforms, option))
+        for option in ("debug_nans", "debug_infs"):
+            self.on_change(option, partial(_refuse_debug_checks, option))
 
     def update(self, name: str, value):
         """Change a setting: `spmd.config.update("enable_x64", True)`. JAX's `jax_` prefix is
@@ -95,6 +122,10 @@ class Config:
         except Exception:
             self.values[key] = previous  # ...and the setting keeps its last good value
             raise
+
+    def read(self, name: str):
+        """The value of a setting, as JAX's `config.read("jax_enable_x64")`."""
+        return getattr(self, name)
 
     def on_change(self, name: str, listener):
         self._listeners.setdefault(name, []).append(listener)

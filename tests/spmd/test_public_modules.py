@@ -13,6 +13,7 @@ DISTRIBUTIONS = ["bernoulli", "beta", "cauchy", "gamma", "laplace", "logistic",
 PUBLIC = ["spmd.tree_util", "spmd.numpy", "spmd.lax", "spmd.random", "spmd.nn",
           "spmd.nn.initializers", "spmd.scipy", "spmd.scipy.special", "spmd.scipy.stats",
           "spmd.dtypes", "spmd.distributed", "spmd.test_util", "spmd.tree", "spmd.debug",
+          "spmd.flatten_util",
           "spmd.numpy.linalg", "spmd.numpy.fft", "spmd.scipy.linalg", "spmd.sharding",
           "spmd.example_libraries", "spmd.example_libraries.stax",
           "spmd.example_libraries.optimizers", "spmd.errors", "spmd.stages"] + [

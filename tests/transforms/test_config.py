@@ -50,3 +50,28 @@ def test_switches_that_are_on_unless_turned_off(monkeypatch, value, on):
     monkeypatch.setenv("JAX_THREEFRY_PARTITIONABLE", value)
     fresh = config_module.Config()
     assert fresh.check_call_order is on and fresh.threefry_partitionable is on
+
+
+@pytest.mark.parametrize("option, value", [("jax_platform_name", "cpu"), ("jax_platforms", "cpu"),
+                                           ("jax_platforms", "cuda,cpu"),
+                                           ("jax_platform_name", None),
+                                           ("jax_debug_nans", False), ("jax_debug_infs", False)])
+def test_jax_programs_first_lines_are_taken(option, value):
+    fresh = config_module.Config()
+    fresh.update(option, value)  # what a JAX script sets before anything else
+    assert fresh.read(option) == value and getattr(fresh, option) == value
+
+
+@pytest.mark.parametrize("option, value, error, message", [
+    ("jax_platform_name", "gpu", ValueError,
+     "jax_platform_name 'gpu' asks for a backend spmd does not have: spmd runs on XLA's CPU"),
+    ("jax_platforms", "cuda,tpu", ValueError, "jax_platforms 'cuda,tpu' asks for a backend"),
+    ("jax_debug_nans", True, NotImplementedError, "spmd does not implement jax_debug_nans yet"),
+    ("jax_debug_infs", True, NotImplementedError, "spmd does not implement jax_debug_infs yet"),
+])
+def test_settings_spmd_cannot_honour_are_refused(option, value, error, message):
+    fresh = config_module.Config()
+    before = fresh.read(option)
+    with pytest.raises(error, match=message):
+        fresh.update(option, value)
+    assert fresh.read(option) == before  # the refused value is not kept

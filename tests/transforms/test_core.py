@@ -152,6 +152,25 @@ def test_array_attributes_and_conversions():
     assert "weak_type=True" in repr(jnp.asarray(1.0) * 2)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.int8, np.float16, np.complex64, np.bool_])
+def test_array_byte_sizes_and_device_as_numpy_and_jax(dtype):
+    host = np.zeros((2, 3), dtype)
+    x = jnp.asarray(host)
+    assert (x.itemsize, x.nbytes) == (host.itemsize, host.nbytes)
+    traced = spmd.jit(lambda a: np.int32(a.nbytes + a.itemsize) + 0 * a.size)(x)
+    assert int(traced) == host.nbytes + host.itemsize  # known while tracing, as shapes are
+    assert x.device == spmd.devices()[0] and x.devices() == {x.device}
+
+
+def test_device_of_an_array_on_several_devices_is_its_sharding():
+    stacked = spmd.pmap(lambda a: a * 2)(jnp.arange(4.0))
+    assert stacked.device == stacked.sharding and len(stacked.device.device_set) == 4
+    replicated = spmd.pmap(lambda a: spmd.lax.psum(a, "i"), out_axes=None, axis_name="i")(
+        jnp.ones(4))
+    assert replicated.is_fully_replicated and not stacked.is_fully_replicated
+    assert jnp.ones(2).is_fully_replicated  # one device holds all of it
+
+
 def test_array_is_read_only_and_unhashable():
     x = jnp.asarray(np.ones(2, np.float32))
     with pytest.raises(ValueError):
