@@ -2,13 +2,14 @@
 (`spmd.tree.map` is `tree_util.tree_map`), over the same registry."""
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Callable
 
 from spmd.transforms import tree_util as _tu
 
-__all__ = ["all", "flatten", "flatten_with_path", "leaves", "leaves_with_path", "map",
+__all__ = ["all", "broadcast", "flatten", "flatten_with_path", "leaves", "leaves_with_path", "map",
            "map_with_path", "reduce", "reduce_associative", "structure", "transpose",
-           "unflatten"]
+           "static", "unflatten"]
 
 flatten = _tu.tree_flatten
 unflatten = _tu.tree_unflatten
@@ -21,6 +22,14 @@ transpose = _tu.tree_transpose
 flatten_with_path = _tu.tree_flatten_with_path
 leaves_with_path = _tu.tree_leaves_with_path
 map_with_path = _tu.tree_map_with_path
+broadcast = _tu.tree_broadcast
+
+
+def static(**kwargs):
+    """A dataclass field that `tree_util.register_dataclass` keeps as static data, not a leaf:
+    `dataclasses.field` with `metadata={"static": True}` (and the caller's metadata)."""
+    metadata = {"static": True, **(kwargs.pop("metadata", None) or {})}
+    return dataclasses.field(metadata=metadata, **kwargs)
 
 _NO_IDENTITY = object()
 

@@ -14,7 +14,8 @@ from spmd.numpy import _ufuncs as uf
 from spmd.numpy._core import asarray_value, broadcast_to, promote_to_inexact, shape_of
 from spmd.numpy._creation import eye, zeros
 from spmd.numpy._diagonals import diagonal as _diagonal
-from spmd.numpy._linalg import matmul, outer as _outer, tensordot
+from spmd.numpy._linalg import matmul, outer as _outer, tensordot, vecdot  # noqa: F401
+from spmd.numpy._misc_more import cross as _cross
 from spmd.numpy._reductions import max as _max, min as _min, prod as _prod, sum as _sum
 from spmd.numpy._selection import where
 from spmd.numpy._shape import expand_dims, matrix_transpose, moveaxis, reshape
@@ -22,7 +23,7 @@ from spmd.transforms import dtypes
 from spmd.transforms.lax import linalg as lax_linalg
 
 
-__all__ = ["cholesky", "cond",
+__all__ = ["cholesky", "cond", "cross", "vecdot",
            "det", "diagonal", "eig", "eigh", "eigvals", "eigvalsh", "inv", "lstsq", "matmul",
            "matrix_norm", "matrix_power", "matrix_rank", "matrix_transpose", "multi_dot", "norm",
            "outer", "pinv", "qr", "slogdet", "solve", "svd", "svdvals", "tensordot", "tensorinv",
@@ -435,3 +436,14 @@ def outer(x1, x2, /):
         raise ValueError(f"outer: input arrays must be one-dimensional, got shapes "
                          f"{shape_of(asarray_value(x1))} and {shape_of(asarray_value(x2))}")
     return _outer(x1, x2)
+
+
+def cross(x1, x2, /, *, axis=-1):
+    """The cross product of (arrays of) 3-vectors along `axis` (numpy.linalg.cross: 3-vectors
+    only, unlike jnp.cross)."""
+    x1, x2 = asarray_value(x1), asarray_value(x2)
+    n1, n2 = shape_of(x1)[axis], shape_of(x2)[axis]
+    if n1 != 3 or n2 != 3:
+        raise ValueError("Both input arrays must be (arrays of) 3-dimensional vectors, but they "
+                         f"have x1.shape[axis]={n1} and x2.shape[axis]={n2}")
+    return _cross(x1, x2, axis=axis)

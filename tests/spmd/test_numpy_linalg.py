@@ -171,3 +171,13 @@ def test_vmap_matches_the_loop(x64):
 def test_misuse_is_a_clear_error(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+def test_linalg_cross_and_vecdot():
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((4, 3)), rng.standard_normal((4, 3))
+    np.testing.assert_allclose(jnp.linalg.cross(a, b), np.cross(a, b), rtol=1e-5)
+    np.testing.assert_allclose(jnp.linalg.vecdot(a, b), np.sum(a * b, -1), rtol=1e-5)
+    with pytest.raises(ValueError, match=r"3-dimensional vectors, but they have "
+                                         r"x1.shape\[axis\]=2 and x2.shape\[axis\]=2"):
+        jnp.linalg.cross(a[:, :2], b[:, :2])

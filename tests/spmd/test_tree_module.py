@@ -70,3 +70,23 @@ def test_paths():
     named = spmd.tree.map_with_path(lambda p, v, w: (spmd.tree_util.keystr(p), v + w), tree,
                                     {"p": Point(10, [20]), "q": 30})
     assert named == {"p": Point(("['p'].x", 11), [("['p'].y[0]", 22)]), "q": ("['q']", 33)}
+
+
+def test_broadcast_and_static_fields():
+    """jax.tree.broadcast spreads a prefix's leaves over the full tree; jax.tree.static marks a
+    dataclass field as static data for register_dataclass (not a leaf, part of the structure)."""
+    import dataclasses
+    assert spmd.tree.broadcast((1, 2, 3), (0, {"a": 0, "b": 0}, (0, 0))) == \
+        (1, {"a": 2, "b": 2}, (3, 3))
+
+    @spmd.tree_util.register_dataclass
+    @dataclasses.dataclass
+    class Op:
+        x: object
+        name: str = spmd.tree.static(default="add", metadata={"doc": "kept"})
+    op = Op(np.ones(2))
+    leaves, tree = spmd.tree.flatten(op)
+    assert len(leaves) == 1 and spmd.tree.unflatten(tree, leaves).name == "add"
+    assert dataclasses.fields(Op)[1].metadata == {"static": True, "doc": "kept"}
+    assert spmd.tree.structure(Op(1.0, "mul")) != spmd.tree.structure(Op(1.0, "add"))
+
