@@ -13,7 +13,7 @@ from typing import Callable
 
 import numpy as np
 
-from spmd.random import philox, rbg, streams
+from spmd.random import philox, rbg, streams, threefry4x32
 from spmd.random.seeds import threefry_seed
 from spmd.transforms import dtypes
 from spmd.transforms.config import config
@@ -47,9 +47,11 @@ prngs: dict[str, PRNGImpl] = {impl.name: impl for impl in [
              philox.philox2x32_fold_in, philox.philox2x32_random_bits),
     PRNGImpl("philox4x32", "phx4", (2,), philox.philox4x32_seed, philox.philox4x32_split,
              philox.philox4x32_fold_in, philox.philox4x32_random_bits),
+    PRNGImpl("threefry4x32", "fry4", (4,), threefry4x32.threefry4x32_seed,
+             threefry4x32.threefry4x32_split, threefry4x32.threefry4x32_fold_in,
+             threefry4x32.threefry4x32_random_bits),
 ]}
-# JAX 0.10.2 also has threefry4x32; spmd does not implement it yet.
-_NOT_IMPLEMENTED = ("threefry4x32",)
+_NOT_IMPLEMENTED: tuple = ()  # JAX's implementations that spmd lacks
 
 
 def _check_name(name) -> str:

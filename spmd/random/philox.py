@@ -40,7 +40,7 @@ def _mul_hi_lo(m: int, x):
     return lax.mul(x, _u32(m, x)), high
 
 
-def _broadcast_all(*words):
+def broadcast_all(*words):
     shape = np.broadcast_shapes(*(core.get_aval(w).shape for w in words))
     return [lax.broadcast_in_dim(w, shape, tuple(range(len(shape) - core.get_aval(w).ndim,
                                                        len(shape))))
@@ -49,7 +49,7 @@ def _broadcast_all(*words):
 
 def philox2x32(k0, x0, x1):
     """The two hash words of the counter (x0, x1) under the one-word key k0."""
-    k0, x0, x1 = _broadcast_all(k0, x0, x1)
+    k0, x0, x1 = broadcast_all(k0, x0, x1)
     for round_ in range(_ROUNDS):
         if round_:
             k0 = lax.add(k0, _u32(_W32[0], k0))
@@ -60,7 +60,7 @@ def philox2x32(k0, x0, x1):
 
 def philox4x32(k0, k1, x0, x1, x2, x3):
     """The four hash words of the counter (x0, x1, x2, x3) under the key (k0, k1)."""
-    k0, k1, x0, x1, x2, x3 = _broadcast_all(k0, k1, x0, x1, x2, x3)
+    k0, k1, x0, x1, x2, x3 = broadcast_all(k0, k1, x0, x1, x2, x3)
     for round_ in range(_ROUNDS):
         if round_:
             k0, k1 = lax.add(k0, _u32(_W32[0], k0)), lax.add(k1, _u32(_W32[1], k1))

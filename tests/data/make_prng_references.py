@@ -11,7 +11,7 @@ import numpy as np
 import jax
 import jax.numpy as jnp
 
-IMPLS = ["threefry2x32", "rbg", "unsafe_rbg", "philox2x32", "philox4x32"]
+IMPLS = ["threefry2x32", "rbg", "unsafe_rbg", "philox2x32", "philox4x32", "threefry4x32"]
 
 
 def draws(impl: str) -> dict:

@@ -16,9 +16,9 @@ from spmd.transforms import lax
 with open(os.path.join(os.path.dirname(__file__), "..", "data", "prng_references.json")) as f:
     REFS = json.load(f)["draws"]
 
-IMPLS = ["threefry2x32", "rbg", "unsafe_rbg", "philox2x32", "philox4x32"]
+IMPLS = ["threefry2x32", "rbg", "unsafe_rbg", "philox2x32", "philox4x32", "threefry4x32"]
 KEY_SHAPES = {"threefry2x32": (2,), "rbg": (4,), "unsafe_rbg": (4,), "philox2x32": (1,),
-              "philox4x32": (2,)}
+              "philox4x32": (2,), "threefry4x32": (4,)}
 
 
 def draws(impl: str) -> dict:

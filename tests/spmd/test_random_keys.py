@@ -129,8 +129,6 @@ KEY_ERRORS = [
     (lambda: random.PRNGKey(2 ** 63), OverflowError, "does not fit in int64"),
     (lambda: random.key(0, impl="mt19937"), ValueError,
      r"unrecognized PRNG implementation 'mt19937'; spmd has \['philox2x32', "),
-    (lambda: random.key(0, impl="threefry4x32"), NotImplementedError,
-     "spmd does not implement the PRNG 'threefry4x32' yet"),
     (lambda: random.PRNGKey(np.arange(3)), TypeError,
      r"accepts a scalar seed, but was given an array of shape \(3,\)"),
     (lambda: random.PRNGKey(random.key(0)), TypeError, "given a PRNG key"),
