@@ -1,0 +1,154 @@
+"""The closed-form samplers of spmd.random beyond uniform and normal (cauchy ... triangular):
+the numbers jax 0.10.2 draws for the same key under two PRNG implementations
+(tests/data/random_distributions_references.json, written by
+tests/data/make_random_distribution_references.py; jax is never imported here), their moments
+against closed forms, and the argument errors."""
+import json
+import math
+import os
+
+import ml_dtypes
+import numpy as np
+import pytest
+
+import spmd
+import spmd.numpy as jnp
+from spmd import random
+
+with open(os.path.join(os.path.dirname(__file__), "..", "data",
+                       "random_distributions_references.json")) as f:
+    _REFS = json.load(f)
+CALLS, DRAWS = _REFS["calls"], _REFS["draws"]
+DTYPES = {"float32": np.float32, "float16": np.float16, "bfloat16": ml_dtypes.bfloat16,
+          "int32": np.int32}
+
+
+def _arg(a):
+    """The reference table's encoding: a list of ints is a shape, of floats a float32 array."""
+    if isinstance(a, list):
+        return tuple(a) if all(isinstance(e, int) for e in a) else jnp.asarray(a, jnp.float32)
+    return a
+
+
+def replay(key, name):
+    fn_name, args, kwargs = CALLS[name]
+    kwargs = {k: (tuple(v) if k == "shape" else DTYPES[v] if k == "dtype" else v)
+              for k, v in kwargs.items()}
+    return getattr(random, fn_name)(key, *(_arg(a) for a in args), **kwargs)
+
+
+@pytest.mark.parametrize("impl", ["threefry2x32", "rbg"])
+def test_draws_match_jax(impl):
+    key = random.key(42, impl=impl)
+    for name, (dtype, expected) in DRAWS[impl].items():
+        got = np.asarray(replay(key, name))
+        assert got.dtype == np.dtype(DTYPES[dtype]), name
+        assert got.shape == np.shape(expected), name
+        want = np.asarray(expected).astype(got.dtype)
+        if got.dtype.kind == "f":  # a few ulps: transcendental functions may round differently
+            np.testing.assert_array_max_ulp(got, want, maxulp=4)
+        else:
+            np.testing.assert_array_equal(got, want, err_msg=name)
+
+
+def test_raw_keys_draw_as_typed_keys():
+    typed = random.key(3)
+    raw = random.key_data(typed)
+    np.testing.assert_array_equal(random.wald(raw, 1.5, (4,)), random.wald(typed, 1.5, (4,)))
+
+
+def test_samplers_trace_under_jit_and_vmap():
+    key = random.key(5)
+    eager = random.triangular(key, 0., 1., 2., (3,))
+    np.testing.assert_array_equal(spmd.jit(lambda k: random.triangular(k, 0., 1., 2., (3,)))(key),
+                                  eager)
+    keys = random.split(key, 2)
+    batched = spmd.vmap(lambda k: random.laplace(k, (3,)))(keys)
+    np.testing.assert_array_equal(batched[1], random.laplace(keys[1], (3,)))
+
+
+# ---------------------------------------------------------------- moments vs closed forms
+N = 20000
+
+
+def _moments(name):
+    key = random.key(11)
+    cases = {  # draws (made on demand), mean, variance: closed forms from the densities
+        "laplace": (lambda: random.laplace(key, (N,)), 0., 2.),
+        "logistic": (lambda: random.logistic(key, (N,)), 0., math.pi ** 2 / 3),
+        "lognormal": (lambda: random.lognormal(key, 0.5, (N,)), math.exp(0.125),
+                      (math.exp(0.25) - 1) * math.exp(0.25)),
+        "pareto": (lambda: random.pareto(key, 5.0, (N,)), 5 / 4, 5 / (16 * 3)),
+        "rademacher": (lambda: random.rademacher(key, (N,)), 0., 1.),
+        "rayleigh": (lambda: random.rayleigh(key, 2.0, (N,)), 2 * math.sqrt(math.pi / 2),
+                     (4 - math.pi) / 2 * 4),
+        "maxwell": (lambda: random.maxwell(key, (N,)), 2 * math.sqrt(2 / math.pi),
+                    3 - 8 / math.pi),
+        "double_sided_maxwell": (lambda: random.double_sided_maxwell(key, 1.0, 2.0, (N,)), 1.,
+                                 3 * 4),
+        "weibull_min": (lambda: random.weibull_min(key, 2.0, 2.0, (N,)), 2 * math.gamma(1.5),
+                        4 * (math.gamma(2.) - math.gamma(1.5) ** 2)),
+        "wald": (lambda: random.wald(key, 2.0, (N,)), 2., 8.),
+        "triangular": (lambda: random.triangular(key, 0., 1., 4., (N,)), 5 / 3,
+                       (16 + 1 - 4) / 18),
+        "geometric": (lambda: random.geometric(key, 0.25, (N,)), 4., 0.75 / 0.0625),
+    }
+    draw, mean, var = cases[name]
+    return draw(), mean, var
+
+
+@pytest.mark.parametrize("name", ["laplace", "logistic", "lognormal", "pareto", "rademacher",
+                                  "rayleigh", "maxwell", "double_sided_maxwell", "weibull_min",
+                                  "wald", "triangular", "geometric"])
+def test_moments_match_closed_forms(name):
+    x, mean, var = _moments(name)
+    x = np.asarray(x, np.float64)
+    assert abs(x.mean() - mean) < 5 * math.sqrt(var / N), (x.mean(), mean)
+    assert abs(x.var() / var - 1) < 0.1, (x.var(), var)
+
+
+def test_cauchy_quartiles_and_supports():
+    key = random.key(2)
+    c = np.asarray(random.cauchy(key, (N,)))
+    np.testing.assert_allclose(np.quantile(c, [0.25, 0.5, 0.75]), [-1, 0, 1], atol=0.05)
+    assert np.asarray(random.pareto(key, 1.0, (1000,))).min() >= 1
+    tri = np.asarray(random.triangular(key, -1., 0., 2., (1000,)))
+    assert tri.min() >= -1 and tri.max() <= 2
+    assert set(np.unique(np.asarray(random.rademacher(key, (100,))))) == {-1, 1}
+    assert np.asarray(random.geometric(key, 0.5, (1000,))).min() >= 1
+
+
+# ---------------------------------------------------------------- shapes, dtypes and errors
+def test_shape_rules():
+    key = random.key(0)
+    assert random.pareto(key, jnp.ones((2, 3))).shape == (2, 3)
+    assert random.triangular(key, 0., jnp.ones(3), 2.).shape == (3,)
+    assert random.lognormal(key).shape == ()
+    # JAX's quirk: the parameters' shape follows `shape`, twice when `shape` is empty
+    assert random.double_sided_maxwell(key, jnp.zeros(2), 1.).shape == (2, 2)
+    assert random.double_sided_maxwell(key, jnp.zeros(2), 1., (3,)).shape == (3, 2)
+    assert random.geometric(key, 0.5, (2,), dtype=jnp.int8).dtype == np.int8
+    assert random.rademacher(key, (2,), dtype=jnp.float32).dtype == np.float32
+
+
+@pytest.mark.parametrize("sampler", [random.cauchy, random.laplace, random.logistic,
+                                     random.maxwell])
+def test_non_float_dtype_is_refused(sampler):
+    with pytest.raises(ValueError, match=f"dtype argument to `{sampler.__name__}` must be a "
+                                         "float dtype, got int32"):
+        sampler(random.key(0), (2,), jnp.int32)
+
+
+def test_argument_errors():
+    key = random.key(0)
+    with pytest.raises(ValueError, match="pareto parameter shapes must be broadcast-compatible"):
+        random.pareto(key, jnp.ones(3), (2,))
+    with pytest.raises(ValueError, match="must be an int dtype, got float32"):
+        random.geometric(key, 0.5, (2,), dtype=jnp.float32)
+    with pytest.raises(ValueError, match="cannot safely cast argument of type float32 to "
+                                         "bfloat16"):
+        random.lognormal(key, shape=(2,), dtype=jnp.bfloat16)
+    with pytest.raises(TypeError, match="shape must be a sequence"):
+        random.cauchy(key, 3)
+    with pytest.raises(TypeError, match="expected a PRNG key"):
+        random.laplace(3, (2,))
