@@ -8,6 +8,9 @@ from spmd.random.impls import PRNGImpl, default_prng_impl  # noqa: F401
 from spmd.random.distributions import (cauchy, double_sided_maxwell, geometric,  # noqa: F401
                                        laplace, logistic, lognormal, maxwell, pareto,
                                        rademacher, rayleigh, triangular, wald, weibull_min)
+from spmd.random.gamma import gamma, loggamma  # noqa: F401
+from spmd.random.gamma_family import (ball, beta, chisquare, dirichlet, f,  # noqa: F401
+                                      generalized_normal, t)
 from spmd.random.key_ops import fold_in, split  # noqa: F401
 from spmd.random.samplers import (bernoulli, bits, categorical, exponential, gumbel,  # noqa: F401
                                   normal, randint, truncated_normal, uniform)

@@ -34,6 +34,20 @@ CALLS = {
     "wald": ("wald", [[0.5, 1.0, 3.0]], {}),
     "triangular": ("triangular", [0.0, [0.5, 2.0], 3.0, [3, 2]], {}),
     "geometric": ("geometric", [[0.1, 0.5, 0.9], [2, 3]], {}),
+    "gamma": ("gamma", [[0.3, 1.0, 2.5, 10.0]], {}),
+    "gamma_shape": ("gamma", [[0.5, 4.0], [3, 2]], {}),
+    "gamma_f16": ("gamma", [2.0, [3]], {"dtype": "float16"}),
+    "loggamma": ("loggamma", [[0.01, 0.3, 1.0, 7.0]], {}),
+    "beta": ("beta", [[0.5, 2.0, 5.0], 1.5], {}),
+    "dirichlet": ("dirichlet", [[0.5, 1.0, 3.0], [2]], {}),
+    "chisquare": ("chisquare", [[1.0, 3.0, 8.0]], {}),
+    "f": ("f", [[2.0, 5.0], 7.0], {}),
+    "t": ("t", [[1.0, 4.0, 30.0]], {}),
+    "generalized_normal": ("generalized_normal", [1.5, [4]], {}),
+    "ball": ("ball", [3, 2, [2]], {}),
+    # gradients: grad of the sum of the draws with respect to the first parameter
+    "grad_gamma": ("grad:gamma", [[0.3, 1.0, 2.5, 10.0]], {}),
+    "grad_loggamma": ("grad:loggamma", [[0.3, 1.0, 2.5, 10.0]], {}),
 }
 
 
@@ -47,6 +61,9 @@ def call(module, key, name):
     args = [_arg(a) for a in args]
     kwargs = {k: (tuple(v) if k == "shape" else getattr(jnp, v) if k == "dtype" else v)
               for k, v in kwargs.items()}
+    if fn_name.startswith("grad:"):
+        fn = getattr(module, fn_name[5:])
+        return jax.grad(lambda a: fn(key, a, *args[1:], **kwargs).sum())(args[0])
     return getattr(module, fn_name)(key, *args, **kwargs)
 
 

@@ -34,7 +34,11 @@ def replay(key, name):
     fn_name, args, kwargs = CALLS[name]
     kwargs = {k: (tuple(v) if k == "shape" else DTYPES[v] if k == "dtype" else v)
               for k, v in kwargs.items()}
-    return getattr(random, fn_name)(key, *(_arg(a) for a in args), **kwargs)
+    args = [_arg(a) for a in args]
+    if fn_name.startswith("grad:"):  # the gradient of the draws' sum in the first parameter
+        fn = getattr(random, fn_name[5:])
+        return spmd.grad(lambda a: fn(key, a, *args[1:], **kwargs).sum())(args[0])
+    return getattr(random, fn_name)(key, *args, **kwargs)
 
 
 @pytest.mark.parametrize("impl", ["threefry2x32", "rbg"])
