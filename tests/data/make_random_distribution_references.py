@@ -12,6 +12,10 @@ import jax
 import jax.numpy as jnp
 
 IMPLS = ["threefry2x32", "rbg"]
+# Gamma-based samplers compile slowly (a rejection loop per element): the second
+# implementation records only gamma itself and its gradient, which cover their key use.
+SECOND_IMPL_SKIPS = {"gamma_f16", "loggamma", "beta", "dirichlet", "chisquare", "f", "t",
+                     "generalized_normal", "ball", "grad_loggamma"}
 
 # name -> (sampler name, positional arguments after the key, keyword arguments). The table goes
 # into the JSON too, so the tests replay exactly these calls. A list of ints is a shape, a list
@@ -35,7 +39,6 @@ CALLS = {
     "triangular": ("triangular", [0.0, [0.5, 2.0], 3.0, [3, 2]], {}),
     "geometric": ("geometric", [[0.1, 0.5, 0.9], [2, 3]], {}),
     "gamma": ("gamma", [[0.3, 1.0, 2.5, 10.0]], {}),
-    "gamma_shape": ("gamma", [[0.5, 4.0], [3, 2]], {}),
     "gamma_f16": ("gamma", [2.0, [3]], {"dtype": "float16"}),
     "loggamma": ("loggamma", [[0.01, 0.3, 1.0, 7.0]], {}),
     "beta": ("beta", [[0.5, 2.0, 5.0], 1.5], {}),
@@ -73,6 +76,8 @@ def main():
         key = jax.random.key(42, impl=impl)
         refs[impl] = {}
         for name in CALLS:
+            if impl != IMPLS[0] and name in SECOND_IMPL_SKIPS:
+                continue
             out = np.asarray(call(jax.random, key, name))
             refs[impl][name] = [out.dtype.name, out.astype(np.float64).tolist()]
     path = os.path.join(os.path.dirname(os.path.abspath(__file__)),

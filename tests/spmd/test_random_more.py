@@ -156,3 +156,100 @@ def test_argument_errors():
         random.cauchy(key, 3)
     with pytest.raises(TypeError, match="expected a PRNG key"):
         random.laplace(3, (2,))
+
+
+# ---------------------------------------------------------------- gamma and its family
+def _regularized_lower_gamma(a, x):
+    """P(a, x) in float64 by its power series, summed in log space (the test's oracle)."""
+    n = np.arange(400)
+    log_terms = (a + n) * math.log(x) - x - np.array([math.lgamma(a + k + 1) for k in n])
+    top = log_terms.max()
+    return math.exp(top) * np.exp(log_terms - top).sum()
+
+
+def test_gamma_gradient_is_the_implicit_reparameterization():
+    """d sample / d a = -(dP/da) / (dP/dx) at the drawn sample, P by its series and dP/da by
+    central differences."""
+    a = np.array([0.3, 0.8, 1.0, 2.5, 4.0, 10.0], np.float32)
+    key = random.key(7)
+    x = np.asarray(random.gamma(key, a), np.float64)
+    got = np.asarray(spmd.grad(lambda a: random.gamma(key, a).sum())(a))
+    want = []
+    for ai, xi in zip(a.astype(np.float64), x):
+        h = 1e-5
+        dp_da = (_regularized_lower_gamma(ai + h, xi) -
+                 _regularized_lower_gamma(ai - h, xi)) / (2 * h)
+        dp_dx = math.exp((ai - 1) * math.log(xi) - xi - math.lgamma(ai))
+        want.append(-dp_da / dp_dx)
+    np.testing.assert_allclose(got, want, rtol=2e-3)
+    # loggamma's gradient is the same, divided by the sample (d log x = dx / x)
+    got_log = np.asarray(spmd.grad(lambda a: random.loggamma(key, a).sum())(a))
+    np.testing.assert_allclose(got_log, np.asarray(want) / x, rtol=2e-3)
+
+
+def test_gamma_under_vmap_splits_each_key():
+    """JAX's batching rule: each key of the batch splits over the rest of `a`. rbg, whose bits
+    differ under vmap, shows the rule is the primitive's own."""
+    keys = random.split(random.key(4, impl="rbg"), 3)
+    a = jnp.asarray([0.5, 2.0], jnp.float32)
+    batched = spmd.vmap(lambda k: random.gamma(k, a))(keys)
+    for i in range(3):
+        np.testing.assert_array_equal(batched[i], random.gamma(keys[i], a))
+
+
+def _dirichlet_last(key, n):
+    """The last coordinate of Dirichlet(1, 2, 3) draws, after checking they lie on the simplex."""
+    d = np.asarray(random.dirichlet(key, jnp.asarray([1., 2., 3.]), (n,)))
+    np.testing.assert_allclose(d.sum(-1), 1, rtol=1e-5)
+    assert d.min() >= 0
+    return d[:, 2]
+
+
+def _family_moments(name):
+    key = random.key(13)
+    n = 4000
+    cases = {  # draws (made on demand), mean, variance: closed forms
+        "gamma": (lambda: random.gamma(key, 3.0, (n,)), 3., 3.),
+        "beta": (lambda: random.beta(key, 2.0, 3.0, (n,)), 0.4, 0.04),
+        "chisquare": (lambda: random.chisquare(key, 4.0, (n,)), 4., 8.),
+        "t": (lambda: random.t(key, 6.0, (n,)), 0., 1.5),
+        "f": (lambda: random.f(key, 6.0, 12.0, (n,)), 1.2, 2 * 144 * 16 / (6 * 100 * 8)),
+        "generalized_normal": (lambda: random.generalized_normal(key, 2.0, (n,)), 0., 0.5),
+        "dirichlet": (lambda: _dirichlet_last(key, n), 0.5, 3 * 3 / (36 * 7)),
+    }
+    draw, mean, var = cases[name]
+    return draw(), mean, var, n
+
+
+@pytest.mark.parametrize("name", ["gamma", "beta", "chisquare", "t", "f",
+                                  "generalized_normal", "dirichlet"])
+def test_gamma_family_moments(name):
+    x, mean, var, n = _family_moments(name)
+    x = np.asarray(x, np.float64)
+    assert abs(x.mean() - mean) < 5 * math.sqrt(var / n), (x.mean(), mean)
+    assert abs(x.var() / var - 1) < 0.2, (x.var(), var)
+
+
+def test_gamma_family_supports():
+    key = random.key(1)
+    b = np.asarray(random.ball(key, 3, 2, (500,)))
+    assert b.shape == (500, 3)
+    r2 = (b ** 2).sum(-1)
+    assert r2.max() <= 1 and abs(r2.mean() - 3 / 5) < 0.05  # E|x|^2 = d/(d+2) in the ball
+    small = np.asarray(random.loggamma(key, jnp.full((4,), 1e-3, jnp.float32)))
+    assert np.isfinite(small).all() and small.min() < -100  # gamma would round these to 0
+
+
+def test_gamma_family_errors():
+    key = random.key(0)
+    with pytest.raises(ValueError, match="dirichlet requires alpha.ndim >= 1"):
+        random.dirichlet(key, 1.0)
+    with pytest.raises(ValueError, match="dtype argument to `gamma` must be a float dtype"):
+        random.gamma(key, 1.0, dtype=jnp.int32)
+    with pytest.raises(ValueError, match="gamma parameter shapes must be broadcast-compatible"):
+        random.gamma(key, jnp.ones(3), (2,))
+    with pytest.raises(TypeError, match="ball: d must be a non-negative int"):
+        random.ball(key, 2.5)
+    with pytest.raises(ValueError, match="cannot safely cast argument of type float32 to "
+                                         "float16"):
+        random.beta(key, jnp.ones(2), 1.0, dtype=jnp.float16)
