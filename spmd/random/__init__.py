@@ -11,9 +11,11 @@ from spmd.random.distributions import (cauchy, double_sided_maxwell, geometric, 
 from spmd.random.gamma import gamma, loggamma  # noqa: F401
 from spmd.random.gamma_family import (ball, beta, chisquare, dirichlet, f,  # noqa: F401
                                       generalized_normal, t)
+from spmd.random.key_extras import clone, key_dtype  # noqa: F401
 from spmd.random.key_ops import fold_in, split  # noqa: F401
 from spmd.random.samplers import (bernoulli, bits, categorical, exponential, gumbel,  # noqa: F401
                                   normal, randint, truncated_normal, uniform)
+from spmd.random.matrices import multivariate_normal, orthogonal  # noqa: F401
 from spmd.random.shuffling import choice, permutation  # noqa: F401
 
 

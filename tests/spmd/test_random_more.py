@@ -253,3 +253,40 @@ def test_gamma_family_errors():
     with pytest.raises(ValueError, match="cannot safely cast argument of type float32 to "
                                          "float16"):
         random.beta(key, jnp.ones(2), 1.0, dtype=jnp.float16)
+
+
+# ---------------------------------------------------------------- vectors, matrices, keys
+def test_multivariate_normal_covariance():
+    cov = np.array([[2.0, 0.6], [0.6, 1.0]], np.float32)
+    x = np.asarray(random.multivariate_normal(random.key(0), jnp.asarray([1., -2.]),
+                                              jnp.asarray(cov), (4000,)), np.float64)
+    np.testing.assert_allclose(x.mean(0), [1, -2], atol=0.1)
+    np.testing.assert_allclose(np.cov(x.T), cov, atol=0.15)
+
+
+def test_orthogonal_is_orthogonal():
+    q = np.asarray(random.orthogonal(random.key(1), 3, (2,)), np.float64)
+    np.testing.assert_allclose(q @ np.swapaxes(q, -1, -2), np.broadcast_to(np.eye(3), (2, 3, 3)),
+                               atol=1e-5)
+    wide = np.asarray(random.orthogonal(random.key(1), 2, m=4), np.float64)
+    np.testing.assert_allclose(wide @ wide.T, np.eye(2), atol=1e-5)  # orthonormal rows
+
+
+def test_matrix_sampler_errors():
+    key, mean, cov = random.key(0), jnp.zeros(2), jnp.eye(2)
+    with pytest.raises(ValueError, match="method must be one of"):
+        random.multivariate_normal(key, mean, cov, method="qr")
+    with pytest.raises(ValueError, match="requires mean.ndim >= 1"):
+        random.multivariate_normal(key, 0., cov)
+    with pytest.raises(ValueError, match=r"requires cov.shape == \(..., n, n\) for n=2"):
+        random.multivariate_normal(key, mean, jnp.eye(3))
+    with pytest.raises(TypeError, match="orthogonal: n must be a non-negative int"):
+        random.orthogonal(key, 2.5)
+
+
+def test_key_dtype_and_clone():
+    assert random.key_dtype() == random.key(0).dtype
+    assert random.key_dtype("rbg") == random.key(0, impl="rbg").dtype
+    key = random.key(9)
+    np.testing.assert_array_equal(random.uniform(random.clone(key), (3,)),
+                                  random.uniform(key, (3,)))
