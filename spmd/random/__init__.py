@@ -16,6 +16,7 @@ from spmd.random.key_ops import fold_in, split  # noqa: F401
 from spmd.random.samplers import (bernoulli, bits, categorical, exponential, gumbel,  # noqa: F401
                                   normal, randint, truncated_normal, uniform)
 from spmd.random.matrices import multivariate_normal, orthogonal  # noqa: F401
+from spmd.random.poisson import poisson  # noqa: F401
 from spmd.random.shuffling import choice, permutation  # noqa: F401
 
 

@@ -14,7 +14,8 @@ import jax.numpy as jnp
 IMPLS = ["threefry2x32", "rbg"]
 # Gamma-based samplers compile slowly (a rejection loop per element): the second
 # implementation records only gamma itself and its gradient, which cover their key use.
-SECOND_IMPL_SKIPS = {"gamma_f16", "loggamma", "beta", "dirichlet", "chisquare", "f", "t",
+SECOND_IMPL_SKIPS = {"poisson", "poisson_int8",  # JAX's poisson is threefry2x32's only
+                     "gamma_f16", "loggamma", "beta", "dirichlet", "chisquare", "f", "t",
                      "generalized_normal", "ball", "grad_loggamma"}
 
 # name -> (sampler name, positional arguments after the key, keyword arguments). The table goes
@@ -56,6 +57,8 @@ CALLS = {
                                 {"shape": [2], "method": "svd"}),
     "orthogonal": ("orthogonal", [3], {}),
     "orthogonal_wide": ("orthogonal", [2, [2]], {"m": 3}),
+    "poisson": ("poisson", [[0.0, 0.5, 3.0, 9.5, 10.0, 50.0, 1000.0]], {}),
+    "poisson_int8": ("poisson", [4.0, [5]], {"dtype": "int8"}),
     # gradients: grad of the sum of the draws with respect to the first parameter
     "grad_gamma": ("grad:gamma", [[0.3, 1.0, 2.5, 10.0]], {}),
     "grad_loggamma": ("grad:loggamma", [[0.3, 1.0, 2.5, 10.0]], {}),

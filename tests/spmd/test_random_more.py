@@ -20,7 +20,7 @@ with open(os.path.join(os.path.dirname(__file__), "..", "data",
     _REFS = json.load(f)
 CALLS, DRAWS = _REFS["calls"], _REFS["draws"]
 DTYPES = {"float32": np.float32, "float16": np.float16, "bfloat16": ml_dtypes.bfloat16,
-          "int32": np.int32}
+          "int32": np.int32, "int8": np.int8}
 
 
 def _arg(a):
@@ -290,3 +290,17 @@ def test_key_dtype_and_clone():
     key = random.key(9)
     np.testing.assert_array_equal(random.uniform(random.clone(key), (3,)),
                                   random.uniform(key, (3,)))
+
+
+@pytest.mark.parametrize("lam", [3.0, 40.0])  # Knuth's algorithm, then Hormann's rejection
+def test_poisson_moments(lam):
+    x = np.asarray(random.poisson(random.key(8), lam, (4000,)), np.float64)
+    assert abs(x.mean() - lam) < 5 * math.sqrt(lam / 4000)
+    assert abs(x.var() / lam - 1) < 0.15
+
+
+def test_poisson_errors():
+    with pytest.raises(NotImplementedError, match="only implemented for the threefry2x32 RNG"):
+        random.poisson(random.key(0, impl="rbg"), 1.0)
+    with pytest.raises(ValueError, match="dtype argument to `poisson` must be an int dtype"):
+        random.poisson(random.key(0), 1.0, dtype=jnp.float32)
