@@ -48,6 +48,17 @@ def _check_safe_to_cast(name: str, dtype, *params):
                              f"dtype={have}")
 
 
+def _checked(name: str, key, shape, dtype, *params):
+    """(key data, shape, dtype, layout) of a float sampler with parameters, checked as JAX
+    checks them: the key, a float dtype, the shape against the parameters' shapes, and
+    parameters that cast to the dtype without loss."""
+    key, layout = _key_and_layout(name, key)
+    dtype = _float_dtype(name, dtype)
+    shape = _result_shape(name, shape, *params)
+    _check_safe_to_cast(name, dtype, *params)
+    return key, shape, dtype, layout
+
+
 def _key_and_layout(name: str, key):
     key, _, impl = check_key(name, key)
     return key, impls.layout(impl)
@@ -132,10 +143,7 @@ def _maxwell(key, shape, dtype, layout):
 # ---------------------------------------------------------------- one-parameter samplers
 def pareto(key, b, shape=None, dtype=None):
     """Pareto values of shape b on [1, inf): exp(e / b) for e exponential."""
-    key, layout = _key_and_layout("pareto", key)
-    dtype = _float_dtype("pareto", dtype)
-    shape = _result_shape("pareto", shape, b)
-    _check_safe_to_cast("pareto", dtype, b)
+    key, shape, dtype, layout = _checked("pareto", key, shape, dtype, b)
     return _pareto(key, b, shape, dtype, layout)
 
 
@@ -147,10 +155,7 @@ def _pareto(key, b, shape, dtype, layout):
 
 def lognormal(key, sigma=np.float32(1), shape=None, dtype=None):  # noqa: B008  (JAX's default)
     """Log-normal values: exp(sigma * z) for z standard normal."""
-    key, layout = _key_and_layout("lognormal", key)
-    dtype = _float_dtype("lognormal", dtype)
-    shape = _result_shape("lognormal", shape, sigma)
-    _check_safe_to_cast("lognormal", dtype, sigma)
+    key, shape, dtype, layout = _checked("lognormal", key, shape, dtype, sigma)
     return _lognormal(key, sigma, shape, dtype, layout)
 
 
@@ -162,10 +167,7 @@ def _lognormal(key, sigma, shape, dtype, layout):
 
 def rayleigh(key, scale, shape=None, dtype=None):
     """Rayleigh values of the given scale: scale * sqrt(-2 log u)."""
-    key, layout = _key_and_layout("rayleigh", key)
-    dtype = _float_dtype("rayleigh", dtype)
-    shape = _result_shape("rayleigh", shape, scale)
-    _check_safe_to_cast("rayleigh", dtype, scale)
+    key, shape, dtype, layout = _checked("rayleigh", key, shape, dtype, scale)
     return _rayleigh(key, scale, shape, dtype, layout)
 
 
@@ -179,10 +181,7 @@ def _rayleigh(key, scale, shape, dtype, layout):
 def wald(key, mean, shape=None, dtype=None):
     """Wald (inverse Gaussian, unit shape) values by Michael, Schucany and Haas's transform
     of one normal and one uniform draw, from two split keys."""
-    key, layout = _key_and_layout("wald", key)
-    dtype = _float_dtype("wald", dtype)
-    shape = _result_shape("wald", shape, mean)
-    _check_safe_to_cast("wald", dtype, mean)
+    key, shape, dtype, layout = _checked("wald", key, shape, dtype, mean)
     return _wald(key, mean, shape, dtype, layout)
 
 
@@ -262,10 +261,7 @@ def _weibull_min(key, scale, concentration, shape, dtype, layout):
 
 def triangular(key, left, mode, right, shape=None, dtype=None):
     """Triangular values on [left, right] peaking at mode, by the two-branch inverse CDF."""
-    key, layout = _key_and_layout("triangular", key)
-    dtype = _float_dtype("triangular", dtype)
-    shape = _result_shape("triangular", shape, left, mode, right)
-    _check_safe_to_cast("triangular", dtype, left, mode, right)
+    key, shape, dtype, layout = _checked("triangular", key, shape, dtype, left, mode, right)
     return _triangular(key, left, mode, right, shape, dtype, layout)
 
 

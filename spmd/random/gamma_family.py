@@ -10,8 +10,8 @@ import numpy as np
 from spmd.numpy import _ufuncs as uf
 from spmd.numpy._core import broadcast_to
 from spmd.numpy._reductions import sum as _sum
-from spmd.random.distributions import (_check_safe_to_cast, _float_dtype, _key_and_layout,
-                                       _rademacher, _result_shape, _two_keys)
+from spmd.random.distributions import (_checked, _float_dtype, _key_and_layout, _rademacher,
+                                       _two_keys)
 from spmd.random.gamma import _gamma
 from spmd.random.samplers import _exponential, _normal_real, canonical_shape, check_shape
 from spmd.scipy.special import softmax
@@ -26,10 +26,7 @@ def _as(x, dtype):
 def beta(key, a, b, shape=None, dtype=None):
     """Beta(a, b) values: Ga / (Ga + Gb) for independent gammas, formed from their logs so that
     small a and b keep their precision."""
-    key, layout = _key_and_layout("beta", key)
-    dtype = _float_dtype("beta", dtype)
-    _check_safe_to_cast("beta", dtype, a, b)
-    shape = _result_shape("beta", shape, a, b)
+    key, shape, dtype, layout = _checked("beta", key, shape, dtype, a, b)
     return _beta(key, a, b, shape, dtype, layout)
 
 
@@ -71,10 +68,7 @@ def _dirichlet(key, alpha, shape, dtype, layout):
 
 def chisquare(key, df, shape=None, dtype=None):
     """Chi-square values with df degrees of freedom: 2 * Gamma(df / 2)."""
-    key, layout = _key_and_layout("chisquare", key)
-    dtype = _float_dtype("chisquare", dtype)
-    shape = _result_shape("chisquare", shape, df)
-    _check_safe_to_cast("chisquare", dtype, df)
+    key, shape, dtype, layout = _checked("chisquare", key, shape, dtype, df)
     return _chisquare(key, df, shape, dtype, layout)
 
 
@@ -89,10 +83,7 @@ def _chisquare(key, df, shape, dtype, layout):
 
 def f(key, dfnum, dfden, shape=None, dtype=None):
     """F-distributed values: (chi2(dfnum) / dfnum) / (chi2(dfden) / dfden)."""
-    key, layout = _key_and_layout("f", key)
-    dtype = _float_dtype("f", dtype)
-    shape = _result_shape("f", shape, dfnum, dfden)
-    _check_safe_to_cast("f", dtype, dfnum, dfden)
+    key, shape, dtype, layout = _checked("f", key, shape, dtype, dfnum, dfden)
     return _f(key, dfnum, dfden, shape, dtype, layout)
 
 
@@ -107,10 +98,7 @@ def _f(key, dfnum, dfden, shape, dtype, layout):
 
 def t(key, df, shape=None, dtype=None):
     """Student's t values: z * sqrt((df / 2) / Gamma(df / 2)) for z standard normal."""
-    key, layout = _key_and_layout("t", key)
-    dtype = _float_dtype("t", dtype)
-    shape = _result_shape("t", shape, df)
-    _check_safe_to_cast("t", dtype, df)
+    key, shape, dtype, layout = _checked("t", key, shape, dtype, df)
     return _t(key, df, shape, dtype, layout)
 
 
