@@ -304,3 +304,18 @@ def test_poisson_errors():
         random.poisson(random.key(0, impl="rbg"), 1.0)
     with pytest.raises(ValueError, match="dtype argument to `poisson` must be an int dtype"):
         random.poisson(random.key(0), 1.0, dtype=jnp.float32)
+
+
+@pytest.mark.parametrize("n,p", [(20.0, 0.3), (200.0, 0.6)])  # inversion, then BTRS
+def test_binomial_moments(n, p):
+    x = np.asarray(random.binomial(random.key(6), n, p, (4000,)), np.float64)
+    assert x.min() >= 0 and x.max() <= n and (x == np.floor(x)).all()
+    var = n * p * (1 - p)
+    assert abs(x.mean() - n * p) < 5 * math.sqrt(var / 4000)
+    assert abs(x.var() / var - 1) < 0.15
+
+
+def test_binomial_edge_values():
+    out = np.asarray(random.binomial(random.key(0), jnp.asarray([-1., np.inf, 5., 5.]),
+                                     jnp.asarray([0.5, 0.5, np.nan, 1.0])))
+    assert np.isnan(out[0]) and out[1] == np.inf and np.isnan(out[2]) and out[3] == 5
