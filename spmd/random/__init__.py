@@ -5,7 +5,7 @@ from spmd.missing_names import module_getattr as _module_getattr
 from spmd.random.keys import (KEY_DTYPE, PRNGKey, PRNGKeyArray, key, key_data,  # noqa: F401
                               key_impl, wrap_key_data)
 from spmd.random.impls import PRNGImpl, default_prng_impl  # noqa: F401
-from spmd.random.binomial import binomial  # noqa: F401
+from spmd.random.binomial import binomial, multinomial  # noqa: F401
 from spmd.random.distributions import (cauchy, double_sided_maxwell, geometric,  # noqa: F401
                                        laplace, logistic, lognormal, maxwell, pareto,
                                        rademacher, rayleigh, triangular, wald, weibull_min)

@@ -9,11 +9,13 @@ from functools import partial
 import numpy as np
 
 from spmd.numpy import _ufuncs as uf
-from spmd.numpy._core import asarray_value, broadcast_to
+from spmd.numpy._core import asarray_value, broadcast_to, shape_of
+from spmd.random import impls
 from spmd.random.distributions import _float_dtype, _key_and_layout, _result_shape
 from spmd.random.poisson import _any, _full, _split
 from spmd.random.samplers import _uniform
 from spmd.transforms import core, dtypes, lax
+from spmd.transforms.batching import moveaxis
 from spmd.transforms.jit import jit
 
 # log k! - (Stirling's approximation) for k = 0..9; beyond, the series 1/12k - 1/360k^3 + ...
@@ -136,3 +138,40 @@ def _binomial(key, count, prob, shape, dtype, layout):
                          uf.logical_or(q_is_nan, count_inf))
     return lax.select(keep, samples, uf.subtract(lax.convert_element_type(count, dtype),
                                                  samples))
+
+
+def multinomial(key, n, p, *, shape=None, dtype=None, unroll=1):
+    """Counts of n draws over the categories of p's last axis: one binomial per category, of
+    what remains of n with that category's share of the remaining probability (a scan over
+    the categories with one split key each, as JAX does)."""
+    key, layout = _key_and_layout("multinomial", key)
+    n, p = asarray_value(n), asarray_value(p)
+    dtype = dtypes.default_float() if dtype is None else _float_dtype("multinomial", dtype)
+    if shape is None:
+        shape = core.get_aval(p).shape
+    if len(shape) < 1:
+        raise ValueError("multinomial: p (or shape) needs a last axis of categories, got shape "
+                         f"{tuple(shape)}")
+    return _multinomial(key, n, p, tuple(shape), dtype, layout, unroll)
+
+
+@partial(jit, static_argnums=(3, 4, 5, 6))
+def _multinomial(key, n, p, shape, dtype, layout, unroll):
+    inexact = dtypes.result_type((core.get_aval(n).dtype, core.get_aval(n).weak_type),
+                                 (core.get_aval(p).dtype, core.get_aval(p).weak_type))[0]
+    inexact = inexact if dtypes.is_inexact(inexact) else dtypes.default_float()
+    n = broadcast_to(lax.convert_element_type(n, inexact), shape[:-1])
+    p = moveaxis(broadcast_to(lax.convert_element_type(p, inexact), shape), -1, 0)
+    remaining = lax.cumsum(p, 0, reverse=True)
+    ratios = uf.divide(p, lax.select(uf.equal(remaining, 0), _full(1, inexact, shape_of(p)),
+                                     remaining))
+    keys = impls.split(key, (shape[-1],), layout)
+
+    def step(remainder, ratio_key):
+        ratio, k = ratio_key
+        ratio = uf.minimum(uf.maximum(ratio, 0), 1)
+        count = _binomial(k, remainder, ratio, shape[:-1], inexact, layout)
+        return uf.subtract(remainder, count), count
+
+    _, counts = lax.scan(step, n, (ratios, keys), unroll=unroll)
+    return lax.convert_element_type(moveaxis(counts, 0, -1), dtype)

@@ -60,6 +60,8 @@ CALLS = {
     "poisson": ("poisson", [[0.0, 0.5, 3.0, 9.5, 10.0, 50.0, 1000.0]], {}),
     "poisson_int8": ("poisson", [4.0, [5]], {"dtype": "int8"}),
     "binomial": ("binomial", [[5.0, 20.0, 100.0, 1000.0], [0.3, 0.6, 0.2, 0.9]], {}),
+    "multinomial": ("multinomial", [20.0, [0.2, 0.5, 0.3]], {}),
+    "multinomial_batch": ("multinomial", [[5.0, 50.0], [0.1, 0.0, 0.9]], {"shape": [2, 3]}),
     # gradients: grad of the sum of the draws with respect to the first parameter
     "grad_gamma": ("grad:gamma", [[0.3, 1.0, 2.5, 10.0]], {}),
     "grad_loggamma": ("grad:loggamma", [[0.3, 1.0, 2.5, 10.0]], {}),

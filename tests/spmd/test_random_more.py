@@ -319,3 +319,12 @@ def test_binomial_edge_values():
     out = np.asarray(random.binomial(random.key(0), jnp.asarray([-1., np.inf, 5., 5.]),
                                      jnp.asarray([0.5, 0.5, np.nan, 1.0])))
     assert np.isnan(out[0]) and out[1] == np.inf and np.isnan(out[2]) and out[3] == 5
+
+
+def test_multinomial_counts_sum_to_n():
+    p = jnp.asarray([0.2, 0.3, 0.5])
+    counts = np.asarray(random.multinomial(random.key(2), 30., p, shape=(500, 3)), np.float64)
+    np.testing.assert_array_equal(counts.sum(-1), 30)
+    np.testing.assert_allclose(counts.mean(0), [6, 9, 15], atol=0.5)
+    with pytest.raises(ValueError, match="needs a last axis of categories"):
+        random.multinomial(random.key(2), 3., 0.5)
