@@ -211,18 +211,15 @@ def _family_moments(name):
     cases = {  # draws (made on demand), mean, variance: closed forms
         "gamma": (lambda: random.gamma(key, 3.0, (n,)), 3., 3.),
         "beta": (lambda: random.beta(key, 2.0, 3.0, (n,)), 0.4, 0.04),
-        "chisquare": (lambda: random.chisquare(key, 4.0, (n,)), 4., 8.),
-        "t": (lambda: random.t(key, 6.0, (n,)), 0., 1.5),
         "f": (lambda: random.f(key, 6.0, 12.0, (n,)), 1.2, 2 * 144 * 16 / (6 * 100 * 8)),
-        "generalized_normal": (lambda: random.generalized_normal(key, 2.0, (n,)), 0., 0.5),
         "dirichlet": (lambda: _dirichlet_last(key, n), 0.5, 3 * 3 / (36 * 7)),
     }
     draw, mean, var = cases[name]
     return draw(), mean, var, n
 
 
-@pytest.mark.parametrize("name", ["gamma", "beta", "chisquare", "t", "f",
-                                  "generalized_normal", "dirichlet"])
+# (chisquare, t, generalized_normal: their bits are JAX's, above; these few guard the algebra)
+@pytest.mark.parametrize("name", ["gamma", "beta", "f", "dirichlet"])
 def test_gamma_family_moments(name):
     x, mean, var, n = _family_moments(name)
     x = np.asarray(x, np.float64)
