@@ -1,6 +1,6 @@
 """Gamma samples (spmd.random.gamma and loggamma) by Marsaglia and Tsang's rejection method with
 JAX's exact loop and key usage, so the same key gives JAX's numbers; and their gradient in `a`
-by implicit reparameterization (gamma_grad.random_gamma_grad).
+by implicit reparameterization (spmd/transforms/lax/random_gamma_grad.py).
 
 As in JAX this is one primitive, random_gamma(key, a): the key splits into one key per element
 of `a`, and each element runs its own rejection loop. Its JVP is tangent * dsample/da; its
@@ -15,7 +15,7 @@ import numpy as np
 
 from spmd.numpy._core import broadcast_to
 from spmd.random import impls
-from spmd.random.gamma_grad import random_gamma_grad
+from spmd.transforms.lax.random_gamma_grad import random_gamma_grad
 from spmd.random.keys import check_key
 from spmd.random.samplers import (_dtype_of_kind, _exponential, _normal_real, _uniform,
                                   canonical_shape, check_shape)

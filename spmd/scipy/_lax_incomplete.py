@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import spmd.numpy as jnp
 from spmd.scipy import _incomplete
-from spmd.transforms import core, lax
+from spmd.transforms import core
 from spmd.transforms.api import jvp
 from spmd.transforms.lax.elementwise import FLOAT, elementwise_aval
+from spmd.transforms.lax.random_gamma_grad import random_gamma_grad as random_gamma_grad_rule
 
 
 def _checked(name, *operands):
@@ -33,12 +34,10 @@ def igamma_grad_a(a, x):
 
 
 def random_gamma_grad(a, x):
-    """The derivative in a of a Gamma(a, 1) sample x, by implicit differentiation of
-    P(a, x) = u at fixed u: dx/da = -(dP/da) / (dP/dx), where dP/dx = x^(a-1) e^-x / Gamma(a)."""
-    a, x = _checked("random_gamma_grad", a, x)
-    log_density = jnp.subtract(jnp.subtract(jnp.multiply(jnp.subtract(a, 1), jnp.log(x)), x),
-                               lax.lgamma(a))
-    return jnp.negative(jnp.divide(igamma_grad_a(a, x), jnp.exp(log_density)))
+    """The derivative in a of a Gamma(a, 1) sample x (implicit differentiation of P(a, x) = u
+    at fixed u), under lax's operand rules; computed as JAX does, by the sampler's own rule
+    (transforms/lax/random_gamma_grad.py)."""
+    return random_gamma_grad_rule(*_checked("random_gamma_grad", a, x))
 
 
 def betainc(a, b, x):
