@@ -45,22 +45,27 @@ def test_packbits_errors():
         jnp.packbits(np.ones(3, np.int32), bitorder="middle")
 
 
+def _jit_polyfit(x, y, *args, **kwargs):
+    """polyfit compiled once (eagerly it dispatches dozens of small operations)."""
+    return spmd.jit(lambda x, y: jnp.polyfit(x, y, *args, **kwargs))(x, y)
+
+
 def test_polyfit_matches_numpy(x64):
     x = np.linspace(-1, 2, 9)
     y = 0.5 * x ** 3 - x + 2 + 0.01 * RNG.standard_normal(9)
-    np.testing.assert_allclose(jnp.polyfit(x, y, 3), np.polyfit(x, y, 3), rtol=1e-10)
+    np.testing.assert_allclose(_jit_polyfit(x, y, 3), np.polyfit(x, y, 3), rtol=1e-10)
     w = RNG.uniform(0.5, 2, 9)
-    np.testing.assert_allclose(jnp.polyfit(x, y, 2, w=w), np.polyfit(x, y, 2, w=w), rtol=1e-10)
+    np.testing.assert_allclose(_jit_polyfit(x, y, 2, w=w), np.polyfit(x, y, 2, w=w), rtol=1e-10)
     y2 = np.stack([y, 2 * y + 1], axis=1)
-    np.testing.assert_allclose(jnp.polyfit(x, y2, 2), np.polyfit(x, y2, 2), rtol=1e-10)
-    c, resid, rank, s, rcond = jnp.polyfit(x, y, 2, full=True)
+    np.testing.assert_allclose(_jit_polyfit(x, y2, 2), np.polyfit(x, y2, 2), rtol=1e-10)
+    c, resid, rank, s, rcond = _jit_polyfit(x, y, 2, full=True)
     c_np, resid_np, rank_np, s_np, rcond_np = np.polyfit(x, y, 2, full=True)
     np.testing.assert_allclose(resid, resid_np, rtol=1e-8)
     np.testing.assert_allclose(s, s_np, rtol=1e-10)
     assert int(rank) == rank_np and float(rcond) == pytest.approx(rcond_np)
     for cov in (True, "unscaled"):
         for yy in (y, y2):
-            np.testing.assert_allclose(jnp.polyfit(x, yy, 2, cov=cov)[1],
+            np.testing.assert_allclose(_jit_polyfit(x, yy, 2, cov=cov)[1],
                                        np.polyfit(x, yy, 2, cov=cov)[1], rtol=1e-8)
 
 
@@ -157,3 +162,67 @@ def test_einsum_path_matches_numpy():
 def test_fromfile_is_unimplemented_as_in_jax():
     with pytest.raises(NotImplementedError, match=r"jnp\.asarray\(np\.fromfile"):
         jnp.fromfile("data.bin")
+
+
+def _add(x, y):
+    return x + y
+
+
+ADD = jnp.frompyfunc(_add, nin=2, nout=1, identity=0)
+
+
+def test_frompyfunc_call_and_properties():
+    x, y = np.arange(6).reshape(2, 3), np.array([10, 20, 30])
+    np.testing.assert_array_equal(ADD(x, y), x + y)
+    assert (ADD.nin, ADD.nout, ADD.nargs, ADD.identity, ADD.__name__) == (2, 1, 2, 0, "_add")
+    assert repr(ADD) == "<jnp.ufunc '_add'>" and isinstance(ADD, jnp.ufunc)
+    assert ADD == jnp.frompyfunc(_add, 2, 1, identity=0) and len({ADD, jnp.ufunc(_add, 2, 1,
+                                                                                  identity=0)}) == 1
+    with pytest.raises(NotImplementedError, match="out argument"):
+        ADD(x, y, out=x)
+
+
+def test_ufunc_methods_match_numpy():
+    x = np.arange(1, 13, dtype=np.float32).reshape(3, 4)
+    mask = x % 3 != 0
+    for axis in (0, 1, None):
+        np.testing.assert_allclose(ADD.reduce(x, axis=axis), np.add.reduce(x, axis=axis))
+    np.testing.assert_allclose(ADD.reduce(x, axis=1, keepdims=True, initial=5.0),
+                               np.add.reduce(x, axis=1, keepdims=True, initial=5.0))
+    np.testing.assert_allclose(ADD.reduce(x, axis=0, where=mask),
+                               np.add.reduce(x, axis=0, where=mask))
+    np.testing.assert_allclose(ADD.accumulate(x, axis=1), np.add.accumulate(x, axis=1))
+    np.testing.assert_allclose(ADD.outer(np.arange(3), x), np.add.outer(np.arange(3), x))
+    want = x.copy()
+    np.add.at(want, [0, 2, 0], [[1, 1, 1, 1]] * 3)
+    np.testing.assert_allclose(ADD.at(x, np.array([0, 2, 0]), np.ones((3, 4)), inplace=False),
+                               want)
+    v = np.arange(8.0)
+    starts = [0, 4, 1, 5]
+    np.testing.assert_allclose(ADD.reduceat(v, np.array(starts)), np.add.reduceat(v, starts))
+    np.testing.assert_allclose(ADD.reduceat(x, np.array([0, 2]), axis=1),
+                               np.add.reduceat(x, [0, 2], 1))
+    np.testing.assert_allclose(ADD.at(v, 3, 2.0, inplace=False), v + (np.arange(8) == 3) * 2)
+    np.testing.assert_allclose(spmd.jit(lambda v: ADD.reduce(v))(x), x.sum(0))
+
+
+def test_ufunc_method_errors():
+    unary = jnp.frompyfunc(lambda x: -x, nin=1, nout=1)
+    no_identity = jnp.frompyfunc(_add, nin=2, nout=1)
+    x = np.ones((2, 3), np.float32)
+    with pytest.raises(ValueError, match="reduce only supported for binary ufuncs"):
+        unary.reduce(x)
+    with pytest.raises(ValueError, match="does not have an identity"):
+        no_identity.reduce(x, where=x > 0)
+    with pytest.raises(ValueError, match="dtype=bool"):
+        ADD.reduce(x, where=x)
+    with pytest.raises(ValueError, match="zero-size array"):
+        no_identity.reduce(np.ones((0,), np.float32))
+    with pytest.raises(ValueError, match="multiple axes"):
+        ADD.accumulate(x, axis=None)
+    with pytest.raises(NotImplementedError, match="inplace=False"):
+        ADD.at(x, 0, 1.0)
+    with pytest.raises(ValueError, match="one-dimensional"):
+        ADD.reduceat(x, np.array([[0]]))
+    with pytest.raises(ValueError, match="single integer axis"):
+        ADD.reduceat(x, np.array([0]), axis=None)
