@@ -51,6 +51,11 @@ from spmd.numpy._core import broadcast_shapes, result_dtype as _result_dtype  # 
 from spmd.numpy._linalg import (dot, inner, kron, matmul, outer, tensordot, vdot,  # noqa: F401
                                 vecdot)
 from spmd.numpy._einsum import einsum  # noqa: F401
+from spmd.numpy._einsum_path_fromfile import einsum_path, fromfile  # noqa: F401
+from spmd.numpy._packbits import packbits, unpackbits  # noqa: F401
+from spmd.numpy._polynomials_linalg import polyfit, roots  # noqa: F401
+from spmd.numpy._histogram_nd import histogram2d, histogramdd  # noqa: F401
+from spmd.numpy._ufunc_class import frompyfunc, ufunc  # noqa: F401
 from spmd.numpy._convolve import convolve, correlate  # noqa: F401
 from spmd.numpy._diagonals import diag, diagflat, diagonal, trace, tri, tril, triu  # noqa: F401
 from spmd.numpy._indexing import take, take_along_axis  # noqa: F401

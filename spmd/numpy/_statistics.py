@@ -308,15 +308,23 @@ def histogram_bin_edges(a, bins=10, range=None, weights=None):  # noqa: A002
     return linspace(lo, hi, int(bins) + 1, dtype=dtype_of(x))
 
 
+def bin_index(x, edges):
+    """(the bin of each value of 1-d x among sorted `edges`, whether it lies inside them); the
+    last bin includes its right edge."""
+    n = shape_of(edges)[0] - 1
+    idx = uf.subtract(searchsorted(edges, x, side="right"), 1)
+    idx = _where(uf.equal(x, edges[-1]), n - 1, idx)
+    inside = uf.logical_and(uf.greater_equal(x, edges[0]), uf.less_equal(x, edges[-1]))
+    return idx, inside
+
+
 def histogram(a, bins=10, range=None, weights=None, density=None):  # noqa: A002
     """(counts, bin edges); the last bin includes its right edge, values outside are not
     counted. density=True divides by the total and the bin widths."""
     edges = histogram_bin_edges(a, bins, range)
     x = sh.ravel(promote_to_inexact("histogram", a)[0])
     n = shape_of(edges)[0] - 1
-    idx = uf.subtract(searchsorted(edges, x, side="right"), 1)
-    idx = _where(uf.equal(x, edges[-1]), n - 1, idx)  # the last edge belongs to the last bin
-    inside = uf.logical_and(uf.greater_equal(x, edges[0]), uf.less_equal(x, edges[-1]))
+    idx, inside = bin_index(x, edges)
     idx = _where(inside, idx, n)  # dropped by bincount's length
     w = None if weights is None else sh.ravel(asarray_value(weights))
     counts = bincount(idx, w, length=n)
