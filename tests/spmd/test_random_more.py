@@ -41,10 +41,19 @@ def replay(key, name):
     return getattr(random, fn_name)(key, *args, **kwargs)
 
 
+# Every sampler with Threefry keys; with rbg keys only those whose code differs by
+# implementation (gamma's per-element keys are split by a scan, not vmap) and a few others:
+# above random_bits the samplers are one code, and each replay is a compile (~0.5 s).
+REPLAYED = {"threefry2x32": None,
+            "rbg": {"cauchy", "gamma", "grad_gamma", "binomial", "multivariate_normal"}}
+
+
 @pytest.mark.parametrize("impl", ["threefry2x32", "rbg"])
 def test_draws_match_jax(impl):
     key = random.key(42, impl=impl)
     for name, (dtype, expected) in DRAWS[impl].items():
+        if REPLAYED[impl] is not None and name not in REPLAYED[impl]:
+            continue
         got = np.asarray(replay(key, name))
         assert got.dtype == np.dtype(DTYPES[dtype]), name
         assert got.shape == np.shape(expected), name
