@@ -13,6 +13,7 @@ from spmd.numpy._core import (asarray_value, check_array_like, dtype_of, promote
 from spmd.numpy._ufuncs import _binary, _const_like, _unary
 from spmd.transforms import core, dtypes, lax
 from spmd.transforms.jit import jit
+from spmd.transforms.lax.bitcast import bitcast_convert_type
 
 # the array API's names
 acos, acosh, asin, asinh = uf.arccos, uf.arccosh, uf.arcsin, uf.arcsinh
@@ -57,16 +58,38 @@ def modf(x, /, out=None):
 
 
 def ldexp(x1, x2, /):
-    """x1 * 2**x2 for integer x2."""
+    """x1 * 2**x2 for integer x2, exactly (as NumPy) wherever the result is a normal number."""
     check_array_like("ldexp", x1, x2)
     if not dtypes.is_integer(dtype_of(x2)) and dtype_of(x2) != np.bool_:
         raise TypeError(f"ldexp's second argument must be an integer array, got {dtype_of(x2)}")
     x1, x2 = promote_args("ldexp", x1, x2)
     (x1,) = promote_to_inexact("ldexp", x1)
-    # two halves, so that 2**x2 neither overflows nor underflows where the product does not
-    half = uf.floor_divide(x2, 2)
-    scale = [uf.exp2(lax.convert_element_type(h, dtype_of(x1))) for h in (half, lax.sub(x2, half))]
-    return lax.mul(lax.mul(x1, scale[0]), scale[1])
+    dtype = dtype_of(x1)
+    info = dtypes.finfo(dtype)
+    limit = 3 * (info.maxexp - 2)  # beyond it every finite x1 gives 0 or inf anyway
+    wide = _SIGNED_INT[info.bits]
+    e = lax.convert_element_type(x2, wide)
+    e = lax.clamp(lax.full((), -limit, wide), e, lax.full((), limit, wide))
+    # three powers of two, each a normal number built from its bits: the products are exact,
+    # and balanced parts keep the intermediate results in range where the end result is
+    first = uf.floor_divide(e, 3)
+    second = uf.floor_divide(lax.sub(e, first), 2)
+    third = lax.sub(lax.sub(e, first), second)
+    out = x1
+    for part in (first, second, third):
+        out = lax.mul(out, _power_of_two(part, dtype, info))
+    return out
+
+
+_SIGNED_INT = {16: np.dtype(np.int16), 32: np.dtype(np.int32), 64: np.dtype(np.int64)}
+
+
+def _power_of_two(k, dtype, info):
+    """2**k exactly, for integer k in the normal exponent range of `dtype`."""
+    wide = core.get_aval(k).dtype
+    shape = core.get_aval(k).shape
+    biased = lax.add(k, lax.full(shape, info.maxexp - 1, wide))
+    return bitcast_convert_type(lax.shift_left(biased, lax.full(shape, info.nmant, wide)), dtype)
 
 
 def frexp(x, /):

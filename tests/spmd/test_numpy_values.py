@@ -134,3 +134,18 @@ def test_signbit_reads_the_sign_bit(dtype):
         else np.array(values, bool)
     np.testing.assert_array_equal(np.asarray(jnp.signbit(jnp.asarray(host))),
                                   np.signbit(host.astype(np.float32)))
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, "bfloat16"])
+def test_ldexp_is_exact(dtype):
+    """x * 2**e is a power-of-two scaling: exact (NumPy's ldexp) down to the subnormals, with
+    overflow to inf and underflow to 0 for exponents far beyond the range."""
+    dt = jnp.dtype(dtype)
+    x = np.array([1.0, 1.5, -3.0, 0.0, np.inf, 1e-3, 7.0, -0.0], np.float32).astype(dt)
+    for e in ([0, 1, -1, 5, 3, -7, 10, 2], [10, -10, 12, -12, 1, 9, -9, 3],
+              [300, -300, 2, 3, 4, -5, 6, -400]):
+        e = np.array(e, np.int32)
+        with np.errstate(over="ignore"):
+            want = np.ldexp(x.astype(np.float64), e).astype(dt)
+        got = np.asarray(jnp.ldexp(jnp.asarray(x), jnp.asarray(e)))
+        np.testing.assert_array_equal(got.astype(np.float64), want.astype(np.float64))
