@@ -77,9 +77,10 @@ def _getitem(self, idx):
 
 
 def _immutable(self, idx, value):
-    raise TypeError(f"{type(self).__name__} is immutable: its elements cannot be assigned. "
-                    "Use x = x.at[idx].set(value) (or .add, .multiply, ...) instead of "
-                    "x[idx] = value.")
+    # JAX's words, which JAX users search for
+    raise TypeError("spmd arrays are immutable and do not support in-place item assignment. "
+                    "Instead of x[idx] = y, use x = x.at[idx].set(y) or another .at[] method "
+                    "(.add, .multiply, .min, .max, .get).")
 
 
 def _method(name, fn):

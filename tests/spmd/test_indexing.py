@@ -260,7 +260,8 @@ def test_indexing_errors():
     with pytest.raises(ValueError, match=r"value array of shape \(3,\) could not be broadcast "
                                          r"to indexing result of shape \(4, 5\)"):
         x.at[0].set(np.ones(3, np.float32))
-    with pytest.raises(TypeError, match=r"immutable.*x\.at\[idx\]\.set"):
+    with pytest.raises(TypeError, match=r"immutable and do not support in-place item assignment\. "
+                                        r"Instead of x\[idx\] = y, use x = x\.at\[idx\]\.set\(y\)"):
         x[0] = 1.0
     with pytest.raises(ValueError, match="unknown gather/scatter mode 'wrap'"):
         x.at[0].get(mode="wrap")
