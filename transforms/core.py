@@ -59,7 +59,15 @@ class ShapedArray:
         name = _SHORT_DTYPE.get(self.dtype, str(self.dtype))
         return f"{name}[{','.join(map(str, self.shape))}]" + ("{weak}" if self.weak_type else "")
 
-    __repr__ = __str__ = lambda self: f"ShapedArray({self.str_short()})"
+    # JAX's two forms: str `float32[3,4]` (`~` in front when weakly typed), repr
+    # `ShapedArray(float32[3,4], weak_type=True)`; programs and errors use str_short's f32[3,4]
+    def _long(self) -> str:
+        name = "float0" if self.dtype == dtypes.float0 else np.dtype(self.dtype).name
+        return f"{name}[{','.join(map(str, self.shape))}]"
+
+    __str__ = lambda self: ("~" if self.weak_type else "") + self._long()  # noqa: E731
+    __repr__ = lambda self: (f"ShapedArray({self._long()}"  # noqa: E731
+                             + (", weak_type=True)" if self.weak_type else ")"))
 
 
 _SHORT_DTYPE = {np.dtype(k): v for k, v in [

@@ -77,6 +77,10 @@ def test_typeof_enable_x64_and_the_process_names():
     assert spmd.typeof(np.zeros((2, 3), np.int8)) == spmd.transforms.core.ShapedArray(
         (2, 3), np.int8)
     assert spmd.typeof(1.0).weak_type
+    # JAX's printed forms
+    assert str(spmd.typeof(jnp.ones((3, 4)))) == "float32[3,4]"
+    assert str(spmd.typeof(1.0)) == "~float32[]"
+    assert repr(spmd.typeof(1.0)) == "ShapedArray(float32[], weak_type=True)"
     assert spmd.float0 == spmd.dtypes.float0
     assert spmd.enable_x64.value is False
     with spmd.enable_x64(True):
