@@ -140,11 +140,12 @@ register_float0_tangent_type(PRNGKeyArray)
 
 
 # ---------------------------------------------------------------- checking keys
-def check_key(name: str, key, allow_batched: bool = False):
-    """(key data, whether it was typed, its implementation) of a typed or raw key. Anything
-    else is refused with a message that says what a key is."""
+def check_key(name: str, key, allow_batched: bool = False, raw_impl: PRNGImpl | None = None):
+    """(key data, whether it was typed, its implementation) of a typed or raw key (raw data is
+    read as `raw_impl`'s, the default implementation's without it). Anything else is refused
+    with a message that says what a key is."""
     typed = isinstance(key, PRNGKeyArray)
-    impl = key._impl if typed else impls.resolve()
+    impl = key._impl if typed else (raw_impl or impls.resolve())
     data = key._data if typed else key
     key_shape = impl.key_shape
     if not typed:
@@ -211,6 +212,5 @@ def wrap_key_data(key_bits_array, *, impl=None):
         raise TypeError("wrap_key_data takes uint32 key data, but was given typed keys; use "
                         "them as they are, or key_data(keys) for their data")
     impl = impls.resolve(impl)
-    with impls.default_prng_impl(impl.name):
-        data, _, _ = check_key("wrap_key_data", key_bits_array, allow_batched=True)
+    data, _, _ = check_key("wrap_key_data", key_bits_array, allow_batched=True, raw_impl=impl)
     return PRNGKeyArray(data, impl)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from spmd.random.seeds import UINT32, seed_words, stack_last
+from spmd.random.seeds import UINT32, seed_words, stack_last, u32, zero_u32
 from spmd.random.streams import flat_index, join_words
 from spmd.transforms import core, lax
 from spmd.transforms.lax.slicing import index_in_dim
@@ -20,24 +20,21 @@ _ROUNDS = 10
 _LOW16 = 0xFFFF
 
 
-def _u32(value, like):
-    return lax.full(core.get_aval(like).shape, np.uint32(value), UINT32)
-
 
 def _mul_hi_lo(m: int, x):
     """(low, high) 32-bit words of the 64-bit product m * x, in 32-bit arithmetic (16-bit
     halves), so that no 64-bit type is needed without enable_x64."""
-    x_lo = lax.bitwise_and(x, _u32(_LOW16, x))
-    x_hi = lax.shift_right_logical(x, _u32(16, x))
-    m_lo, m_hi = _u32(m & _LOW16, x), _u32(m >> 16, x)
+    x_lo = lax.bitwise_and(x, u32(_LOW16, x))
+    x_hi = lax.shift_right_logical(x, u32(16, x))
+    m_lo, m_hi = u32(m & _LOW16, x), u32(m >> 16, x)
     lo_lo, hi_lo = lax.mul(x_lo, m_lo), lax.mul(x_hi, m_lo)
     lo_hi, hi_hi = lax.mul(x_lo, m_hi), lax.mul(x_hi, m_hi)
     # at most 2**32 - 1: the three terms are below 2**16, 2**16 and (2**16 - 1)**2
-    cross = lax.add(lax.add(lax.shift_right_logical(lo_lo, _u32(16, x)),
-                            lax.bitwise_and(hi_lo, _u32(_LOW16, x))), lo_hi)
-    high = lax.add(lax.add(hi_hi, lax.shift_right_logical(hi_lo, _u32(16, x))),
-                   lax.shift_right_logical(cross, _u32(16, x)))
-    return lax.mul(x, _u32(m, x)), high
+    cross = lax.add(lax.add(lax.shift_right_logical(lo_lo, u32(16, x)),
+                            lax.bitwise_and(hi_lo, u32(_LOW16, x))), lo_hi)
+    high = lax.add(lax.add(hi_hi, lax.shift_right_logical(hi_lo, u32(16, x))),
+                   lax.shift_right_logical(cross, u32(16, x)))
+    return lax.mul(x, u32(m, x)), high
 
 
 def broadcast_all(*words):
@@ -52,7 +49,7 @@ def philox2x32(k0, x0, x1):
     k0, x0, x1 = broadcast_all(k0, x0, x1)
     for round_ in range(_ROUNDS):
         if round_:
-            k0 = lax.add(k0, _u32(_W32[0], k0))
+            k0 = lax.add(k0, u32(_W32[0], k0))
         lo, hi = _mul_hi_lo(_M2x32, x0)
         x0, x1 = lax.bitwise_xor(lax.bitwise_xor(hi, x1), k0), lo
     return x0, x1
@@ -63,16 +60,13 @@ def philox4x32(k0, k1, x0, x1, x2, x3):
     k0, k1, x0, x1, x2, x3 = broadcast_all(k0, k1, x0, x1, x2, x3)
     for round_ in range(_ROUNDS):
         if round_:
-            k0, k1 = lax.add(k0, _u32(_W32[0], k0)), lax.add(k1, _u32(_W32[1], k1))
+            k0, k1 = lax.add(k0, u32(_W32[0], k0)), lax.add(k1, u32(_W32[1], k1))
         lo0, hi0 = _mul_hi_lo(_M4x32[0], x0)
         lo1, hi1 = _mul_hi_lo(_M4x32[1], x2)
         x0, x1, x2, x3 = (lax.bitwise_xor(lax.bitwise_xor(hi1, x1), k0), lo1,
                           lax.bitwise_xor(lax.bitwise_xor(hi0, x3), k1), lo0)
     return x0, x1, x2, x3
 
-
-def _zero(like=None):
-    return lax.full(() if like is None else core.get_aval(like).shape, 0, UINT32)
 
 
 def _word(key, i):
@@ -94,46 +88,47 @@ def _mix(words, bit_width: int):
 # ---------------------------------------------------------------- philox2x32: uint32[1] keys
 def philox2x32_seed(ctor: str, seed):
     high, low = seed_words(ctor, seed)
-    first, _ = philox2x32(_zero(), lax.convert_element_type(high, UINT32),
+    first, _ = philox2x32(zero_u32(), lax.convert_element_type(high, UINT32),
                           lax.convert_element_type(low, UINT32))
     return lax.expand_dims(first, (0,))
 
 
 def philox2x32_split(key, shape):
-    first, _ = philox2x32(_word(key, 0), _zero(), flat_index(shape))
+    first, _ = philox2x32(_word(key, 0), zero_u32(), flat_index(shape))
     return lax.expand_dims(first, (len(shape),))
 
 
 def philox2x32_fold_in(key, data):
-    first, _ = philox2x32(_word(key, 0), _zero(), data)
+    first, _ = philox2x32(_word(key, 0), zero_u32(), data)
     return lax.expand_dims(first, (0,))
 
 
 def philox2x32_random_bits(key, bit_width: int, shape):
     low = flat_index(shape)
-    return _mix(philox2x32(_word(key, 0), _zero(low), low), bit_width)
+    return _mix(philox2x32(_word(key, 0), zero_u32(low), low), bit_width)
 
 
 # ---------------------------------------------------------------- philox4x32: uint32[2] keys
 def philox4x32_seed(ctor: str, seed):
     high, low = seed_words(ctor, seed)
-    words = philox4x32(_zero(), _zero(), lax.convert_element_type(high, UINT32),
-                       lax.convert_element_type(low, UINT32), _zero(), _zero())
+    words = philox4x32(zero_u32(), zero_u32(), lax.convert_element_type(high, UINT32),
+                       lax.convert_element_type(low, UINT32), zero_u32(), zero_u32())
     return stack_last(words[0], words[1])
 
 
 def philox4x32_split(key, shape):
     low = flat_index(shape)
-    words = philox4x32(_word(key, 0), _word(key, 1), _zero(low), _zero(low), _zero(low), low)
+    zero = zero_u32(low)
+    words = philox4x32(_word(key, 0), _word(key, 1), zero, zero, zero, low)
     return stack_last(words[0], words[1])
 
 
 def philox4x32_fold_in(key, data):
-    words = philox4x32(_word(key, 0), _word(key, 1), _zero(), _zero(), _zero(), data)
+    words = philox4x32(_word(key, 0), _word(key, 1), zero_u32(), zero_u32(), zero_u32(), data)
     return stack_last(words[0], words[1])
 
 
 def philox4x32_random_bits(key, bit_width: int, shape):
     low = flat_index(shape)
-    return _mix(philox4x32(_word(key, 0), _word(key, 1), _zero(low), low, _zero(low),
-                           _zero(low)), bit_width)
+    return _mix(philox4x32(_word(key, 0), _word(key, 1), zero_u32(low), low, zero_u32(low),
+                           zero_u32(low)), bit_width)

@@ -38,6 +38,16 @@ def _seed_words_traced(seed):
     return lax.full((), 0, UINT32), lax.convert_element_type(seed, UINT32)
 
 
+def u32(value, like):
+    """`value` as uint32, in the shape of `like` (a PRNG's constants against its words)."""
+    return lax.full(core.get_aval(like).shape, np.uint32(value), UINT32)
+
+
+def zero_u32(like=None):
+    """uint32 zeros in the shape of `like` (a scalar without it): an unused counter word."""
+    return lax.full(() if like is None else core.get_aval(like).shape, 0, UINT32)
+
+
 def stack_last(first, second):
     """Two arrays of one shape stacked along a new trailing axis of size 2."""
     nd = core.get_aval(first).ndim

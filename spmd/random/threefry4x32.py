@@ -8,9 +8,9 @@ from __future__ import annotations
 import numpy as np
 
 from spmd.random.philox import broadcast_all
-from spmd.random.seeds import UINT32, seed_words
+from spmd.random.seeds import UINT32, seed_words, u32, zero_u32
 from spmd.random.streams import flat_index, join_words
-from spmd.transforms import core, lax
+from spmd.transforms import lax
 from spmd.transforms.lax.slicing import concatenate, index_in_dim
 
 # Skein's rotation constants for four 32-bit words, and its key-schedule parity
@@ -19,13 +19,10 @@ _PARITY = 0x1BD11BDA
 _ROUNDS = 20
 
 
-def _u32(value, like):
-    return lax.full(core.get_aval(like).shape, np.uint32(value), UINT32)
-
 
 def _rotate_left(x, d: int):
-    return lax.bitwise_or(lax.shift_left(x, _u32(d, x)),
-                          lax.shift_right_logical(x, _u32(32 - d, x)))
+    return lax.bitwise_or(lax.shift_left(x, u32(d, x)),
+                          lax.shift_right_logical(x, u32(32 - d, x)))
 
 
 def _mix(a, b, rotation: int):
@@ -38,7 +35,7 @@ def threefry4x32(k0, k1, k2, k3, x0, x1, x2, x3):
     """The four hash words of the counter (x0..x3) under the key (k0..k3)."""
     k0, k1, k2, k3, x0, x1, x2, x3 = broadcast_all(k0, k1, k2, k3, x0, x1, x2, x3)
     parity = lax.bitwise_xor(lax.bitwise_xor(lax.bitwise_xor(k0, k1), lax.bitwise_xor(k2, k3)),
-                             _u32(_PARITY, k0))
+                             u32(_PARITY, k0))
     ks = [k0, k1, k2, k3, parity]
     x0, x1, x2, x3 = (lax.add(x, k) for x, k in zip((x0, x1, x2, x3), ks))
     for round_ in range(_ROUNDS):
@@ -53,12 +50,9 @@ def threefry4x32(k0, k1, k2, k3, x0, x1, x2, x3):
             i = round_ // 4
             x0, x1, x2, x3 = (lax.add(x, ks[(j + 1 + i) % 5]) for j, x in enumerate((x0, x1, x2,
                                                                                      x3)))
-            x3 = lax.add(x3, _u32(1 + i, x3))
+            x3 = lax.add(x3, u32(1 + i, x3))
     return x0, x1, x2, x3
 
-
-def _zero(like=None):
-    return lax.full(() if like is None else core.get_aval(like).shape, 0, UINT32)
 
 
 def _words(key):
@@ -71,24 +65,24 @@ def _stack(words, axis: int):
 
 def threefry4x32_seed(ctor: str, seed):
     high, low = (lax.convert_element_type(w, UINT32) for w in seed_words(ctor, seed))
-    zero = _zero()
+    zero = zero_u32()
     return _stack(threefry4x32(high, low, zero, zero, zero, zero, zero, zero), 0)
 
 
 def threefry4x32_split(key, shape):
     low = flat_index(shape)
-    zero = _zero(low)
+    zero = zero_u32(low)
     return _stack(threefry4x32(*_words(key), zero, zero, zero, low), len(tuple(shape)))
 
 
 def threefry4x32_fold_in(key, data):
-    zero = _zero()
+    zero = zero_u32()
     return _stack(threefry4x32(*_words(key), zero, zero, zero, data), 0)
 
 
 def threefry4x32_random_bits(key, bit_width: int, shape):
     low = flat_index(shape)
-    zero = _zero(low)
+    zero = zero_u32(low)
     w0, w1, w2, w3 = threefry4x32(*_words(key), zero, low, zero, zero)
     if bit_width == 64:
         return join_words(lax.bitwise_xor(w0, w2), lax.bitwise_xor(w1, w3))
