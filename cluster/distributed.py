@@ -162,11 +162,13 @@ def shutdown() -> None:
     they leave) wait until every process has left; then disconnect and stop the coordinator.
     Runs at exit by itself. Does nothing when not initialized."""
     client, service, spec = state.client, state.service, state.spec
-    identity = state.identity
+    identity, world = state.identity, state.mpi_world
     state.client = state.service = state.identity = state.mpi_world = None
     if client is None:
         return
     stall_watch.stop()
+    if world is not None:
+        world.stop_watching()
     try:
         client.key_value_set(f"{_LEAVING}{spec.process_id}", "left")
         mpi_world.leave()

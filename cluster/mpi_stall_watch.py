@@ -22,6 +22,7 @@ SUSPECT_SECONDS = 1.0
 # finishing the same collective, while this process was still copying its result out.
 GRACE_SECONDS = 2.0
 POLL_SECONDS = 0.25
+JOIN_SECONDS = 5.0
 
 
 class StallWatch:
@@ -34,6 +35,7 @@ class StallWatch:
         self._lock = threading.Lock()
         self._running: dict[int, float] = {}  # call number -> when it started
         self._calls = 0
+        self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._watch, daemon=True,
                                         name="spmd-mpi-stall-watch")
         self._thread.start()
@@ -50,10 +52,16 @@ class StallWatch:
             with self._lock:
                 del self._running[number]
 
+    def stop(self) -> None:
+        """End the thread and wait for it: a daemon thread still inside a jaxlib call (the
+        coordinator's key-value store) when the interpreter finalizes aborts the process."""
+        self._stopped.set()
+        if self._thread is not threading.current_thread():
+            self._thread.join(JOIN_SECONDS)
+
     def _watch(self) -> None:
         seen: dict[int, tuple[str, float]] = {}  # process -> (how it left, when first seen)
-        while True:
-            time.sleep(POLL_SECONDS)
+        while not self._stopped.wait(POLL_SECONDS):
             with self._lock:
                 oldest = min(self._running.values(), default=None)
             now = time.monotonic()
@@ -78,6 +86,9 @@ class WatchedComm:
 
     def __init__(self, comm, watch: StallWatch):
         self._comm, self._watch = comm, watch
+
+    def stop_watching(self) -> None:
+        self._watch.stop()
 
     def __getattr__(self, name):
         attribute = getattr(self._comm, name)

@@ -41,6 +41,7 @@ DEFAULT_WARN, DEFAULT_TIMEOUT = 60.0, 30 * 60.0
 _STARTED, _ERROR, _SEEN = "spmd/stall/started/", "spmd/stall/error", "spmd/stall/seen/"
 _MAX_TICK = 0.5  # how often the threads look (at most): the warning's and the error's delay
 _MIN_TICK = 0.05  # (a tiny warning limit must not make them spin)
+_JOIN_SECONDS = 10.0  # how long leaving the job waits for the threads (an execution to end)
 
 
 def limits(collective_timeout=None, environ=os.environ) -> tuple[float, float]:
@@ -119,6 +120,7 @@ class Watch:
         self.published: Record | None = None
         self.waiting_on: Record | None = None  # the execution the waiter waits for now
         self.stopped = threading.Event()
+        self.threads: list[threading.Thread] = []
 
     # ------------------------------------------------------------ the hot path
     def started(self, name: str, calls: int) -> Record:
@@ -129,12 +131,24 @@ class Watch:
 
     # ------------------------------------------------------------ the threads
     def start(self) -> None:
-        for target, name in ((self._follow, "spmd-stall-waiter"),
-                             (self._watch, "spmd-stall-watchdog")):
-            threading.Thread(target=target, name=name, daemon=True).start()
+        self.threads = [threading.Thread(target=target, name=name, daemon=True)
+                        for target, name in ((self._follow, "spmd-stall-waiter"),
+                                             (self._watch, "spmd-stall-watchdog"))]
+        for thread in self.threads:
+            thread.start()
 
     def stop(self) -> None:
         self.stopped.set()
+
+    def join(self, seconds: float) -> None:
+        """Wait for the threads to end. Needed before the interpreter finalizes: a daemon
+        thread returning from a jaxlib call then (the waiter's block_until_ready, the
+        watchdog's key-value calls) is made to exit inside jaxlib's C++ frames, which aborts
+        the process ("FATAL: exception not rethrown", status 134) after a clean run."""
+        deadline = time.monotonic() + seconds
+        for thread in self.threads:
+            if thread is not threading.current_thread():
+                thread.join(max(0.0, deadline - time.monotonic()))
 
     def _follow(self) -> None:
         """Once per tick, wait for the newest execution started so far: while it waits, that
@@ -268,9 +282,12 @@ def start(client, process_id: int, num_processes: int, warn: float, timeout: flo
 
 
 def stop() -> None:
+    """Stop the watch and wait (a few ticks at most, unless the last execution is still
+    running) for its threads to end."""
     watch, _active[0] = _active[0], None
     if watch is not None:
         watch.stop()
+        watch.join(_JOIN_SECONDS)
 
 
 class Tracked:
