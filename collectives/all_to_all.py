@@ -7,6 +7,7 @@ axis before and removes one after, as JAX does. Lowers to StableHLO `all_to_all`
 """
 from __future__ import annotations
 
+from spmd.collectives import mpi_exchange
 from spmd.collectives.axes import (batch_in_groups, canonical_groups, canonical_names,
                                    check_pure_names, groups_attr, participants, replica_axes)
 from spmd.transforms import batching, core, lax, tree_util
@@ -83,7 +84,11 @@ def _all_to_all_aval(x, *, axis_name, split_axis, concat_axis, axis_size, axis_i
 # ---------------------------------------------------------------- lowering
 def _all_to_all_lowering(ctx, x, *, axis_name, split_axis, concat_axis, axis_size,
                          axis_index_groups):
-    groups = replica_axes(ctx, "all_to_all").groups(axis_name, axis_index_groups)
+    replicas = replica_axes(ctx, "all_to_all")
+    groups = replicas.groups(axis_name, axis_index_groups)
+    between_processes = mpi_exchange.over_mpi(ctx, replicas, groups)  # when pmap chose it
+    if between_processes is not None:
+        return mpi_exchange.all_to_all(between_processes, ctx, x, split_axis, concat_axis)
     return ctx.op("stablehlo.all_to_all", [x],
                   attrs=f"split_dimension = {split_axis} : i64, "
                         f"concat_dimension = {concat_axis} : i64, "

@@ -14,7 +14,7 @@ collectives (every argument passes through an optimization barrier that waits fo
 check), so no result computed with another process's program or step is returned. A
 collective on constants alone (nothing depends on an argument) is not held back.
 
-Over MPI, when MPI carries every collective of the program, the first all-reduce's callback
+Over MPI, when MPI carries every collective of the program, the first MPI callback
 makes that tiny MPI call itself before its own (CallCounter): no input, no extra callback, no
 barrier (spmd/pmap_program.py chooses). Costs: benchmarks/RESULTS.md, issue 14.
 
@@ -60,7 +60,7 @@ def pair(pid: int, calls: int) -> np.ndarray:
 
 
 class CallCounter:
-    """The check carried by the first MPI all-reduce's callback (no input, no call of its
+    """The check carried by the first MPI callback (no input, no call of its
     own): such programs run one at a time in call order (spmd/pmap_program.py), so counting
     the callback's executions counts the calls."""
 
@@ -99,7 +99,7 @@ _XLA_COLLECTIVES = re.compile(r'"stablehlo\.(all_reduce|all_gather|all_to_all|re
 
 def carried(text: str) -> bool:
     """Whether a program lowered with a CallCounter runs it before any collective."""
-    return "spmd_mpi_all_reduce" in text and not _XLA_COLLECTIVES.search(text)
+    return "spmd_mpi_" in text and not _XLA_COLLECTIVES.search(text)
 
 
 def check_call_order(pair_value, args: list) -> list:
