@@ -66,8 +66,10 @@ def all_to_all(transport, ctx, x: str, split: int, concat: int) -> str:
 
 def ppermute(transport, ctx, x: str, pairs) -> str:
     aval = ctx.in_avals[0]
-    return transport.write_chained(ctx, x, aval, aval,
-                                   f'spmd_mpi_ppermute = "{len(pairs)} pairs"',
+    # the pairs live in the callback alone: the text must tell two permutations apart, or
+    # one's compiled program (cached by its text) would serve the other
+    moves = " ".join(f"{s}>{d}" for s, d in pairs)
+    return transport.write_chained(ctx, x, aval, aval, f'spmd_mpi_ppermute = "{moves}"',
                                    lambda g: _permute(transport, g, pairs))
 
 

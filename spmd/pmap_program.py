@@ -99,8 +99,8 @@ class PmapProgram:
     Across processes, `devices` are the devices of the whole (global) mapped axis, as every
     process compiles the same N-replica program for them; this process passes and gets back
     only the part its own devices hold (L of the N), in the same layout as a map over local
-    devices alone. XLA runs the collectives between processes (gloo on CPU), except the
-    all-reduces that go over MPI in a job mpirun started (spmd/pmap_transport.py)."""
+    devices alone. XLA runs the collectives between processes (gloo on CPU), except those that
+    go over MPI in a job with an MPI world (spmd/pmap_transport.py)."""
 
     def __init__(self, closed: ClosedJaxpr, axis_name, devices: Sequence, in_avals, in_dims,
                  out_dims, donated: Sequence[bool], name: str, compiler_options: tuple = ()):

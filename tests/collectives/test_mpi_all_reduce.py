@@ -186,6 +186,19 @@ def test_narrow_floats_are_summed_in_float32_and_booleans_reduced_as_bytes(proce
                                    "all_to_all": 1, "ppermute": 1}
 
 
+def test_ppermutes_that_differ_only_in_their_pairs_run_apart(processes):
+    """The pairs live in the host callback: two programs alike but for them must not share a
+    compiled executable (cached by program text)."""
+    processes(2)
+    x = np.arange(8 * 3, dtype=np.float32).reshape(8, 3)
+
+    def shifted(by):
+        perm = [(k, (k + by) % 8) for k in range(8)]
+        return np.asarray(spmd.pmap(lambda v: lax.ppermute(v, "i", perm), axis_name="i")(x))
+    np.testing.assert_array_equal(shifted(1), np.roll(x, 1, 0))
+    np.testing.assert_array_equal(shifted(3), np.roll(x, 3, 0))
+
+
 def test_callbacks_are_chained_in_program_order(processes):
     """Each MPI call takes the previous one's result, so every process makes them in one order."""
     texts, _ = processes(2)
