@@ -68,9 +68,12 @@ def _relaid_across_processes(x: Array, sharding, aval, what: str) -> Array:
             "anew over the same mesh; to bring it whole to this process use "
             "spmd.experimental.multihost_utils.process_allgather(x)")
     check_fits(sharding, aval.shape, what)
-    # lazy: the resharding program is a jit over the mesh, whose module places arguments here
-    from spmd.transforms.partitioned_jit import reshard
-    return reshard(x, sharding)
+    return resharding[0](x, sharding)
+
+
+# the program that lays an Array spanning processes out anew: a jit over its mesh, which
+# transforms/partitioned_jit.py (whose programs place their arguments here) installs
+resharding: list = [None]
 
 
 def _host(x, aval) -> np.ndarray:

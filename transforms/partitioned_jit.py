@@ -13,6 +13,7 @@ from spmd.transforms.core import Jaxpr
 from spmd.transforms.lax.sharding_constraint import sharding_constraint_p
 from spmd.transforms.named_sharding import (NamedSharding, backend_sharding, check_fits,
                                             named_from_xla, resolve, sdy_sharding)
+from spmd.transforms import mesh_placement
 from spmd.transforms.mesh_placement import place
 from spmd.transforms.staging import closed_as_open, trace_to_jaxpr
 
@@ -253,3 +254,6 @@ def apply_one_op(key, args, make_jaxpr, name: str) -> list:
         program = _one_op_programs[(key, carried)] = MeshProgram(
             jaxpr, name, (False,) * len(args), found)
     return program.run(args, lambda i: f"operand {i} of {name}")
+
+
+mesh_placement.resharding[0] = reshard
