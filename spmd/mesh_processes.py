@@ -13,13 +13,15 @@ from spmd.transforms import partitioned_jit
 
 
 class JobChecks(partitioned_jit.CrossProcessChecks):
-    def agree(self, name: str, in_avals, out_avals, text: str) -> None:
+    def before(self) -> None:
         pmap_call_order.raise_if_failed()
+
+    def agree(self, name: str, in_avals, out_avals, text: str) -> None:
         host_collectives.check_agreement("the jit program over a mesh",
                                          describe(name, in_avals, out_avals, text))
 
     def track(self, name: str):
-        return stall_watch.Tracked(name).run
+        return stall_watch.Tracked(name, "jit").run
 
     def failed(self, name: str, error: Exception) -> Exception:
         pmap_call_order.raise_if_failed()

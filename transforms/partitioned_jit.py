@@ -21,9 +21,13 @@ from spmd.transforms.staging import closed_as_open, trace_to_jaxpr
 class CrossProcessChecks:
     """What a program over a mesh spanning several processes does around its executions: the
     processes' checks live above this layer (spmd/mesh_processes.py installs them, as pmap has
-    them): `agree` before the first run (every process built the same program), `track(name)`
-    a runner `(execute, bufs) -> (outputs, token)` that watches for a stuck execution, and
-    `failed` the error of a run that failed between processes. Without them (no job): none."""
+    them): `before()` at every run (a failed check elsewhere stops it), `agree` before the
+    first run (every process built the same program), `track(name)` a runner
+    `(execute, bufs) -> (outputs, token)` that watches for a stuck execution, and `failed` the
+    error of a run that failed between processes. Without them (no job): none."""
+
+    def before(self) -> None:
+        pass
 
     def agree(self, name: str, in_avals, out_avals, text: str) -> None:
         pass
@@ -186,6 +190,7 @@ class MeshProgram:
 
     def _run_across_processes(self, bufs) -> list:
         checks = cross_process_checks[0]
+        checks.before()
         if self.unchecked:  # a mismatch must fail on every process, not hang
             checks.agree(self.name, self.in_avals, self.out_avals, self.text)
             self.unchecked = False

@@ -79,6 +79,10 @@ def check_ops():
         out = matmul(spmd.device_put(A, NamedSharding(mesh, sa)),
                      spmd.device_put(B, NamedSharding(mesh, sb)))
         assert_close(gather(out), A @ B, rtol=1e-5, atol=1e-5)
+    assert_close(gather(a * 2 + 1), A * 2 + 1)  # eager operations run over the mesh too
+    assert_close(float(jnp.sum(a)), float(A.sum()), rtol=1e-5, atol=1e-5)
+    local = mesh.local_mesh
+    assert local.shape == {"data": 1, "model": 4} and local.devices[0, 0].process_index == me
     column_sums = spmd.jit(lambda v: jnp.sum(v, axis=0))(a)
     assert_close(gather(column_sums), A.sum(axis=0), rtol=1e-5, atol=1e-5)
     total = spmd.jit(jnp.sum, out_shardings=NamedSharding(mesh, P()))(a)
