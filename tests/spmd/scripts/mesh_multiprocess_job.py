@@ -90,6 +90,9 @@ def check_ops():
     moved = spmd.device_put(a, NamedSharding(mesh, P("model", "data")))
     assert moved.sharding.spec == P("model", "data")
     np.testing.assert_array_equal(gather(moved), A)
+    # an argument laid out otherwise than in_shardings says is laid out anew by the devices
+    tripled = spmd.jit(lambda v: v * 3, in_shardings=NamedSharding(mesh, P(None, "data")))(a)
+    assert_close(gather(tripled), A * 3)
     return A, a
 
 
@@ -149,6 +152,10 @@ def check_errors(x):
     expect_error(ValueError, r"argument 0 \(v\) is a host value \(f32\[8,4\]\), but the program "
                  r"over Mesh\(.data.: 2, .model.: 4\).*make_array_from_process_local_data",
                  split, np.ones((8, 4), np.float32))
+    expect_error(ValueError, r"cannot move the array \(f32\[16,3\], on NamedSharding\(mesh="
+                 r"Mesh\('batch': 8\).* over the same mesh; to bring it whole to this process "
+                 r"use spmd.experimental.multihost_utils.process_allgather", spmd.device_put, x,
+                 NamedSharding(mesh, P("data")))
     replicated = spmd.jit(lambda v: v * 2, in_shardings=NamedSharding(mesh, P()))
     np.testing.assert_array_equal(np.asarray(replicated(np.ones(3, np.float32))), 2.0)
     theirs = Mesh(np.array([d for d in spmd.devices() if d.process_index != me]), ("i",))
