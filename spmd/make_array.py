@@ -110,23 +110,44 @@ def _from_local(data: np.ndarray, sharding, global_shape) -> Array:
                          f"has rank {len(global_shape)} but the local data has shape "
                          f"{data.shape}; give one size per dimension")
     check_fits(sharding, global_shape, "the array of make_array_from_process_local_data")
-    indices = sharding._indices(global_shape)
-    local = [indices[i] for i in sharding._local_positions()]
-    # per dimension: the block starts this process holds, in order (its slice of that dim)
-    starts = [sorted({_start(index[d]) for index in local}) for d in range(data.ndim)]
-    block = sharding.shard_shape(global_shape)
-    for d, (n, g) in enumerate(zip(data.shape, global_shape)):
-        if n != g and n != block[d] * len(starts[d]):
+    part = ProcessPart(sharding, global_shape)
+    whole = {d for d, (n, g) in enumerate(zip(data.shape, global_shape)) if n == g}
+    for d, n in enumerate(data.shape):
+        if d not in whole and n != part.shape[d]:
             raise ValueError(f"Invalid host data, each dimension should match either global or "
                              f"process shape. In dimension {d}, the process data has {n} "
-                             f"elements. Process addresses {block[d] * len(starts[d])} elements "
-                             f"and global_shape={global_shape}.")
+                             f"elements. Process addresses {part.shape[d]} elements and "
+                             f"global_shape={global_shape}.")
+    return make_array_from_callback(global_shape, sharding,
+                                    lambda index: data[part.local_index(index, whole)])
 
-    def from_local(index):
-        return data[tuple(s if data.shape[d] == global_shape[d] else slice(
-            starts[d].index(_start(s)) * block[d], (starts[d].index(_start(s)) + 1) * block[d])
-            for d, s in enumerate(index))]
-    return make_array_from_callback(global_shape, sharding, from_local)
+
+class ProcessPart:
+    """This process's part of a global array of `shape` laid out by `sharding`, as one
+    process-local array: along each dimension, the blocks its devices hold, in order."""
+
+    def __init__(self, sharding, shape: tuple):
+        indices = sharding._indices(shape)
+        local = [indices[i] for i in sharding._local_positions()]
+        self.starts = [sorted({_start(index[d]) for index in local}) for d in range(len(shape))]
+        self.block = sharding.shard_shape(shape)
+        self.shape = tuple(b * len(s) for b, s in zip(self.block, self.starts))
+
+    def local_index(self, index: tuple, whole=()) -> tuple:
+        """Where the block at global `index` sits in the process-local array (dimensions in
+        `whole` are given whole, so there it sits where it sits globally)."""
+        out = []
+        for d, s in enumerate(index):
+            k = self.starts[d].index(_start(s))
+            out.append(s if d in whole else slice(k * self.block[d], (k + 1) * self.block[d]))
+        return tuple(out)
+
+    def value(self, x: Array) -> np.ndarray:
+        """This process's part of `x`, from its addressable shards."""
+        out = np.empty(self.shape, x.dtype)
+        for shard in x.addressable_shards:
+            out[self.local_index(shard.index)] = np.asarray(shard.data)
+        return out
 
 
 def local_to_global_shape(sharding, local_shape) -> tuple:

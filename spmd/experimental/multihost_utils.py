@@ -12,6 +12,8 @@ from spmd.transforms import tree_util
 from spmd.transforms.array import Array
 from spmd.transforms.mesh_placement import place
 from spmd.transforms.named_sharding import NamedSharding
+from spmd.transforms.partition_spec import PartitionSpec
+from spmd.make_array import ProcessPart, make_array_from_process_local_data
 
 
 def process_allgather(in_tree, tiled: bool = False):
@@ -34,3 +36,31 @@ def _whole(x: Array) -> np.ndarray:
     devices, then read from this process's copy."""
     replicated = place(x, NamedSharding(x.sharding.mesh))
     return np.array(replicated)
+
+
+def host_local_array_to_global_array(local_inputs, global_mesh, pspecs):
+    """Arrays over `global_mesh` laid out by `pspecs` (a pytree prefix of PartitionSpecs) from
+    each process's part of them (`local_inputs`: this process's blocks, in order, along each
+    dimension the processes split)."""
+    return tree_util.tree_map(
+        lambda x, spec: make_array_from_process_local_data(NamedSharding(global_mesh, spec),
+                                                           np.asarray(x)),
+        local_inputs, _per_leaf(pspecs, local_inputs))
+
+
+def global_array_to_host_local_array(global_inputs, global_mesh, pspecs):
+    """This process's part of each Array over `global_mesh` (laid out by `pspecs`), as an
+    Array over the mesh of its own devices (`global_mesh.local_mesh`), with the same spec."""
+    local_mesh = global_mesh.local_mesh
+
+    def local(x, spec):
+        sharding = NamedSharding(global_mesh, spec)
+        value = ProcessPart(sharding, x.shape).value(place(x, sharding))
+        return place(value, NamedSharding(local_mesh, spec))
+    return tree_util.tree_map(local, global_inputs, _per_leaf(pspecs, global_inputs))
+
+
+def _per_leaf(pspecs, tree):
+    """`pspecs` (a prefix of `tree`) repeated over each subtree: one spec per leaf."""
+    return tree_util.tree_broadcast(pspecs, tree,
+                                    is_leaf=lambda p: p is None or isinstance(p, PartitionSpec))

@@ -78,6 +78,15 @@ def test_process_allgather_in_one_process_stacks_or_tiles_and_reads_arrays_whole
     multihost_utils.sync_global_devices("alone")  # returns at once
 
 
+def test_host_local_and_global_arrays_are_the_same_in_one_process():
+    tree = {"a": VALUE, "b": [VALUE[:4]]}
+    out = multihost_utils.host_local_array_to_global_array(tree, MESH, P("x", "y"))
+    check_blocks(out["b"][0], VALUE[:4], NamedSharding(MESH, P("x", "y")))
+    back = multihost_utils.global_array_to_host_local_array(out, MESH, {"a": P("y"), "b": P()})
+    check_blocks(back["a"], VALUE, NamedSharding(MESH, P("y")))
+    check_blocks(back["b"][0], VALUE[:4], NamedSharding(MESH, P()))
+
+
 def test_misuses_are_named():
     sharding = NamedSharding(MESH, P("x", "y"))
     with pytest.raises(ValueError, match=r"expected shard shape \(4, 4\) doesn't match the "

@@ -62,6 +62,13 @@ def check_local_data_and_gather():
     z = spmd.make_array_from_process_local_data(NamedSharding(mesh, P("data", "model")),
                                                 Z[me * 2:(me + 1) * 2], (4, 8))
     np.testing.assert_array_equal(gather(z), Z)
+    # the same through multihost_utils, and back to this process's part over its own devices
+    g = multihost_utils.host_local_array_to_global_array(Z[me * 2:(me + 1) * 2], mesh,
+                                                         P("data", "model"))
+    np.testing.assert_array_equal(gather(g), Z)
+    mine = multihost_utils.global_array_to_host_local_array(g, mesh, P("data", "model"))
+    assert mine.is_fully_addressable and mine.sharding.mesh == mesh.local_mesh
+    np.testing.assert_array_equal(np.asarray(mine), Z[me * 2:(me + 1) * 2])
     w = spmd.make_array_from_process_local_data(NamedSharding(mesh, P(None, "model")), Z)
     assert w.shape == (4, 8)  # 'model' stays within each process: its part is the whole
     np.testing.assert_array_equal(gather(w), Z)
