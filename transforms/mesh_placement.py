@@ -16,10 +16,12 @@ from spmd.transforms.named_sharding import (SingleDeviceSharding, backend_shardi
                                             check_fits, resolve)
 
 
-def place(x, sharding, what: str = "the array"):
+def place(x, sharding, what: str = "the array", check_same: bool = True):
     """`x` (an Array, a NumPy array or a Python scalar) as an Array laid out by `sharding` (a
     NamedSharding, a SingleDeviceSharding, or a PartitionSpec under a current mesh). An Array
-    already laid out so is returned as it is; anything else is copied block by block."""
+    already laid out so is returned as it is; anything else is copied block by block. A host
+    value laid out over the devices of several processes must be the same in each: with
+    `check_same` (device_put's case, as in JAX) the processes compare digests of it."""
     sharding = resolve(sharding, f"placing {what}")
     if isinstance(x, core.Tracer):
         raise TypeError(f"cannot place {what}, a traced value, on devices: inside a traced "
@@ -35,9 +37,11 @@ def place(x, sharding, what: str = "the array"):
     target = backend_sharding(sharding, aval.ndim)
     if type(x) is Array and x._buf._sharding is target:
         return x
+    host = _host(x, aval)
     if not sharding.is_fully_addressable:
         check_every_process(sharding, what)
-    host = _host(x, aval)
+        if check_same:
+            same_everywhere[0](host, f"{what} laid out on {sharding}")
     indices = sharding._indices(aval.shape)
     blocks = [np.ascontiguousarray(host[indices[i]]) for i in sharding._local_positions()]
     return Array(backend.device_put_partitioned(blocks, aval, target), aval)
@@ -70,6 +74,10 @@ def _relaid_across_processes(x: Array, sharding, aval, what: str) -> Array:
     check_fits(sharding, aval.shape, what)
     return resharding[0](x, sharding)
 
+
+# `(host value, what)`: raise unless every process passes the same value; spmd/mesh_processes.py
+# installs it (the processes compare through the coordinator, which this layer cannot reach)
+same_everywhere: list = [lambda host, what: None]
 
 # the program that lays an Array spanning processes out anew: a jit over its mesh, which
 # transforms/partitioned_jit.py (whose programs place their arguments here) installs

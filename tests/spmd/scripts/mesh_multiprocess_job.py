@@ -163,6 +163,10 @@ def check_errors(x):
                  r"Mesh\('batch': 8\).* over the same mesh; to bring it whole to this process "
                  r"use spmd.experimental.multihost_utils.process_allgather", spmd.device_put, x,
                  NamedSharding(mesh, P("data")))
+    expect_error(RuntimeError, r"the array laid out on NamedSharding\(mesh=Mesh\('batch': 8\), "
+                 r"spec=PartitionSpec\('batch'\)\) \(every process must pass the same value\) "
+                 r"differs between processes: process \d has float32\[8\] crc32 ",
+                 spmd.device_put, np.full(8, me, np.float32), NamedSharding(batch_mesh, P("batch")))
     replicated = spmd.jit(lambda v: v * 2, in_shardings=NamedSharding(mesh, P()))
     np.testing.assert_array_equal(np.asarray(replicated(np.ones(3, np.float32))), 2.0)
     theirs = Mesh(np.array([d for d in spmd.devices() if d.process_index != me]), ("i",))
