@@ -10,6 +10,7 @@ from typing import Sequence
 from spmd.transforms import backend, caches, core, dtypes, inflight, lowering
 from spmd.transforms.array import Array
 from spmd.transforms.core import Jaxpr
+from spmd.transforms.mesh import Mesh
 from spmd.transforms.lax.sharding_constraint import sharding_constraint_p
 from spmd.transforms.named_sharding import (NamedSharding, backend_sharding, check_fits,
                                             named_from_xla, resolve, sdy_sharding)
@@ -45,12 +46,15 @@ def argument_shardings(leaves) -> tuple:
 
 
 def constraint_meshes(jaxpr: Jaxpr) -> set:
-    """The meshes of the with_sharding_constraint calls anywhere in a program."""
+    """The meshes of the with_sharding_constraint calls and the shard_maps (a primitive with a
+    `mesh` param) anywhere in a program."""
     found, todo = set(), [jaxpr]
     while todo:
         for eqn in todo.pop().eqns:
             if eqn.prim is sharding_constraint_p:
                 found.add(eqn.params["sharding"].mesh)
+            elif isinstance(eqn.params.get("mesh"), Mesh):
+                found.add(eqn.params["mesh"])
             todo.extend(core.subprograms(eqn.params))
     return found
 
