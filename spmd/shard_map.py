@@ -52,6 +52,9 @@ def _shard_map(f, *, mesh, in_specs, out_specs, axis_names, check_vma):
     def wrapped(*args):
         the_mesh, manual = _checks(mesh, axis_names, in_specs)
         if core.current_trace() is core.eval_trace:  # outside jit: jitted, as in JAX
+            _blocks(the_mesh, manual, in_specs, args)  # its errors before jit's own
+            for spec in tree_util.tree_leaves(out_specs, is_leaf=_is_spec):
+                _check_spec(spec, the_mesh, manual, "out_specs")
             return _outer_jit(wrapped, the_mesh, manual, in_specs, out_specs)(*args)
         return _apply(f, the_mesh, manual, in_specs, out_specs, check_vma, args)
     return wrapped
@@ -67,13 +70,16 @@ def _outer_jit(wrapped, mesh, manual, in_specs, out_specs):
     if found is None:
         def on_mesh(spec):
             return spec if spec is None else NamedSharding(mesh, spec)
-        is_spec = lambda s: s is None or isinstance(s, PartitionSpec)  # noqa: E731
-        shard = functools.partial(tree_util.tree_map, on_mesh, is_leaf=is_spec)
+        shard = functools.partial(tree_util.tree_map, on_mesh, is_leaf=_is_spec)
         # jit reads in_shardings as shard_map reads in_specs: a prefix of the arguments tuple
         ins = {} if in_specs is Infer else {"in_shardings": shard(in_specs)}
         found = _outer_jits[(wrapped, mesh)] = jit(wrapped, out_shardings=shard(out_specs),
                                                   **ins)
     return found
+
+
+def _is_spec(s) -> bool:
+    return s is None or isinstance(s, PartitionSpec)
 
 
 def _checks(mesh, axis_names, in_specs):
@@ -138,7 +144,8 @@ def _inferred_spec(x, manual) -> PartitionSpec:
     return PartitionSpec(*entries)
 
 
-def _apply(f, mesh, manual, in_specs, out_specs, check_vma, args):
+def _blocks(mesh, manual, in_specs, args):
+    """(argument leaves, their structure, their specs, the avals of their blocks), checked."""
     path_leaves, in_tree = tree_util.tree_flatten_with_path(args)
     leaves = [x for _, x in path_leaves]
     if in_specs is Infer:
@@ -155,6 +162,11 @@ def _apply(f, mesh, manual, in_specs, out_specs, check_vma, args):
         check_fits(NamedSharding(mesh, _check_spec(spec, mesh, manual, what)), aval.shape,
                    f"shard_map argument {_label(path)}")
         block_avals.append(block_aval(mesh, spec, aval))
+    return leaves, in_tree, specs, block_avals
+
+
+def _apply(f, mesh, manual, in_specs, out_specs, check_vma, args):
+    leaves, in_tree, specs, block_avals = _blocks(mesh, manual, in_specs, args)
     box = []
 
     def body(*blocks):
