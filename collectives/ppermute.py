@@ -58,7 +58,8 @@ def _ppermute_lowering(ctx, x, *, axis_name, perm):
     aval = ctx.out_avals[0]
     if not pairs:  # nobody sends: everyone receives zeros
         return ctx.constant(np.zeros(aval.shape, aval.dtype), aval.strip_weak())
-    return ctx.op("stablehlo.collective_permute", [x], attrs=pairs_attr(pairs) + axes.channel(ctx, global_ids=False))
+    return ctx.op("stablehlo.collective_permute", [x],
+                  attrs=pairs_attr(pairs) + axes.channel(ctx, global_ids=False))
 
 
 # ---------------------------------------------------------------- transpose

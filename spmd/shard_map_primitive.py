@@ -28,7 +28,7 @@ import math
 
 from spmd.collectives.axes import MeshAxes
 from spmd.collectives.psum import psum_p
-from spmd.transforms import caches, core, lax, lowering
+from spmd.transforms import caches, core, dtypes, lax
 from spmd.transforms.batching import batching_rules, moveaxis, vmap_flat
 from spmd.transforms.core import AxisFrame, Jaxpr, Primitive
 from spmd.transforms.jit import jit, jvp_jaxpr
@@ -157,7 +157,7 @@ def _shard_map_jvp(primals, tangents, *, jaxpr, mesh, in_specs, out_specs, manua
         new, consts = jvp_jaxpr(jaxpr, nonzeros)
     args, specs = _with_consts(consts, new, in_specs)
     specs += [s for s, nz in zip(in_specs, nonzeros) if nz]
-    inexact = [core.dtypes.is_inexact(a.dtype) for a in jaxpr.out_avals]
+    inexact = [dtypes.is_inexact(a.dtype) for a in jaxpr.out_avals]
     outs = bind_shard_map(
         args + list(primals) + [t for t in tangents if type(t) is not Zero], new, specs,
         list(out_specs) + [s for s, i in zip(out_specs, inexact) if i], mesh=mesh,
