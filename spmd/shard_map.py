@@ -51,30 +51,39 @@ def _shard_map(f, *, mesh, in_specs, out_specs, axis_names, check_vma):
     @functools.wraps(f)
     def wrapped(*args):
         the_mesh, manual = _checks(mesh, axis_names, in_specs)
-        if core.current_trace() is core.eval_trace:  # outside jit: jitted, as in JAX
-            _blocks(the_mesh, manual, in_specs, args)  # its errors before jit's own
-            for spec in tree_util.tree_leaves(out_specs, is_leaf=_is_spec):
-                _check_spec(spec, the_mesh, manual, "out_specs")
-            return _outer_jit(wrapped, the_mesh, manual, in_specs, out_specs)(*args)
-        return _apply(f, the_mesh, manual, in_specs, out_specs, check_vma, args)
+        if core.current_trace() is not core.eval_trace:  # inside jit or a transform
+            return _apply(f, the_mesh, manual, in_specs, out_specs, check_vma, args)
+        specs = in_specs
+        if specs is Infer:  # read now: inside the jit below the arguments are tracers
+            leaves, tree = tree_util.tree_flatten(args)
+            specs = tree_util.tree_unflatten(tree, [_inferred_spec(x, manual) for x in leaves])
+        _blocks(the_mesh, manual, specs, args)  # its errors before jit's own
+        for spec in tree_util.tree_leaves(out_specs, is_leaf=_is_spec):
+            _check_spec(spec, the_mesh, manual, "out_specs")
+        return _outer_jit(wrapped, f, the_mesh, manual, specs, out_specs, check_vma)(*args)
     return wrapped
 
 
 _outer_jits = caches.LRUCache("shard_map called outside jit")
 
 
-def _outer_jit(wrapped, mesh, manual, in_specs, out_specs):
-    """The jit that runs a shard_map called outside jit: its arguments and results laid out
-    as the specs say (arguments with another layout are moved there first)."""
-    found = _outer_jits.get((wrapped, mesh))
+def _outer_jit(wrapped, f, mesh, manual, in_specs, out_specs, check_vma):
+    """The jit that runs a shard_map called outside jit (as JAX does): its arguments and
+    results laid out as the specs say (arguments laid out otherwise are moved first)."""
+    leaves, tree = tree_util.tree_flatten(in_specs, is_leaf=_is_spec)
+    key = (wrapped, mesh, tuple(leaves), tree)
+    found = _outer_jits.get(key)
     if found is None:
         def on_mesh(spec):
             return spec if spec is None else NamedSharding(mesh, spec)
         shard = functools.partial(tree_util.tree_map, on_mesh, is_leaf=_is_spec)
+
+        def call(*args):
+            return _apply(f, mesh, manual, in_specs, out_specs, check_vma, args)
+        call.__name__ = getattr(f, "__name__", "shard_map")
         # jit reads in_shardings as shard_map reads in_specs: a prefix of the arguments tuple
-        ins = {} if in_specs is Infer else {"in_shardings": shard(in_specs)}
-        found = _outer_jits[(wrapped, mesh)] = jit(wrapped, out_shardings=shard(out_specs),
-                                                  **ins)
+        found = _outer_jits[key] = jit(call, in_shardings=shard(in_specs),
+                                       out_shardings=shard(out_specs))
     return found
 
 

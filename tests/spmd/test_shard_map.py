@@ -94,6 +94,18 @@ def test_every_collective_over_a_2d_mesh(axes):
     _run_cases(MESH_2D, axes, oracle, MESH_2D.shape[axes])
 
 
+def test_one_manual_computation_whose_collectives_name_devices_on_channels():
+    # a psum inside a jit inside the body: check_vma sees the result is the same everywhere
+    f = spmd.shard_map(lambda a: spmd.jit(lambda b: lax.psum(b * 2, "x"))(a), mesh=MESH_1D,
+                       in_specs=P("x"), out_specs=P())
+    x = _normal(16)
+    text = spmd.jit(f).lower(x).as_text()
+    assert text.count("sdy.manual_computation") == 1
+    assert "replica_groups = dense<[[0, 1, 2, 3, 4, 5, 6, 7]]>" in text
+    assert "use_global_device_ids" in text and "channel_handle" in text
+    assert_close(f(x), 2 * x.reshape(8, 2).sum(0), rtol=1e-5)
+
+
 def test_partially_manual_axis_names():
     x = _normal(8, 4)
     f = spmd.shard_map(lambda a: lax.psum(a, "data"), mesh=MESH_2D, in_specs=P("data"),
@@ -144,6 +156,13 @@ def test_vmap_of_shard_map_matches_the_loop():
     assert_close(spmd.vmap(f)(xs), expected, rtol=1e-5)
     assert_close(spmd.vmap(f, in_axes=1, out_axes=1)(np.moveaxis(xs, 0, 1)), expected.T,
                  rtol=1e-5)
+
+
+def test_in_specs_read_from_the_arguments_on_an_explicit_mesh():
+    x = spmd.device_put(_normal(8, 4), spmd.NamedSharding(MESH_2D, P("model", "data")))
+    f = spmd.shard_map(lambda a: lax.all_gather(a, "data", axis=1, tiled=True) * 2,
+                       mesh=MESH_2D, out_specs=P("model"))  # make_mesh's axes are Explicit
+    assert_close(f(x), 2 * np.asarray(x))
 
 
 def test_experimental_spelling():
