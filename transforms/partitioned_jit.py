@@ -59,6 +59,21 @@ def constraint_meshes(jaxpr: Jaxpr) -> set:
     return found
 
 
+def per_device_operands(jaxpr: Jaxpr) -> dict:
+    """{input index: the NamedSharding a shard_map (a primitive with `mesh` and `in_specs`
+    params) reads it with} for the program's inputs that one takes as they are: JAX's jit
+    leaves such arguments to propagation, which lays them out the same way."""
+    index = {id(v): i for i, v in enumerate(jaxpr.invars)}
+    found: dict = {}
+    for eqn in jaxpr.eqns:
+        mesh, specs = eqn.params.get("mesh"), eqn.params.get("in_specs")
+        if isinstance(mesh, Mesh) and specs is not None:
+            for v, spec in zip(eqn.invars, specs):
+                if id(v) in index:
+                    found.setdefault(index[id(v)], NamedSharding(mesh, spec))
+    return found
+
+
 def plan(jaxpr: Jaxpr, num_consts: int, given_in: Sequence, carried: Sequence,
          given_out: Sequence, labels) -> MeshPlan | None:
     """The MeshPlan of a call, or None when nothing in it names a mesh (an ordinary program).
@@ -71,6 +86,9 @@ def plan(jaxpr: Jaxpr, num_consts: int, given_in: Sequence, carried: Sequence,
             raise NotImplementedError(f"jit takes NamedShardings (or PartitionSpecs) in "
                                       f"in_shardings/out_shardings, got {s!r}")
     chosen = [g if g is not None else c for g, c in zip(given_in, carried)]
+    if any(s is None for s in chosen):  # a host value handed to a shard_map goes as it reads
+        read = per_device_operands(jaxpr)
+        chosen = [read.get(num_consts + i) if s is None else s for i, s in enumerate(chosen)]
     meshes = {s.mesh for s in chosen + list(given_out) if s is not None}
     meshes |= constraint_meshes(jaxpr)
     if not meshes:

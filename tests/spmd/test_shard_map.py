@@ -101,6 +101,8 @@ def test_one_manual_computation_whose_collectives_name_devices_on_channels():
     x = _normal(16)
     text = spmd.jit(f).lower(x).as_text()
     assert text.count("sdy.manual_computation") == 1
+    # a host argument goes to the devices as the shard_map reads it (each its block)
+    assert '%arg0: tensor<16xf32> {sdy.sharding = #sdy.sharding<@mesh, [{"x"}]>}' in text
     assert "replica_groups = dense<[[0, 1, 2, 3, 4, 5, 6, 7]]>" in text
     assert "use_global_device_ids" in text and "channel_handle" in text
     assert_close(f(x), 2 * x.reshape(8, 2).sum(0), rtol=1e-5)
