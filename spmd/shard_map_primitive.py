@@ -124,8 +124,8 @@ def _shard_map_lowering(ctx, *args, jaxpr, mesh, in_specs, out_specs, manual_axe
     module = ctx.module
     if module.mesh != mesh:
         raise NotImplementedError(
-            f"shard_map over {mesh} inside a program over another mesh or none (a pmap, or "
-            "a shard_map in a shard_map) is not supported; call it from jit or at the top level")
+            f"shard_map over {mesh} inside a pmap, or inside a program over another mesh, is "
+            "not supported; call it from jit (over its mesh) or at the top level")
     block_args = [f"%r{next(module.counter)}" for _ in jaxpr.invars]
     header = ", ".join(f"{a}: {tensor_type(av)}" for a, av in zip(block_args, jaxpr.in_avals))
     inner: list[str] = []

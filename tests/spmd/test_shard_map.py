@@ -108,11 +108,17 @@ def test_one_manual_computation_whose_collectives_name_devices_on_channels():
     assert_close(f(x), 2 * x.reshape(8, 2).sum(0), rtol=1e-5)
 
 
-def test_partially_manual_axis_names():
+def test_partially_manual_axis_names_and_nesting():
     x = _normal(8, 4)
     f = spmd.shard_map(lambda a: lax.psum(a, "data"), mesh=MESH_2D, in_specs=P("data"),
                        out_specs=P(), axis_names={"data"})
-    assert_close(spmd.jit(f)(x), x.reshape(4, 2, 4).sum(0))
+    assert_close(spmd.jit(f)(x), x.reshape(4, 2, 4).sum(0), rtol=1e-5)
+    # a shard_map over 'model' inside one over 'data'
+    inner = spmd.shard_map(lambda b: lax.psum(b, "model"), mesh=MESH_2D,
+                           in_specs=P(None, "model"), out_specs=P(), axis_names={"model"})
+    outer = spmd.shard_map(lambda a: lax.psum(inner(a), "data"), mesh=MESH_2D,
+                           in_specs=P("data"), out_specs=P(), axis_names={"data"})
+    assert_close(outer(x), x.reshape(4, 2, 2, 2).sum((0, 2)), rtol=1e-5)
 
 
 # ---------------------------------------------------------------- grad and vmap
@@ -214,3 +220,9 @@ def test_check_vma_false_trusts_the_out_specs():
     f = spmd.shard_map(lambda a: lax.pmax(a, "x") + 0 * a, mesh=MESH_1D, in_specs=P("x"),
                        out_specs=P(), check_vma=False)
     assert_close(f(np.arange(8.0, dtype=np.float32)), np.array([7.0], np.float32))
+
+
+def test_shard_map_inside_pmap_is_refused():
+    f = spmd.shard_map(lambda a: a * 2, mesh=MESH_1D, in_specs=P("x"), out_specs=P("x"))
+    with pytest.raises(NotImplementedError, match=r"shard_map over Mesh\('x': 8\) inside a pmap"):
+        spmd.pmap(f)(np.ones((2, 8), np.float32))
