@@ -154,6 +154,28 @@ def test_grad_of_a_data_x_model_mlp_matches_one_device():
                  atol=1e-5)
 
 
+def test_grad_through_every_kind_of_collective_matches_one_device():
+    shift = [(i, (i + 1) % 8) for i in range(8)]
+
+    def local(a):  # a: this device's (2, 8) block of X
+        whole = lax.all_gather(a, "x", tiled=True)
+        column = lax.psum_scatter(a, "x", scatter_dimension=1, tiled=True)
+        mine = lax.all_to_all(a, "x", 1, 0, tiled=True)  # column i of X, all rows
+        terms = (jnp.sum(whole[:2] * a) + jnp.sum(lax.ppermute(a, "x", shift) * a)
+                 + jnp.sum(column ** 2) + jnp.sum(mine ** 3) + jnp.sum(lax.pmax(a, "x")))
+        return lax.psum(terms, "x")
+    sharded = spmd.shard_map(local, mesh=MESH_1D, in_specs=P("x"), out_specs=P())
+
+    def one_device(x):
+        blocks = x.reshape(8, 2, 8)
+        return (jnp.sum(x[:2] * blocks.sum(0)) + jnp.sum(jnp.roll(blocks, 1, 0) * blocks)
+                + jnp.sum(blocks.sum(0) ** 2) + jnp.sum(x ** 3) + 8 * jnp.sum(blocks.max(0)))
+    x = _normal(16, 8)
+    assert_close(sharded(x), one_device(x), rtol=1e-4)
+    assert_close(spmd.jit(spmd.grad(sharded))(x), spmd.grad(one_device)(x), rtol=1e-4,
+                 atol=1e-5)
+
+
 def test_vmap_of_shard_map_matches_the_loop():
     xs = _normal(3, 8, 6)
     f = spmd.shard_map(lambda a: lax.psum(jnp.sin(a).sum(0), "data") * lax.axis_index("model"),
