@@ -33,6 +33,8 @@ from spmd.callbacks import pure_callback  # noqa: F401
 from spmd import sharding  # noqa: F401
 from spmd.sharding import NamedSharding, make_mesh, set_mesh  # noqa: F401
 from spmd.transforms.partition_spec import P  # noqa: F401
+from spmd.shard_map import shard_map  # noqa: F401,E402
+from spmd import experimental  # noqa: F401,E402
 from spmd import errors, stages  # noqa: F401,E402
 from spmd.environment import (default_backend, enable_x64, host_count, host_id,  # noqa: F401,E402
                               host_ids, named_call, print_environment_info, process_indices,

@@ -1,0 +1,1 @@
+"""spmd.experimental (JAX's jax.experimental): older spellings kept for ported programs."""
