@@ -4,6 +4,7 @@ JAX's current SPMD examples are: jit over a device mesh with NamedSharding, no p
     python examples/train_sharded.py                      # data-parallel: a ('data',) mesh of 8
     python examples/train_sharded.py --model-parallel 4   # a ('data', 'model') mesh of 2 x 4
     spmd-run -n 2 --cpu-devices 4 examples/train_sharded.py   # one mesh over 2 processes
+    python examples/train_sharded.py --shard-map          # the data-parallel step per device
 
 How it works:
 - `spmd.make_mesh` lays the devices out with named axes. A batch is split over 'data' by its
@@ -14,6 +15,9 @@ How it works:
   once for the whole mesh and XLA's partitioner inserts the communication: the all-reduce of the
   gradients over 'data', and the reductions the split matrix products need over 'model'. The
   mathematics are those of one device; only the layout differs.
+- With --shard-map the data-parallel step is written per device instead, as pmap's is:
+  `shard_map` hands each device its block of the batch, the gradients are averaged with
+  `lax.pmean` over 'data', and every device applies the same update (out_specs P(): replicated).
 - The parameters and optimizer state stay laid out on the mesh between steps (each step's
   results feed the next as they are); the loop never waits for a step (spmd bounds the steps
   in flight, so XLA's CPU collectives cannot pile up and deadlock).
@@ -35,7 +39,7 @@ import numpy as np  # noqa: E402
 
 import spmd  # noqa: E402
 import spmd.numpy as jnp  # noqa: E402
-from spmd import optim  # noqa: E402
+from spmd import lax, optim  # noqa: E402
 from spmd.experimental import multihost_utils  # noqa: E402
 from spmd.sharding import NamedSharding, PartitionSpec as P  # noqa: E402
 from train_data_parallel import (LAYERS, OPTIMIZER, digits_split, init_params,  # noqa: E402
@@ -73,6 +77,19 @@ def make_steps(mesh, model_parallel: bool):
     return step, correct
 
 
+def make_shard_map_step(mesh):
+    """The data-parallel step written per device (a block of the batch on each)."""
+    def per_device(params, opt_state, images, labels):
+        loss, grads = spmd.value_and_grad(loss_fn)(params, images, labels)
+        grads, loss = lax.pmean((grads, loss), "data")  # what pmap's step does
+        updates, opt_state = OPTIMIZER.update(grads, opt_state, params)
+        return optim.apply_updates(params, updates), opt_state, loss
+
+    step = spmd.shard_map(per_device, mesh=mesh, in_specs=(P(), P(), P("data"), P("data")),
+                          out_specs=P())
+    return spmd.jit(step, donate_argnums=(0, 1))
+
+
 def say(text):
     if spmd.process_index() == 0:  # one copy of each line, not one per process
         print(text, flush=True)
@@ -86,7 +103,7 @@ def this_process_rows(layout, values):
     return spmd.make_array_from_process_local_data(layout, mine)
 
 
-def train(epochs=30, batch_size=128, seed=0, model_parallel=1):
+def train(epochs=30, batch_size=128, seed=0, model_parallel=1, shard_map=False):
     """Train; return the final test accuracy, the last epoch's mean loss, the median
     examples/second of the epochs after the first and the final parameters (NumPy)."""
     n = spmd.device_count()
@@ -96,6 +113,10 @@ def train(epochs=30, batch_size=128, seed=0, model_parallel=1):
     mesh = spmd.make_mesh((n // model_parallel, model_parallel), ("data", "model"))
     step, correct = make_steps(mesh, model_parallel > 1)
     param_layout, batch_layout = layouts(mesh, model_parallel > 1)
+    if shard_map:
+        if model_parallel > 1:
+            raise SystemExit("--shard-map writes the data-parallel step: drop --model-parallel")
+        step = make_shard_map_step(mesh)
     train_set, test_set = digits_split()
     test_rows = len(test_set["label"]) // (n // model_parallel) * (n // model_parallel)
     test_images, test_labels = (this_process_rows(batch_layout, test_set[k][:test_rows])
@@ -133,10 +154,12 @@ def main(argv=None):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--model-parallel", type=int, default=1, metavar="M",
                    help="split the hidden layer over M devices (a data x model mesh)")
+    p.add_argument("--shard-map", action="store_true",
+                   help="write the data-parallel step per device with shard_map")
     args = p.parse_args(argv)
     if spmd.distributed.launched():  # started by spmd-run, mpiexec, srun or Ray: join the job
         spmd.distributed.initialize()
-    return train(args.epochs, args.batch_size, args.seed, args.model_parallel)
+    return train(args.epochs, args.batch_size, args.seed, args.model_parallel, args.shard_map)
 
 
 if __name__ == "__main__":

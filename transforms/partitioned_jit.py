@@ -10,6 +10,7 @@ from typing import Sequence
 from spmd.transforms import backend, caches, core, dtypes, inflight, lowering
 from spmd.transforms.array import Array
 from spmd.transforms.core import Jaxpr
+from spmd.transforms.mesh import Mesh
 from spmd.transforms.lax.sharding_constraint import sharding_constraint_p
 from spmd.transforms.named_sharding import (NamedSharding, backend_sharding, check_fits,
                                             named_from_xla, resolve, sdy_sharding)
@@ -71,13 +72,31 @@ def argument_shardings(leaves) -> tuple:
 
 
 def constraint_meshes(jaxpr: Jaxpr) -> set:
-    """The meshes of the with_sharding_constraint calls anywhere in a program."""
+    """The meshes of the with_sharding_constraint calls and the shard_maps (a primitive with a
+    `mesh` param) anywhere in a program."""
     found, todo = set(), [jaxpr]
     while todo:
         for eqn in todo.pop().eqns:
             if eqn.prim is sharding_constraint_p:
                 found.add(eqn.params["sharding"].mesh)
+            elif isinstance(eqn.params.get("mesh"), Mesh):
+                found.add(eqn.params["mesh"])
             todo.extend(core.subprograms(eqn.params))
+    return found
+
+
+def per_device_operands(jaxpr: Jaxpr) -> dict:
+    """{input index: the NamedSharding a shard_map (a primitive with `mesh` and `in_specs`
+    params) reads it with} for the program's inputs that one takes as they are: JAX's jit
+    leaves such arguments to propagation, which lays them out the same way."""
+    index = {id(v): i for i, v in enumerate(jaxpr.invars)}
+    found: dict = {}
+    for eqn in jaxpr.eqns:
+        mesh, specs = eqn.params.get("mesh"), eqn.params.get("in_specs")
+        if isinstance(mesh, Mesh) and specs is not None:
+            for v, spec in zip(eqn.invars, specs):
+                if id(v) in index:
+                    found.setdefault(index[id(v)], NamedSharding(mesh, spec))
     return found
 
 
@@ -93,6 +112,9 @@ def plan(jaxpr: Jaxpr, num_consts: int, given_in: Sequence, carried: Sequence,
             raise NotImplementedError(f"jit takes NamedShardings (or PartitionSpecs) in "
                                       f"in_shardings/out_shardings, got {s!r}")
     chosen = [g if g is not None else c for g, c in zip(given_in, carried)]
+    if any(s is None for s in chosen):  # a host value handed to a shard_map goes as it reads
+        read = per_device_operands(jaxpr)
+        chosen = [read.get(num_consts + i) if s is None else s for i, s in enumerate(chosen)]
     meshes = {s.mesh for s in chosen + list(given_out) if s is not None}
     meshes |= constraint_meshes(jaxpr)
     if not meshes:

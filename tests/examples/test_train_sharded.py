@@ -44,6 +44,15 @@ def test_the_data_by_model_mesh_trains_the_same_model(data_parallel, capsys):
     np.testing.assert_allclose(flat[0], flat[1], rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.timeout(120)
+def test_the_shard_map_step_trains_the_same_model(data_parallel):
+    per_device = example().main(["--epochs", "6", "--batch-size", "64", "--shard-map"])
+    assert per_device["accuracy"] >= 0.95
+    flat = [np.concatenate([np.ravel(v) for layer in r["params"] for v in layer.values()])
+            for r in (per_device, data_parallel)]
+    np.testing.assert_allclose(flat[0], flat[1], rtol=1e-4, atol=1e-5)
+
+
 def test_a_model_split_that_does_not_divide_the_devices_is_refused():
     with pytest.raises(SystemExit, match="--model-parallel 3 must divide the 8 devices"):
         example().main(["--epochs", "1", "--model-parallel", "3"])
