@@ -105,9 +105,9 @@ def _psum_scatter_aval(x, *, axis_name, scatter_dimension, axis_size, axis_index
 
 # ---------------------------------------------------------------- lowering
 def _all_gather_lowering(ctx, x, *, axis_name, axis, axis_size, axis_index_groups, tiled):
-    replicas = replica_axes(ctx, "all_gather")
-    groups = replicas.groups((axis_name,), axis_index_groups)
-    between_processes = mpi_exchange.over_mpi(ctx, replicas, groups)  # when pmap chose it
+    axes = replica_axes(ctx, "all_gather")
+    groups = axes.groups((axis_name,), axis_index_groups)
+    between_processes = mpi_exchange.over_mpi(ctx, axes, groups)  # when pmap chose it
     if between_processes is not None:
         return mpi_exchange.all_gather(between_processes, ctx, x, axis, tiled)
     aval = ctx.in_avals[0]
@@ -115,15 +115,16 @@ def _all_gather_lowering(ctx, x, *, axis_name, axis, axis_size, axis_index_group
         unit = aval.update(shape=aval.shape[:axis] + (1,) + aval.shape[axis:])
         x, aval = ctx.typed("stablehlo.reshape", [x], [aval], unit), unit
     return ctx.op("stablehlo.all_gather", [x], operand_avals=[aval],
-                  attrs=f"all_gather_dim = {axis} : i64, {groups_attr(groups)}")
+                  attrs=f"all_gather_dim = {axis} : i64, {groups_attr(groups)}"
+                  + axes.channel(ctx))
 
 
 def _psum_scatter_lowering(ctx, x, *, axis_name, scatter_dimension, axis_size,
                            axis_index_groups, tiled):
-    replicas = replica_axes(ctx, "psum_scatter")
-    groups = replicas.groups((axis_name,), axis_index_groups)
+    axes = replica_axes(ctx, "psum_scatter")
+    groups = axes.groups((axis_name,), axis_index_groups)
     aval = ctx.in_avals[0]
-    between_processes = mpi_exchange.over_mpi(ctx, replicas, groups)  # when pmap chose it
+    between_processes = mpi_exchange.over_mpi(ctx, axes, groups)  # when pmap chose it
     if between_processes is not None and aval.dtype != np.bool_:  # (a sum of booleans: or)
         return mpi_exchange.psum_scatter(between_processes, ctx, x, scatter_dimension)
     shape = list(aval.shape)
@@ -132,7 +133,8 @@ def _psum_scatter_lowering(ctx, x, *, axis_name, scatter_dimension, axis_size,
     op = "stablehlo.or" if aval.dtype == np.bool_ else "stablehlo.add"
     out = ctx.op("stablehlo.reduce_scatter", [x], out_avals=[block],
                  regions=[ctx.scalar_reducer(aval.dtype, op)],
-                 attrs=f"scatter_dimension = {scatter_dimension} : i64, {groups_attr(groups)}")
+                 attrs=f"scatter_dimension = {scatter_dimension} : i64, {groups_attr(groups)}"
+                 + axes.channel(ctx))
     if not tiled:
         out = ctx.typed("stablehlo.reshape", [out], [block], ctx.out_avals[0])
     return out

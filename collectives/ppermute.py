@@ -54,15 +54,16 @@ def pshuffle(x, axis_name, perm):
 
 # ---------------------------------------------------------------- lowering
 def _ppermute_lowering(ctx, x, *, axis_name, perm):
-    replicas = replica_axes(ctx, "ppermute")
-    pairs = replicas.permute_pairs(axis_name, perm)
+    axes = replica_axes(ctx, "ppermute")
+    pairs = axes.permute_pairs(axis_name, perm)
     aval = ctx.out_avals[0]
     if not pairs:  # nobody sends: everyone receives zeros
         return ctx.constant(np.zeros(aval.shape, aval.dtype), aval.strip_weak())
-    between_processes = mpi_exchange.over_mpi(ctx, replicas, replicas.groups(axis_name))
+    between_processes = mpi_exchange.over_mpi(ctx, axes, axes.groups(axis_name))
     if between_processes is not None:  # when pmap chose it
         return mpi_exchange.ppermute(between_processes, ctx, x, pairs)
-    return ctx.op("stablehlo.collective_permute", [x], attrs=pairs_attr(pairs))
+    return ctx.op("stablehlo.collective_permute", [x],
+                  attrs=pairs_attr(pairs) + axes.channel(ctx, global_ids=False))
 
 
 # ---------------------------------------------------------------- transpose
