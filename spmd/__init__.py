@@ -31,7 +31,7 @@ from spmd import distributed  # noqa: F401
 from spmd import debug, dtypes, flatten_util, test_util, tree, tree_util  # noqa: F401
 from spmd.callbacks import pure_callback  # noqa: F401
 from spmd import sharding  # noqa: F401
-from spmd.sharding import NamedSharding, make_mesh, set_mesh  # noqa: F401
+from spmd.sharding import NamedSharding, make_mesh, reshard, set_mesh  # noqa: F401
 from spmd.transforms.partition_spec import P  # noqa: F401
 from spmd import errors, stages  # noqa: F401,E402
 from spmd.environment import (default_backend, enable_x64, host_count, host_id,  # noqa: F401,E402
