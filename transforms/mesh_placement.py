@@ -28,8 +28,13 @@ def place(x, sharding, what: str = "the array"):
     target = backend_sharding(sharding, aval.ndim)
     if type(x) is Array and x._buf._sharding is target:
         return x
-    host = _host(x, aval)
-    blocks = [np.ascontiguousarray(host[index]) for index in sharding._indices(aval.shape)]
+    return put_blocks(_host(x, aval), aval, sharding._indices(aval.shape), target)
+
+
+def put_blocks(host: np.ndarray, aval, indices, target) -> Array:
+    """A host array of type `aval` laid out as `target` (a backend sharding): device k of the
+    layout gets the block `host[indices[k]]`."""
+    blocks = [np.ascontiguousarray(host[index]) for index in indices]
     return Array(backend.device_put_partitioned(blocks, aval, target), aval)
 
 

@@ -7,13 +7,15 @@ from __future__ import annotations
 
 from typing import Sequence
 
+import numpy as np
+
 from spmd.transforms import backend, caches, core, dtypes, inflight, lowering
 from spmd.transforms.array import Array
 from spmd.transforms.core import Jaxpr
 from spmd.transforms.lax.sharding_constraint import sharding_constraint_p
 from spmd.transforms.named_sharding import (NamedSharding, backend_sharding, check_fits,
                                             named_from_xla, resolve, sdy_sharding)
-from spmd.transforms.mesh_placement import place
+from spmd.transforms.mesh_placement import place, put_blocks
 
 
 class MeshPlan:
@@ -90,6 +92,7 @@ def plan(jaxpr: Jaxpr, num_consts: int, given_in: Sequence, carried: Sequence,
     return MeshPlan(mesh, consts + [s or replicated for s in chosen], given_out)
 
 
+@caches.cached  # lower(...).compile() asks twice: for the text, then for the executable
 def lower(jaxpr: Jaxpr, name: str, donated: Sequence[bool], plan: MeshPlan) -> str:
     """The module for XLA's partitioner: the mesh, and each argument's and result's sharding."""
     return lowering.lower_module(
@@ -103,7 +106,8 @@ def lower(jaxpr: Jaxpr, name: str, donated: Sequence[bool], plan: MeshPlan) -> s
 class MeshProgram:
     """A program compiled for a mesh: `run(args, labels)` moves arguments laid out otherwise,
     runs it on every device of the mesh and returns the results as Arrays."""
-    __slots__ = ("exe", "out_avals", "plan", "arg_shardings", "float0_out", "inflight_key")
+    __slots__ = ("exe", "in_avals", "out_avals", "plan", "arg_shardings", "float0_out",
+                 "inflight_key", "_host_indices")
 
     def __init__(self, jaxpr: Jaxpr, name: str, donated: Sequence[bool], plan: MeshPlan,
                  compiler_options: tuple = ()):
@@ -112,6 +116,8 @@ class MeshProgram:
                                       "gradients of integer inputs); return them from a jit "
                                       "without shardings")
         self.plan, self.out_avals, self.float0_out = plan, jaxpr.out_avals, False
+        self.in_avals = jaxpr.in_avals
+        self._host_indices = [None] * len(self.in_avals)  # per argument, once placed from host
         text = lower(jaxpr, name, donated, plan)
         # the backend's layout each argument must have to be passed on as it is
         self.arg_shardings = [(s, backend_sharding(s, a.ndim))
@@ -142,6 +148,15 @@ class MeshProgram:
             else:
                 bufs.append(place(x, s, labels(i))._buf)
         return bufs
+
+    def host_buffer(self, i: int, x: np.ndarray):
+        """Argument i's buffer from a NumPy array of its shape (a repeat call's host batch):
+        its blocks go straight to their devices, the layout arithmetic done once."""
+        aval, (s, target) = self.in_avals[i], self.arg_shardings[i]
+        indices = self._host_indices[i]
+        if indices is None:
+            indices = self._host_indices[i] = s._indices(aval.shape)
+        return put_blocks(np.asarray(x, aval.dtype), aval, indices, target)._buf
 
     def run(self, args, labels) -> list:
         return self.run_buffers(self.buffers(args, labels))
