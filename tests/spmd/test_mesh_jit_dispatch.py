@@ -8,9 +8,9 @@ import numpy as np
 import spmd
 import spmd.numpy as jnp
 from spmd.sharding import NamedSharding, PartitionSpec as P
+from tests.oracles import assert_close
 
 jit_module = importlib.import_module("spmd.transforms.jit")  # the module, not the function
-from tests.oracles import assert_close
 
 MESH = spmd.make_mesh((4, 2), ("data", "model"))
 
