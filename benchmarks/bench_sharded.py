@@ -6,6 +6,8 @@ rounds), the same code on every side (`make(lib)` below):
    optimizer state replicated, the batch split over 'data'), in spmd and jax 0.10.2; and the
    same model as a `pmap` step (gradients `pmean`ed), in spmd and jax. Parameters and optimizer
    state donated, batch already on the devices, STEPS steps a round, waiting for the last loss;
+   Also the mesh step fed NumPy batches (as train_sharded.py's loop does). Each table twice:
+   wall time, and the CPU time of the process (all threads: less sensitive to other users);
 2. trace + lower + compile of the mesh step, every cache cleared first (untimed), a new jit
    object each time: `jit(step, in_shardings=, out_shardings=).lower(...).compile()`;
 3. the partitioner: jax's step and compile with Shardy (jax 0.10.2's default, the one spmd
@@ -16,7 +18,9 @@ rounds), the same code on every side (`make(lib)` below):
 """
 from __future__ import annotations
 
+import collections
 import sys
+import time
 
 import numpy as np
 
@@ -101,14 +105,24 @@ def pmapped(lib):
     return step, put
 
 
-def _runner(step, put):
-    """A timed batch: STEPS steps with the state donated, then a wait for the last loss."""
-    state = list(put(*host_state()))
+def _runner(step, put, host_batch=False):
+    """A timed batch: STEPS steps with the state donated, the batch on the devices (or, with
+    `host_batch`, NumPy arrays each step, as train_sharded.py's loop passes them), then a wait
+    for the last loss. Before step k each side waits for the loss of step k - 2 (spmd bounds
+    its executions in flight so by itself; unbounded, jax's CPU collectives can deadlock)."""
+    host = host_state()
+    state = list(put(*host))
 
     def run():
         params, opt_state, images, labels = state
+        if host_batch:
+            images, labels = host[2:]
+        pending = collections.deque()
         for _ in range(STEPS):
             params, opt_state, loss = step(params, opt_state, images, labels)
+            pending.append(loss)
+            if len(pending) > 2:
+                pending.popleft().block_until_ready()
         loss.block_until_ready()
         state[:2] = params, opt_state
     return run
@@ -128,22 +142,30 @@ def step_time():
     if jax_available():
         import jax
         libs.append(jax)
-    made = {}
+    made, runners = {}, {}
     for lib in libs:
         made[f"{lib.__name__}.jit (mesh)"] = mesh_jit(lib)
         made[f"{lib.__name__}.pmap"] = pmapped(lib)
     print(f"loss of one step: {_first_losses(made)}")
-    runners = {name: _runner(*sides) for name, sides in made.items()}
-    rows = [(name, t / STEPS) for name, t in interleaved(runners, rounds=15)]
-    times = dict(rows)
-    base = "jax.jit (mesh)" if "jax.jit (mesh)" in times else None
-    report(f"train step of train_sharded.py (MLP {'-'.join(map(str, LAYERS))}, Adam, "
-           f"global batch {BATCH}) on {N} CPU devices, per step", rows, base, unit="us")
-    if base:
-        goal("spmd mesh jit / jax mesh jit, time per step",
-             times["spmd.jit (mesh)"] / times[base], 1.05)
-    goal("spmd mesh jit / spmd pmap, time per step",
-         times["spmd.jit (mesh)"] / times["spmd.pmap"], 1.05)
+    for name, sides in made.items():
+        runners[name] = _runner(*sides)
+    for lib in libs:
+        runners[f"{lib.__name__}.jit (mesh), host batch"] = _runner(*mesh_jit(lib), True)
+    base = "jax.jit (mesh)" if len(libs) > 1 else None
+    title = (f"train step of train_sharded.py (MLP {'-'.join(map(str, LAYERS))}, Adam, global "
+             f"batch {BATCH}) on {N} CPU devices, per step")
+    for clock, what in ((time.perf_counter, "wall time"), (time.process_time, "CPU time")):
+        rows = [(name, t / STEPS) for name, t in interleaved(runners, rounds=21, clock=clock)]
+        times = dict(rows)
+        report(f"{title}: {what} of the process", rows, base, unit="us")
+        if base:
+            goal(f"spmd mesh jit / jax mesh jit, {what} per step",
+                 times["spmd.jit (mesh)"] / times[base], 1.05)
+            goal(f"the same with host batches, {what} per step",
+                 times["spmd.jit (mesh), host batch"] / times["jax.jit (mesh), host batch"],
+                 1.05)
+        goal(f"spmd mesh jit / spmd pmap, {what} per step",
+             times["spmd.jit (mesh)"] / times["spmd.pmap"], 1.05)
 
 
 def _compile_once(lib, **options):
@@ -162,11 +184,12 @@ def trace_lower_compile():
         import jax
         sides["jax.jit (mesh)"] = _compile_once(jax)
         clear["jax.jit (mesh)"] = jax.clear_caches
-    rows = interleaved(sides, rounds=9, before=clear)
-    base = "jax.jit (mesh)" if len(rows) > 1 else None
-    report("trace + lower + compile of that step over the mesh", rows, base)
-    if base:
-        goal("spmd/jax trace+lower+compile", rows[0][1] / rows[1][1], 1.0)
+    base = "jax.jit (mesh)" if len(sides) > 1 else None
+    for clock, what in ((time.perf_counter, "wall time"), (time.process_time, "CPU time")):
+        rows = interleaved(sides, rounds=9, before=clear, clock=clock)
+        report(f"trace + lower + compile of that step over the mesh: {what}", rows, base)
+        if base:
+            goal(f"spmd/jax trace+lower+compile, {what}", rows[0][1] / rows[1][1], 1.0)
 
 
 def partitioner():

@@ -269,7 +269,9 @@ def _mesh_leaf_key(x):
     a NumPy array (a host batch, placed on the way in, as JAX's C++ path does) by its shape
     and dtype; None for anything else (the general path)."""
     if type(x) is Array:
-        return x.aval, x._buf._sharding
+        # the aval's fields, not the aval: equal keys then compare in C, not in Python's __eq__
+        aval = x.aval
+        return aval.shape, aval.dtype, aval.weak_type, x._buf._sharding
     if type(x) is np.ndarray:
         return x.shape, x.dtype
     return None
@@ -415,7 +417,7 @@ class JitFunction:
                 targets = [t for _, t in entry.executable().arg_shardings[len(entry.consts):]]
                 keys = [_mesh_leaf_key(a) for a in leaves]
                 # keyed by the layouts too: only arrays already laid out so go straight in
-                if all(k is not None and (type(a) is not Array or k[1] is t)
+                if all(k is not None and (type(a) is not Array or k[-1] is t)
                        for a, k, t in zip(leaves, keys, targets)):
                     self._fast_mesh[(tree_util.tree_structure(args), tuple(keys))] = (
                         _FastMeshCall(entry))
@@ -450,7 +452,7 @@ class JitFunction:
         as it takes them (or are NumPy arrays of its argument types); None otherwise."""
         leaves, tree = tree_util.tree_flatten(args)
         keys = tuple(_mesh_leaf_key(a) for a in leaves)
-        fast = self._fast_mesh.get((tree, keys))
+        fast = self._fast_mesh.peek((tree, keys))  # one lookup: see LRUCache.peek
         if fast is None:  # a new layout, a Python scalar, a tracer: the general path
             return None
         bufs = [a._buf if type(a) is Array else None for a in leaves]
