@@ -92,8 +92,8 @@ class Record:
                            "wall": self.wall})
 
 
-def describe(name: str, calls: int) -> str:
-    return f"pmap of {name} (its call {calls})"
+def describe(label: str, calls: int) -> str:
+    return f"{label} (its call {calls})"
 
 
 class _Over:
@@ -123,9 +123,10 @@ class Watch:
         self.threads: list[threading.Thread] = []
 
     # ------------------------------------------------------------ the hot path
-    def started(self, name: str, calls: int) -> Record:
+    def started(self, name: str, calls: int, kind: str = "pmap") -> Record:
+        """`kind`: what runs the program (a pmap, a jit over a mesh), as messages name it."""
         self.seq += 1
-        record = self.last = Record(self.seq, name, calls)
+        record = self.last = Record(self.seq, f"{kind} of {name}", calls)
         self.records.append(record)
         return record
 
@@ -291,19 +292,19 @@ def stop() -> None:
 
 
 class Tracked:
-    """One pmap program spanning processes: `run(execute, bufs)` runs `execute(bufs) ->
-    (outputs, token)` as a tracked execution."""
-    __slots__ = ("name", "calls")
+    """One program spanning processes (`kind`: "pmap", or "jit" over a mesh): `run(execute,
+    bufs)` runs `execute(bufs) -> (outputs, token)` as a tracked execution."""
+    __slots__ = ("name", "calls", "kind")
 
-    def __init__(self, name: str):
-        self.name, self.calls = name, 0
+    def __init__(self, name: str, kind: str = "pmap"):
+        self.name, self.calls, self.kind = name, 0, kind
 
     def run(self, execute, bufs):
         self.calls += 1
         watch = _active[0]
         if watch is None:
             return execute(bufs)
-        record = watch.started(self.name, self.calls)  # before: the dispatch may block
+        record = watch.started(self.name, self.calls, self.kind)  # before: the dispatch may block
         try:
             outs, token = execute(bufs)
         except BaseException:

@@ -7,4 +7,4 @@ from spmd.collectives.gather_scatter import (all_gather, all_gather_p, psum_scat
 from spmd.collectives.all_to_all import all_to_all, all_to_all_p, pswapaxes  # noqa: F401
 from spmd.collectives.ppermute import ppermute, ppermute_p, pshuffle  # noqa: F401
 from spmd.collectives.axis_index import axis_index, axis_index_p  # noqa: F401
-from spmd.collectives.axes import ReplicaAxes  # noqa: F401
+from spmd.collectives.axes import MeshAxes, ReplicaAxes  # noqa: F401

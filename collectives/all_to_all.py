@@ -83,11 +83,13 @@ def _all_to_all_aval(x, *, axis_name, split_axis, concat_axis, axis_size, axis_i
 # ---------------------------------------------------------------- lowering
 def _all_to_all_lowering(ctx, x, *, axis_name, split_axis, concat_axis, axis_size,
                          axis_index_groups):
-    groups = replica_axes(ctx, "all_to_all").groups(axis_name, axis_index_groups)
+    axes = replica_axes(ctx, "all_to_all")
+    groups = axes.groups(axis_name, axis_index_groups)
     return ctx.op("stablehlo.all_to_all", [x],
                   attrs=f"split_dimension = {split_axis} : i64, "
                         f"concat_dimension = {concat_axis} : i64, "
-                        f"split_count = {axis_size} : i64, {groups_attr(groups)}")
+                        f"split_count = {axis_size} : i64, {groups_attr(groups)}"
+                        + axes.channel(ctx, global_ids=False))
 
 
 # ---------------------------------------------------------------- transpose

@@ -154,6 +154,30 @@ class ReplicaAxes:
         self._check((name,))
         return self.strides[name], self.sizes[name]
 
+    # the op that numbers the participants: pmap's run one replica each
+    id_op = "stablehlo.replica_id"
+
+    def channel(self, ctx, global_ids: bool = True) -> str:
+        """Extra attributes a collective needs in this context (none among replicas)."""
+        return ""
+
+
+class MeshAxes(ReplicaAxes):
+    """The axis context of shard_map's body: the axes of a mesh, in one program that XLA's
+    partitioner splits over the mesh's devices (partition p on device p of
+    `mesh.flat_devices`). The groups are the same grid arithmetic over partition ids, which a
+    collective reads as global device ids on a channel of its own (as JAX writes them)."""
+    id_op = "stablehlo.partition_id"
+
+    def __init__(self, mesh):
+        super().__init__(mesh.shape_tuple)
+
+    def channel(self, ctx, global_ids: bool = True) -> str:
+        # any handle unique within the module will do: the module's name counter gives one
+        handle = next(ctx.module.counter) + 1
+        text = f", channel_handle = #stablehlo.channel_handle<handle = {handle}, type = 1>"
+        return text + (", use_global_device_ids" if global_ids else "")
+
 
 def replica_axes(ctx, who: str) -> ReplicaAxes:
     """The axis context of the module being lowered, or an error when there is none."""

@@ -41,7 +41,7 @@ _I32, _U32 = ShapedArray((), np.int32), ShapedArray((), np.uint32)
 def _axis_index_lowering(ctx, *, axis_name):
     axes = replica_axes(ctx, "axis_index")
     stride, size = axes.index_stride(axis_name)
-    rid = ctx.op("stablehlo.replica_id", [], out_avals=[_U32], operand_avals=[])
+    rid = ctx.op(axes.id_op, [], out_avals=[_U32], operand_avals=[])
     index = ctx.typed("stablehlo.convert", [rid], [_U32], _I32)
     if stride > 1:
         divisor = ctx.constant(np.int32(stride), _I32)

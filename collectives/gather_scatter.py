@@ -104,18 +104,21 @@ def _psum_scatter_aval(x, *, axis_name, scatter_dimension, axis_size, axis_index
 
 # ---------------------------------------------------------------- lowering
 def _all_gather_lowering(ctx, x, *, axis_name, axis, axis_size, axis_index_groups, tiled):
-    groups = replica_axes(ctx, "all_gather").groups((axis_name,), axis_index_groups)
+    axes = replica_axes(ctx, "all_gather")
+    groups = axes.groups((axis_name,), axis_index_groups)
     aval = ctx.in_avals[0]
     if not tiled:  # gather along a new unit dimension
         unit = aval.update(shape=aval.shape[:axis] + (1,) + aval.shape[axis:])
         x, aval = ctx.typed("stablehlo.reshape", [x], [aval], unit), unit
     return ctx.op("stablehlo.all_gather", [x], operand_avals=[aval],
-                  attrs=f"all_gather_dim = {axis} : i64, {groups_attr(groups)}")
+                  attrs=f"all_gather_dim = {axis} : i64, {groups_attr(groups)}"
+                  + axes.channel(ctx))
 
 
 def _psum_scatter_lowering(ctx, x, *, axis_name, scatter_dimension, axis_size,
                            axis_index_groups, tiled):
-    groups = replica_axes(ctx, "psum_scatter").groups((axis_name,), axis_index_groups)
+    axes = replica_axes(ctx, "psum_scatter")
+    groups = axes.groups((axis_name,), axis_index_groups)
     aval = ctx.in_avals[0]
     shape = list(aval.shape)
     shape[scatter_dimension] //= axis_size
@@ -123,7 +126,8 @@ def _psum_scatter_lowering(ctx, x, *, axis_name, scatter_dimension, axis_size,
     op = "stablehlo.or" if aval.dtype == np.bool_ else "stablehlo.add"
     out = ctx.op("stablehlo.reduce_scatter", [x], out_avals=[block],
                  regions=[ctx.scalar_reducer(aval.dtype, op)],
-                 attrs=f"scatter_dimension = {scatter_dimension} : i64, {groups_attr(groups)}")
+                 attrs=f"scatter_dimension = {scatter_dimension} : i64, {groups_attr(groups)}"
+                 + axes.channel(ctx))
     if not tiled:
         out = ctx.typed("stablehlo.reshape", [out], [block], ctx.out_avals[0])
     return out

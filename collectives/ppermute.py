@@ -53,11 +53,13 @@ def pshuffle(x, axis_name, perm):
 
 # ---------------------------------------------------------------- lowering
 def _ppermute_lowering(ctx, x, *, axis_name, perm):
-    pairs = replica_axes(ctx, "ppermute").permute_pairs(axis_name, perm)
+    axes = replica_axes(ctx, "ppermute")
+    pairs = axes.permute_pairs(axis_name, perm)
     aval = ctx.out_avals[0]
     if not pairs:  # nobody sends: everyone receives zeros
         return ctx.constant(np.zeros(aval.shape, aval.dtype), aval.strip_weak())
-    return ctx.op("stablehlo.collective_permute", [x], attrs=pairs_attr(pairs))
+    return ctx.op("stablehlo.collective_permute", [x],
+                  attrs=pairs_attr(pairs) + axes.channel(ctx, global_ids=False))
 
 
 # ---------------------------------------------------------------- transpose

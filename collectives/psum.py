@@ -154,16 +154,18 @@ def _all_reduce_lowering(kind):
         if between_processes is not None and between_processes.handles(ctx, kind,
                                                                         axis_index_groups):
             return between_processes.lower(ctx, x, kind)
-        return write_all_reduce(ctx, x, kind, replicas.groups(axes, axis_index_groups))
+        return write_all_reduce(ctx, x, kind, replicas.groups(axes, axis_index_groups),
+                                replicas.channel(ctx))
     return lower
 
 
-def write_all_reduce(ctx, x: str, kind: str, groups) -> str:
-    """An XLA all_reduce of `x` (typed by ctx.in_avals[0]) in these replica groups."""
+def write_all_reduce(ctx, x: str, kind: str, groups, channel: str = "") -> str:
+    """An XLA all_reduce of `x` (typed by ctx.in_avals[0]) in these replica groups
+    (`channel`: the attributes of a partitioned program's collective, see axes.MeshAxes)."""
     dtype = ctx.in_avals[0].dtype
     op = _HLO_BOOL[kind] if dtype == np.bool_ else _HLO[kind]
     return ctx.op("stablehlo.all_reduce", [x], regions=[ctx.scalar_reducer(dtype, op)],
-                  attrs=groups_attr(groups))
+                  attrs=groups_attr(groups) + channel)
 
 
 # ---------------------------------------------------------------- JVP and transpose

@@ -32,7 +32,13 @@ from spmd import debug, dtypes, flatten_util, test_util, tree, tree_util  # noqa
 from spmd.callbacks import pure_callback  # noqa: F401
 from spmd import sharding  # noqa: F401
 from spmd.sharding import NamedSharding, make_mesh, reshard, set_mesh  # noqa: F401
+from spmd.make_array import (make_array_from_callback,  # noqa: F401
+                             make_array_from_process_local_data,
+                             make_array_from_single_device_arrays)
+from spmd import mesh_processes  # noqa: F401  (a jit over a mesh across processes: their checks)
 from spmd.transforms.partition_spec import P  # noqa: F401
+from spmd.shard_map import shard_map  # noqa: F401,E402
+from spmd import experimental  # noqa: F401,E402
 from spmd import errors, stages  # noqa: F401,E402
 from spmd.environment import (default_backend, enable_x64, host_count, host_id,  # noqa: F401,E402
                               host_ids, named_call, print_environment_info, process_indices,

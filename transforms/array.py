@@ -107,6 +107,9 @@ class Array:
         if not self.is_multi_device:
             return self
         self._check_alive()
+        if self.is_partitioned:  # read from that device alone (across processes: all there is)
+            block = backend.shard_to_numpy(self._buf, i, self.dtype)
+            return make_array(np.array(block), self.weak_type, device=self.sharding_devices[i])
         sharding = self.sharding
         index = sharding.devices_indices_map(self.shape)[sharding._device_list()[i]]
         block = np.array(self._value()[index])
@@ -159,7 +162,13 @@ class Array:
     def _value(self) -> np.ndarray:
         if self._npy is None or self.is_deleted():
             self._check_alive()
-            if self.is_partitioned:
+            if self.is_partitioned and self.is_fully_replicated:
+                # any device's block is the whole (across processes, one of this process's)
+                first = self.sharding._local_positions()[0]
+                value = backend.shard_to_numpy(self._buf, first, self.dtype)
+            elif self.is_partitioned:
+                if not self.is_fully_addressable:
+                    raise RuntimeError(self._spans_processes("fetching its value"))
                 value = self._assemble()
             elif self.is_sharded:
                 parts = backend.shards_to_numpy(self._buf, self.dtype)
@@ -172,6 +181,15 @@ class Array:
             value.flags.writeable = False
             self._npy = value
         return self._npy
+
+    def _spans_processes(self, doing: str) -> str:
+        """Why `doing` fails for an Array that spans processes, and what to do instead."""
+        sharding = self.sharding
+        return (f"{doing} of the Array {self.aval.str_short()} laid out by {sharding} is not "
+                f"possible in process {backend.process_index()}: it spans the devices of "
+                f"processes {sorted(sharding._process_indices())}, and each holds only its "
+                "own blocks. Use spmd.experimental.multihost_utils.process_allgather(x) for "
+                "the whole array, or x.addressable_shards for this process's blocks")
 
     def _assemble(self) -> np.ndarray:
         """The whole array from the blocks of a mesh layout (each read once)."""
@@ -231,6 +249,8 @@ class Array:
     def __repr__(self):
         if self.is_deleted():
             return f"Array(<deleted>, shape={self.shape}, dtype={self.dtype})"
+        if not (self.is_fully_addressable or self.is_fully_replicated):  # as JAX prints it
+            return f"Array(shape={self.shape}, dtype={self.dtype})"
         body = np.array2string(self._value(), separator=", ", prefix="Array(")
         weak = ", weak_type=True" if self.weak_type else ""
         return f"Array({body}, dtype={self.dtype}{weak})"

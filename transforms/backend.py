@@ -296,8 +296,11 @@ def device_put_replicated(x: np.ndarray, aval, devices: Sequence):
 
 def device_put_partitioned(shards: Sequence[np.ndarray], global_aval,
                            sharding: PartitionedSharding):
-    """One host block per device of `sharding` (in its device order): one global array."""
-    return _jax.batched_device_put(global_aval, sharding, list(shards), list(sharding._devices),
+    """One host block per device of `sharding` that this process holds (in its device order):
+    one global array, which across processes holds only this process's blocks."""
+    me = process_index()
+    devices = [d for d in sharding._devices if d.process_index == me]
+    return _jax.batched_device_put(global_aval, sharding, list(shards), devices,
                                    committed=True, enable_x64=bool(config.enable_x64))
 
 

@@ -414,10 +414,14 @@ class JitFunction:
             isinstance(c, Tracer) for c in entry.consts)
         if entry.plan is not None:
             if eager and not kwargs and not self.static_argnums:
-                targets = [t for _, t in entry.executable().arg_shardings[len(entry.consts):]]
+                program = entry.executable()
+                targets = [t for _, t in program.arg_shardings[len(entry.consts):]]
                 keys = [_mesh_leaf_key(a) for a in leaves]
-                # keyed by the layouts too: only arrays already laid out so go straight in
-                if all(k is not None and (type(a) is not Array or k[-1] is t)
+                # keyed by the layouts too: only arrays already laid out so go straight in, and
+                # host batches only within one process (across processes: the checks of
+                # MeshProgram.buffers at every call)
+                if all(k is not None and (type(a) is Array and k[-1] is t
+                                          or type(a) is not Array and not program.spans_processes)
                        for a, k, t in zip(leaves, keys, targets)):
                     self._fast_mesh[(tree_util.tree_structure(args), tuple(keys))] = (
                         _FastMeshCall(entry))

@@ -115,10 +115,23 @@ class Mesh(contextlib.ContextDecorator):
 
     @property
     def local_mesh(self) -> "Mesh":
-        if self.is_multi_process:
-            raise NotImplementedError("the local part of a mesh over several processes is not "
-                                      "supported yet: build the mesh from local_devices()")
-        return self
+        """The sub-mesh of this process's devices (same axis names): they must fill a block of
+        the device grid, as make_mesh lays processes out."""
+        if not self.is_multi_process:
+            return self
+        me = backend.process_index()
+        mine = np.argwhere(np.vectorize(lambda d: d.process_index == me, otypes=[bool])(
+            self.devices))
+        if not len(mine):
+            raise ValueError(f"{self} holds no device of this process ({me}), so it has no "
+                             "local mesh")
+        box = tuple(slice(lo, hi + 1) for lo, hi in zip(mine.min(axis=0), mine.max(axis=0)))
+        block = self.devices[box]
+        if block.size != len(mine):
+            raise ValueError(f"the devices of process {me} do not fill a block of {self} "
+                             f"(device ids {self.device_ids.tolist()}), so it has no local mesh; "
+                             "lay each process's devices out as a block (make_mesh does)")
+        return Mesh(block, self.axis_names, self.axis_types)
 
     def axis_size(self, name: str) -> int:
         return self.shape[name]

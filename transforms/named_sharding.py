@@ -36,6 +36,15 @@ class Sharding:
     def is_fully_addressable(self) -> bool:
         return len(self.addressable_devices) == self.num_devices
 
+    def _local_positions(self) -> list:
+        """The positions in the device list of this process's devices (across processes, an
+        array holds the blocks of these alone)."""
+        me = backend.process_index()
+        return [i for i, d in enumerate(self._device_list()) if d.process_index == me]
+
+    def _process_indices(self) -> set:
+        return {d.process_index for d in self._device_list()}
+
     def devices_indices_map(self, global_shape) -> dict:
         """{device: the index (a tuple of slices) of the block of the array it holds}."""
         return dict(zip(self._device_list(), self._indices(tuple(global_shape))))

@@ -12,10 +12,37 @@ import numpy as np
 from spmd.transforms import backend, caches, core, dtypes, inflight, lowering
 from spmd.transforms.array import Array
 from spmd.transforms.core import Jaxpr
+from spmd.transforms.mesh import Mesh
 from spmd.transforms.lax.sharding_constraint import sharding_constraint_p
 from spmd.transforms.named_sharding import (NamedSharding, backend_sharding, check_fits,
                                             named_from_xla, resolve, sdy_sharding)
-from spmd.transforms.mesh_placement import place, put_blocks
+from spmd.transforms import mesh_placement
+from spmd.transforms.mesh_placement import local_indices, place, put_blocks
+from spmd.transforms.staging import closed_as_open, trace_to_jaxpr
+
+
+class CrossProcessChecks:
+    """What a program over a mesh spanning several processes does around its executions: the
+    processes' checks live above this layer (spmd/mesh_processes.py installs them, as pmap has
+    them): `before()` at every run (a failed check elsewhere stops it), `agree` before the
+    first run (every process built the same program), `track(name)` a runner
+    `(execute, bufs) -> (outputs, token)` that watches for a stuck execution, and `failed` the
+    error of a run that failed between processes. Without them (no job): none."""
+
+    def before(self) -> None:
+        pass
+
+    def agree(self, name: str, in_avals, out_avals, text: str) -> None:
+        pass
+
+    def track(self, name: str):
+        return lambda execute, bufs: execute(bufs)
+
+    def failed(self, name: str, error: Exception) -> Exception:
+        return error
+
+
+cross_process_checks = [CrossProcessChecks()]  # [0] replaced by spmd's
 
 
 class MeshPlan:
@@ -47,13 +74,31 @@ def argument_shardings(leaves) -> tuple:
 
 
 def constraint_meshes(jaxpr: Jaxpr) -> set:
-    """The meshes of the with_sharding_constraint calls anywhere in a program."""
+    """The meshes of the with_sharding_constraint calls and the shard_maps (a primitive with a
+    `mesh` param) anywhere in a program."""
     found, todo = set(), [jaxpr]
     while todo:
         for eqn in todo.pop().eqns:
             if eqn.prim is sharding_constraint_p:
                 found.add(eqn.params["sharding"].mesh)
+            elif isinstance(eqn.params.get("mesh"), Mesh):
+                found.add(eqn.params["mesh"])
             todo.extend(core.subprograms(eqn.params))
+    return found
+
+
+def per_device_operands(jaxpr: Jaxpr) -> dict:
+    """{input index: the NamedSharding a shard_map (a primitive with `mesh` and `in_specs`
+    params) reads it with} for the program's inputs that one takes as they are: JAX's jit
+    leaves such arguments to propagation, which lays them out the same way."""
+    index = {id(v): i for i, v in enumerate(jaxpr.invars)}
+    found: dict = {}
+    for eqn in jaxpr.eqns:
+        mesh, specs = eqn.params.get("mesh"), eqn.params.get("in_specs")
+        if isinstance(mesh, Mesh) and specs is not None:
+            for v, spec in zip(eqn.invars, specs):
+                if id(v) in index:
+                    found.setdefault(index[id(v)], NamedSharding(mesh, spec))
     return found
 
 
@@ -69,6 +114,9 @@ def plan(jaxpr: Jaxpr, num_consts: int, given_in: Sequence, carried: Sequence,
             raise NotImplementedError(f"jit takes NamedShardings (or PartitionSpecs) in "
                                       f"in_shardings/out_shardings, got {s!r}")
     chosen = [g if g is not None else c for g, c in zip(given_in, carried)]
+    if any(s is None for s in chosen):  # a host value handed to a shard_map goes as it reads
+        read = per_device_operands(jaxpr)
+        chosen = [read.get(num_consts + i) if s is None else s for i, s in enumerate(chosen)]
     meshes = {s.mesh for s in chosen + list(given_out) if s is not None}
     meshes |= constraint_meshes(jaxpr)
     if not meshes:
@@ -106,8 +154,9 @@ def lower(jaxpr: Jaxpr, name: str, donated: Sequence[bool], plan: MeshPlan) -> s
 class MeshProgram:
     """A program compiled for a mesh: `run(args, labels)` moves arguments laid out otherwise,
     runs it on every device of the mesh and returns the results as Arrays."""
-    __slots__ = ("exe", "in_avals", "out_avals", "plan", "arg_shardings", "float0_out",
-                 "inflight_key", "_host_indices")
+    __slots__ = ("exe", "out_avals", "plan", "arg_shardings", "float0_out", "inflight_key",
+                 "name", "text", "in_avals", "spans_processes", "unchecked", "tracked",
+                 "_host_indices")
 
     def __init__(self, jaxpr: Jaxpr, name: str, donated: Sequence[bool], plan: MeshPlan,
                  compiler_options: tuple = ()):
@@ -116,9 +165,13 @@ class MeshProgram:
                                       "gradients of integer inputs); return them from a jit "
                                       "without shardings")
         self.plan, self.out_avals, self.float0_out = plan, jaxpr.out_avals, False
-        self.in_avals = jaxpr.in_avals
-        self._host_indices = [None] * len(self.in_avals)  # per argument, once placed from host
         text = lower(jaxpr, name, donated, plan)
+        self.name, self.text, self.in_avals = name, text, jaxpr.in_avals
+        self._host_indices = [None] * len(self.in_avals)  # per argument, once placed from host
+        # across processes: the same program in every process (checked at the first run),
+        # each execution watched, as pmap's are
+        self.spans_processes = self.unchecked = plan.mesh.is_multi_process
+        self.tracked = cross_process_checks[0].track(name) if self.spans_processes else None
         # the backend's layout each argument must have to be passed on as it is
         self.arg_shardings = [(s, backend_sharding(s, a.ndim))
                               for s, a in zip(plan.in_shardings, jaxpr.in_avals)]
@@ -146,7 +199,10 @@ class MeshProgram:
                 x._check_alive()
                 bufs.append(x._buf)
             else:
-                bufs.append(place(x, s, labels(i))._buf)
+                if self.spans_processes:
+                    check_host_argument(x, s, labels(i))
+                # (a host value in every call: not compared between processes, as in JAX)
+                bufs.append(place(x, s, labels(i), check_same=False)._buf)
         return bufs
 
     def host_buffer(self, i: int, x: np.ndarray):
@@ -155,7 +211,7 @@ class MeshProgram:
         aval, (s, target) = self.in_avals[i], self.arg_shardings[i]
         indices = self._host_indices[i]
         if indices is None:
-            indices = self._host_indices[i] = s._indices(aval.shape)
+            indices = self._host_indices[i] = local_indices(s, aval.shape)
         return put_blocks(np.asarray(x, aval.dtype), aval, indices, target)._buf
 
     def run(self, args, labels) -> list:
@@ -163,9 +219,55 @@ class MeshProgram:
 
     def run_buffers(self, bufs) -> list:
         """The results of buffers already laid out as the program takes them."""
+        if self.spans_processes:
+            return self._run_across_processes(bufs)
         # the partitioner's collectives make the devices meet: bounded as pmap's programs are
         outs = inflight.launch(self.inflight_key, lambda: self.exe.run_with_token(bufs))
         return [Array(b, a) for b, a in zip(outs, self.out_avals)]
+
+    def _run_across_processes(self, bufs) -> list:
+        checks = cross_process_checks[0]
+        checks.before()
+        if self.unchecked:  # a mismatch must fail on every process, not hang
+            checks.agree(self.name, self.in_avals, self.out_avals, self.text)
+            self.unchecked = False
+        try:
+            outs = inflight.launch(self.inflight_key,
+                                   lambda: self.tracked(self.exe.run_with_token, bufs))
+        except backend.JaxRuntimeError as e:
+            raise checks.failed(self.name, e) from e
+        return [Array(b, a) for b, a in zip(outs, self.out_avals)]
+
+
+def check_host_argument(x, sharding, what: str) -> None:
+    """Raise for a host value (or an Array of this process alone) that a program over the
+    devices of several processes would split between them: no process holds the others' part
+    (JAX refuses it too). A replicated one is laid out from each process's copy."""
+    if (type(x) is Array and not x.is_fully_addressable) or sharding.is_fully_replicated:
+        return
+    kind = "an Array of this process's devices" if type(x) is Array else "a host value"
+    raise ValueError(
+        f"{what} is {kind} ({core.get_aval(x).str_short()}), but the program over "
+        f"{sharding.mesh}, whose devices belong to several processes, splits it by "
+        f"{sharding.spec}: each process holds only its own part of such an argument. Build it "
+        "with spmd.make_array_from_process_local_data(sharding, this_process_part) or "
+        "spmd.make_array_from_callback(shape, sharding, callback), or give it a replicated "
+        "sharding (PartitionSpec())")
+
+
+_reshard_programs = caches.LRUCache("resharding programs over a mesh")
+
+
+def reshard(x: Array, sharding: NamedSharding) -> Array:
+    """`x` laid out anew by `sharding` (over the devices of x's mesh) by a program the devices
+    run together: how an Array spanning processes changes layout."""
+    key = (x.aval, x.sharding, sharding)
+    program = _reshard_programs.get(key)
+    if program is None:
+        jaxpr, _ = closed_as_open(trace_to_jaxpr(lambda v: [v], [x.aval]))
+        program = _reshard_programs[key] = MeshProgram(
+            jaxpr, "reshard", (False,), MeshPlan(sharding.mesh, [x.sharding], [sharding]))
+    return program.run([x], lambda i: "the array")[0]
 
 
 @caches.cached
@@ -194,3 +296,6 @@ def apply_one_op(key, args, make_jaxpr, name: str) -> list:
         program = _one_op_programs[(key, carried)] = MeshProgram(
             jaxpr, name, (False,) * len(args), found)
     return program.run(args, lambda i: f"operand {i} of {name}")
+
+
+mesh_placement.resharding[0] = reshard

@@ -67,3 +67,11 @@ def test_calls_pass_through_and_quick_calls_never_ask_the_coordinator():
     assert wrapped.Get_size() == 2 and wrapped.size == 2
     time.sleep(0.3)
     assert stalls == [] and asked == []
+
+
+def test_stopping_the_watch_waits_for_its_thread():
+    wrapped, _, stalls, _ = watched({})
+    thread = wrapped._watch._thread
+    assert thread.is_alive()
+    wrapped.stop_watching()
+    assert not thread.is_alive() and stalls == []

@@ -199,3 +199,22 @@ def test_without_a_watch_a_program_just_runs(monkeypatch):
 def test_a_tiny_warning_limit_does_not_make_the_threads_spin():
     assert Watch(FakeStore(), 0, 2, warn=0.001, timeout=1, end=None).tick == 0.05
     assert Watch(FakeStore(), 0, 2, warn=60, timeout=1800, end=None).tick == 0.5
+
+
+def test_stopping_the_watch_waits_for_its_threads(monkeypatch):
+    """Leaving the job (shutdown) must not leave the threads inside a jaxlib call while the
+    interpreter finalizes: that aborts a clean run."""
+    watch = Watch(FakeStore(), 0, 2, warn=0.2, timeout=10, end=None)
+    monkeypatch.setattr(stall_watch, "_active", [watch])
+    watch.start()
+    assert all(t.is_alive() for t in watch.threads)
+    stall_watch.stop()
+    assert not any(t.is_alive() for t in watch.threads)
+    assert stall_watch._active == [None]
+
+
+def test_a_jit_over_a_mesh_is_named_as_such(monkeypatch):
+    watch = Process(FakeStore(), 0, 2).watch
+    monkeypatch.setattr(stall_watch, "_active", [watch])
+    Tracked("step", "jit").run(lambda bufs: (bufs, Token()), [])
+    assert stall_watch.describe(watch.last.name, watch.last.calls) == "jit of step (its call 1)"
