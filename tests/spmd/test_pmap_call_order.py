@@ -9,6 +9,9 @@ import re
 import numpy as np
 import pytest
 
+import spmd
+from spmd import lax, pmap_call_order
+from spmd.transforms.core import ShapedArray
 from tests.launch.test_spmd_run import spmd_run_command
 
 SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "scripts",
@@ -41,3 +44,40 @@ def test_out_of_step_calls_fail_on_every_process(scenario, flags, k):
         assert re.search(rf"\[{rank}\] .*pmap calls out of step between processes: process "
                          rf"{rank} ran pmap of {re.escape(mine)} while another process ran "
                          rf"pmap of {re.escape(theirs)}", done.stdout), done.stdout[-3000:]
+
+
+def _checked_step(pair, x):
+    """The in-program check around a body with outputs of three dtype families."""
+    def body(v):
+        return [lax.psum(v, "i"), v > 2.0, lax.convert_element_type(v, np.int32)]
+    avals = [ShapedArray((3,), np.float32), ShapedArray((3,), np.bool_),
+             ShapedArray((3,), np.int32)]
+    return pmap_call_order.check_in_program(pair, body, [x], avals)
+
+
+def test_in_program_check_runs_the_body_only_when_every_replica_is_in_step(monkeypatch):
+    monkeypatch.setattr(pmap_call_order, "_mismatch", [])
+    metric = pmap_call_order.program_id("metric", "module @metric")
+    train = pmap_call_order.program_id("train_step", "module @train_step")
+    step = spmd.pmap(_checked_step, axis_name="i")
+    x = np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.5]], np.float32)
+    last = 2 ** 31 - 2  # the count wraps to 0 after it, as pair() counts
+    for count in (7, last):
+        mine = pmap_call_order.pair(metric, count)
+        total, above, whole, reduced, following = (np.asarray(o) for o in step(
+            np.stack([mine, mine]), x))
+        np.testing.assert_array_equal(total, np.stack([x.sum(0)] * 2))
+        np.testing.assert_array_equal(above, x > 2.0)
+        np.testing.assert_array_equal(whole, x.astype(np.int32))
+        np.testing.assert_array_equal(reduced, np.stack([mine, mine]))
+        np.testing.assert_array_equal(following[0], pmap_call_order.pair(metric, count + 1))
+        pmap_call_order.verify(mine, reduced[0])  # in step: no error
+    # out of step: the body is skipped (zeros), the reduced pair names both sides
+    mine, theirs = pmap_call_order.pair(metric, 3), pmap_call_order.pair(train, 4)
+    total, above, whole, reduced, _ = (np.asarray(o) for o in step(np.stack([mine, theirs]), x))
+    assert not total.any() and not above.any() and not whole.any()
+    np.testing.assert_array_equal(reduced[0], np.maximum(mine, theirs))
+    with pytest.raises(pmap_call_order.CallOrderError,
+                       match=r"process 0 ran pmap of metric \(its call 3\) while another process "
+                             r"ran pmap of train_step \(its call 4\)\. Every process must run"):
+        pmap_call_order.verify(mine, reduced[0])
