@@ -188,15 +188,16 @@ class PmapProgram:
                 self.put_pair = BroadcastInput(pmap_call_order.PAIR, local)
         const_avals = [core.get_aval(c) for c in consts]
         out_dims = self.out_dims + [None, None] * self.in_program
-        self.out_avals = [a.update(shape=(len(local),) + a.shape[1:]) if d is not None else a
-                          for a, d in zip(jaxpr.out_avals, out_dims)]
+        out_avals = [a.update(shape=(len(local),) + a.shape[1:]) if d is not None else a
+                     for a, d in zip(jaxpr.out_avals, out_dims)]
+        self.out_avals = out_avals[:len(self.out_dims)]  # the user's
         self.in_avals = list(in_avals)
         in_avals, in_dims = self.float0.kept(list(in_avals)), self.float0.kept(list(in_dims))
         self.unchecked = self.spans_processes  # see __call__
         shardings = [backend.stacked_sharding(local, a.ndim) if d is not None
                      else backend.replicated_sharding(local)
-                     for a, d in zip(self.out_avals, out_dims)]
-        self.exe = backend.compile(self.text, self.out_avals, self.devices, out_sharding=shardings,
+                     for a, d in zip(out_avals, out_dims)]
+        self.exe = backend.compile(self.text, out_avals, self.devices, out_sharding=shardings,
                                    host_callbacks=host_callbacks,
                                    compiler_options=compiler_options)
         self.const_bufs = [BroadcastInput(a, local)(c) for a, c in zip(const_avals, consts)]
