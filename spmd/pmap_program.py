@@ -238,8 +238,9 @@ class PmapProgram:
                 outs = inflight.launch(self.inflight_key,
                                        lambda: self.run(self.exe.run_with_token, bufs),
                                        self.inflight_limit)
-                if self.in_program:  # waits for the run: its results must not be returned
-                    self.next_pair, reduced = outs.pop(), outs.pop()  # before it has passed
+                if self.in_program:
+                    # waits for the run: no result of it is returned before the check passed
+                    self.next_pair, reduced = outs.pop(), outs.pop()
                     pmap_call_order.verify(pmap_call_order.pair(self.program_id, self.calls),
                                            backend.to_numpy(reduced, np.int32))
             except backend.JaxRuntimeError as e:
