@@ -20,7 +20,7 @@ import numpy as np
 from spmd.transforms import core, dtypes
 from spmd.transforms.batching import batching_rules, bdim_at_front, moveaxis
 from spmd.transforms.core import Primitive, ShapedArray
-from spmd.transforms.jvp import defjvp, linear_primitives
+from spmd.transforms.jvp import Zero, defjvp, linear_primitives
 from spmd.transforms.lax import elementwise as ew
 from spmd.transforms.lax.composite import lower_fun
 from spmd.transforms.lax.cumulative import cumsum
@@ -171,6 +171,8 @@ def _dense_ragged_dot(lhs, rhs, group_sizes, *, ragged_dot_dimension_numbers, pr
 
 def _ragged_dot_transpose(ct, lhs, rhs, group_sizes, *, ragged_dot_dimension_numbers, precision,
                           preferred_element_type):
+    if type(ct) is Zero:
+        return [None, None, None]
     dims = ragged_dot_dimension_numbers
     (xc, yc), (xb, yb) = dims.dot_dimension_numbers
     x_aval = lhs.aval if is_undefined(lhs) else core.get_aval(lhs)
