@@ -63,7 +63,7 @@ def test_gradients_match_finite_differences(x64):
 def test_vmap_matches_the_unbatched_function():
     x = rng.standard_normal((3, 4, 6)).astype(np.float32)
     for dim in (0, -1):
-        f = lambda v: lax.approx_max_k(v, 2, reduction_dimension=dim)  # noqa: E731
+        f = lambda v, dim=dim: lax.approx_max_k(v, 2, reduction_dimension=dim)  # noqa: E731
         check_mapped(spmd.vmap(f, in_axes=1), f, (x,), in_axes=1)
 
 

@@ -8,17 +8,13 @@ import spmd
 from spmd import lax
 from spmd.transforms import dtypes
 from tests.oracles import assert_close, check_grads, check_mapped
+from tests.transforms.random_operands import draw
 
 rng = np.random.default_rng(0)
 
 
 def _draw(shape, dtype=np.float32):
-    if np.issubdtype(dtype, np.integer):
-        return rng.integers(-3, 4, shape).astype(dtype)
-    x = rng.standard_normal(shape)
-    if np.issubdtype(dtype, np.complexfloating):
-        x = x + 1j * rng.standard_normal(shape)
-    return x.astype(dtype)
+    return draw(rng, shape, dtype)
 
 
 def patches_reference(x, window, strides, padding, lhs_dilation=(1, 1), rhs_dilation=(1, 1)):

@@ -8,6 +8,7 @@ import spmd
 from spmd import lax
 from spmd.transforms import dtypes
 from tests.oracles import assert_close, check_grads, check_mapped
+from tests.transforms.random_operands import draw
 
 rng = np.random.default_rng(0)
 GROUPS = np.array([2, 0, 3], np.int32)  # an empty group, and one row past the last group
@@ -16,13 +17,8 @@ CONTRACTING = lax.RaggedDotDimensionNumbers((((1,), (0,)), ((), ())), (1,), ())
 BATCH = lax.RaggedDotDimensionNumbers((((2,), (1,)), ((0,), (0,))), (0,), ())
 
 
-def _draw(shape, dtype):
-    if np.issubdtype(dtype, np.integer):
-        return rng.integers(-3, 4, shape).astype(dtype)
-    x = rng.standard_normal(shape)
-    if np.issubdtype(dtype, np.complexfloating):
-        x = x + 1j * rng.standard_normal(shape)
-    return x.astype(dtype)
+def _draw(shape, dtype=np.float32):
+    return draw(rng, shape, dtype)
 
 
 def _starts(group_sizes):

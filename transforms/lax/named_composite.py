@@ -13,22 +13,20 @@ import functools
 import numpy as np
 
 from spmd.transforms import core, lowering, tree_util
-from spmd.transforms.batching import batching_rules, vmap_flat
+from spmd.transforms.batching import batching_rules, moveaxis
 from spmd.transforms.core import Primitive
 from spmd.transforms.jvp import jvp_rules
+from spmd.transforms.lax.control_flow.subprograms import batch_program
 from spmd.transforms.lowering import lowering_rules
 from spmd.transforms.staging import closed_as_open, trace_to_jaxpr
 
 
 def _composite_batch(axis, args, dims, *, jaxpr, **params):
-    def fun(*xs):
-        return core.eval_jaxpr(jaxpr, [], *xs)
-    in_avals = [core.get_aval(a) for a in args]
-    batched = trace_to_jaxpr(lambda *xs: vmap_flat(fun, axis, xs, dims, [0] * len(jaxpr.outvars)),
-                             in_avals, core.eval_trace)
-    new, consts = closed_as_open(batched)
-    outs = composite_p.bind(*consts, *args, jaxpr=new, **params)
-    return outs, [0] * len(outs)
+    args = [x if d is None else moveaxis(x, d, 0) for x, d in zip(args, dims)]
+    n_out = len(jaxpr.outvars)
+    program, consts, _ = batch_program(jaxpr, axis.name, axis.size, axis.kind,
+                                       tuple(d is not None for d in dims), (True,) * n_out)
+    return composite_p.bind(*consts, *args, jaxpr=program, **params), [0] * n_out
 
 
 def _no_jvp(primals, tangents, *, name, **params):

@@ -2,7 +2,6 @@
 trace, as a staged equation (`stage_p`); outside any trace it returns an Array."""
 from __future__ import annotations
 
-from spmd.transforms import core
 from spmd.transforms.batching import defvectorized
 from spmd.transforms.core import Primitive
 from spmd.transforms.jvp import deflinear
