@@ -48,6 +48,7 @@ from spmd.transforms.lax.cumulative import (cumlogsumexp_p, cummax_p, cummin_p, 
                                             cumprod_p, cumsum_p)
 from spmd.transforms.lax.dot import dot_general_p  # noqa: F401,E402
 from spmd.transforms.lax.approx_top_k import approx_top_k_p  # noqa: F401,E402
+from spmd.transforms.lax.top_k import top_k_p  # noqa: F401,E402
 from spmd.transforms.lax.fourier import fft_p  # noqa: F401,E402
 from spmd.transforms.lax.gather_scatter import (gather_p, scatter_add_p,  # noqa: F401,E402
                                                 scatter_max_p, scatter_min_p, scatter_mul_p,

@@ -19,7 +19,8 @@ from spmd.transforms.lax.slicing import (concatenate, dynamic_index_in_dim,  # n
                                          pad, rev, slice, slice_in_dim)
 from spmd.transforms.lax.cumulative import (cumlogsumexp, cummax, cummin, cumprod,  # noqa: F401
                                             cumsum)
-from spmd.transforms.lax.sorting import argsort, sort, sort_key_val, top_k  # noqa: F401
+from spmd.transforms.lax.sorting import argsort, sort, sort_key_val  # noqa: F401
+from spmd.transforms.lax.top_k import top_k  # noqa: F401
 from spmd.transforms.lax.argminmax import argmax, argmin  # noqa: F401
 from spmd.transforms.lax.gather_scatter import (GatherDimensionNumbers,  # noqa: F401
                                                 GatherScatterMode, ScatterDimensionNumbers, gather,

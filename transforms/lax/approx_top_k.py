@@ -14,11 +14,8 @@ from spmd.transforms import backend, core, dtypes
 from spmd.transforms.batching import batching_rules
 from spmd.transforms.core import Primitive, ShapedArray
 from spmd.transforms.jvp import Zero, jvp_rules
-from spmd.transforms.lax import elementwise as ew
 from spmd.transforms.lax.composite import lower_fun
-from spmd.transforms.lax.slicing import rev, slice_in_dim
-from spmd.transforms.lax.sorting import sort
-from spmd.transforms.lax.structural import broadcasted_iota
+from spmd.transforms.lax.top_k import best_along
 from spmd.transforms.lowering import lowering_rules
 
 
@@ -56,22 +53,11 @@ def _approx_top_k_aval(operand, *, k, reduction_dimension, recall_target, is_max
 
 def _best_first(operand, *carried, k, reduction_dimension, recall_target, is_max_k,
                 reduction_input_size_override, aggregate_to_topk):
-    """The best values of `operand` along the dimension, their indices, and each of `carried`
-    (arrays of its shape) taken at them: one sort ascending by (value, tie-break index)."""
     aval = core.get_aval(operand)
     dim = reduction_dimension % aval.ndim
-    n = aval.shape[dim]
     out = _output_size(aval, k, dim, recall_target, reduction_input_size_override,
                        aggregate_to_topk)
-    index = broadcasted_iota(np.int32, aval.shape, dim)
-    if is_max_k:  # the largest come last; -index makes equal values end in reverse index order
-        keyed = sort((operand, ew.neg(index), *carried), dim, True, num_keys=2)
-        best = [rev(slice_in_dim(x, n - out, n, 1, dim), (dim,)) for x in keyed]
-        best[1] = ew.neg(best[1])
-    else:
-        keyed = sort((operand, index, *carried), dim, True, num_keys=2)
-        best = [slice_in_dim(x, 0, out, 1, dim) for x in keyed]
-    return best
+    return best_along(operand, *carried, k=out, axis=dim, largest=is_max_k)
 
 
 def _approx_top_k_jvp(primals, tangents, **params):

@@ -1,6 +1,7 @@
-"""lax.approx_max_k / approx_min_k (exact on CPU, as JAX's fallback): values and indices against
-NumPy's stable sort for every float dtype and dimension, the output size of
-aggregate_to_topk=False, derivatives against finite differences, vmap, and the misuses."""
+"""lax.top_k along any axis, and lax.approx_max_k / approx_min_k (exact on CPU, as JAX's
+fallback): values and indices against NumPy's stable sort for every dtype and dimension, the
+output size of aggregate_to_topk=False, derivatives against finite differences, vmap, and the
+misuses. (lax_cases.py runs top_k along the last axis through eager, jit, grad and vmap.)"""
 import numpy as np
 import pytest
 
@@ -31,6 +32,27 @@ def test_values_and_indices_match_a_stable_sort(dtype, largest, x64):
         assert values.dtype == np.dtype(dtype) and index.dtype == np.int32
         np.testing.assert_array_equal(np.asarray(index), want_index)
         assert_close(values, want_values.astype(dtype))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.int32, np.uint8, dtypes.bfloat16])
+def test_top_k_along_any_axis(dtype):
+    x = rng.integers(0, 6, (4, 5, 3)).astype(dtype)
+    for axis in (0, 1, -1):
+        values, index = lax.top_k(x, 2, axis=axis)
+        want_values, want_index = _reference(x.astype(np.float64), 2, axis, True)
+        assert values.dtype == np.dtype(dtype)
+        np.testing.assert_array_equal(np.asarray(index), want_index)
+        np.testing.assert_array_equal(np.asarray(values).astype(np.float64), want_values)
+
+
+def test_top_k_transforms_along_a_middle_axis(x64):
+    x = rng.permutation(60).reshape(3, 5, 4).astype(np.float64)
+    check_grads(lambda v: lax.top_k(v, 2, axis=1)[0], (x,), order=1)
+    f = lambda v: lax.top_k(v, 3, axis=0)  # noqa: E731
+    check_mapped(spmd.vmap(f, in_axes=1), f, (x,), in_axes=1)
+    jaxpr = spmd.make_jaxpr(f)(x)
+    assert [e.prim for e in jaxpr.jaxpr.eqns] == [lax.top_k_p]
+    assert jaxpr.jaxpr.eqns[0].params == {"k": 3, "axis": 0}
 
 
 def test_jit_and_nans_count_largest():
@@ -74,6 +96,11 @@ def test_vmap_matches_the_unbatched_function():
     (lambda: lax.approx_min_k(np.float32(1), 1), TypeError, "rank >= 1"),
     (lambda: lax.approx_min_k(np.ones((2, 2), np.float32), 1, reduction_dimension=2),
      ValueError, "reduction_dimension 2 is out of range"),
+    (lambda: lax.top_k(np.ones(3, np.complex64), 1), ValueError,
+     "top_k is not compatible with complex inputs"),
+    (lambda: lax.top_k(np.ones((2, 3), np.float32), 3, axis=0), ValueError,
+     r"k=3 must be between 0 and the size of axis 0 \(2\)"),
+    (lambda: lax.top_k(np.ones((2, 3), np.float32), 1, axis=2), ValueError, "axis 2"),
 ])
 def test_misuses_say_what_is_wrong(call, exc, match):
     with pytest.raises(exc, match=match):
