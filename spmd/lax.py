@@ -19,7 +19,7 @@ from spmd.transforms.lax.scatter_apply import scatter_apply  # noqa: F401
 from spmd.transforms.lax.implicit_solves import custom_linear_solve, custom_root  # noqa: F401
 from spmd.transforms.remat import optimization_barrier, optimization_barrier_p  # noqa: F401
 from spmd.transforms.lax.type_aliases import (ConvGeneralDilatedDimensionNumbers,  # noqa: F401
-                                              DotDimensionNumbers)
+                                              DotDimensionNumbers, PrecisionLike)
 from spmd.transforms.lax.jax_composites import (batch_matmul, broadcast_like,  # noqa: F401
                                                 empty, shape_as_value)
 from spmd.transforms.lax.ragged_dot import (RaggedDotDimensionNumbers, ragged_dot,  # noqa: F401
@@ -30,7 +30,7 @@ from spmd.transforms.lax.conv_patches import (conv_general_dilated_local,  # noq
 from spmd.transforms.lax.named_composite import composite  # noqa: F401
 from spmd.transforms.lax.platform_dependent import platform_dependent  # noqa: F401
 from spmd.transforms.lax.rng_uniform import rng_uniform, rng_uniform_p  # noqa: F401
-from spmd.transforms.lax.stage import stage, stage_p  # noqa: F401
+from spmd.transforms.lax.identities import copy_p, stage, stage_p  # noqa: F401
 
 # The primitives JAX's lax exports under these names, for programs that inspect jaxprs or
 # register rules (spmd declares them beside their rules, in the files named here)

@@ -1,6 +1,6 @@
-"""lax.composite (one named operation whose meaning is its decomposition), lax.platform_dependent
-and lax.stage: values against NumPy, what the staged program records, vmap against the unbatched
-function, and the misuses (a composite has no derivative, as in JAX)."""
+"""lax.composite (one named operation whose meaning is its decomposition), lax.platform_dependent,
+lax.stage and lax.copy_p: values against NumPy, what the staged program records, vmap against
+the unbatched function, and the misuses (a composite has no derivative, as in JAX)."""
 import numpy as np
 import pytest
 
@@ -74,3 +74,11 @@ def test_stage_is_the_identity_staged_into_the_trace():
     assert jaxpr.jaxpr.eqns[0].prim is lax.stage_p
     assert float(spmd.grad(lambda v: lax.stage(v) * 3)(1.0)) == 3.0
     check_mapped(spmd.vmap(lax.stage), lax.stage, (np.arange(4.0),))
+
+
+def test_copy_p_is_the_identity_with_its_rules():
+    x = np.arange(4.0, dtype=np.float32)
+    assert_close(lax.copy_p.bind(x), x)
+    assert float(spmd.grad(lambda v: (lax.copy_p.bind(v) * v).sum())(x).sum()) == 2 * x.sum()
+    check_mapped(spmd.vmap(lax.copy_p.bind), lax.copy_p.bind, (x.reshape(2, 2),))
+    assert [e.prim for e in spmd.make_jaxpr(lax.copy_p.bind)(x).jaxpr.eqns] == [lax.copy_p]
