@@ -4,6 +4,7 @@ from spmd.transforms.lax.elementwise import *  # noqa: F401,F403
 from spmd.transforms.lax.elementwise import (abs_p, add_any, complex_,  # noqa: F401
                                              convert_element_type, full, integer_pow, select,
                                              _abs as abs)
+from spmd.transforms.lax.clamp import clamp, clamp_p  # noqa: F401
 from spmd.transforms.lax.more_elementwise import (bessel_i0e, bessel_i1e, clz, erfc, exp2,  # noqa: F401
                                                   mulhi, reciprocal, reduce_precision, square,
                                                   zeta)
