@@ -11,7 +11,7 @@ from spmd.collectives import (all_gather, all_to_all, axis_index, axis_size, pma
                               pmean, pmin, ppermute, pshuffle, pswapaxes, psum, psum_scatter)
 from spmd.transforms.lax.jax_composites import (RoundingMethod, broadcast_shapes,  # noqa: F401
                                                 broadcast_to_rank, collapse, dtype, full_like,
-                                                index_take, round, scatter_sub, select_n,
+                                                index_take, round, scatter_sub,
                                                 split, stack, tile, unstack)
 from spmd.transforms.lax.tree_reductions import (associative_scan, reduce,  # noqa: F401
                                                  reduce_xor)
@@ -30,6 +30,7 @@ from spmd.transforms.lax.conv_patches import (conv_general_dilated_local,  # noq
 from spmd.transforms.lax.named_composite import composite  # noqa: F401
 from spmd.transforms.lax.platform_dependent import platform_dependent  # noqa: F401
 from spmd.transforms.lax.rng_uniform import rng_uniform, rng_uniform_p  # noqa: F401
+from spmd.transforms.lax.select_n import select_n, select_n_p  # noqa: F401
 from spmd.transforms.lax.identities import copy_p, stage, stage_p  # noqa: F401
 
 # The primitives JAX's lax exports under these names, for programs that inspect jaxprs or

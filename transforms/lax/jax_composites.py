@@ -1,6 +1,6 @@
 """jax.lax functions that JAX 0.10.2 declares as primitives of their own (stack_p, split_p,
-tile_p, select_n_p ...) and spmd builds from the primitives it has: each is the same function
-with JAX's signature, and grad, vmap and jit follow from its parts."""
+tile_p ...) or builds from others, and spmd builds from the primitives it has: each is the same
+function with JAX's signature, and grad, vmap and jit follow from its parts."""
 from __future__ import annotations
 
 import builtins
@@ -122,38 +122,6 @@ def full_like(x, fill_value, dtype=None, shape=None, sharding=None):
         out = ew.convert_element_type(out, aval.dtype, True)
     if sharding is not None:
         out = with_sharding_constraint(out, sharding)
-    return out
-
-
-def select_n(which, *cases):
-    """jax.lax.select_n: cases[which] elementwise. `which` is bool (at most two cases: False
-    picks cases[0]) or an integer array in [0, len(cases)) of the cases' shape, or a scalar."""
-    if not cases:
-        raise ValueError("select_n needs at least one case")
-    which_aval = _aval(which)
-    avals = [_aval(c) for c in cases]
-    if any((a.shape, a.dtype) != (avals[0].shape, avals[0].dtype) for a in avals):
-        raise TypeError("select_n: all cases must have the same shape and dtype, got "
-                        f"{[(a.shape, str(a.dtype)) for a in avals]}")
-    if which_aval.shape not in ((), avals[0].shape):
-        raise TypeError(f"select_n: which must be a scalar or have the cases' shape "
-                        f"{avals[0].shape}, got shape {which_aval.shape}")
-    is_bool = which_aval.dtype == np.bool_
-    if not (is_bool or dtypes.is_integer(which_aval.dtype)):
-        raise TypeError(f"select_n: which must be a boolean or integer array, "
-                        f"got {which_aval.dtype}")
-    if is_bool and len(cases) > 2:
-        raise TypeError(f"select_n: a boolean which selects between at most 2 cases, "
-                        f"got {len(cases)}")
-    if len(cases) == 1:
-        return cases[0]
-    if which_aval.shape != avals[0].shape:
-        which = broadcast(which, avals[0].shape)
-    if is_bool:
-        return ew.select(which, cases[1], cases[0])
-    out = cases[0]
-    for i, case in enumerate(cases[1:], 1):
-        out = ew.select(ew.eq(which, ew.full(avals[0].shape, i, which_aval.dtype)), case, out)
     return out
 
 
