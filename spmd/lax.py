@@ -41,7 +41,7 @@ from spmd.transforms.lax.more_elementwise import (bessel_i0e_p, bessel_i1e_p, cl
                                                   square_p, zeta_p)
 from spmd.transforms.lax.bitcast import bitcast_convert_type_p  # noqa: F401,E402
 from spmd.transforms.lax.structural import (broadcast_in_dim_p, iota_p, reshape_p,  # noqa: F401,E402
-                                            transpose_p)
+                                            squeeze_p, transpose_p)
 from spmd.transforms.lax.slicing import (concatenate_p, dynamic_slice_p,  # noqa: F401,E402
                                          dynamic_update_slice_p, pad_p, rev_p, slice_p)
 from spmd.transforms.lax.control_flow import cond_p, scan_p, while_p  # noqa: F401,E402

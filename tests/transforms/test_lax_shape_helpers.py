@@ -1,5 +1,5 @@
-"""jax.lax's small helpers built from other primitives: batch_matmul, broadcast_like,
-shape_as_value and empty, against NumPy, with their transforms and misuses."""
+"""jax.lax's shape helpers: batch_matmul, broadcast_like, shape_as_value and empty (built from
+other primitives) and the squeeze primitive, against NumPy, with their transforms and misuses."""
 import numpy as np
 import pytest
 
@@ -48,3 +48,14 @@ def test_shape_as_value_and_empty():
         out = lax.empty(shape, np.float32)
         assert out.shape == want and out.dtype == np.float32
     assert spmd.jit(lambda: lax.empty((2,), np.int32))().dtype == np.int32
+
+
+def test_squeeze_is_its_own_primitive_with_canonical_dimensions():
+    x = np.arange(6.0, dtype=np.float32).reshape(1, 2, 1, 3)
+    (eqn,) = spmd.make_jaxpr(lambda v: lax.squeeze(v, (-2, 0, 0)))(x).jaxpr.eqns
+    assert eqn.prim is lax.squeeze_p and eqn.params == {"dimensions": (0, 2)}
+    np.testing.assert_array_equal(np.asarray(lax.squeeze(x, (-2, 0))), x.reshape(2, 3))
+    f = lambda v: lax.squeeze(v, (1,))  # noqa: E731
+    check_mapped(spmd.vmap(f, in_axes=2), f, (np.zeros((2, 1, 4, 3), np.float32),), in_axes=2)
+    with pytest.raises(ValueError, match="squeeze: axis 4 is out of bounds for an array of rank 4"):
+        lax.squeeze(x, (4,))
