@@ -13,8 +13,8 @@ from spmd.transforms.lax.jax_composites import (RoundingMethod, broadcast_shapes
                                                 broadcast_to_rank, collapse, dtype, full_like,
                                                 index_take, round, scatter_sub,
                                                 split, stack, tile, unstack)
-from spmd.transforms.lax.tree_reductions import (associative_scan, reduce,  # noqa: F401
-                                                 reduce_xor)
+from spmd.transforms.lax.tree_reductions import associative_scan, reduce  # noqa: F401
+from spmd.transforms.lax.reductions import reduce_xor, reduce_xor_p  # noqa: F401
 from spmd.transforms.lax.scatter_apply import scatter_apply  # noqa: F401
 from spmd.transforms.lax.implicit_solves import custom_linear_solve, custom_root  # noqa: F401
 from spmd.transforms.remat import optimization_barrier, optimization_barrier_p  # noqa: F401
