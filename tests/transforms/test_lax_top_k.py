@@ -99,7 +99,7 @@ def test_vmap_matches_the_unbatched_function():
     (lambda: lax.approx_max_k(np.ones(3000, np.float32), 1, aggregate_to_topk=False,
                               reduction_input_size_override=10), ValueError,
      "reduction_input_size_override: 10 should be greater equals to"),
-    (lambda: lax.approx_max_k(np.ones((1, 5000), np.float32), 1, recall_target=0.0,
+    (lambda: lax.approx_max_k(np.ones((1, 5000), np.float32), 10, recall_target=0.0,
                               aggregate_to_topk=False), ValueError,
      r"recall_target should range in \(0,1\]"),
     (lambda: lax.top_k(np.ones(3, np.complex64), 1), ValueError,
