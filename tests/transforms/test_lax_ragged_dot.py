@@ -61,6 +61,30 @@ def test_preferred_element_type_and_precision():
     assert_close(got, want, rtol=1e-5)
 
 
+def test_gradients_with_a_wider_preferred_element_type():
+    """The cotangent is float32, the operands bfloat16: the transposes (of dot_general too)
+    compute in float32 and give bfloat16 gradients."""
+    lhs, rhs = _draw((6, 4), dtypes.bfloat16), _draw((3, 4, 2), dtypes.bfloat16)
+    wide = lambda x: np.asarray(x, np.float32)  # noqa: E731
+    ragged = spmd.grad(lambda a, b: lax.ragged_dot(a, b, GROUPS, preferred_element_type=np.float32
+                                                   ).sum(), argnums=(0, 1))(lhs, rhs)
+    rows = np.repeat(np.arange(3), GROUPS)  # each row's group; the sixth row is in none
+    want_lhs = np.zeros((6, 4), np.float32)
+    want_lhs[:5] = wide(rhs).sum(2)[rows]
+    want_rhs = np.stack([wide(lhs)[:5][rows == g].sum(0)[:, None].repeat(2, 1) for g in range(3)])
+    for got, want in zip(ragged, (want_lhs, want_rhs)):
+        assert got.dtype == dtypes.bfloat16
+        assert_close(wide(got), want, rtol=0.02, atol=0.05)
+    dense = spmd.grad(lambda a, b: lax.dot_general(a, b, (((1,), (0,)), ((), ())),
+                                                   preferred_element_type=np.float32).sum(),
+                      argnums=(0, 1))(lhs, rhs[0])
+    assert [g.dtype for g in dense] == [dtypes.bfloat16] * 2
+    assert_close(wide(dense[0]), np.ones((6, 2), np.float32) @ wide(rhs[0]).T, rtol=0.02,
+                 atol=0.05)
+    assert_close(wide(dense[1]), wide(lhs).T @ np.ones((6, 2), np.float32), rtol=0.02,
+                 atol=0.05)
+
+
 def test_noncontracting_mode_with_batch_dimension_and_groups_per_batch():
     lhs, rhs = _draw((2, 5, 3), np.float32), _draw((3, 2, 3, 4), np.float32)
     group_sizes = np.array([[1, 2, 2], [0, 4, 0]], np.int32)

@@ -187,7 +187,10 @@ def _ragged_dot_transpose(ct, lhs, rhs, group_sizes, *, ragged_dot_dimension_num
     y_kept = [d for d in _free(y_aval.ndim, yc, yb) if d not in yg]
 
     def back(a, b, new_dims, axes, aval):
-        out = ragged_dot_general(a, b, group_sizes, new_dims, precision, preferred_element_type)
+        # a cotangent of a preferred_element_type wider than the operands: compute in it
+        a, b = (v if core.get_aval(v).dtype == core.get_aval(ct).dtype
+                else ew.convert_element_type(v, core.get_aval(ct).dtype) for v in (a, b))
+        out = ragged_dot_general(a, b, group_sizes, new_dims, precision)
         out = transpose(out, tuple(int(i) for i in np.argsort(axes)))
         return ew.convert_element_type(out, aval.dtype)
 
