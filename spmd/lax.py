@@ -11,15 +11,27 @@ from spmd.collectives import (all_gather, all_to_all, axis_index, axis_size, pma
                               pmean, pmin, ppermute, pshuffle, pswapaxes, psum, psum_scatter)
 from spmd.transforms.lax.jax_composites import (RoundingMethod, broadcast_shapes,  # noqa: F401
                                                 broadcast_to_rank, collapse, dtype, full_like,
-                                                index_take, round, scatter_sub, select_n,
+                                                index_take, round, scatter_sub,
                                                 split, stack, tile, unstack)
-from spmd.transforms.lax.tree_reductions import (associative_scan, reduce,  # noqa: F401
-                                                 reduce_xor)
+from spmd.transforms.lax.tree_reductions import associative_scan, reduce  # noqa: F401
+from spmd.transforms.lax.reductions import reduce_xor, reduce_xor_p  # noqa: F401
 from spmd.transforms.lax.scatter_apply import scatter_apply  # noqa: F401
 from spmd.transforms.lax.implicit_solves import custom_linear_solve, custom_root  # noqa: F401
 from spmd.transforms.remat import optimization_barrier, optimization_barrier_p  # noqa: F401
 from spmd.transforms.lax.type_aliases import (ConvGeneralDilatedDimensionNumbers,  # noqa: F401
-                                              DotDimensionNumbers)
+                                              DotDimensionNumbers, PrecisionLike)
+from spmd.transforms.lax.jax_composites import (batch_matmul, broadcast_like,  # noqa: F401
+                                                empty, shape_as_value)
+from spmd.transforms.lax.ragged_dot import (RaggedDotDimensionNumbers, ragged_dot,  # noqa: F401
+                                            ragged_dot_general)
+from spmd.transforms.lax.approx_top_k import approx_max_k, approx_min_k  # noqa: F401
+from spmd.transforms.lax.conv_patches import (conv_general_dilated_local,  # noqa: F401
+                                              conv_general_dilated_patches)
+from spmd.transforms.lax.named_composite import composite  # noqa: F401
+from spmd.transforms.lax.platform_dependent import platform_dependent  # noqa: F401
+from spmd.transforms.lax.rng_uniform import rng_uniform, rng_uniform_p  # noqa: F401
+from spmd.transforms.lax.select_n import select_n, select_n_p  # noqa: F401
+from spmd.transforms.lax.identities import copy_p, stage, stage_p  # noqa: F401
 
 # The primitives JAX's lax exports under these names, for programs that inspect jaxprs or
 # register rules (spmd declares them beside their rules, in the files named here)
@@ -29,13 +41,15 @@ from spmd.transforms.lax.more_elementwise import (bessel_i0e_p, bessel_i1e_p, cl
                                                   square_p, zeta_p)
 from spmd.transforms.lax.bitcast import bitcast_convert_type_p  # noqa: F401,E402
 from spmd.transforms.lax.structural import (broadcast_in_dim_p, iota_p, reshape_p,  # noqa: F401,E402
-                                            transpose_p)
+                                            squeeze_p, transpose_p)
 from spmd.transforms.lax.slicing import (concatenate_p, dynamic_slice_p,  # noqa: F401,E402
                                          dynamic_update_slice_p, pad_p, rev_p, slice_p)
 from spmd.transforms.lax.control_flow import cond_p, scan_p, while_p  # noqa: F401,E402
 from spmd.transforms.lax.cumulative import (cumlogsumexp_p, cummax_p, cummin_p,  # noqa: F401,E402
                                             cumprod_p, cumsum_p)
 from spmd.transforms.lax.dot import dot_general_p  # noqa: F401,E402
+from spmd.transforms.lax.approx_top_k import approx_top_k_p  # noqa: F401,E402
+from spmd.transforms.lax.top_k import top_k_p  # noqa: F401,E402
 from spmd.transforms.lax.fourier import fft_p  # noqa: F401,E402
 from spmd.transforms.lax.gather_scatter import (gather_p, scatter_add_p,  # noqa: F401,E402
                                                 scatter_max_p, scatter_min_p, scatter_mul_p,
@@ -61,7 +75,7 @@ for _name in ("ANY", "BOOL", "COMPLEX", "FLOAT", "INEXACT", "INT", "INTEGRAL", "
               "elementwise_aval", "add_any", "add_any_p", "complex_", "round_afz", "round_afz_p",
               "select_p", "argsort", "argminmax", "bitcast", "control_flow", "cumulative",
               "elementwise", "gather_scatter", "reductions", "slicing", "sorting", "structural",
-              "more_elementwise", "composite"):
+              "more_elementwise"):
     globals().pop(_name, None)
 
 

@@ -42,6 +42,18 @@ config.on_change("enable_x64", lambda v: _x64_state.set_global(bool(v)))
 
 
 
+# ---------------------------------------------------------------- approximate top-k
+def approx_top_k_reduction_output_size(input_size: int, rank: int, k: int, recall_target: float,
+                                       aggregate_to_topk: bool, input_size_override: int) -> int:
+    """How many candidates XLA's ApproxTopK keeps along the reduction dimension (the output
+    size of lax.approx_max_k with aggregate_to_topk=False): XLA's own arithmetic."""
+    try:
+        return int(_jax.approx_top_k_reduction_output_size(
+            input_size, rank, k, recall_target, aggregate_to_topk, input_size_override)[0])
+    except _jax.JaxRuntimeError as e:  # XLA's INVALID_ARGUMENT: say it in the caller's terms
+        raise ValueError(f"approx_max_k/approx_min_k: {str(e).split(': ', 1)[-1]}") from None
+
+
 # ---------------------------------------------------------------- pytrees
 # jaxlib's C++ pytrees (PyTreeDef, the key types, treedef_tuple, all_leaves), which
 # transforms/tree_util.py builds spmd's pytree API on.

@@ -4,6 +4,7 @@ from spmd.transforms.lax.elementwise import *  # noqa: F401,F403
 from spmd.transforms.lax.elementwise import (abs_p, add_any, complex_,  # noqa: F401
                                              convert_element_type, full, integer_pow, select,
                                              _abs as abs)
+from spmd.transforms.lax.clamp import clamp, clamp_p  # noqa: F401
 from spmd.transforms.lax.more_elementwise import (bessel_i0e, bessel_i1e, clz, erfc, exp2,  # noqa: F401
                                                   mulhi, reciprocal, reduce_precision, square,
                                                   zeta)
@@ -19,7 +20,8 @@ from spmd.transforms.lax.slicing import (concatenate, dynamic_index_in_dim,  # n
                                          pad, rev, slice, slice_in_dim)
 from spmd.transforms.lax.cumulative import (cumlogsumexp, cummax, cummin, cumprod,  # noqa: F401
                                             cumsum)
-from spmd.transforms.lax.sorting import argsort, sort, sort_key_val, top_k  # noqa: F401
+from spmd.transforms.lax.sorting import argsort, sort, sort_key_val  # noqa: F401
+from spmd.transforms.lax.top_k import top_k  # noqa: F401
 from spmd.transforms.lax.argminmax import argmax, argmin  # noqa: F401
 from spmd.transforms.lax.gather_scatter import (GatherDimensionNumbers,  # noqa: F401
                                                 GatherScatterMode, ScatterDimensionNumbers, gather,

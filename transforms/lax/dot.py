@@ -141,6 +141,9 @@ def _ranges_like(*xs):
 
 def _transpose_lhs(ct, x_aval, y, dimension_numbers, precision, swap_ans=False):
     (xc, yc), (xb, yb) = dimension_numbers
+    # a cotangent of a preferred_element_type wider than the operands: compute in it
+    if core.get_aval(y).dtype != core.get_aval(ct).dtype:
+        y = convert_element_type(y, core.get_aval(ct).dtype)
     y_ndim = core.get_aval(y).ndim
     x_kept = _free(x_aval.ndim, xc, xb)
     y_kept = _free(y_ndim, yc, yb)

@@ -12,7 +12,6 @@ from spmd.transforms.jvp import (Zero, defjvp, defjvp_with_output, defjvp_zero, 
                                  instantiate, jvp_rules, linear_primitives)
 from spmd.transforms.lax.structural import broadcast_in_dim
 from spmd.transforms.lowering import lowering_rules
-from spmd.transforms.stop_gradient import stop_gradient
 from spmd.transforms.trace_primitives import add_any_p
 from spmd.transforms.transpose import deftranspose_linear, is_undefined, transpose_rules
 
@@ -408,7 +407,7 @@ gt = _bind(gt_p)
 ge = _bind(ge_p)
 
 
-# ---------------------------------------------------------------- select and clamp
+# ---------------------------------------------------------------- select
 def _select_aval(pred, on_true, on_false):
     if pred.dtype != np.bool_:
         raise TypeError(f"select's predicate must be bool, got {pred.dtype}")
@@ -462,30 +461,6 @@ def _select_batch(axis, args, dims):
 
 batching_rules[select_p] = _select_batch
 select = _bind(select_p)
-
-
-def clamp(lo, x, hi):
-    """min(max(x, lo), hi), where each bound is a scalar or has x's shape (lax.clamp)."""
-    shape = core.get_aval(x).shape
-
-    def bound(b, name):
-        b_shape = core.get_aval(b).shape
-        if b_shape == shape:
-            return b
-        if b_shape == ():
-            return broadcast_in_dim(b, shape, ())
-        raise TypeError(f"clamp requires {name}.shape == operand.shape or {name}.shape == (), "
-                        f"got {name}.shape={b_shape} and operand.shape={shape}")
-    lo, hi = bound(lo, "min"), bound(hi, "max")
-    out = min(max(x, lo), hi)
-    if not dtypes.is_inexact(core.get_aval(out).dtype):
-        return out
-    # JAX's derivative (not max's and min's, which split ties): the operand's tangent strictly
-    # inside (lo, hi), a bound's where the operand is beyond it, none at a tie. Each select
-    # picks a value equal to `out`, so the value is min(max(x, lo), hi) exactly.
-    inside = and_p.bind(lt(lo, x), lt(x, hi))
-    at_lo = and_p.bind(gt(lo, x), eq(out, lo))
-    return select(inside, x, select(lt(hi, x), hi, select(at_lo, lo, stop_gradient(out))))
 
 
 # ---------------------------------------------------------------- integer_pow

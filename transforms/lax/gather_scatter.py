@@ -22,6 +22,7 @@ from spmd.transforms.batching import batching_rules, bdim_at_front, moveaxis
 from spmd.transforms.core import Primitive, ShapedArray
 from spmd.transforms.jvp import Zero, instantiate, jvp_rules, linear_primitives
 from spmd.transforms.lax import elementwise as ew
+from spmd.transforms.lax.clamp import clamp
 from spmd.transforms.lax.reductions import reduce_and
 from spmd.transforms.lax.structural import broadcast_in_dim, iota, reshape
 from spmd.transforms.lowering import i64_array, lowering_rules
@@ -252,7 +253,7 @@ def _in_bounds_mask(indices, operand_shape, index_map, window_sizes):
 def _clamp_indices(indices, operand_shape, index_map, window_sizes):
     idx_aval = core.get_aval(indices)
     upper = _upper_bounds(indices, operand_shape, index_map, window_sizes)
-    return ew.clamp(ew.full(idx_aval.shape, 0, idx_aval.dtype), indices, upper)
+    return clamp(ew.full(idx_aval.shape, 0, idx_aval.dtype), indices, upper)
 
 
 def default_fill_value(dtype):

@@ -1,6 +1,6 @@
 """jax.lax functions that JAX 0.10.2 declares as primitives of their own (stack_p, split_p,
-tile_p, select_n_p ...) and spmd builds from the primitives it has: each is the same function
-with JAX's signature, and grad, vmap and jit follow from its parts."""
+tile_p ...) or builds from others, and spmd builds from the primitives it has: each is the same
+function with JAX's signature, and grad, vmap and jit follow from its parts."""
 from __future__ import annotations
 
 import builtins
@@ -12,6 +12,7 @@ import numpy as np
 
 from spmd.transforms import core, dtypes
 from spmd.transforms.lax import elementwise as ew
+from spmd.transforms.lax.dot import dot_general
 from spmd.transforms.lax.gather_scatter import GatherDimensionNumbers, gather, scatter_add
 from spmd.transforms.lax.sharding_constraint import with_sharding_constraint
 from spmd.transforms.lax.slicing import concatenate, slice_in_dim
@@ -124,38 +125,6 @@ def full_like(x, fill_value, dtype=None, shape=None, sharding=None):
     return out
 
 
-def select_n(which, *cases):
-    """jax.lax.select_n: cases[which] elementwise. `which` is bool (at most two cases: False
-    picks cases[0]) or an integer array in [0, len(cases)) of the cases' shape, or a scalar."""
-    if not cases:
-        raise ValueError("select_n needs at least one case")
-    which_aval = _aval(which)
-    avals = [_aval(c) for c in cases]
-    if any((a.shape, a.dtype) != (avals[0].shape, avals[0].dtype) for a in avals):
-        raise TypeError("select_n: all cases must have the same shape and dtype, got "
-                        f"{[(a.shape, str(a.dtype)) for a in avals]}")
-    if which_aval.shape not in ((), avals[0].shape):
-        raise TypeError(f"select_n: which must be a scalar or have the cases' shape "
-                        f"{avals[0].shape}, got shape {which_aval.shape}")
-    is_bool = which_aval.dtype == np.bool_
-    if not (is_bool or dtypes.is_integer(which_aval.dtype)):
-        raise TypeError(f"select_n: which must be a boolean or integer array, "
-                        f"got {which_aval.dtype}")
-    if is_bool and len(cases) > 2:
-        raise TypeError(f"select_n: a boolean which selects between at most 2 cases, "
-                        f"got {len(cases)}")
-    if len(cases) == 1:
-        return cases[0]
-    if which_aval.shape != avals[0].shape:
-        which = broadcast(which, avals[0].shape)
-    if is_bool:
-        return ew.select(which, cases[1], cases[0])
-    out = cases[0]
-    for i, case in enumerate(cases[1:], 1):
-        out = ew.select(ew.eq(which, ew.full(avals[0].shape, i, which_aval.dtype)), case, out)
-    return out
-
-
 def index_take(src, idxs: Sequence, axes: Sequence[int]):
     """jax.lax.index_take: src[idxs[0], idxs[1], ...] with index arrays on `axes` (negative
     indices count from the end), the indexed axes replaced by one leading axis."""
@@ -216,3 +185,47 @@ def dtype(x):
     except TypeError:
         raise TypeError(f"Cannot determine the dtype of {x!r}") from None
     return np.dtype(dtypes.canonicalize(found))
+
+
+def batch_matmul(lhs, rhs, precision=None):
+    """jax.lax.batch_matmul: matrix products over the leading (batch) dimensions of two arrays
+    of one rank >= 2."""
+    ndim, rhs_ndim = _aval(lhs).ndim, _aval(rhs).ndim
+    if builtins.min(ndim, rhs_ndim) < 2:
+        raise ValueError(f"Arguments to batch_matmul must be at least 2D, got {ndim}, "
+                         f"{rhs_ndim}")
+    if ndim != rhs_ndim:
+        raise ValueError(f"Arguments to batch_matmul must have same ndim, got {ndim}, "
+                         f"{rhs_ndim}")
+    batch = tuple(range(ndim - 2))
+    return dot_general(lhs, rhs, (((ndim - 1,), (ndim - 2,)), (batch, batch)), precision)
+
+
+def broadcast_like(arr, like_arr):
+    """jax.lax.broadcast_like: `arr` broadcast (NumPy's rules) to the shape of `like_arr`."""
+    arr = _asarray(arr)
+    shape, target = _aval(arr).shape, tuple(_aval(like_arr).shape)
+    if len(shape) > len(target) or any(s not in (1, t) for s, t in
+                                       zip(shape[::-1], target[::-1])):
+        raise ValueError(f"broadcast_like: cannot broadcast an array of shape {shape} to the "
+                         f"shape {target}")
+    lead = len(target) - len(shape)
+    kept = [d for d, s in enumerate(shape) if s == target[lead + d]]
+    squeezed = reshape(arr, [shape[d] for d in kept]) if len(kept) < len(shape) else arr
+    return broadcast_in_dim(squeezed, target, [lead + d for d in kept])
+
+
+def shape_as_value(shape):
+    """jax.lax.shape_as_value: a static shape as a 1-D NumPy array, as JAX returns it (int32,
+    or int64 where a size needs it)."""
+    shape = tuple(int(d) for d in shape)
+    wide = builtins.any(d > np.iinfo(np.int32).max for d in shape)
+    return np.asarray(shape, np.int64 if wide else np.int32)
+
+
+def empty(shape, dtype, *, out_sharding=None):
+    """jax.lax.empty: an array whose values the program must not read (XLA's CPU gives zeros,
+    and so does spmd)."""
+    shape = (int(shape),) if isinstance(shape, (int, np.integer)) else tuple(shape)
+    out = ew.full(shape, 0, dtypes.canonicalize(dtype))
+    return out if out_sharding is None else with_sharding_constraint(out, out_sharding)

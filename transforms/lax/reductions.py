@@ -1,4 +1,4 @@
-"""Reductions over a set of axes: sum, max, min, prod, and, or. One shape rule and one lowering
+"""Reductions over a set of axes: sum, max, min, prod, and, or, xor. One shape rule and one lowering
 (stablehlo.reduce with a scalar combiner region) serve them all."""
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ def _identity(kind: str, dtype):
         return np.zeros((), dtype)
     if kind == "prod":
         return np.ones((), dtype)
-    if kind in ("and", "or"):
+    if kind in ("and", "or", "xor"):
         return np.array(kind == "and", dtype) if dtype == np.bool_ else np.array(
             -1 if kind == "and" else 0).astype(dtype)
     if dtypes.is_inexact(dtype):
@@ -40,7 +40,8 @@ def _identity(kind: str, dtype):
 
 
 _HLO = {"sum": "stablehlo.add", "prod": "stablehlo.multiply", "max": "stablehlo.maximum",
-        "min": "stablehlo.minimum", "and": "stablehlo.and", "or": "stablehlo.or"}
+        "min": "stablehlo.minimum", "and": "stablehlo.and", "or": "stablehlo.or",
+        "xor": "stablehlo.xor"}
 
 
 def _reduce_lowering(kind):
@@ -122,8 +123,19 @@ reduce_min_p = _declare("min")
 reduce_prod_p = _declare("prod")
 reduce_and_p = _declare("and")
 reduce_or_p = _declare("or")
+reduce_xor_p = _declare("xor")
 defjvp_zero(reduce_and_p)
 defjvp_zero(reduce_or_p)
+defjvp_zero(reduce_xor_p)
+
+
+def _reduce_xor_aval(x, *, axes):
+    if not (dtypes.is_integer(x.dtype) or x.dtype == np.bool_):
+        raise TypeError(f"reduce_xor needs an integer or boolean operand, got {x.dtype}")
+    return _reduce_aval(x, axes=axes)
+
+
+reduce_xor_p.def_abstract_eval(_reduce_xor_aval)
 
 
 def _chooser_jvp(prim):
@@ -171,3 +183,7 @@ def reduce_and(x, axes=None):
 
 def reduce_or(x, axes=None):
     return reduce_or_p.bind(x, axes=_canonical_axes(x, axes))
+
+
+def reduce_xor(x, axes=None):
+    return reduce_xor_p.bind(x, axes=_canonical_axes(x, axes))

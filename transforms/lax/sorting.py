@@ -1,5 +1,5 @@
-"""Sorting: the variadic `sort` primitive (stablehlo.sort), and sort_key_val, argsort and top_k
-built on it.
+"""Sorting: the variadic `sort` primitive (stablehlo.sort), and sort_key_val and argsort built
+on it (top_k.py builds top_k on it too).
 
 Order: lexicographic over the first `num_keys` operands; floats in NumPy's order (-0.0 and 0.0
 equal, every NaN after every number), complex numbers by real then imaginary part.
@@ -17,7 +17,6 @@ from spmd.transforms.core import Primitive, ShapedArray
 from spmd.transforms.jvp import Zero, jvp_rules, linear_primitives
 from spmd.transforms.lax import elementwise as ew
 from spmd.transforms.lax.composite import scalar_region
-from spmd.transforms.lax.slicing import rev, slice_in_dim
 from spmd.transforms.lax.structural import broadcasted_iota, canonical_axis
 from spmd.transforms.lowering import lowering_rules
 from spmd.transforms.transpose import is_undefined, transpose_rules
@@ -165,18 +164,3 @@ def argsort(operand, dimension=-1, is_stable=True, index_dtype=np.int32):
     iota = broadcasted_iota(index_dtype, aval.shape, dimension)
     return sort((operand, iota), dimension, is_stable, num_keys=1)[1]
 
-
-def top_k(operand, k):
-    """The k largest elements along the last axis, largest first, and their int32 indices
-    (lax.top_k): NaNs count as largest, and equal values come in index order."""
-    aval = core.get_aval(operand)
-    if aval.ndim == 0:
-        raise ValueError("top_k needs an operand of rank >= 1, got a 0-d array")
-    k, last, n = int(k), aval.ndim - 1, aval.shape[-1]
-    if not 0 <= k <= n:
-        raise ValueError(f"top_k: k={k} must be between 0 and the size of the last axis ({n})")
-    # Ascending by (value, -index), then the last k reversed: descending values, ties by index.
-    neg_index = ew.neg(broadcasted_iota(np.int32, aval.shape, last))
-    values, neg_index = sort((operand, neg_index), last, True, num_keys=2)
-    top = lambda x: rev(slice_in_dim(x, n - k, n, 1, last), (last,))  # noqa: E731
-    return top(values), ew.neg(top(neg_index))

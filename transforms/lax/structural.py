@@ -135,14 +135,34 @@ def transpose(x, permutation):
 
 
 # ---------------------------------------------------------------- squeeze / expand_dims
+def _squeeze_aval(x, *, dimensions):
+    for d in dimensions:
+        if x.shape[d] != 1:
+            raise ValueError(f"squeeze: cannot remove axis {d} of size {x.shape[d]} from an array "
+                             f"of shape {x.shape}; only axes of size 1 can be squeezed")
+    return x.update(shape=tuple(n for i, n in enumerate(x.shape) if i not in dimensions))
+
+
+def _squeeze_batch(axis, args, dims, *, dimensions):
+    (x,), (bdim,) = args, dims
+    x = moveaxis(x, bdim, 0)
+    return squeeze_p.bind(x, dimensions=tuple(d + 1 for d in dimensions)), 0
+
+
+# JAX's squeeze_p: a reshape that only drops axes of size 1 (XLA has no squeeze of its own)
+squeeze_p = Primitive("squeeze")
+squeeze_p.def_abstract_eval(_squeeze_aval)
+lowering_rules[squeeze_p] = lambda ctx, x, *, dimensions: ctx.op("stablehlo.reshape", [x])
+deflinear(squeeze_p)
+deftranspose_linear(squeeze_p, lambda ct, x, *, dimensions: reshape(ct, x.aval.shape))
+batching_rules[squeeze_p] = _squeeze_batch
+
+
 def squeeze(x, dimensions):
-    shape = core.get_aval(x).shape
-    dims = sorted({d % len(shape) for d in dimensions})
-    for d in dims:
-        if shape[d] != 1:
-            raise ValueError(f"squeeze: cannot remove axis {d} of size {shape[d]} from an array "
-                             f"of shape {shape}; only axes of size 1 can be squeezed")
-    return reshape(x, tuple(n for i, n in enumerate(shape) if i not in dims))
+    """x without its axes `dimensions` (each of size 1; negative ones count from the end)."""
+    ndim = core.get_aval(x).ndim
+    dims = tuple(sorted({canonical_axis(d, ndim, "squeeze") for d in dimensions}))
+    return squeeze_p.bind(x, dimensions=dims)
 
 
 def expand_dims(x, dimensions):

@@ -1,4 +1,4 @@
-"""jax.lax.reduce, reduce_xor and associative_scan: reductions and scans with a Python
+"""jax.lax.reduce and associative_scan: reductions and scans with a Python
 `computation` on pytrees of arrays. The computation is applied to whole arrays in a balanced
 tree of log2(n) steps (it must be associative, as XLA's reduce requires), so grad and vmap
 follow from its parts."""
@@ -90,14 +90,6 @@ def _reduce(operands, init_values, computation: Callable, dimensions: tuple):
     if n == 1:
         starts = combine(starts, [squeeze(r, (0,)) for r in rows])
     return tree_util.tree_unflatten(treedef, starts)
-
-
-def reduce_xor(operand, axes: Sequence[int]):
-    """jax.lax.reduce_xor: the bitwise XOR of the elements over `axes` (integers, booleans)."""
-    dtype = core.get_aval(operand).dtype
-    if not (np.issubdtype(dtype, np.integer) or dtype == np.bool_):
-        raise TypeError(f"reduce_xor needs an integer or boolean operand, got {dtype}")
-    return reduce(operand, np.zeros((), dtype), ew.bitwise_xor, axes)
 
 
 def associative_scan(fn: Callable, elems, reverse: bool = False, axis: int = 0):

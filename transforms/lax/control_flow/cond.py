@@ -16,6 +16,7 @@ from spmd.transforms.batching import batching_rules, bdim_at_front, moveaxis
 from spmd.transforms.core import Jaxpr, Primitive, Tracer, Var
 from spmd.transforms.jvp import Zero, jvp_rules
 from spmd.transforms.lax import elementwise as ew
+from spmd.transforms.lax.clamp import clamp
 from spmd.transforms.lax.control_flow.common import (avals_of, check_same_outputs, intern,
                                                      join_weak_types, merge_consts, op_results,
                                                      trace_fun, trace_program, typematch)
@@ -259,7 +260,7 @@ def switch(index, branches: Sequence[Callable], *operands):
     if _is_host_value(index):
         index = np.int32(min(max(int(index), 0), hi))
     else:
-        index = ew.clamp(np.int32(0), ew.convert_element_type(index, np.int32), np.int32(hi))
+        index = clamp(np.int32(0), ew.convert_element_type(index, np.int32), np.int32(hi))
     return _bind_cond(index, branches, operands, order=tuple(range(len(branches))),
                       what=lambda i, j: f"branch {i} and {j} outputs")
 
