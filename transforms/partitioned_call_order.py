@@ -50,7 +50,10 @@ class CallOrderCheck:
         out_avals = jaxpr.out_avals
 
         def checked(pair, *args):
-            reduced = lax.reduce_max(pair, axes=(0,))
+            # every process's rows gathered, then the max taken here: gloo's all_gather passes
+            # the ring once, an all-reduce twice (as pmap's check does it)
+            reduced = lax.reduce_max(lax.with_sharding_constraint(pair, self.out_shardings[0]),
+                                     axes=(0,))
             agree = lax.reduce_and(lax.eq(reduced, lax.neg(_swapped(reduced))), axes=(0,))
             held = optimization_barrier_p.bind(reduced, *args)[1:] if args else []
 
