@@ -23,14 +23,20 @@
 4. gloo_local_first (under `spmd-run`, 2 processes x 4 devices, no MPI): small psums as one
    XLA all_reduce over all 8 devices against the in-process reduction first (gloo_after_local).
 
-5. call_order_check (under `spmd-run` and `spmd-run --mpi`, 2 processes x 1 device; issue 14
-   item 2): the per-call check that every process runs the same program at the same call
-   (spmd/pmap_call_order.py), on against off, interleaved: a 4 KB psum step, and the train step
-   of 2. (10 steps without waiting, then one wait). Goal: at most 5% slower with the check.
+5. call_order_check (under `spmd-run` over gloo, and `spmd-run --mpi` over MPI, 2 processes x
+   1 device; issue 14 item 2): the per-call check that every process runs the same program at
+   the same call (spmd/pmap_call_order.py), on against off, interleaved: a 4 KB psum step, and
+   the train step of 2. (10 steps without waiting, then one wait). Goal: at most 5% slower with
+   the check.
 
 6. psum_4kb (under `spmd-run` and `spmd-run --mpi`, 2 processes x 1 device; issue 15): a 4 KB
    psum over MPI in the world the processes formed through the coordinator (spmd-run) and in
    mpiexec's, each against gloo and raw mpi4py Allreduce on the same world.
+
+7. all_gather (under `spmd-run`, 2 processes x 1 device; issue 15): all_gather over MPI in the
+   world the processes formed through the coordinator, against raw mpi4py Allgather of the same
+   NumPy buffers and against gloo, interleaved: a 16 MiB result (8 MiB per process), and 16 MiB
+   per process (a 32 MiB result). Goal: within 1.2x of mpi4py's time.
 
 Run one job by hand: spmd-run -n 2 --mpi --cpu-devices 1 bench_multiprocess.py allreduce
 """
@@ -231,12 +237,15 @@ def gloo_local_first():
 
 def call_order_check():
     import spmd
+    transport = "MPI" if "PMI_RANK" in os.environ else "gloo"
+    if transport == "gloo":  # else spmd-run's processes form an MPI world (issue 15)
+        spmd.config.update("cross_process_collectives", "gloo")
     spmd.distributed.initialize()
     import mlp
     from common import goal, interleaved, report
     from spmd import lax
 
-    me, transport = spmd.process_index(), "MPI" if "PMI_RANK" in os.environ else "gloo"
+    me = spmd.process_index()
     loss, _ = mlp.make(spmd)
     x4k = spmd.pmap(lambda v: v, axis_name="i")(np.ones((spmd.local_device_count(), 1000),
                                                            np.float32))
@@ -306,6 +315,43 @@ def psum_4kb():
                "mpi4py Allreduce", unit="us")
 
 
+def all_gather():
+    import spmd
+    spmd.distributed.initialize()
+    for per_process in (MIB16 // spmd.process_count(), MIB16):
+        _all_gather_side_by_side(spmd, per_process)
+
+
+def _all_gather_side_by_side(spmd, per_process: int):
+    from common import goal, interleaved, report
+
+    from spmd import lax
+    from spmd.cluster.distributed import mpi_communicator
+    comm, me, n = mpi_communicator(), spmd.process_index(), spmd.process_count()
+    x = np.random.default_rng(me).standard_normal((1, per_process)).astype(np.float32)
+    on_devices = spmd.pmap(lambda v: v, axis_name="i")(x)
+    send, recv = x[0].copy(), np.empty((n, per_process), np.float32)
+    comm.Allgather(send, recv)
+    gathers = {}
+    for transport in ("gloo", "auto"):  # the transport is chosen when a pmap first compiles
+        spmd.config.update("cross_process_collectives", transport)
+        gathers[transport] = spmd.pmap(lambda v: lax.all_gather(v, "i"), axis_name="i")
+        np.testing.assert_array_equal(np.asarray(gathers[transport](on_devices))[0], recv)
+    rows = interleaved({
+        "spmd all_gather (MPI)": lambda: gathers["auto"](on_devices).block_until_ready(),
+        "spmd all_gather (gloo)": lambda: gathers["gloo"](on_devices).block_until_ready(),
+        "mpi4py Allgather": lambda: comm.Allgather(send, recv),
+    }, rounds=15, calls=5, warmup=3)
+    if me == 0:
+        mib = n * per_process * 4 / 2 ** 20
+        report(f"all_gather of {mib:g} MiB float32 ({mib / n:g} MiB per process), {n} "
+               f"processes x 1 device (spmd-run, world via coordinator)", rows,
+               "mpi4py Allgather")
+        t = dict(rows)
+        goal(f"all_gather over MPI / mpi4py Allgather ({mib:g} MiB)",
+             t["spmd all_gather (MPI)"] / t["mpi4py Allgather"], 1.2)
+
+
 def _job(n: int, mpi: bool, section: str, devices: int = 1) -> None:
     command = [sys.executable, "-m", "spmd.launch", "-n", str(n), *(["--mpi"] if mpi else []),
                "--cpu-devices", str(devices), os.path.abspath(__file__), section]
@@ -336,10 +382,11 @@ def driver():
     _job(2, True, "call_order_check")
     _job(2, False, "psum_4kb")
     _job(2, True, "psum_4kb")
+    _job(2, False, "all_gather")
 
 
 if __name__ == "__main__":
     SECTIONS = {"allreduce": allreduce, "train": train, "mpi_callback": mpi_callback,
                 "gloo_local_first": gloo_local_first, "call_order_check": call_order_check,
-                "psum_4kb": psum_4kb}
+                "psum_4kb": psum_4kb, "all_gather": all_gather}
     SECTIONS.get(sys.argv[1] if len(sys.argv) > 1 else "", driver)()

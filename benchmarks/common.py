@@ -58,12 +58,14 @@ def median_per_call(fn, calls: int = 2000, repeats: int = 7) -> float:
 
 
 def interleaved(fns: dict, rounds: int = 9, calls: int = 1, warmup: int = 1,
-                before: dict | None = None) -> list[tuple[str, float]]:
+                before: dict | None = None, clock=time.perf_counter) -> list[tuple[str, float]]:
     """Seconds per call of each function, side by side: each round times `calls` back-to-back
     calls of every function, in an order shuffled anew each round (what runs just before a side
     can slow it: a NumPy side freeing 100 MB of temporaries, say); the result is the median
     over rounds. Interleaving the sides means a change of machine load (shared CPUs) hits every
-    side alike. `before[name]()`, if given, runs untimed before each timed batch of that side."""
+    side alike. `before[name]()`, if given, runs untimed before each timed batch of that side.
+    `clock=time.process_time` counts the CPU time of the process (all its threads) instead:
+    the work done, which the other users of shared CPUs change less than the wall time."""
     for fn in fns.values():
         for _ in range(warmup):
             fn()
@@ -75,10 +77,10 @@ def interleaved(fns: dict, rounds: int = 9, calls: int = 1, warmup: int = 1,
         for name, fn in order:
             if before and name in before:
                 before[name]()
-            start = time.perf_counter()
+            start = clock()
             for _ in range(calls):
                 fn()
-            times[name].append((time.perf_counter() - start) / calls)
+            times[name].append((clock() - start) / calls)
     return [(name, statistics.median(t)) for name, t in times.items()]
 
 

@@ -7,6 +7,7 @@ axis before and removes one after, as JAX does. Lowers to StableHLO `all_to_all`
 """
 from __future__ import annotations
 
+from spmd.collectives import mpi_exchange
 from spmd.collectives.axes import (batch_in_groups, canonical_groups, canonical_names,
                                    check_pure_names, groups_attr, participants, replica_axes)
 from spmd.transforms import batching, core, lax, tree_util
@@ -85,6 +86,9 @@ def _all_to_all_lowering(ctx, x, *, axis_name, split_axis, concat_axis, axis_siz
                          axis_index_groups):
     axes = replica_axes(ctx, "all_to_all")
     groups = axes.groups(axis_name, axis_index_groups)
+    between_processes = mpi_exchange.over_mpi(ctx, axes, groups)  # when pmap chose it
+    if between_processes is not None:
+        return mpi_exchange.all_to_all(between_processes, ctx, x, split_axis, concat_axis)
     return ctx.op("stablehlo.all_to_all", [x],
                   attrs=f"split_dimension = {split_axis} : i64, "
                         f"concat_dimension = {concat_axis} : i64, "

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from spmd.collectives import mpi_exchange
 from spmd.collectives.axes import (batch_in_groups, canonical_groups, canonical_names,
                                    check_pure_names, groups_attr, participants, replica_axes)
 from spmd.transforms import batching, core, lax, tree_util
@@ -106,6 +107,9 @@ def _psum_scatter_aval(x, *, axis_name, scatter_dimension, axis_size, axis_index
 def _all_gather_lowering(ctx, x, *, axis_name, axis, axis_size, axis_index_groups, tiled):
     axes = replica_axes(ctx, "all_gather")
     groups = axes.groups((axis_name,), axis_index_groups)
+    between_processes = mpi_exchange.over_mpi(ctx, axes, groups)  # when pmap chose it
+    if between_processes is not None:
+        return mpi_exchange.all_gather(between_processes, ctx, x, axis, tiled)
     aval = ctx.in_avals[0]
     if not tiled:  # gather along a new unit dimension
         unit = aval.update(shape=aval.shape[:axis] + (1,) + aval.shape[axis:])
@@ -120,6 +124,9 @@ def _psum_scatter_lowering(ctx, x, *, axis_name, scatter_dimension, axis_size,
     axes = replica_axes(ctx, "psum_scatter")
     groups = axes.groups((axis_name,), axis_index_groups)
     aval = ctx.in_avals[0]
+    between_processes = mpi_exchange.over_mpi(ctx, axes, groups)  # when pmap chose it
+    if between_processes is not None and aval.dtype != np.bool_:  # (a sum of booleans: or)
+        return mpi_exchange.psum_scatter(between_processes, ctx, x, scatter_dimension)
     shape = list(aval.shape)
     shape[scatter_dimension] //= axis_size
     block = aval.update(shape=tuple(shape))

@@ -1,5 +1,7 @@
 """psum, pmean, pmax and pmin between processes over MPI, from inside the compiled pmap program
-(and, in jobs without MPI, reduced within each process before gloo: `gloo_after_local`).
+(and, in jobs without MPI, reduced within each process before gloo: `gloo_after_local`); the
+transport's host callbacks, which all_gather, psum_scatter, all_to_all and ppermute between
+processes use too (collectives/mpi_exchange.py).
 
 When the processes of a job are the ranks of an MPI communicator (started by mpirun/mpiexec),
 an all-reduce over a pmap axis that spans processes is not lowered to an XLA all_reduce (which
@@ -7,7 +9,9 @@ runs over gloo's TCP, even between the devices of one process) but to a host cal
 every replica calls: jaxlib's zero-copy `xla_buffer_python_cpu_callback`, which hands Python
 XLA's own input and output buffers. The replicas of a process meet there; the last to arrive
 reduces all of their inputs into its output with NumPy, runs MPI Allreduce in place on it
-between the processes, and copies the result into the others' outputs. Measured here: 16 MiB
+between the processes, and copies the result into the others' outputs
+(collectives/mpi_meeting.py). bfloat16, float16 and the other narrow floats are reduced in
+float32 and rounded once at the end (MPI has no such types). Measured here: 16 MiB
 between 2 processes in 0.93 to 1.07 of raw MPI's time, against gloo's 0.5 to 0.6 of its
 bandwidth; a 4 KB psum in 0.16 ms against gloo's 2.9 ms (benchmarks/RESULTS.md, issue 6).
 
@@ -21,22 +25,28 @@ MPI needs every process to call its collectives in the same order. Three things 
 """
 from __future__ import annotations
 
-import threading
 from typing import Callable, Sequence
 
 import numpy as np
 
+from spmd.collectives.mpi_meeting import LocalMeeting, as_bytes
 from spmd.collectives.psum import write_all_reduce
-from spmd.transforms import callbacks
+from spmd.transforms import callbacks, dtypes
 from spmd.transforms.core import ShapedArray
 
-# The dtypes MPI reduces natively (mpi4py maps them from the buffer's format). Others
-# (float16, bfloat16, bool) stay on XLA's all_reduce.
+# The dtypes MPI reduces natively (mpi4py maps them from the buffer's format). Narrower floats
+# are reduced in float32 (`_WIDE`), booleans as bytes (max/min are or/and on 0 and 1).
 _MPI_DTYPES = {np.dtype(t) for t in (np.float32, np.float64, np.int8, np.int16, np.int32,
                                      np.int64, np.uint8, np.uint16, np.uint32, np.uint64,
                                      np.complex64, np.complex128)}
+_WIDE = np.dtype(np.float32)
 _REPLICA_ID = ShapedArray((), np.uint32)
 _COMBINE = {"sum": np.add, "max": np.maximum, "min": np.minimum}  # within a process
+
+
+def widened(dtype: np.dtype) -> bool:
+    """A float MPI cannot reduce (bfloat16, float16, float8s): reduced in float32."""
+    return dtype not in _MPI_DTYPES and dtypes.is_inexact(dtype) and not dtypes.is_complex(dtype)
 
 
 def gloo_after_local(groups: Sequence[Sequence[int]], mine: Sequence[int]) -> "CallbackAllReduce":
@@ -52,24 +62,30 @@ def gloo_after_local(groups: Sequence[Sequence[int]], mine: Sequence[int]) -> "C
 class CallbackAllReduce:
     """The cross-process transport of one pmap program: each all-reduce is a host callback that
     reduces within the process, then between the processes over MPI, or (with no communicator)
-    hands that step to an XLA all_reduce.
+    hands that step to an XLA all_reduce. Over MPI, the other collectives over the whole axis
+    are host callbacks too (`exchanges`, collectives/mpi_exchange.py).
 
     `groups`: the replicas of each process (global replica ids, one list per process, all of
-    one size). `comms`: for each group that lives in this process, the communicator it reduces
-    over (in a real job: this process's group -> MPI.COMM_WORLD), or None: then the callback
-    only reduces within the process, and an XLA all_reduce between the processes follows, in
-    groups of one replica per process (see `gloo_after_local`). `ops`: the communicator's
-    reduction op for "sum", "max" and "min"; `in_place`: its in-place marker (MPI.IN_PLACE)."""
+    one size; the list's index is the process's MPI rank). `comms`: for each group that lives
+    in this process, the communicator it reduces over (in a real job: this process's group ->
+    MPI.COMM_WORLD), or None: then the callback only reduces within the process, and an XLA
+    all_reduce between the processes follows, in groups of one replica per process (see
+    `gloo_after_local`). `ops`: the communicator's reduction op for "sum", "max" and "min";
+    `in_place`: its in-place marker (MPI.IN_PLACE); `proc_null`: its no-peer rank
+    (MPI.PROC_NULL, for ppermute's rounds)."""
 
-    def __init__(self, groups: Sequence[Sequence[int]], comms: dict, ops: dict, in_place=None):
+    def __init__(self, groups: Sequence[Sequence[int]], comms: dict, ops: dict, in_place=None,
+                 proc_null=None):
         self.groups = [list(g) for g in groups]
         if len({len(g) for g in self.groups}) != 1:
             raise ValueError(f"MPI all-reduce needs the same number of devices in every "
                              f"process, got groups {self.groups}")
         self.group_of = {r: i for i, g in enumerate(self.groups) for r in g}
+        self.position_of = {r: j for g in self.groups for j, r in enumerate(g)}
         self.comms, self.ops, self.in_place = dict(comms), dict(ops), in_place
+        self.proc_null = proc_null
         # `check_order(comm)`, when set, runs before the MPI call of the program's first
-        # all-reduce (the per-call order check, spmd/pmap_call_order.py): first in the chain,
+        # collective (the per-call order check, spmd/pmap_call_order.py): first in the chain,
         # it precedes every other MPI call of the execution
         self.check_order: Callable | None = None
 
@@ -79,52 +95,105 @@ class CallbackAllReduce:
         return "gloo" if all(c is None for c in self.comms.values()) else "mpi"
 
     def handles(self, ctx, kind: str, axis_index_groups) -> bool:
-        """Whether this all-reduce goes over MPI: over the whole axis (no sub-groups), in the
-        top-level block, of a dtype MPI reduces."""
+        """Whether this all-reduce goes through the callback: over the whole axis (no
+        sub-groups), in the top-level block, of a dtype it reduces."""
         dtype = np.dtype(ctx.in_avals[0].dtype)
-        return (axis_index_groups is None and not ctx.nested and dtype in _MPI_DTYPES
+        return (axis_index_groups is None and not ctx.nested
+                and (dtype in _MPI_DTYPES or dtype == np.bool_ or widened(dtype))
                 and not (kind != "sum" and dtype.kind == "c"))
+
+    def exchanges(self, ctx, groups: Sequence[Sequence[int]]) -> bool:
+        """Whether a collective that moves data (all_gather, psum_scatter, all_to_all, ppermute)
+        in these replica groups goes over MPI: with a communicator, in the top-level block,
+        over the whole axis (one group of every replica, in order), with the replicas of
+        process p after those of process p - 1 (MPI lays blocks out in rank order)."""
+        everyone = list(range(len(self.group_of)))
+        in_rank_order = [r for g in self.groups for r in g] == everyone  # pmap's device order
+        return (self.between_processes == "mpi" and not ctx.nested and in_rank_order
+                and [list(g) for g in groups] == [everyone])
 
     def lower(self, ctx, x: str, kind: str, then: Callable | None = None) -> str:
         """The all-reduce of `x`; `then(x, out)`, when given, runs in every replica on the reduced
         value before the callback returns (the call-order check raises there)."""
         aval = ctx.in_avals[0]
+        # the reduction, visible in the text that processes compare before a first run
+        # (spmd/pmap_agreement.py): a psum and a pmax must not pass as equal
+        out = self.write_chained(ctx, x, aval, aval, f'spmd_mpi_all_reduce = "{kind}"',
+                                 lambda g: _reduction(kind, self.ops.get(kind), self.in_place),
+                                 then)
+        if self.between_processes == "gloo":  # between processes: XLA's all_reduce
+            out = write_all_reduce(ctx, out, kind, self.across())
+        return out
+
+    def write_chained(self, ctx, x: str, aval, out_aval, attribute: str,
+                      run_for: Callable, then: Callable | None = None) -> str:
+        """A host callback that every replica calls with `x` (typed `aval`), and whose result
+        (typed `out_aval`) the process's meeting fills: `run_for(g)` gives the function that
+        process g's last replica runs, `run(comm, inputs, outputs)`. It takes the previous
+        callback's result as an extra operand, so that XLA calls them in program order."""
         replica = ctx.op("stablehlo.replica_id", [], out_avals=[_REPLICA_ID], operand_avals=[])
         operands, operand_avals = [x, replica], [aval, _REPLICA_ID]
         module = ctx.module
         if module.ordered_token is not None:  # the previous call's result: called after it
             operands.append(module.ordered_token[0])
             operand_avals.append(module.ordered_token[1])
-        # the reduction, visible in the text that processes compare before a first run
-        # (spmd/pmap_agreement.py): a psum and a pmax must not pass as equal
         before = self.check_order if module.ordered_token is None else None
-        out = write_host_callback(ctx, self._callback(kind, then, before), operands,
-                                  operand_avals, aval,
-                                  f'spmd_mpi_all_reduce = "{kind}"')
-        module.ordered_token = (out, aval)
-        if self.between_processes == "gloo":  # between processes: XLA's all_reduce
-            out = write_all_reduce(ctx, out, kind, self.across())
+        meetings = {g: LocalMeeting(len(self.groups[g]), self.comms[g], run_for(g), before)
+                    for g in self.comms}
+        group_of, position_of = self.group_of, self.position_of
+
+        def meet(_ctx, x, replica, *rest):
+            r = int(np.asarray(replica))
+            x, out = np.asarray(x), np.asarray(rest[-1])
+            meetings[group_of[r]].arrive(position_of[r], x, out)
+            if then is not None:
+                then(x, out)
+            return ()
+        out = write_host_callback(ctx, meet, operands, operand_avals, out_aval, attribute)
+        module.ordered_token = (out, out_aval)
         return out
 
     def across(self) -> list[list[int]]:
         """Replica groups of one replica per process (one group per local device index)."""
         return [[g[j] for g in self.groups] for j in range(len(self.groups[0]))]
 
-    def _callback(self, kind: str, then: Callable | None, before: Callable | None) -> Callable:
-        """The host callback of one all-reduce site: (ctx, x, replica id, [previous], out)."""
-        meetings = {g: _LocalMeeting(len(self.groups[g]), self.comms[g], _COMBINE[kind],
-                                     self.ops.get(kind), self.in_place, before)
-                    for g in self.comms}
-        group_of = self.group_of
 
-        def all_reduce(_ctx, x, replica, *rest):
-            meeting = meetings[group_of[int(np.asarray(replica))]]
-            x, out = np.asarray(x), np.asarray(rest[-1])
-            meeting.reduce(x, out)
-            if then is not None:
-                then(x, out)
-            return ()
-        return all_reduce
+def _reduction(kind: str, op, in_place) -> Callable:
+    """The process's part of an all-reduce: its replicas' values combined (in float32 for the
+    narrow floats), then MPI Allreduce between the processes when there is a communicator."""
+    combine = _COMBINE[kind]
+
+    def run(comm, inputs, outputs):
+        out = outputs[0]
+        if widened(out.dtype):
+            total = local_total(inputs, combine)
+            if comm is not None:
+                comm.Allreduce(in_place, total, op=op)
+            np.copyto(out, total, casting="unsafe")
+        elif len(inputs) == 1 and comm is not None:  # one replica: no copy
+            comm.Allreduce(_native(inputs[0]), _native(out), op=op)
+        else:
+            np.copyto(out, inputs[0])
+            for other in inputs[1:]:
+                combine(out, other, out=out)
+            if comm is not None:
+                comm.Allreduce(in_place, _native(out), op=op)
+        for other in outputs[1:]:
+            np.copyto(other, out)
+    return run
+
+
+def local_total(inputs: list, combine) -> np.ndarray:
+    """The replicas' values combined into a new array (float32 for the narrow floats)."""
+    total = inputs[0].astype(_WIDE if widened(inputs[0].dtype) else inputs[0].dtype)
+    for other in inputs[1:]:
+        combine(total, other.astype(total.dtype, copy=False), out=total)
+    return total
+
+
+def _native(x: np.ndarray) -> np.ndarray:
+    """A buffer MPI reduces as it is: booleans as bytes."""
+    return as_bytes(x) if x.dtype == np.bool_ else x
 
 
 def write_host_callback(ctx, fn: Callable, operands, operand_avals, out_aval,
@@ -132,55 +201,3 @@ def write_host_callback(ctx, fn: Callable, operands, operand_avals, out_aval,
     """A zero-copy host callback `fn(ctx, *inputs, out)` with one result (see
     transforms/callbacks.py); `attribute` (`name = "value"`) marks it in the program text."""
     return callbacks.write_host_callback(ctx, fn, operands, operand_avals, [out_aval], attribute)
-
-
-class _LocalMeeting:
-    """Where the replicas of one process meet at one all-reduce site, once per execution: the
-    last to arrive reduces every input (their buffers stay valid while their callbacks wait),
-    calls MPI, and fills every output; then all of them return."""
-
-    def __init__(self, count: int, comm, combine, op, in_place, before=None):
-        self.count, self.comm, self.combine, self.op = count, comm, combine, op
-        self.in_place, self.before = in_place, before  # before(comm): before the MPI call
-        self.cond = threading.Condition()
-        self.inputs, self.outputs = [], []
-        self.generation = 0  # executions completed
-        self.error = None    # what the last one raised, for the waiting replicas to raise too
-
-    def reduce(self, x: np.ndarray, out: np.ndarray) -> None:
-        if self.count == 1 and self.comm is not None:  # nothing to meet: MPI straight away
-            if self.before is not None:
-                self.before(self.comm)
-            self.comm.Allreduce(x, out, op=self.op)
-            return
-        with self.cond:
-            self.inputs.append(x)
-            self.outputs.append(out)
-            generation = self.generation
-            if len(self.inputs) < self.count:
-                self.cond.wait_for(lambda: self.generation != generation)
-                if self.error is not None:
-                    raise RuntimeError(f"the MPI all-reduce of this process failed: "
-                                       f"{self.error}")
-                return
-            inputs, outputs = self.inputs, self.outputs
-            self.inputs, self.outputs = [], []
-        error = None
-        try:
-            if self.before is not None and self.comm is not None:
-                self.before(self.comm)
-            np.copyto(out, inputs[0])
-            for other in inputs[1:]:
-                self.combine(out, other, out=out)
-            if self.comm is not None:
-                self.comm.Allreduce(self.in_place, out, op=self.op)
-            for other in outputs[:-1]:
-                np.copyto(other, out)
-        except BaseException as e:
-            error = e
-        with self.cond:
-            self.error = error
-            self.generation += 1
-            self.cond.notify_all()
-        if error is not None:
-            raise error

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from spmd.collectives import mpi_exchange
 from spmd.collectives.axes import (axis_size, canonical_names, check_pure_names, pairs_attr,
                                    replica_axes)
 from spmd.transforms import batching, core, lax, tree_util
@@ -58,6 +59,9 @@ def _ppermute_lowering(ctx, x, *, axis_name, perm):
     aval = ctx.out_avals[0]
     if not pairs:  # nobody sends: everyone receives zeros
         return ctx.constant(np.zeros(aval.shape, aval.dtype), aval.strip_weak())
+    between_processes = mpi_exchange.over_mpi(ctx, axes, axes.groups(axis_name))
+    if between_processes is not None:  # when pmap chose it
+        return mpi_exchange.ppermute(between_processes, ctx, x, pairs)
     return ctx.op("stablehlo.collective_permute", [x],
                   attrs=pairs_attr(pairs) + axes.channel(ctx, global_ids=False))
 

@@ -31,7 +31,7 @@ from spmd import distributed  # noqa: F401
 from spmd import debug, dtypes, flatten_util, test_util, tree, tree_util  # noqa: F401
 from spmd.callbacks import pure_callback  # noqa: F401
 from spmd import sharding  # noqa: F401
-from spmd.sharding import NamedSharding, make_mesh, set_mesh  # noqa: F401
+from spmd.sharding import NamedSharding, make_mesh, reshard, set_mesh  # noqa: F401
 from spmd.make_array import (make_array_from_callback,  # noqa: F401
                              make_array_from_process_local_data,
                              make_array_from_single_device_arrays)

@@ -38,7 +38,7 @@ class JobChecks(partitioned_jit.CrossProcessChecks):
         return pmap_call_order.pair(pid, calls)
 
     def verify(self, mine: np.ndarray, reduced: np.ndarray) -> None:
-        pmap_call_order._verify(mine, reduced)
+        pmap_call_order.verify(mine, reduced)
 
     def failed(self, name: str, error: Exception) -> Exception:
         pmap_call_order.raise_if_failed()

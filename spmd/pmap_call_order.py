@@ -6,15 +6,28 @@ belong to: two programs run in a different order on two processes, or one proces
 call, pair the wrong collectives (wrong values, then a hang, or MPI's "Message truncated").
 pmap_agreement.py compares the programs once, through the key-value store, far too slow for
 every call (a 4 KB psum over MPI takes ~0.1 ms). So the check rides inside the program itself:
-it takes (program id, call count) as an extra input, and its first step is a tiny all-reduce
-of (id, count, -id, -count) with max over the processes (equal iff every process agrees),
-whose result a host callback checks. On a mismatch that callback raises on every process
-(all see the same reduced values), which stops the program before any of the user's
-collectives (every argument passes through an optimization barrier that waits for the
-check), so no result computed with another process's program or step is returned. A
-collective on constants alone (nothing depends on an argument) is not held back.
+it takes (program id, call count) as an extra input, and its first step is a tiny reduction
+of (id, count, -id, -count) with max over the processes (over gloo an all_gather, then the
+max): the result equals this process's own pair iff every process passed the same one, so
+every process reaches the same verdict.
 
-Over MPI, when MPI carries every collective of the program, the first all-reduce's callback
+Where XLA's own collectives carry the program (gloo), the verdict stays inside the program
+(`check_in_program`): the user's body runs in the branch of a `case` taken when the processes
+agree (on a mismatch no collective of the user runs, so none is paired wrongly), and the
+program returns the reduced pair, which the host compares with its own before the call
+returns: a mismatch raises there, on every process, and no result of that call is returned.
+The count stays on the devices (each run returns the next call's pair), so a call sends
+nothing. A Python host callback in the program, even one never called, would make XLA's CPU
+runtime run every execution inside the dispatch, which cost the 4 KB psum step 1.6x and
+more (benchmarks/RESULTS.md, issue 14).
+
+Where host callbacks carry collectives anyway (MPI, or gloo after a reduction within the
+process), a host callback checks the reduced pair and raises on a mismatch
+(`check_call_order`), which stops the program before any of the user's collectives (every
+argument passes through an optimization barrier that waits for the check). A collective on
+constants alone (nothing depends on an argument) is not held back there.
+
+Over MPI, when MPI carries every collective of the program, the first MPI callback
 makes that tiny MPI call itself before its own (CallCounter): no input, no extra callback, no
 barrier (spmd/pmap_program.py chooses). Costs: benchmarks/RESULTS.md, issue 14.
 
@@ -28,11 +41,10 @@ import re
 
 import numpy as np
 
-from spmd.collectives.axes import replica_axes
+from spmd.collectives.axes import groups_attr, replica_axes
 from spmd.collectives.mpi_all_reduce import write_host_callback
-from spmd.collectives.psum import write_all_reduce
 from spmd.pmap_agreement import program_digest
-from spmd.transforms import backend
+from spmd.transforms import backend, lax
 from spmd.transforms.core import Primitive, ShapedArray
 from spmd.transforms.lowering import lowering_rules
 from spmd.transforms.remat import optimization_barrier_p
@@ -62,7 +74,7 @@ def pair(pid: int, calls: int) -> np.ndarray:
 
 
 class CallCounter:
-    """The check carried by the first MPI all-reduce's callback (no input, no call of its
+    """The check carried by the first MPI callback (no input, no call of its
     own): such programs run one at a time in call order (spmd/pmap_program.py), so counting
     the callback's executions counts the calls."""
 
@@ -101,13 +113,38 @@ _XLA_COLLECTIVES = re.compile(r'"stablehlo\.(all_reduce|all_gather|all_to_all|re
 
 def carried(text: str) -> bool:
     """Whether a program lowered with a CallCounter runs it before any collective."""
-    return "spmd_mpi_all_reduce" in text and not _XLA_COLLECTIVES.search(text)
+    return "spmd_mpi_" in text and not _XLA_COLLECTIVES.search(text)
 
 
 def check_call_order(pair_value, args: list) -> list:
     """In the traced replica: the check, then `args` held back until it has passed."""
-    checked = order_check_p.bind(pair_value)
+    checked = order_check_p.bind(pair_value, on_host=True)
     return optimization_barrier_p.bind(checked, *args)[1:] if args else []
+
+
+_MODULUS = np.full(4, 2 ** 31 - 1, np.int32)  # of the count, as pair() takes it
+_NEXT = np.array([0, 1, 0, -1], np.int32)
+
+
+def check_in_program(pair_value, body, args: list, out_avals) -> list:
+    """In the traced replica: `body(*args)` (whose results have `out_avals`) run only when
+    every process passed the same pair; returns its results (zeros on a mismatch), the reduced
+    pair (for `verify`) and the next call's pair."""
+    reduced = order_check_p.bind(pair_value, on_host=False)
+    in_step = lax.reduce_and(lax.eq(reduced, pair_value), axes=(0,))
+
+    def skipped(*_):
+        return [lax.full(a.shape, 0, a.dtype, a.weak_type) for a in out_avals]
+    outs = lax.cond(in_step, lambda *xs: list(body(*xs)), skipped, *args)
+    return list(outs) + [reduced, lax.rem(lax.add(pair_value, _NEXT), _MODULUS)]
+
+
+def verify(mine: np.ndarray, reduced: np.ndarray) -> None:
+    """On the host, after a run checked in the program: raise unless every process was in
+    step (`reduced` equals this process's own pair)."""
+    if reduced[0] != mine[0] or reduced[1] != mine[1] or reduced[2] != mine[2] or \
+            reduced[3] != mine[3]:
+        _verify(mine, reduced)
 
 
 def raise_if_failed() -> None:
@@ -155,19 +192,39 @@ def _verify_callback(_ctx, mine, reduced, out):
 
 
 order_check_p = Primitive("pmap_call_order_check", collective=True)
-order_check_p.def_abstract_eval(lambda aval: aval)
+order_check_p.def_abstract_eval(lambda aval, *, on_host: aval)
 
 
-def _lower(ctx, x):
+def _lower(ctx, x, *, on_host: bool):
+    """The reduced pair; with `on_host`, checked there (a host callback that raises)."""
     replicas = replica_axes(ctx, "the pmap call-order check")
     transport = replicas.cross_process
     if transport is not None and transport.between_processes == "mpi":
         return transport.lower(ctx, x, "max", then=_verify)  # MPI, first in the callback chain
     groups = transport.across() if transport is not None else \
         [list(range(replicas.num_replicas))]
-    reduced = write_all_reduce(ctx, x, "max", groups)
+    reduced = _max_over(ctx, x, groups)
+    if not on_host:
+        return reduced
     return write_host_callback(ctx, _verify_callback, [x, reduced], [PAIR, PAIR], PAIR,
                                'spmd_call_order_check = "gloo"')
+
+
+_INT = ShapedArray((), np.int32)
+
+
+def _max_over(ctx, x: str, groups) -> str:
+    """The max of the pair over each replica group, as an all_gather and a max here: gloo's
+    all_gather passes the ring once (n - 1 messages), its all_reduce twice, and on a small
+    step that message round is the check's whole cost (benchmarks/RESULTS.md, issue 14)."""
+    row, rows = PAIR.update(shape=(1, 4)), PAIR.update(shape=(len(groups[0]), 4))
+    gathered = ctx.op("stablehlo.all_gather", [ctx.typed("stablehlo.reshape", [x], [PAIR], row)],
+                      [rows], operand_avals=[row],
+                      attrs=f"all_gather_dim = 0 : i64, {groups_attr(groups)}")
+    lowest = ctx.constant(np.int32(np.iinfo(np.int32).min), _INT)
+    return ctx.op("stablehlo.reduce", [gathered, lowest], [PAIR], operand_avals=[rows, _INT],
+                  attrs="dimensions = array<i64: 0>",
+                  regions=[ctx.scalar_reducer(np.int32, "stablehlo.maximum")])
 
 
 _verify_callback.order_check = True  # meets no other replica: no need to run alone

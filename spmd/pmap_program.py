@@ -99,8 +99,8 @@ class PmapProgram:
     Across processes, `devices` are the devices of the whole (global) mapped axis, as every
     process compiles the same N-replica program for them; this process passes and gets back
     only the part its own devices hold (L of the N), in the same layout as a map over local
-    devices alone. XLA runs the collectives between processes (gloo on CPU), except the
-    all-reduces that go over MPI in a job mpirun started (spmd/pmap_transport.py)."""
+    devices alone. XLA runs the collectives between processes (gloo on CPU), except those that
+    go over MPI in a job with an MPI world (spmd/pmap_transport.py)."""
 
     def __init__(self, closed: ClosedJaxpr, axis_name, devices: Sequence, in_avals, in_dims,
                  out_dims, donated: Sequence[bool], name: str, compiler_options: tuple = ()):
@@ -125,20 +125,33 @@ class PmapProgram:
         replica_avals = [a if d is None else a.update(shape=(1,) + a.shape)
                          for a, d in zip(taken, taken_dims)]
 
+        kept_out_avals = self.float0.kept_outputs(list(closed.jaxpr.out_avals))
+        replica_out_avals = [a if d is None else a.update(shape=(1,) + a.shape)
+                             for a, d in zip(kept_out_avals, self.out_dims)]
+
+        def body(*flat):
+            # the (1, ...) shard of a mapped argument is the per-device value, and back
+            xs = [x if d is None else lax.reshape(x, a.shape)
+                  for x, a, d in zip(flat, taken, taken_dims)]
+            outs = core.eval_jaxpr(closed.jaxpr, closed.consts, *self.float0.with_inputs(xs))
+            return [o if d is None else lax.reshape(o, (1,) + core.get_aval(o).shape)
+                    for o, d in zip(self.float0.kept_outputs(outs), self.out_dims)]
+
         def build(check_in_program: bool, transport):
             """Trace and lower the N-replica program; with `check_in_program`, it takes the
-            (program id, call count) pair first and checks it (spmd/pmap_call_order.py)."""
+            (program id, call count) pair first and checks it (spmd/pmap_call_order.py):
+            inside the program where XLA's own collectives carry it (`transport` None; the
+            reduced pair and the next call's pair are its last two results), else in a
+            host callback."""
             avals = [pmap_call_order.PAIR] * check_in_program + replica_avals
 
             def replica(*flat):
-                if check_in_program:
-                    flat = pmap_call_order.check_call_order(flat[0], list(flat[1:]))
-                # the (1, ...) shard of a mapped argument is the per-device value, and back
-                xs = [x if d is None else lax.reshape(x, a.shape)
-                      for x, a, d in zip(flat, taken, taken_dims)]
-                outs = core.eval_jaxpr(closed.jaxpr, closed.consts, *self.float0.with_inputs(xs))
-                return [o if d is None else lax.reshape(o, (1,) + core.get_aval(o).shape)
-                        for o, d in zip(self.float0.kept_outputs(outs), self.out_dims)]
+                if not check_in_program:
+                    return body(*flat)
+                if transport is None:
+                    return pmap_call_order.check_in_program(flat[0], body, list(flat[1:]),
+                                                            replica_out_avals)
+                return body(*pmap_call_order.check_call_order(flat[0], list(flat[1:])))
 
             with core.extend_axis_env(AxisFrame(axis_name, n, "pmap")):
                 jaxpr, consts = closed_as_open(trace_to_jaxpr(replica, avals))
@@ -164,6 +177,9 @@ class PmapProgram:
             jaxpr, consts, host_callbacks, self.text = build(
                 True, cross_process_transport(self.devices))
         self.checks_order = check and self.counter is None  # the pair is an input
+        # checked inside the program: its last results are the reduced pair and the next pair
+        self.in_program = self.checks_order and transport is None
+        self.next_pair = None  # the pair of the next call, where the program made it
         if check:
             self.program_id = pmap_call_order.program_id(name, self.text)
             if self.counter is not None:
@@ -171,15 +187,17 @@ class PmapProgram:
             else:  # the pair is an input of every call
                 self.put_pair = BroadcastInput(pmap_call_order.PAIR, local)
         const_avals = [core.get_aval(c) for c in consts]
-        self.out_avals = [a.update(shape=(len(local),) + a.shape[1:]) if d is not None else a
-                          for a, d in zip(jaxpr.out_avals, self.out_dims)]
+        out_dims = self.out_dims + [None, None] * self.in_program
+        out_avals = [a.update(shape=(len(local),) + a.shape[1:]) if d is not None else a
+                     for a, d in zip(jaxpr.out_avals, out_dims)]
+        self.out_avals = out_avals[:len(self.out_dims)]  # the user's
         self.in_avals = list(in_avals)
         in_avals, in_dims = self.float0.kept(list(in_avals)), self.float0.kept(list(in_dims))
         self.unchecked = self.spans_processes  # see __call__
         shardings = [backend.stacked_sharding(local, a.ndim) if d is not None
                      else backend.replicated_sharding(local)
-                     for a, d in zip(self.out_avals, self.out_dims)]
-        self.exe = backend.compile(self.text, self.out_avals, self.devices, out_sharding=shardings,
+                     for a, d in zip(out_avals, out_dims)]
+        self.exe = backend.compile(self.text, out_avals, self.devices, out_sharding=shardings,
                                    host_callbacks=host_callbacks,
                                    compiler_options=compiler_options)
         self.const_bufs = [BroadcastInput(a, local)(c) for a, c in zip(const_avals, consts)]
@@ -211,13 +229,20 @@ class PmapProgram:
         bufs = self.const_bufs + [put(x) for put, x in zip(self.inputs, leaves)]
         if self.checks_order:
             self.calls += 1
-            pair = self.put_pair(pmap_call_order.pair(self.program_id, self.calls))
+            pair, self.next_pair = self.next_pair, None  # (None again if this run fails)
+            if pair is None:
+                pair = self.put_pair(pmap_call_order.pair(self.program_id, self.calls))
             bufs.insert(len(self.const_bufs), pair)
         if self.bounded:
             try:
                 outs = inflight.launch(self.inflight_key,
                                        lambda: self.run(self.exe.run_with_token, bufs),
                                        self.inflight_limit)
+                if self.in_program:
+                    # waits for the run: no result of it is returned before the check passed
+                    self.next_pair, reduced = outs.pop(), outs.pop()
+                    pmap_call_order.verify(pmap_call_order.pair(self.program_id, self.calls),
+                                           backend.to_numpy(reduced, np.int32))
             except backend.JaxRuntimeError as e:
                 if not self.spans_processes:
                     raise

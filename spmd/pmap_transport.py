@@ -1,5 +1,6 @@
-"""How a pmap program's all-reduces between processes travel (config `cross_process_collectives`):
-over MPI from inside the program (collectives/mpi_all_reduce.py) when the job has an MPI world
+"""How a pmap program's collectives between processes travel (config `cross_process_collectives`):
+over MPI from inside the program (collectives/mpi_all_reduce.py, and mpi_exchange.py for
+all_gather, psum_scatter, all_to_all and ppermute) when the job has an MPI world
 (mpirun/mpiexec started it, or its processes formed one through the coordinator at
 spmd.distributed.initialize(): cluster/mpi_world.py), else as XLA all_reduces over gloo,
 between the processes only once each process has reduced its own devices' values (when it has
@@ -46,4 +47,5 @@ def cross_process_transport(devices: Sequence) -> CallbackAllReduce | None:
     from mpi4py import MPI
     # ("int32": the type of the per-call order check's tiny all-reduce, spmd/pmap_call_order.py)
     return CallbackAllReduce(groups, {me: comm}, {"sum": MPI.SUM, "max": MPI.MAX, "min": MPI.MIN,
-                                                  "int32": MPI.INT32_T}, MPI.IN_PLACE)
+                                                  "int32": MPI.INT32_T}, MPI.IN_PLACE,
+                             MPI.PROC_NULL)

@@ -6,7 +6,8 @@ from spmd.transforms.named_sharding import (NamedSharding, Sharding,  # noqa: F4
                                             SingleDeviceSharding)
 from spmd.transforms.partition_spec import PartitionSpec  # noqa: F401
 from spmd.transforms.array import Shard  # noqa: F401
-from spmd.transforms.lax.sharding_constraint import with_sharding_constraint  # noqa: F401
+from spmd.transforms.lax.sharding_constraint import (reshard,  # noqa: F401
+                                                     with_sharding_constraint)
 
 
 def make_single_device_sharding(device) -> SingleDeviceSharding:

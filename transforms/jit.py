@@ -176,12 +176,12 @@ class _Entry:
     and const buffers."""
     __slots__ = ("closed", "jaxpr", "consts", "in_tree", "labels", "out_tree", "program",
                  "const_bufs", "name", "donated", "compiler_options", "device", "plan",
-                 "given_in", "given_out")
+                 "given_in", "given_out", "_labels")
 
     def __init__(self, closed: ClosedJaxpr, in_tree, labels, out_tree, name, donated,
                  compiler_options: tuple = (), shardings=None):
         self.closed, self.out_tree, self.name = closed, out_tree, name
-        self.in_tree, self.labels = in_tree, labels
+        self.in_tree, self.labels, self._labels = in_tree, labels, None
         self.compiler_options = compiler_options
         self.jaxpr, self.consts = closed_as_open(closed)
         self.donated = tuple([False] * len(self.consts) + list(donated))
@@ -213,7 +213,11 @@ class _Entry:
     def label(self, i: int) -> str:
         """The words for leaf i of the program's inputs (consts first), in errors."""
         n = len(self.consts)
-        return "a constant of the function" if i < n else self.labels()[i - n]
+        if i < n:
+            return "a constant of the function"
+        if self._labels is None:  # read from the signature once: moving arguments asks often
+            self._labels = self.labels()
+        return self._labels[i - n]
 
     def __call__(self, *leaves, device=None):
         program = self.executable(device)
@@ -260,22 +264,40 @@ def _constrained(values, shardings) -> list:
         x, sharding=resolve(s, "jit shardings")) for x, s in zip(values, shardings)]
 
 
+def _mesh_leaf_key(x):
+    """How a repeat call over a mesh knows an argument leaf: an Array by its type and layout,
+    a NumPy array (a host batch, placed on the way in, as JAX's C++ path does) by its shape
+    and dtype; None for anything else (the general path)."""
+    if type(x) is Array:
+        # the aval's fields, not the aval: equal keys then compare in C, not in Python's __eq__
+        aval = x.aval
+        return aval.shape, aval.dtype, aval.weak_type, x._buf._sharding
+    if type(x) is np.ndarray:
+        return x.shape, x.dtype
+    return None
+
+
 class _FastMeshCall:
-    """A signature over a mesh seen before, called with arrays in the layouts it takes: the
-    executable runs on their buffers (bounded in flight, as every mesh program is)."""
-    __slots__ = ("program", "leading", "out_tree", "donated")
+    """A signature over a mesh seen before, called with arrays in the layouts it takes (or
+    NumPy arrays of its argument types): the executable runs on their buffers (bounded in
+    flight, as every mesh program is)."""
+    __slots__ = ("program", "leading", "out_tree", "donated", "num_consts")
 
     def __init__(self, entry: "_Entry"):
         self.program = entry.executable()
-        n = len(entry.consts)
+        n = self.num_consts = len(entry.consts)
         self.leading = self.program.buffers(entry.consts, lambda i: entry.label(i))[:n]
         self.out_tree = entry.out_tree
         self.donated = entry.donated[n:]
 
     def run(self, leaves, bufs):
+        """`bufs`: each leaf's buffer, None for a NumPy leaf (placed here)."""
+        for k, b in enumerate(bufs):
+            if b is None:
+                bufs[k] = self.program.host_buffer(self.num_consts + k, leaves[k])
         outs = self.program.run_buffers(self.leading + bufs)
         for x, donated in zip(leaves, self.donated):
-            if donated:
+            if donated and type(x) is Array:
                 x.delete()  # used up, as in JAX, even where XLA could not reuse its memory
         return tree_util.tree_unflatten(self.out_tree, outs)
 
@@ -392,12 +414,16 @@ class JitFunction:
             isinstance(c, Tracer) for c in entry.consts)
         if entry.plan is not None:
             if eager and not kwargs and not self.static_argnums:
-                targets = [t for _, t in entry.executable().arg_shardings[len(entry.consts):]]
-                if all(type(a) is Array and a._buf._sharding is t
-                       for a, t in zip(leaves, targets)):
-                    # keyed by the layouts too: only arrays already laid out so go straight in
-                    self._fast_mesh[(tree_util.tree_structure(args),
-                                     tuple((a.aval, t) for a, t in zip(leaves, targets)))] = (
+                program = entry.executable()
+                targets = [t for _, t in program.arg_shardings[len(entry.consts):]]
+                keys = [_mesh_leaf_key(a) for a in leaves]
+                # keyed by the layouts too: only arrays already laid out so go straight in, and
+                # host batches only within one process (across processes: the checks of
+                # MeshProgram.buffers at every call)
+                if all(k is not None and (type(a) is Array and k[-1] is t
+                                          or type(a) is not Array and not program.spans_processes)
+                       for a, k, t in zip(leaves, keys, targets)):
+                    self._fast_mesh[(tree_util.tree_structure(args), tuple(keys))] = (
                         _FastMeshCall(entry))
             if eager:
                 return entry(*leaves)
@@ -427,17 +453,16 @@ class JitFunction:
 
     def _fast_mesh_call(self, args):
         """The outputs of a repeat call of a program over a mesh whose arguments are laid out
-        as it takes them; None otherwise."""
+        as it takes them (or are NumPy arrays of its argument types); None otherwise."""
         leaves, tree = tree_util.tree_flatten(args)
-        try:
-            key = (tree, tuple((a.aval, a._buf._sharding) for a in leaves))
-        except AttributeError:  # a host value or a tracer: the general path
+        keys = tuple(_mesh_leaf_key(a) for a in leaves)
+        fast = self._fast_mesh.peek((tree, keys))  # one lookup: see LRUCache.peek
+        if fast is None:  # a new layout, a Python scalar, a tracer: the general path
             return None
-        fast = self._fast_mesh.get(key)
-        bufs = [a._buf for a in leaves]
+        bufs = [a._buf if type(a) is Array else None for a in leaves]
         # a donated (deleted) buffer would crash XLA's multi-device launch: the general path
         # says what happened
-        if fast is None or any(b.is_deleted() for b in bufs):
+        if any(b is not None and b.is_deleted() for b in bufs):
             return None
         return fast.run(leaves, bufs)
 

@@ -42,8 +42,20 @@ def place(x, sharding, what: str = "the array", check_same: bool = True):
         check_every_process(sharding, what)
         if check_same:
             same_everywhere[0](host, f"{what} laid out on {sharding}")
-    indices = sharding._indices(aval.shape)
-    blocks = [np.ascontiguousarray(host[indices[i]]) for i in sharding._local_positions()]
+    return put_blocks(host, aval, local_indices(sharding, aval.shape), target)
+
+
+def local_indices(sharding, shape: tuple) -> list:
+    """The block of an array of `shape` each of this process's devices of `sharding` holds
+    (in their order)."""
+    indices = sharding._indices(shape)
+    return [indices[i] for i in sharding._local_positions()]
+
+
+def put_blocks(host: np.ndarray, aval, indices, target) -> Array:
+    """A host array of type `aval` laid out as `target` (a backend sharding): this process's
+    device k of the layout gets the block `host[indices[k]]` (`local_indices`)."""
+    blocks = [np.ascontiguousarray(host[index]) for index in indices]
     return Array(backend.device_put_partitioned(blocks, aval, target), aval)
 
 

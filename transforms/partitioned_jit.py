@@ -19,7 +19,7 @@ from spmd.transforms.named_sharding import (NamedSharding, backend_sharding, che
                                             named_from_xla, resolve, sdy_sharding)
 from spmd.transforms.partitioned_call_order import CallOrderCheck
 from spmd.transforms import mesh_placement
-from spmd.transforms.mesh_placement import place
+from spmd.transforms.mesh_placement import local_indices, place, put_blocks
 from spmd.transforms.staging import closed_as_open, trace_to_jaxpr
 
 
@@ -154,6 +154,7 @@ def plan(jaxpr: Jaxpr, num_consts: int, given_in: Sequence, carried: Sequence,
     return MeshPlan(mesh, consts + [s or replicated for s in chosen], given_out)
 
 
+@caches.cached  # lower(...).compile() asks twice: for the text, then for the executable
 def lower(jaxpr: Jaxpr, name: str, donated: Sequence[bool], plan: MeshPlan) -> str:
     """The module for XLA's partitioner: the mesh, and each argument's and result's sharding."""
     return lowering.lower_module(
@@ -168,7 +169,8 @@ class MeshProgram:
     """A program compiled for a mesh: `run(args, labels)` moves arguments laid out otherwise,
     runs it on every device of the mesh and returns the results as Arrays."""
     __slots__ = ("exe", "out_avals", "plan", "arg_shardings", "float0_out", "inflight_key",
-                 "name", "text", "in_avals", "spans_processes", "unchecked", "tracked", "order")
+                 "name", "text", "in_avals", "spans_processes", "unchecked", "tracked",
+                 "_host_indices", "order")
 
     def __init__(self, jaxpr: Jaxpr, name: str, donated: Sequence[bool], plan: MeshPlan,
                  compiler_options: tuple = ()):
@@ -178,6 +180,7 @@ class MeshProgram:
                                       "without shardings")
         self.plan, self.out_avals, self.float0_out = plan, jaxpr.out_avals, False
         self.name, self.in_avals = name, jaxpr.in_avals
+        self._host_indices = [None] * len(self.in_avals)  # per argument, once placed from host
         # across processes: the same program in every process (checked at the first run),
         # the same program at the same call (checked at every run), each execution watched,
         # as pmap's are
@@ -224,6 +227,15 @@ class MeshProgram:
                 # (a host value in every call: not compared between processes, as in JAX)
                 bufs.append(place(x, s, labels(i), check_same=False)._buf)
         return bufs
+
+    def host_buffer(self, i: int, x: np.ndarray):
+        """Argument i's buffer from a NumPy array of its shape (a repeat call's host batch):
+        its blocks go straight to their devices, the layout arithmetic done once."""
+        aval, (s, target) = self.in_avals[i], self.arg_shardings[i]
+        indices = self._host_indices[i]
+        if indices is None:
+            indices = self._host_indices[i] = local_indices(s, aval.shape)
+        return put_blocks(np.asarray(x, aval.dtype), aval, indices, target)._buf
 
     def run(self, args, labels) -> list:
         return self.run_buffers(self.buffers(args, labels))

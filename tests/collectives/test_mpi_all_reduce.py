@@ -4,6 +4,8 @@ communicator (threads meeting at a barrier) plays MPI between them, or (gloo's w
 `gloo_after_local`) an XLA all_reduce between one device of each does. Each program is checked
 against NumPy on the gathered inputs. The real thing, under mpiexec and spmd-run, is in
 tests/spmd/test_pmap_multiprocess.py."""
+import collections
+import queue
 import threading
 
 import numpy as np
@@ -12,7 +14,8 @@ import pytest
 import spmd
 from spmd import lax, pmap_program
 from spmd.collectives.mpi_all_reduce import CallbackAllReduce, gloo_after_local
-from tests.collectives.cases import BF16, CASES, F32, I32, groups_for, inputs
+from tests.collectives.cases import BF16, CASES, groups_for, inputs
+from tests.collectives.transport_cases import MPI_CALLS, expected_sites, sites_in
 from tests.oracles import assert_close
 from spmd.transforms import lowering
 
@@ -20,29 +23,67 @@ CALLBACK = "xla_buffer_python_cpu_callback"
 
 
 IN_PLACE = object()  # the stand-in for MPI.IN_PLACE
+PROC_NULL = -2  # for MPI.PROC_NULL
 
 
 class StandInWorld:
-    """P ranks that reduce with NumPy once all P have arrived, as MPI Allreduce would."""
+    """P ranks that meet at a barrier in each collective and compute what MPI would with NumPy
+    (Sendrecv through mailboxes); `calls` counts rank 0's calls of each kind."""
 
     def __init__(self, size: int):
+        self.size = size
         self.barrier = threading.Barrier(size, timeout=60)
         self.sends = [None] * size
-        self.calls = 0
+        self.calls = collections.Counter()
+        self.mail = {}  # (source, destination) -> queue.Queue of messages
+        self.mail_lock = threading.Lock()
+
+    def _meet(self, r: int, kind: str, contribution, result):
+        """Every rank's contribution, then `result(contributions)` on each rank."""
+        self.sends[r] = np.array(contribution)
+        self.barrier.wait()
+        out = result(self.sends)
+        self.calls[kind] += r == 0
+        self.barrier.wait()  # nobody overwrites a send before everyone has read it
+        return out
+
+    def _box(self, source: int, destination: int) -> queue.Queue:
+        with self.mail_lock:
+            return self.mail.setdefault((source, destination), queue.Queue())
 
     def rank(self, r: int):
         world = self
 
+        def total(sends, op):
+            out = sends[0]
+            for other in sends[1:]:
+                out = op(out, other)
+            return out
+
         class Rank:
             def Allreduce(self, send, recv, op):
-                world.sends[r] = np.array(recv if send is IN_PLACE else send)
-                world.barrier.wait()
-                total = world.sends[0]
-                for other in world.sends[1:]:
-                    total = op(total, other)
-                recv[...] = total
-                world.calls += r == 0
-                world.barrier.wait()  # nobody overwrites a send before everyone has read it
+                recv[...] = world._meet(r, "Allreduce", recv if send is IN_PLACE else send,
+                                        lambda sends: total(sends, op))
+
+            def Allgather(self, send, recv):
+                mine = recv.reshape(world.size, -1)[r] if send is IN_PLACE else send
+                recv[...] = world._meet(r, "Allgather", mine, lambda sends: np.concatenate(
+                    [s.reshape(-1) for s in sends]).reshape(recv.shape))
+
+            def Reduce_scatter_block(self, send, recv, op):
+                recv[...] = world._meet(r, "Reduce_scatter_block", send, lambda sends: total(
+                    sends, op).reshape(world.size, -1)[r].reshape(recv.shape))
+
+            def Alltoall(self, send, recv):
+                recv[...] = world._meet(r, "Alltoall", send, lambda sends: np.stack(
+                    [s.reshape(world.size, -1)[r] for s in sends]).reshape(recv.shape))
+
+            def Sendrecv(self, send, dest, recvbuf, source):
+                world.calls["Sendrecv"] += r == 0
+                if dest != PROC_NULL:
+                    world._box(r, dest).put(np.array(send))
+                if source != PROC_NULL:
+                    recvbuf[...] = world._box(source, r).get(timeout=60)
         return Rank()
 
 
@@ -62,7 +103,8 @@ def processes(monkeypatch):
             world = StandInWorld(count)
             worlds.append(world)
             return CallbackAllReduce(groups, {p: world.rank(p) for p in range(count)},
-                                {"sum": np.add, "max": np.maximum, "min": np.minimum}, IN_PLACE)
+                                {"sum": np.add, "max": np.maximum, "min": np.minimum}, IN_PLACE,
+                                     PROC_NULL)
         monkeypatch.setattr(pmap_program, "cross_process_transport", transport)
         lower = lowering.lower_module
 
@@ -79,9 +121,10 @@ def processes(monkeypatch):
                                            (4, "xla")])
 def test_every_collective_case_in_one_program(processes, count, between):
     """All cases of the collective table, each dtype, and the grouped variants, in one program:
-    psum/pmean/pmax/pmin over the whole axis go through the callbacks (in a chain, reduced
-    within each stand-in process), then the stand-in MPI or an XLA all_reduce between the
-    processes; the grouped ones and the other collectives stay XLA's."""
+    over the stand-in MPI every collective over the whole axis goes through a callback (in a
+    chain, each process's part done by its last replica) and one MPI call; without MPI the
+    all-reduces reduce within the process, then an XLA all_reduce between the processes. The
+    grouped ones stay XLA's."""
     texts, worlds = processes(count, between)
     specs = [(case, dtype, None) for case in CASES for dtype in case.dtypes]
     specs += [(case, case.dtypes[0], groups_for(8)) for case in CASES if case.grouped]
@@ -95,20 +138,65 @@ def test_every_collective_case_in_one_program(processes, count, between):
             assert_close(out, case.oracle(X, groups))
         except AssertionError as e:
             raise AssertionError(f"{case} {np.dtype(dtype).name} groups={groups}: {e}") from None
-    sites = texts[-1].count(CALLBACK)
-    # over MPI: the whole-axis sums of every dtype but bfloat16 (booleans are summed as int32)
-    # and the whole-axis max/min of float32 and int32 (MPI has no bfloat16 or boolean max)
-    over_mpi = [(case.name, dtype) for case, dtype, groups in specs if groups is None and (
-        case.name in ("psum", "pmean", "psum_scalar") and dtype != BF16
-        or case.name in ("pmax", "pmin") and dtype in (F32, I32))]
-    assert sites == len(over_mpi) > 0, over_mpi
-    if between == "mpi":
-        assert worlds[-1].calls == sites
+    text = texts[-1]
+    sites = expected_sites(specs, between == "mpi")
+    assert sites_in(text) == sites and text.count(CALLBACK) == sum(sites.values()), text
+    if between == "mpi":  # one MPI call per site (a ppermute: a Sendrecv per peer distance)
+        calls = dict(worlds[-1].calls)
+        assert calls.pop("Sendrecv") >= sites["ppermute"] > 0
+        assert calls == {MPI_CALLS[s]: k for s, k in sites.items() if s != "ppermute"}
     else:  # one all_reduce between processes after each callback, in groups across them
         per = 8 // count
         across = ", ".join("[" + ", ".join(str(p * per + j) for p in range(count)) + "]"
                            for j in range(per))
-        assert texts[-1].count(f"replica_groups = dense<[{across}]>") == sites
+        assert text.count(f"replica_groups = dense<[{across}]>") == sites["all_reduce"]
+
+
+@pytest.mark.parametrize("dtype", [BF16, np.float16], ids=["bfloat16", "float16"])
+def test_narrow_floats_are_summed_in_float32_and_booleans_reduced_as_bytes(processes, dtype):
+    """Over the stand-in MPI: a narrow float's sum is taken in float32 and rounded once (one
+    large value and seven ones: summed in the narrow type, each one would round away), its max
+    is exact, booleans' pmin/pmax go as bytes, and the collectives that move data move it as
+    it is; every one through the callbacks."""
+    texts, _ = processes(2)
+    big = {BF16: 256.0, np.dtype(np.float16): 2048.0}[np.dtype(dtype)]
+    x = np.ones((8, 8), np.float32)
+    x[0] = big
+    x[:, 1] = np.arange(8)
+    flags = np.arange(8 * 3).reshape(8, 3) % 5 != 0
+
+    def f(v, b):
+        return (lax.psum(v, "i"), lax.pmax(v, "i"), lax.pmin(b, "i"), lax.pmax(b, "i"),
+                lax.all_gather(v, "i"), lax.psum_scatter(v, "i", tiled=True),
+                lax.all_to_all(v, "i", 0, 0, tiled=True), lax.ppermute(v, "i", [(0, 5)]))
+    v = x.astype(dtype)
+    got = spmd.pmap(f, axis_name="i")(v, flags)
+    total = v.astype(np.float32).sum(0)
+    assert total[0] == big + 7 and total.astype(dtype)[0] != big  # summed in dtype: big
+    shifted = np.zeros_like(v)
+    shifted[5] = v[0]
+    want = (np.broadcast_to(total.astype(dtype), v.shape), np.broadcast_to(v.max(0), v.shape),
+            np.broadcast_to(flags.all(0), flags.shape), np.broadcast_to(flags.any(0), flags.shape),
+            np.broadcast_to(v, (8,) + v.shape), total.astype(dtype).reshape(8, 1), v.T, shifted)
+    for name, out, expected in zip(("psum", "pmax", "pmin bool", "pmax bool", "all_gather",
+                                    "psum_scatter", "all_to_all", "ppermute"), got, want):
+        assert np.asarray(out).dtype == expected.dtype, name
+        np.testing.assert_array_equal(np.asarray(out), expected, err_msg=name)
+    assert sites_in(texts[-1]) == {"all_reduce": 4, "all_gather": 1, "psum_scatter": 1,
+                                   "all_to_all": 1, "ppermute": 1}
+
+
+def test_ppermutes_that_differ_only_in_their_pairs_run_apart(processes):
+    """The pairs live in the host callback: two programs alike but for them must not share a
+    compiled executable (cached by program text)."""
+    processes(2)
+    x = np.arange(8 * 3, dtype=np.float32).reshape(8, 3)
+
+    def shifted(by):
+        perm = [(k, (k + by) % 8) for k in range(8)]
+        return np.asarray(spmd.pmap(lambda v: lax.ppermute(v, "i", perm), axis_name="i")(x))
+    np.testing.assert_array_equal(shifted(1), np.roll(x, 1, 0))
+    np.testing.assert_array_equal(shifted(3), np.roll(x, 3, 0))
 
 
 def test_callbacks_are_chained_in_program_order(processes):
@@ -179,7 +267,7 @@ def test_an_unblocked_loop_runs_one_mpi_execution_at_a_time(processes):
     for _ in range(200):
         want = np.broadcast_to(want.mean(0), want.shape) + 1.0
     np.testing.assert_allclose(np.asarray(y), want, rtol=1e-5)
-    assert worlds[-1].calls == 200
+    assert worlds[-1].calls == {"Allreduce": 200}
 
 
 def test_an_unknown_transport_is_a_clear_error():

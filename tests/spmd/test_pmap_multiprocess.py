@@ -4,10 +4,12 @@ processes, mpiexec, Ray) on 127.0.0.1 with 1 or 2 devices per process.
 scripts/pmap_multiprocess_job.py checks, on every process, every collective against NumPy on
 the global input, the mapping options, spmd.distributed's helpers on pmap results, data-parallel
 training against single-device training on the whole batch, a psum in a scan body, and the
-errors for mismatched shapes or programs (naming both sides). Under mpiexec the all-reduces
-between processes go over MPI (collectives/mpi_all_reduce.py), and the same checks hold; the
-job also checks that such a job can be told to use gloo. scripts/pmap_dies_mid_training.py
-kills process 1 in the middle of a training loop: the job must fail, not hang."""
+errors for mismatched shapes or programs (naming both sides). With an MPI world (mpiexec's, or
+one formed through the coordinator) the collectives between processes go over MPI
+(collectives/mpi_all_reduce.py, mpi_exchange.py: the job asserts which transport ran each),
+and the same checks hold; the job also checks that such a job can be told to use gloo.
+scripts/pmap_dies_mid_training.py kills process 1 in the middle of a training loop: the job
+must fail, not hang."""
 import os
 import re
 import time
@@ -17,6 +19,8 @@ import pytest
 from spmd.cluster import netns
 from spmd.pmap_agreement import program_digest
 from tests.cluster.local_job import run_job
+from tests.collectives.cases import CASES
+from tests.collectives.transport_cases import expected_sites
 from tests.launch.test_spmd_run import _alive, spmd_run_command
 
 SCRIPTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "scripts")
@@ -53,10 +57,15 @@ def test_pmap_across_processes(launcher, n, k, transport, monkeypatch):
     done, _ = spmd_run_command("-n", n, *FLAGS[launcher], "--cpu-devices", k,
                                script("pmap_multiprocess_job.py"), timeout=140)
     assert done.returncode == 0, done.stderr[-4000:]
+    # the job asserts which transport ran each collective; here, that it counted them all
+    whole = [(case, dtype, None) for case in CASES for dtype in case.dtypes]
+    sites = sum(expected_sites(whole, True).values()) if transport == "mpi" else \
+        sum(expected_sites(whole, False).values()) if k > 1 else 0
     for i in range(n):
         assert re.search(rf"^\[{i}\] process {i} of {n}: {n * k} devices, {k} local: all pmap "
-                         rf"checks passed \(\d+ collective cases; all-reduce between processes "
-                         rf"over {transport}\)$", done.stdout, re.M), done.stdout[-3000:]
+                         rf"checks passed \(\d+ collective cases, {sites} through the "
+                         rf"transport's callbacks; all-reduce between processes over "
+                         rf"{transport}\)$", done.stdout, re.M), done.stdout[-3000:]
 
 
 @pytest.mark.timeout(90)

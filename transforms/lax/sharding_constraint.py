@@ -8,6 +8,7 @@ from spmd.transforms import core, tree_util
 from spmd.transforms.arguments import shardings_per_leaf
 from spmd.transforms.batching import batching_rules
 from spmd.transforms.core import Primitive
+from spmd.transforms.mesh import AxisType
 from spmd.transforms.jvp import deflinear
 from spmd.transforms.lowering import lowering_rules
 from spmd.transforms.named_sharding import (NamedSharding, check_fits, resolve,
@@ -78,6 +79,35 @@ def with_sharding_constraint(x, shardings):
             out.append(sharding_constraint_p.bind(leaf, sharding=s))
     return tree_util.tree_unflatten(tree, out)
 
+
+def reshard(xs, out_shardings):
+    """`xs` (a pytree) with each leaf laid out as `out_shardings` (one NamedSharding or
+    PartitionSpec for all, or a pytree prefix of `xs`) says, as JAX's `reshard`: a value is
+    placed so (moved block by block), a traced one constrained so for the partitioner. Only
+    Explicit mesh axes (spmd.make_mesh's default) may split a dimension, as in JAX."""
+    leaves, tree = tree_util.tree_flatten(xs)
+    per_leaf = shardings_per_leaf(out_shardings, tree, "reshard out_shardings")
+    return tree_util.tree_unflatten(tree, [
+        sharding_constraint_p.bind(leaf, sharding=_reshard_target(s))
+        for leaf, s in zip(leaves, per_leaf)])
+
+
+def _reshard_target(s) -> NamedSharding:
+    if s is None:
+        raise ValueError("reshard needs a NamedSharding or a PartitionSpec for every value, "
+                         "got None: give the layout each value should have")
+    s = resolve(s, "reshard")
+    if not isinstance(s, NamedSharding):
+        raise TypeError(f"reshard takes NamedShardings or PartitionSpecs, got {s!r}; for one "
+                        "device use device_put")
+    for name in s.spec.used_axis_names():
+        kind = s.mesh.axis_types[s.mesh.axis_names.index(name)]
+        if kind is not AxisType.Explicit:
+            raise ValueError(f"reshard splits only over Explicit mesh axes, but {s.spec} names "
+                             f"axis {name!r}, which is {kind.name}: make the mesh with "
+                             "axis_types=AxisType.Explicit (make_mesh's default) or use "
+                             "lax.with_sharding_constraint")
+    return s
 
 
 def device_put_sharding(x, sharding):

@@ -27,6 +27,8 @@ from spmd import lax  # noqa: E402
 from spmd.cluster.distributed import mpi_communicator  # noqa: E402
 from spmd.pmap_transport import cross_process_transport  # noqa: E402
 from tests.collectives.cases import CASES, groups_for, inputs  # noqa: E402
+from tests.collectives.transport_cases import (XLA_COLLECTIVE, expected_sites,  # noqa: E402
+                                               sites_in)
 from tests.oracles import assert_close  # noqa: E402
 
 me, P = spmd.process_index(), spmd.process_count()
@@ -45,22 +47,42 @@ def expect_error(error, pattern, fn, *args, **kwargs):
 
 
 def check_collectives():
-    """Every collective case (each dtype; axis_index_groups where the table has groups for N)
-    in one program over all N devices; each process compares its rows with NumPy's."""
-    specs = [(case, dtype, None) for case in CASES for dtype in case.dtypes]
-    if N in (4, 8):
-        specs += [(case, case.dtypes[0], groups_for(N)) for case in CASES if case.grouped]
+    """Every collective case (each dtype) in one program over all N devices, and (where the
+    table has groups for N) their axis_index_groups variants in another; each process compares
+    its rows with NumPy's. The program's text shows which transport runs each collective: over
+    MPI, every one over the whole axis is one of the transport's callbacks and XLA runs none
+    (no gloo); without MPI, XLA runs all but the all-reduces' in-process part (several devices
+    per process). Returns (cases, callback sites)."""
+    whole = [(case, dtype, None) for case in CASES for dtype in case.dtypes]
+    grouped = [(case, case.dtypes[0], groups_for(N)) for case in CASES if case.grouped
+               if N in (4, 8)]
+    text = run_cases(whole)
+    if grouped:
+        run_cases(grouped)
+    chosen = cross_process_transport(spmd.devices())
+    over_mpi = chosen is not None and chosen.between_processes == "mpi"
+    want = expected_sites(whole, over_mpi) if chosen is not None else {}
+    assert sites_in(text) == want, (sites_in(text), want)
+    assert bool(XLA_COLLECTIVE.search(text)) != over_mpi, "XLA collectives under MPI" \
+        if over_mpi else "no XLA collective without MPI"
+    return len(whole) + len(grouped), sum(want.values())
+
+
+def run_cases(specs) -> str:
+    """Run the cases in one program, checked against NumPy; returns its program text."""
     stacked = [inputs(case, N, dtype, groups) for case, dtype, groups in specs]
 
     def every_case(*xs):
         return tuple(case.fun(x, "i", groups) for x, (case, _, groups) in zip(xs, specs))
-    outs = spmd.pmap(every_case, axis_name="i")(*[X[MINE] for X in stacked])
+    f = spmd.pmap(every_case, axis_name="i")
+    mine = [X[MINE] for X in stacked]
+    outs = f(*mine)
     for out, X, (case, dtype, groups) in zip(outs, stacked, specs):
         try:
             assert_close(out, case.oracle(X, groups)[MINE])
         except AssertionError as e:
             raise AssertionError(f"{case} {np.dtype(dtype).name} groups={groups}: {e}") from None
-    return len(specs)
+    return f.lower(*mine).as_text()
 
 
 def check_mapping():
@@ -168,6 +190,10 @@ def check_training():
                                 labels[rows].reshape(L, PER_DEVICE))
         want, want_loss = whole_batch_step(want, x, labels)
         assert_close(loss, np.full(L, float(want_loss), np.float32), rtol=1e-5, atol=1e-6)
+    if transport() == "mpi":  # the whole step's collectives over MPI: none left to gloo
+        text = step.lower(replicated, x[rows].reshape(L, PER_DEVICE, -1),
+                          labels[rows].reshape(L, PER_DEVICE)).as_text()
+        assert "spmd_mpi_all_reduce" in text and not XLA_COLLECTIVE.search(text), text
     final = spmd.data.unreplicate(replicated)
     assert_close(final, spmd.tree_util.tree_map(np.asarray, want), rtol=1e-5, atol=1e-6)
     spmd.distributed.assert_equal(final, "trained parameters")  # bit for bit on every process
@@ -242,7 +268,7 @@ def check_errors():
     assert_close(total, np.full((L, 3), N, np.float32))
 
 
-count = check_collectives()
+count, through_callbacks = check_collectives()
 check_mapping()
 check_helpers()
 check_training()
@@ -251,5 +277,6 @@ check_errors()
 over = transport()
 check_gloo_on_request()
 print(f"process {me} of {P}: {N} devices, {L} local: all pmap checks passed "
-      f"({count} collective cases; all-reduce between processes over {over})", flush=True)
+      f"({count} collective cases, {through_callbacks} through the transport's callbacks; "
+      f"all-reduce between processes over {over})", flush=True)
 print(f"process {me} ran on host {socket.gethostname()}", flush=True)

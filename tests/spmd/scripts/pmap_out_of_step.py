@@ -4,19 +4,25 @@ may be printed.
 
 argv[1]: "reorder" (process 0 runs a then b, process 1 b then a) or "skip" (each step runs a
 training step then a psum of its metric; process 1 skips the metric's psum at step 2).
-Every value printed is "value <name> <step> <numbers>", which the test checks against NumPy."""
+argv[2]: "gloo" (XLA's collectives between the processes) or "auto" (MPI where the job has a
+world). Every value printed is "value <name> <step> <numbers>", which the test checks against
+NumPy; "transport <name>" says which carried the psums."""
 import sys
 
 import numpy as np
 
 import spmd
 
+spmd.config.update("cross_process_collectives", sys.argv[2])  # before the MPI world forms
 spmd.distributed.initialize()
 
 from spmd import lax  # noqa: E402
+from spmd.pmap_transport import cross_process_transport  # noqa: E402
 
 me, n, L = spmd.process_index(), spmd.process_count(), spmd.local_device_count()
 x = np.full((L, 3), me + 1.0, np.float32)  # the sum over all devices: L * n * (n + 1) / 2
+transport = cross_process_transport(spmd.devices())
+print(f"transport {getattr(transport, 'between_processes', None) or 'gloo'}", flush=True)
 
 
 @spmd.pmap(axis_name="i")

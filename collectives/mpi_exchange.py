@@ -1,0 +1,183 @@
+"""all_gather, psum_scatter, all_to_all and ppermute between processes over MPI, from inside the
+compiled pmap program, as the all-reduces are (collectives/mpi_all_reduce.py): one host
+callback per collective, in the same chain, where the replicas of a process meet and the last
+one makes the one MPI call between the processes (Allgather, Reduce_scatter_block, Alltoall;
+ppermute: one Sendrecv per process distance that has something to move).
+
+The program arranges each operand so that the MPI call works on whole contiguous blocks, one
+per replica, in replica order (a transpose or a reshape around the callback, free when the
+collective's axis is the first): the callback takes and gives the values stacked along a new
+first axis. Replica r lives in process r // L (pmap's devices are in process order, L per
+process: `transport.exchanges` checks that), so rank p's blocks are p*L .. p*L + L - 1.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from spmd.collectives.mpi_all_reduce import CallbackAllReduce, local_total, widened
+from spmd.collectives.mpi_meeting import as_bytes
+from spmd.transforms.lowering import i64_array
+
+
+def over_mpi(ctx, replicas, groups) -> CallbackAllReduce | None:
+    """The transport that moves this collective over MPI, or None: XLA's own op then."""
+    transport = replicas.cross_process
+    return transport if transport is not None and transport.exchanges(ctx, groups) else None
+
+
+# ---------------------------------------------------------------- the lowerings
+def all_gather(transport, ctx, x: str, axis: int, tiled: bool) -> str:
+    aval = ctx.in_avals[0]
+    n = len(transport.group_of)
+    stacked = aval.update(shape=(n,) + aval.shape)
+    out = transport.write_chained(ctx, x, aval, stacked, f'spmd_mpi_all_gather = "{n}"',
+                                  lambda g: _gather(transport, g))
+    out, moved = _move_axis(ctx, out, stacked, 0, axis)
+    return _reshape(ctx, out, moved, ctx.out_avals[0].shape)[0]  # tiled: n merges into `axis`
+
+
+def psum_scatter(transport, ctx, x: str, dim: int) -> str:
+    aval = ctx.in_avals[0]
+    n = len(transport.group_of)
+    x, front = _move_axis(ctx, x, aval, dim, 0)
+    x, blocks = _reshape(ctx, x, front, (n, front.shape[0] // n) + front.shape[1:])
+    block = blocks.update(shape=blocks.shape[1:])
+    out = transport.write_chained(ctx, x, blocks, block, f'spmd_mpi_psum_scatter = "{n}"',
+                                  lambda g: _scatter(transport, g))
+    if len(ctx.out_avals[0].shape) == len(aval.shape):  # tiled: the block's rows go back
+        out, block = _move_axis(ctx, out, block, 0, dim)
+    return _reshape(ctx, out, block, ctx.out_avals[0].shape)[0]
+
+
+def all_to_all(transport, ctx, x: str, split: int, concat: int) -> str:
+    aval = ctx.in_avals[0]
+    n = len(transport.group_of)
+    shape = aval.shape
+    x, parts = _reshape(ctx, x, aval, shape[:split] + (n, shape[split] // n) + shape[split + 1:])
+    x, sends = _move_axis(ctx, x, parts, split, 0)  # sends[j]: the block for replica j
+    out = transport.write_chained(ctx, x, sends, sends, f'spmd_mpi_all_to_all = "{n}"',
+                                  lambda g: _all_to_all(transport, g))
+    # out[s]: the block from replica s; they are laid out along `concat`, sender first
+    out, received = _move_axis(ctx, out, sends, 0, concat)
+    return _reshape(ctx, out, received, ctx.out_avals[0].shape)[0]
+
+
+def ppermute(transport, ctx, x: str, pairs) -> str:
+    aval = ctx.in_avals[0]
+    # the pairs live in the callback alone: the text must tell two permutations apart, or
+    # one's compiled program (cached by its text) would serve the other
+    moves = " ".join(f"{s}>{d}" for s, d in pairs)
+    return transport.write_chained(ctx, x, aval, aval, f'spmd_mpi_ppermute = "{moves}"',
+                                   lambda g: _permute(transport, g, pairs))
+
+
+def _reshape(ctx, x: str, aval, shape):
+    if tuple(shape) == aval.shape:
+        return x, aval
+    new = aval.update(shape=tuple(shape))
+    return ctx.typed("stablehlo.reshape", [x], [aval], new), new
+
+
+def _move_axis(ctx, x: str, aval, source: int, target: int):
+    if source == target:
+        return x, aval
+    perm = list(range(aval.ndim))
+    perm.insert(target, perm.pop(source))
+    new = aval.update(shape=tuple(aval.shape[p] for p in perm))
+    return ctx.typed("stablehlo.transpose", [x], [aval], new,
+                     attrs=f"permutation = {i64_array(perm)}"), new
+
+
+# ---------------------------------------------------------------- the host side
+def _copy_to_others(outputs: list) -> None:
+    for other in outputs[1:]:
+        np.copyto(other, outputs[0])
+
+
+def _gather(transport, g: int) -> Callable:
+    mine, in_place = transport.groups[g], transport.in_place
+
+    def run(comm, inputs, outputs):
+        out = outputs[0]  # (n, ...): every replica's value, in replica order
+        if len(inputs) == 1:
+            comm.Allgather(as_bytes(inputs[0]), as_bytes(out))
+        else:  # this process's rows in place, then MPI fills the others'
+            for r, x in zip(mine, inputs):
+                out[r] = x
+            comm.Allgather(in_place, as_bytes(out))
+        _copy_to_others(outputs)
+    return run
+
+
+def _scatter(transport, g: int) -> Callable:
+    op = transport.ops["sum"]
+
+    def run(comm, inputs, outputs):
+        count = len(inputs)
+        if count == 1 and not widened(inputs[0].dtype):
+            comm.Reduce_scatter_block(inputs[0], outputs[0], op=op)
+            return
+        total = local_total(inputs, np.add)  # (n, *block)
+        mine = np.empty((count,) + total.shape[1:], total.dtype)
+        comm.Reduce_scatter_block(total, mine, op=op)
+        for part, out in zip(mine, outputs):
+            np.copyto(out, part, casting="unsafe")  # (from float32 for the narrow floats)
+    return run
+
+
+def _all_to_all(transport, g: int) -> Callable:
+    count, processes = len(transport.groups[g]), len(transport.groups)
+
+    def run(comm, inputs, outputs):
+        if count == 1:
+            comm.Alltoall(as_bytes(inputs[0]), as_bytes(outputs[0]))
+            return
+        block = inputs[0].shape[1:]
+        # send[q, t, s]: what local replica s sends to replica t of process q
+        stacked = np.stack(inputs).reshape((count, processes, count) + block)
+        send = np.ascontiguousarray(stacked.transpose((1, 2, 0) + tuple(range(3, 3 + len(block)))))
+        received = np.empty_like(send)  # [p, t, s]: from replica s of process p to local t
+        comm.Alltoall(as_bytes(send), as_bytes(received))
+        for t, out in enumerate(outputs):
+            np.copyto(out.reshape((processes, count) + block), received[:, t])
+    return run
+
+
+def _permute(transport, g: int, pairs) -> Callable:
+    """Within the process: copies. Between processes, in rounds k = 1 .. P-1: send to process
+    g + k and receive from g - k (each side knows from `pairs` whether there is anything, and
+    how much: the pairs between two processes, in the order of `pairs`)."""
+    groups, group_of, position = transport.groups, transport.group_of, transport.position_of
+    processes, null = len(groups), transport.proc_null
+    local = [(position[s], position[d]) for s, d in pairs
+             if group_of[s] == g and group_of[d] == g]
+    zeros = sorted(set(range(len(groups[g]))) - {position[d] for s, d in pairs
+                                                  if group_of[d] == g})
+    rounds = []
+    for k in range(1, processes):
+        dest, source = (g + k) % processes, (g - k) % processes
+        sends = [position[s] for s, d in pairs if group_of[s] == g and group_of[d] == dest]
+        receives = [position[d] for s, d in pairs if group_of[s] == source and group_of[d] == g]
+        if sends or receives:
+            rounds.append((dest if sends else null, sends, source if receives else null,
+                           receives))
+    nothing = np.empty(0, np.uint8)
+
+    def run(comm, inputs, outputs):
+        for j in zeros:
+            outputs[j].fill(0)
+        for s, d in local:
+            np.copyto(outputs[d], inputs[s])
+        for dest, sends, source, receives in rounds:
+            send = (nothing if not sends else as_bytes(inputs[sends[0]]) if len(sends) == 1
+                    else as_bytes(np.stack([inputs[j] for j in sends])))
+            into = (outputs[receives[0]] if len(receives) == 1
+                    else np.empty((len(receives),) + outputs[0].shape, outputs[0].dtype))
+            comm.Sendrecv(send, dest, recvbuf=as_bytes(into) if receives else nothing,
+                          source=source)
+            if len(receives) > 1:
+                for part, j in zip(into, receives):
+                    np.copyto(outputs[j], part)
+    return run
