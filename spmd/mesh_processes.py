@@ -1,8 +1,10 @@
 """A jit over a mesh whose devices belong to several processes gets the checks pmap's programs
 have across processes (installed into transforms/partitioned_jit.py, which cannot reach this
 layer): before its first run, every process must have built the same program (through the
-coordinator's key-value store, spmd/pmap_agreement.py), and each execution is watched for a
-process that never joins it (cluster/stall_watch.py). A failed collective between the processes
+coordinator's key-value store, spmd/pmap_agreement.py), every run checks that all processes
+run it at the same call (transforms/partitioned_call_order.py, with pmap's ids and messages,
+spmd/pmap_call_order.py), and each execution is watched for a process that never joins it
+(cluster/stall_watch.py). A failed collective between the processes
 says so, after any call-order mismatch a pmap found (which must stop every later program).
 A host value that device_put lays out over the devices of several processes must be the same
 in each (JAX asserts it too): the processes compare digests of it."""
@@ -28,6 +30,15 @@ class JobChecks(partitioned_jit.CrossProcessChecks):
 
     def track(self, name: str):
         return stall_watch.Tracked(name, "jit").run
+
+    def program_id(self, name: str, text: str) -> int:
+        return pmap_call_order.program_id(name, text, "jit")
+
+    def pair(self, pid: int, calls: int) -> np.ndarray:
+        return pmap_call_order.pair(pid, calls)
+
+    def verify(self, mine: np.ndarray, reduced: np.ndarray) -> None:
+        pmap_call_order.verify(mine, reduced)
 
     def failed(self, name: str, error: Exception) -> Exception:
         pmap_call_order.raise_if_failed()

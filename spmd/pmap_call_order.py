@@ -50,18 +50,20 @@ from spmd.transforms.lowering import lowering_rules
 from spmd.transforms.remat import optimization_barrier_p
 
 PAIR = ShapedArray((4,), np.int32)  # (id, count, -id, -count)
-_names: dict[int, str] = {}  # program id -> name, of the programs this process built
+_names: dict[int, tuple] = {}  # program id -> (kind, name), of the programs this process built
 _mismatch: list[str] = []    # the message, once a check failed here (every later call raises)
 
 
 class CallOrderError(RuntimeError):
-    """Processes ran different pmap programs (or the same one at different calls) at once."""
+    """Processes ran different pmap (or mesh jit) programs, or the same one at different
+    calls, at once."""
 
 
-def program_id(name: str, text: str) -> int:
-    """A 28-bit id of the program, the same on every process that built the same program."""
+def program_id(name: str, text: str, kind: str = "pmap") -> int:
+    """A 28-bit id of the program, the same on every process that built the same program
+    (`kind`: "pmap", or "jit" for a program over a mesh, transforms/partitioned_call_order.py)."""
     pid = int(program_digest(text)[:7], 16) + 1
-    _names.setdefault(pid, name)
+    _names.setdefault(pid, (kind, name))
     return pid
 
 
@@ -152,9 +154,9 @@ def raise_if_failed() -> None:
 
 
 def _side(pid: int, count: int) -> str:
-    name = _names.get(pid)
-    what = (f"pmap of {name}" if name is not None
-            else f"a pmap program this process never built (id {pid:07x})")
+    kind, name = _names.get(pid, (None, None))
+    what = (f"{kind} of {name}" if name is not None
+            else f"a program this process never built (id {pid:07x})")
     return f"{what} (its call {count})"
 
 
@@ -169,10 +171,12 @@ def _verify(mine: np.ndarray, reduced: np.ndarray) -> None:
     # the max and min of each field: with two processes, exactly the other one's values
     other_id = low_id if my_id == high_id else high_id
     other_count = low_count if my_count == high_count else high_count
-    message = (f"pmap calls out of step between processes: process {backend.process_index()} "
+    kind = _names.get(my_id, ("pmap",))[0]
+    message = (f"{kind} calls out of step between processes: process {backend.process_index()} "
                f"ran {_side(my_id, my_count)} while another process ran "
-               f"{_side(other_id, other_count)}. Every process must run the same pmapped "
-               "functions, as many times, in the same order (look for a branch on "
+               f"{_side(other_id, other_count)}. Every process must run the same "
+               f"{'pmapped' if kind == 'pmap' else 'jitted'} functions (those spanning "
+               "processes), as many times, in the same order (look for a branch on "
                "process_index() or on data that differs between processes); nothing this call "
                "computed was returned")
     if not _mismatch:

@@ -11,11 +11,13 @@ import numpy as np
 
 from spmd.transforms import backend, caches, core, dtypes, inflight, lowering
 from spmd.transforms.array import Array
+from spmd.transforms.config import config
 from spmd.transforms.core import Jaxpr
 from spmd.transforms.mesh import Mesh
 from spmd.transforms.lax.sharding_constraint import sharding_constraint_p
 from spmd.transforms.named_sharding import (NamedSharding, backend_sharding, check_fits,
                                             named_from_xla, resolve, sdy_sharding)
+from spmd.transforms.partitioned_call_order import CallOrderCheck
 from spmd.transforms import mesh_placement
 from spmd.transforms.mesh_placement import local_indices, place, put_blocks
 from spmd.transforms.staging import closed_as_open, trace_to_jaxpr
@@ -27,7 +29,10 @@ class CrossProcessChecks:
     them): `before()` at every run (a failed check elsewhere stops it), `agree` before the
     first run (every process built the same program), `track(name)` a runner
     `(execute, bufs) -> (outputs, token)` that watches for a stuck execution, and `failed` the
-    error of a run that failed between processes. Without them (no job): none."""
+    error of a run that failed between processes. For the per-call order check
+    (transforms/partitioned_call_order.py): `program_id(name, text)`, `pair(id, calls)` (this
+    process's (id, count, -id, -count)) and `verify(mine, reduced)`, which raises on every
+    process when the reduced pair shows they were out of step. Without them (no job): none."""
 
     def before(self) -> None:
         pass
@@ -40,6 +45,15 @@ class CrossProcessChecks:
 
     def failed(self, name: str, error: Exception) -> Exception:
         return error
+
+    def program_id(self, name: str, text: str) -> int:
+        return 1
+
+    def pair(self, pid: int, calls: int) -> np.ndarray:
+        return np.array([pid, calls, -pid, -calls], np.int32)
+
+    def verify(self, mine: np.ndarray, reduced: np.ndarray) -> None:
+        pass
 
 
 cross_process_checks = [CrossProcessChecks()]  # [0] replaced by spmd's
@@ -156,7 +170,7 @@ class MeshProgram:
     runs it on every device of the mesh and returns the results as Arrays."""
     __slots__ = ("exe", "out_avals", "plan", "arg_shardings", "float0_out", "inflight_key",
                  "name", "text", "in_avals", "spans_processes", "unchecked", "tracked",
-                 "_host_indices")
+                 "_host_indices", "order")
 
     def __init__(self, jaxpr: Jaxpr, name: str, donated: Sequence[bool], plan: MeshPlan,
                  compiler_options: tuple = ()):
@@ -165,23 +179,32 @@ class MeshProgram:
                                       "gradients of integer inputs); return them from a jit "
                                       "without shardings")
         self.plan, self.out_avals, self.float0_out = plan, jaxpr.out_avals, False
-        text = lower(jaxpr, name, donated, plan)
-        self.name, self.text, self.in_avals = name, text, jaxpr.in_avals
+        self.name, self.in_avals = name, jaxpr.in_avals
         self._host_indices = [None] * len(self.in_avals)  # per argument, once placed from host
         # across processes: the same program in every process (checked at the first run),
-        # each execution watched, as pmap's are
+        # the same program at the same call (checked at every run), each execution watched,
+        # as pmap's are
         self.spans_processes = self.unchecked = plan.mesh.is_multi_process
         self.tracked = cross_process_checks[0].track(name) if self.spans_processes else None
+        self.order = None
+        if self.spans_processes and config.check_call_order:
+            self.order = CallOrderCheck(plan.mesh, cross_process_checks[0])
+            jaxpr, donated = self.order.program(jaxpr), (False,) + tuple(donated)
+            plan = MeshPlan(plan.mesh, (self.order.sharding,) + plan.in_shardings,
+                            plan.out_shardings + tuple(self.order.out_shardings))
+        self.text = text = lower(jaxpr, name, donated, plan)
+        if self.order is not None:
+            self.order.start(name, text)
         # the backend's layout each argument must have to be passed on as it is
         self.arg_shardings = [(s, backend_sharding(s, a.ndim))
-                              for s, a in zip(plan.in_shardings, jaxpr.in_avals)]
+                              for s, a in zip(self.plan.in_shardings, self.in_avals)]
         mesh = plan.mesh
         self.inflight_key = tuple(sorted(d.id for d in mesh.flat_devices))  # as pmap keys it
 
         def out_sharding(i, aval, op):
             named = plan.out_shardings[i] or named_from_xla(mesh, op, aval.ndim)
             return backend_sharding(named, aval.ndim)
-        self.exe = backend.compile_partitioned(text, self.out_avals, mesh.flat_devices,
+        self.exe = backend.compile_partitioned(text, jaxpr.out_avals, mesh.flat_devices,
                                                out_sharding, compiler_options)
 
     @property
@@ -231,11 +254,15 @@ class MeshProgram:
         if self.unchecked:  # a mismatch must fail on every process, not hang
             checks.agree(self.name, self.in_avals, self.out_avals, self.text)
             self.unchecked = False
+        if self.order is not None:
+            bufs = [self.order.first_input()] + bufs
         try:
             outs = inflight.launch(self.inflight_key,
                                    lambda: self.tracked(self.exe.run_with_token, bufs))
         except backend.JaxRuntimeError as e:
             raise checks.failed(self.name, e) from e
+        if self.order is not None:
+            outs = self.order.finish(outs)
         return [Array(b, a) for b, a in zip(outs, self.out_avals)]
 
 

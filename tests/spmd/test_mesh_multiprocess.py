@@ -1,10 +1,14 @@
 """jit over a mesh of every process's devices: 2 processes x 4 devices under spmd-run.
 scripts/mesh_multiprocess_job.py checks ops, training on 1-d and 2-d meshes, the make_array
-functions, multihost_utils and the errors against single-process oracles on every process.
+functions, multihost_utils and the errors against single-process oracles on every process, and
+last the per-call order check (two agreed programs run in a different order: CallOrderError on
+both processes, naming both sides; with the check off, programs without a collective between
+the processes run in any order).
 
 The same script passes under `spmd-run --mpi` and `--ray` (run by hand: a mesh program's
 collectives go over XLA's gloo under every launcher, so each further job would cost the suite
-20 to 45 s for what the launchers' own tests already cover: how a job is joined)."""
+20 to 45 s for what the launchers' own tests already cover: how a job is joined; pmap's
+launcher tests start a job each too, there is no shared job to reuse)."""
 import re
 
 import pytest

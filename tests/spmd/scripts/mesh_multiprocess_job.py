@@ -8,7 +8,10 @@ op, a matmul sharded on each of its axes, a reduction over a sharded axis; layin
 spanning processes out anew; a data-parallel training step on ('batch',) and a tensor-parallel
 MLP on ('data', 'model'); the errors for fetching such an array, for a host value split between
 processes, for a mesh of another process's devices, and for processes that build different
-programs (both sides named)."""
+programs (both sides named); last, the per-call order check (issue 14): off, programs with no
+collective between processes run in any order; on, two agreed programs run in a different
+order raise CallOrderError on both processes, naming both sides, and so does every later
+call."""
 import os
 import re
 import sys
@@ -23,6 +26,7 @@ spmd.distributed.initialize()
 
 import spmd.numpy as jnp  # noqa: E402
 from spmd.experimental import multihost_utils  # noqa: E402
+from spmd.pmap_call_order import CallOrderError  # noqa: E402
 from spmd.sharding import Mesh, NamedSharding, PartitionSpec as P  # noqa: E402
 from tests.oracles import assert_close  # noqa: E402
 
@@ -183,9 +187,50 @@ def check_errors(x):
                  r"double\(f32\[(16|32),2\]\)", spmd.jit(double), v)
 
 
+def check_call_order():
+    V = np.arange(16, dtype=np.float32)
+    v = spmd.make_array_from_process_local_data(NamedSharding(batch_mesh, P("batch")),
+                                                V[me * 8:(me + 1) * 8])
+    mine_first = (lambda fs: fs) if me == 0 else (lambda fs: fs[::-1])
+    # off (read when a program is built): no collective between the processes, any order
+    spmd.config.update("check_call_order", False)
+    try:
+        def tripled(a):
+            return a * 3
+
+        def shifted(a):
+            return a + 1
+        unchecked = [spmd.jit(tripled), spmd.jit(shifted)]
+        first_runs = [f(v) for f in unchecked]  # (the first runs agree on the programs)
+        swapped = {f.__name__: f(v) for f in mine_first(unchecked)}
+    finally:
+        spmd.config.update("check_call_order", True)
+    for got, want in [(first_runs[0], V * 3), (first_runs[1], V + 1),
+                      (swapped["tripled"], V * 3), (swapped["shifted"], V + 1)]:
+        np.testing.assert_array_equal(gather(got), want)
+
+    # on: sums over both processes' devices, whose all-reduces would pair silently
+    def total(a):
+        return jnp.sum(a)
+
+    def total_of_squares(a):
+        return jnp.sum(a * a)
+    checked = [spmd.jit(total), spmd.jit(total_of_squares)]
+    for f, want in zip(checked, [V.sum(), (V * V).sum()]):
+        assert_close(float(f(v)), float(want))  # in step: the second calls agree
+    mine, theirs = (f.__name__ for f in mine_first(checked))
+    out_of_step = (rf"jit calls out of step between processes: process {me} ran jit of {mine} "
+                   rf"\(its call 2\) while another process ran jit of {theirs} \(its call 2\)\. "
+                   r"Every process must run the same jitted functions .*nothing this call "
+                   r"computed was returned")
+    for f in mine_first(checked):  # the first raises; then every later call of the process
+        expect_error(CallOrderError, out_of_step, f, v)
+
+
 X, x = check_local_data_and_gather()
 check_ops()
 check_training()
 check_errors(x)
+check_call_order()  # last: after a mismatch no program over several processes may run
 multihost_utils.sync_global_devices("mesh checks done")
 print(f"process {me}: all mesh checks passed", flush=True)
