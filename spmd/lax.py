@@ -17,7 +17,7 @@ from spmd.transforms.lax.tree_reductions import associative_scan, reduce  # noqa
 from spmd.transforms.lax.reductions import reduce_xor, reduce_xor_p  # noqa: F401
 from spmd.transforms.lax.scatter_apply import scatter_apply  # noqa: F401
 from spmd.transforms.lax.implicit_solves import custom_linear_solve, custom_root  # noqa: F401
-from spmd.transforms.remat import optimization_barrier, optimization_barrier_p  # noqa: F401
+from spmd.transforms.optimization_barrier import optimization_barrier, optimization_barrier_p  # noqa: F401
 from spmd.transforms.lax.type_aliases import (ConvGeneralDilatedDimensionNumbers,  # noqa: F401
                                               DotDimensionNumbers, PrecisionLike)
 from spmd.transforms.lax.jax_composites import (batch_matmul, broadcast_like,  # noqa: F401

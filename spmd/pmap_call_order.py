@@ -47,7 +47,7 @@ from spmd.pmap_agreement import program_digest
 from spmd.transforms import backend, lax
 from spmd.transforms.core import Primitive, ShapedArray
 from spmd.transforms.lowering import lowering_rules
-from spmd.transforms.remat import optimization_barrier_p
+from spmd.transforms.optimization_barrier import optimization_barrier_p
 
 PAIR = ShapedArray((4,), np.int32)  # (id, count, -id, -count)
 _names: dict[int, tuple] = {}  # program id -> (kind, name), of the programs this process built

@@ -22,6 +22,7 @@ import numpy as np
 from spmd.transforms import backend, core, lax
 from spmd.transforms.array import Array
 from spmd.transforms.core import Jaxpr, ShapedArray
+from spmd.transforms.optimization_barrier import optimization_barrier_p
 from spmd.transforms.named_sharding import NamedSharding, backend_sharding
 from spmd.transforms.partition_spec import PartitionSpec
 from spmd.transforms.staging import closed_as_open, trace_to_jaxpr
@@ -45,8 +46,6 @@ class CallOrderCheck:
         self.program_id, self.calls, self.next_pair = None, 0, None
 
     def program(self, jaxpr: Jaxpr) -> Jaxpr:
-        # (remat imports jit, which imports the eager layer that imports this module)
-        from spmd.transforms.remat import optimization_barrier_p
         out_avals = jaxpr.out_avals
 
         def checked(pair, *args):

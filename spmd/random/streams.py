@@ -25,7 +25,7 @@ from spmd.random.threefry import threefry2x32
 from spmd.transforms import core, lax
 from spmd.transforms.config import config
 from spmd.transforms.lax.slicing import index_in_dim
-from spmd.transforms.remat import optimization_barrier
+from spmd.transforms.optimization_barrier import optimization_barrier
 
 UINT_DTYPES = {8: np.dtype(np.uint8), 16: np.dtype(np.uint16), 32: np.dtype(np.uint32),
                64: np.dtype(np.uint64)}
