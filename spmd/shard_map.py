@@ -15,6 +15,7 @@ from spmd.transforms.jit import jit
 from spmd.transforms.mesh import AxisType, Mesh, get_mesh
 from spmd.transforms.named_sharding import NamedSharding, check_fits
 from spmd.transforms.partition_spec import PartitionSpec
+from spmd.transforms.partitioned_jit import traced_sharding
 
 
 class _Infer:
@@ -183,8 +184,9 @@ def _check_spec(spec, mesh, manual, what: str) -> PartitionSpec:
 
 
 def _inferred_spec(x, manual) -> PartitionSpec:
-    """JAX reads an unspecified in_spec from the argument's sharding (its manual axes)."""
-    sharding = getattr(x, "sharding", None)
+    """JAX reads an unspecified in_spec from the argument's sharding (its manual axes); inside
+    jit, from the sharding of the jit's argument `x` stands for (else replicated)."""
+    sharding = traced_sharding(x) if isinstance(x, core.Tracer) else getattr(x, "sharding", None)
     if not isinstance(sharding, NamedSharding):
         return PartitionSpec()
     entries = []
