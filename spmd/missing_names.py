@@ -15,7 +15,6 @@ ALTERNATIVES = {
         "dot_general_p": "spmd.lax.dot_general",
         "psend": "spmd.lax.ppermute (a send and its receive in one collective)",
         "precv": "spmd.lax.ppermute (a send and its receive in one collective)",
-        "pvary": "spmd.lax.pcast(x, axis_name, to='varying') (JAX 0.10 removed pvary)",
         "ragged_all_to_all": "spmd.lax.all_to_all on chunks padded to one size",
     },
 }
