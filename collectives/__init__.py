@@ -8,3 +8,5 @@ from spmd.collectives.all_to_all import all_to_all, all_to_all_p, pswapaxes  # n
 from spmd.collectives.ppermute import ppermute, ppermute_p, pshuffle  # noqa: F401
 from spmd.collectives.axis_index import axis_index, axis_index_p  # noqa: F401
 from spmd.collectives.axes import MeshAxes, ReplicaAxes  # noqa: F401
+from spmd.collectives.pcast import pcast, pvary_p  # noqa: F401
+from spmd.collectives.pbroadcast import pbroadcast  # noqa: F401

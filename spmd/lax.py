@@ -7,8 +7,9 @@ from spmd.transforms.stop_gradient import stop_gradient  # noqa: F401
 from spmd.transforms.lax.dot import Precision  # noqa: F401
 from spmd.scipy._lax_incomplete import (betainc, igamma, igamma_grad_a, igammac,  # noqa: F401
                                         random_gamma_grad)
-from spmd.collectives import (all_gather, all_to_all, axis_index, axis_size, pmax,  # noqa: F401
-                              pmean, pmin, ppermute, pshuffle, pswapaxes, psum, psum_scatter)
+from spmd.collectives import (all_gather, all_to_all, axis_index, axis_size, pbroadcast,  # noqa: F401
+                              pcast, pmax, pmean, pmin, ppermute, pshuffle, pswapaxes, psum,
+                              psum_scatter)
 from spmd.transforms.lax.jax_composites import (RoundingMethod, broadcast_shapes,  # noqa: F401
                                                 broadcast_to_rank, collapse, dtype, full_like,
                                                 index_take, round, scatter_sub,

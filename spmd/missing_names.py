@@ -15,7 +15,6 @@ ALTERNATIVES = {
         "dot_general_p": "spmd.lax.dot_general",
         "psend": "spmd.lax.ppermute (a send and its receive in one collective)",
         "precv": "spmd.lax.ppermute (a send and its receive in one collective)",
-        "pbroadcast": "spmd.lax.all_gather(x, axis_name)[source]",
         "ragged_all_to_all": "spmd.lax.all_to_all on chunks padded to one size",
     },
 }

@@ -15,6 +15,7 @@ from spmd.transforms.jit import jit
 from spmd.transforms.mesh import AxisType, Mesh, get_mesh
 from spmd.transforms.named_sharding import NamedSharding, check_fits
 from spmd.transforms.partition_spec import PartitionSpec
+from spmd.transforms.partitioned_jit import traced_sharding
 
 
 class _Infer:
@@ -48,9 +49,20 @@ def _shard_map(f, *, mesh, in_specs, out_specs, axis_names, check_vma):
         raise TypeError(f"shard_map requires a callable for its first argument, but got {f!r} "
                         f"of type {type(f).__name__}")
 
+    if in_specs is None:
+        raise TypeError("shard_map in_specs must be a pytree of PartitionSpecs, but it was None; "
+                        "did you mean in_specs=P() (every argument the same on all devices)? "
+                        "(None as a leaf of in_specs marks a static argument)")
+
     @functools.wraps(f)
     def wrapped(*args):
         the_mesh, manual = _checks(mesh, axis_names, in_specs)
+        if in_specs is not Infer:
+            static = _static_split(f, in_specs, args, dict(
+                mesh=mesh, out_specs=out_specs, axis_names=axis_names, check_vma=check_vma))
+            if static is not None:
+                inner, dynamic = static
+                return inner(*dynamic)
         if core.current_trace() is not core.eval_trace:  # inside jit or a transform
             return _apply(f, the_mesh, manual, in_specs, out_specs, check_vma, args)
         specs = in_specs
@@ -65,6 +77,36 @@ def _shard_map(f, *, mesh, in_specs, out_specs, axis_names, check_vma):
 
 
 _outer_jits = caches.LRUCache("shard_map called outside jit")
+_without_static = caches.LRUCache("shard_map with static arguments")
+
+
+def _static_split(f, in_specs, args, kwargs):
+    """A None leaf of in_specs marks a static argument (JAX): `f` gets it as it is, untraced.
+    Returns (a shard_map over the other leaves with the static ones closed over, those leaves),
+    or None when no argument is static."""
+    leaves, tree = tree_util.tree_flatten(args)
+    specs = shardings_per_leaf(in_specs, tree, "shard_map in_specs")
+    if all(s is not None for s in specs):
+        return None
+    static = tuple((i, x) for i, (x, s) in enumerate(zip(leaves, specs)) if s is None)
+    dynamic = [x for x, s in zip(leaves, specs) if s is not None]
+    try:  # the same static values reuse one shard_map (and its compiled program)
+        key = (f, tree, static, tuple(specs), tuple(sorted(kwargs.items(), key=str)))
+        hash(key)
+    except TypeError:
+        key = None
+    found = None if key is None else _without_static.get(key)
+    if found is None:
+        def with_static(*dyn):
+            fixed, it = dict(static), iter(dyn)
+            return f(*tree_util.tree_unflatten(
+                tree, [fixed[i] if i in fixed else next(it) for i in range(len(leaves))]))
+        with_static.__name__ = getattr(f, "__name__", "shard_map")
+        found = _shard_map(with_static, in_specs=tuple(s for s in specs if s is not None),
+                           **kwargs)
+        if key is not None:
+            _without_static[key] = found
+    return found, dynamic
 
 
 def _outer_jit(wrapped, f, mesh, manual, in_specs, out_specs, check_vma):
@@ -142,8 +184,9 @@ def _check_spec(spec, mesh, manual, what: str) -> PartitionSpec:
 
 
 def _inferred_spec(x, manual) -> PartitionSpec:
-    """JAX reads an unspecified in_spec from the argument's sharding (its manual axes)."""
-    sharding = getattr(x, "sharding", None)
+    """JAX reads an unspecified in_spec from the argument's sharding (its manual axes); inside
+    jit, from the sharding of the jit's argument `x` stands for (else replicated)."""
+    sharding = traced_sharding(x) if isinstance(x, core.Tracer) else getattr(x, "sharding", None)
     if not isinstance(sharding, NamedSharding):
         return PartitionSpec()
     entries = []
@@ -164,9 +207,6 @@ def _blocks(mesh, manual, in_specs, args):
     block_avals = []
     for (path, x), spec in zip(path_leaves, specs):
         what = f"in_specs for argument {_label(path)}"
-        if spec is None:
-            raise NotImplementedError(f"shard_map {what}: None (a static argument) is not "
-                                      "supported; close over the value instead")
         aval = core.get_aval(x)
         check_fits(NamedSharding(mesh, _check_spec(spec, mesh, manual, what)), aval.shape,
                    f"shard_map argument {_label(path)}")

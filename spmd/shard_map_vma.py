@@ -6,7 +6,7 @@ their axes, psum/pmax/pmin/all_gather (over whole axes) make it the same along t
 every other operation varies along the union of its operands' axes."""
 from __future__ import annotations
 
-from spmd.collectives import all_gather_p, pmax_p, pmin_p, psum_p
+from spmd.collectives import all_gather_p, pmax_p, pmin_p, psum_p, pvary_p
 from spmd.transforms import batching, core
 from spmd.transforms.core import Jaxpr, Literal
 from spmd.transforms.jit import jit_p
@@ -31,6 +31,8 @@ def varying_axes(jaxpr: Jaxpr, in_vma: list) -> list:
             axes_of = batching.axis_primitives.get(eqn.prim)
             if axes_of is not None:
                 axes = frozenset(axes_of(eqn.params))
+                if eqn.prim is pvary_p and union & axes:
+                    _already_varying(union, eqn.params["axes"])
                 grouped = eqn.params.get("axis_index_groups") is not None
                 union = union - axes if eqn.prim in _SAME_AFTER and not grouped else union | axes
             else:  # control flow and other calls: whatever their bodies make vary, too
@@ -38,6 +40,13 @@ def varying_axes(jaxpr: Jaxpr, in_vma: list) -> list:
             outs = [union] * len(eqn.outvars)
         env.update((id(v), a) for v, a in zip(eqn.outvars, outs))
     return [read(v) for v in jaxpr.outvars]
+
+
+def _already_varying(vma, axes):
+    raise ValueError(
+        f"pcast(..., to='varying') over axes {axes} was given a value that already varies "
+        f"along {', '.join(repr(a) for a in axes if a in vma)} (it depends on an argument split "
+        "over it, or on axis_index); cast only values that are the same along those axes")
 
 
 def _introduced(params) -> frozenset:

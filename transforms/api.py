@@ -241,16 +241,17 @@ def vmap(fun: Callable, in_axes=0, out_axes=0, axis_name=None, axis_size=None,
     the end. Keyword arguments are always mapped along axis 0. `out_axes`: likewise, a prefix of
     the output; None for an output that does not vary along the mapped axis. `axis_size` gives
     the size when no input is mapped; `axis_name` binds the axis for collectives (psum, ...).
-    `spmd_axis_name` (JAX: the mesh axis the mapped dimension is sharded over) needs meshes,
-    which spmd does not have: it raises NotImplementedError.
+    `spmd_axis_name` (JAX: the mesh axis the mapped dimension is sharded over, in the shard_maps
+    and sharding constraints inside) is not supported: it raises NotImplementedError.
     """
     arguments.check_callable(fun, "vmap")
     if spmd_axis_name is not None:
         raise NotImplementedError(
-            f"vmap(spmd_axis_name={spmd_axis_name!r}) is not supported: in JAX it shards the "
-            "vmapped dimension over that mesh axis (sharding constraints under jit/shard_map), "
-            "and spmd has no meshes. Leave it out; to spread the mapped axis over devices, use "
-            "pmap (axis_name= names it for collectives).")
+            f"vmap(spmd_axis_name={spmd_axis_name!r}) is not supported: in JAX it splits the "
+            "vmapped dimension over that mesh axis in every shard_map and sharding constraint "
+            "inside, and spmd's vmap keeps that dimension whole on each device. Leave it out "
+            "(a vmap of a shard_map works, unsplit), or put the mapped dimension into the "
+            "shard_map's in_specs/out_specs yourself, e.g. P('d', ...).")
     in_spec = arguments.axes_spec(in_axes, "in_axes", "vmap", per_argument=True)
     out_spec = arguments.axes_spec(out_axes, "out_axes", "vmap")
 

@@ -346,10 +346,18 @@ class JitFunction:
         out_tree_box = []
         static_kw = dict(split.static_kw)
 
+        given_in = ([None] * in_tree.num_leaves if self.in_shardings is None else
+                    arguments.in_shardings_per_leaf(self.in_shardings, in_tree,
+                                                    tuple(split.dyn_positions), nargs))
+        carried = carried or (None,) * in_tree.num_leaves
+        known = [partitioned_jit.resolve(g, "jit in_shardings") if g is not None else c
+                 for g, c in zip(given_in, carried)]
+
         def flat_fun(*flat):
             dyn_args, dyn_kwargs = tree_util.tree_unflatten(in_tree, flat)
             full = arguments.merge_static(split.static, dyn_args, nargs)
-            out = self.fun(*full, **dyn_kwargs, **static_kw)
+            with partitioned_jit.tracing_arguments(flat, known):  # shard_map's inferred specs
+                out = self.fun(*full, **dyn_kwargs, **static_kw)
             out_leaves, out_tree = tree_util.tree_flatten(out)
             out_tree_box.append(out_tree)
             return out_leaves
@@ -358,13 +366,9 @@ class JitFunction:
         donated = arguments.donated_leaves(in_tree, split.dyn_positions, nargs, self.argnums)
         labels = arguments.labels_for(self.fun, in_tree, split.dyn_positions)
         out_tree = out_tree_box[0]
-        given_in = ([None] * in_tree.num_leaves if self.in_shardings is None else
-                    arguments.in_shardings_per_leaf(self.in_shardings, in_tree,
-                                                    tuple(split.dyn_positions), nargs))
         given_out = ([None] * out_tree.num_leaves if self.out_shardings is None else
                      arguments.shardings_per_leaf(self.out_shardings, out_tree,
                                                   "jit out_shardings"))
-        carried = carried or (None,) * in_tree.num_leaves
         return _Entry(closed, in_tree, labels, out_tree, self.name, donated,
                       self.compiler_options, (given_in, carried, given_out))
 

@@ -5,6 +5,8 @@ the with_sharding_constraint calls inside. Arguments are moved to the layout the
 when they have another; results come back as Arrays laid out as XLA chose (or as asked)."""
 from __future__ import annotations
 
+import contextlib
+import threading
 from typing import Sequence
 
 import numpy as np
@@ -85,6 +87,32 @@ def argument_shardings(leaves) -> tuple:
     Array), as the caches key them."""
     return tuple(x._buf._sharding.named if type(x) is Array and x.is_partitioned else None
                  for x in leaves)
+
+
+_traced = threading.local()
+
+
+@contextlib.contextmanager
+def tracing_arguments(tracers, shardings):
+    """While jit traces its function: the NamedSharding each argument tracer stands for (its
+    in_sharding, else the one its Array carries), for shard_map to read in_specs from, as JAX
+    reads them from the argument's type. Only the arguments themselves: spmd's avals carry no
+    sharding, so a value computed from them has none to read."""
+    stack = _traced.__dict__.setdefault("stack", [])
+    stack.append({id(t): (t, s) for t, s in zip(tracers, shardings) if s is not None})
+    try:
+        yield
+    finally:
+        stack.pop()
+
+
+def traced_sharding(x) -> NamedSharding | None:
+    """The NamedSharding of `x` when it is an argument of a jit being traced (else None)."""
+    for known in reversed(getattr(_traced, "stack", ())):
+        hit = known.get(id(x))
+        if hit is not None and hit[0] is x:
+            return hit[1]
+    return None
 
 
 def constraint_meshes(jaxpr: Jaxpr) -> set:

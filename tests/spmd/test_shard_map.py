@@ -195,6 +195,75 @@ def test_in_specs_read_from_the_arguments_on_an_explicit_mesh():
     assert_close(f(x), 2 * np.asarray(x))
 
 
+def test_in_specs_read_inside_jit_from_the_jit_arguments():
+    x0 = _normal(8, 4)
+    f = spmd.shard_map(lambda a: lax.all_gather(a, "data", axis=1, tiled=True) * 2,
+                       mesh=MESH_2D, out_specs=P("model"))
+    x = spmd.device_put(x0, spmd.NamedSharding(MESH_2D, P("model", "data")))
+    assert_close(spmd.jit(f)(x), 2 * x0)  # from the Array's sharding
+    g = spmd.jit(f, in_shardings=spmd.NamedSharding(MESH_2D, P("model", "data")))
+    assert_close(g(x0), 2 * x0)  # from jit's in_shardings
+
+
+def test_none_in_specs_mark_static_arguments():
+    x = _normal(16)
+    f = spmd.shard_map(lambda a, n, s: lax.psum(a * n, "x") + len(s), mesh=MESH_1D,
+                       in_specs=(P("x"), None, None), out_specs=P())
+    expected = 3 * x.reshape(8, 2).sum(0) + 2
+    assert_close(f(x, 3, "ab"), expected, rtol=1e-5)  # n and s reach f as Python values
+    assert_close(spmd.jit(lambda a: f(a, 3, "ab"))(x), expected, rtol=1e-5)
+    with pytest.raises(TypeError, match=r"in_specs must be a pytree of PartitionSpecs, but it "
+                                        r"was None; did you mean in_specs=P\(\)"):
+        spmd.shard_map(_f, mesh=MESH_1D, in_specs=None, out_specs=P())
+
+
+def test_pcast_to_varying_and_its_gradient():
+    w, x = _normal(3), _normal(8, 3)
+
+    def local(w, x):  # w is the same on every device until pcast says it may vary
+        return lax.psum(jnp.sum(lax.pcast(w, "x", to="varying") * x), "x")
+    f = spmd.shard_map(local, mesh=MESH_1D, in_specs=(P(), P("x")), out_specs=P())
+    assert_close(f(w, x), np.sum(w * x), rtol=1e-5)
+    assert_close(spmd.jit(spmd.grad(f))(w, x), x.sum(0), rtol=1e-5)  # summed once, not twice
+    varied = spmd.shard_map(lambda w: lax.pcast(w, ("x",), to="varying"), mesh=MESH_1D,
+                            in_specs=P(), out_specs=P())
+    with pytest.raises(ValueError, match=r"given out_specs PartitionSpec\(\) for result 0.*"
+                                         r"varies along it"):
+        varied(w)  # a varying value cannot leave as replicated
+    twice = spmd.shard_map(lambda x: lax.pcast(x, "x", to="varying"), mesh=MESH_1D,
+                           in_specs=P("x"), out_specs=P("x"))
+    with pytest.raises(ValueError, match=r"pcast\(..., to='varying'\) over axes \('x',\) was "
+                                         r"given a value that already varies along 'x'"):
+        twice(x)
+    with pytest.raises(NotImplementedError, match=r"to='reduced'\) is not supported"):
+        spmd.shard_map(lambda w: lax.pcast(w, "x", to="reduced"), mesh=MESH_1D, in_specs=P(),
+                       out_specs=P())(w)
+    with pytest.raises(ValueError, match=r"got to='vary'; the allowed values are"):
+        lax.pcast(w, "x", to="vary")
+    with pytest.raises(NameError, match=r"unbound axis name"):
+        lax.pcast(w, "x", to="varying")  # outside shard_map
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.int32, np.bool_])
+def test_pbroadcast_under_shard_map_pmap_and_vmap(dtype):
+    x = (RNG.normal(size=(8, 3)) * 4).astype(dtype)
+    f = spmd.shard_map(lambda a: lax.pbroadcast(a, "x", 3), mesh=MESH_1D, in_specs=P("x"),
+                       out_specs=P())
+    np.testing.assert_array_equal(f(x), x[3:4])
+    np.testing.assert_array_equal(spmd.pmap(lambda a: lax.pbroadcast(a, "i", 2), "i")(x),
+                                  np.broadcast_to(x[2], x.shape))
+    np.testing.assert_array_equal(spmd.vmap(lambda a: lax.pbroadcast(a, "i", 5), axis_name="i")(x),
+                                  np.broadcast_to(x[5], x.shape))
+    if dtype == np.float32:  # the source's value went everywhere: its gradient sums them
+        g = spmd.grad(lambda a: jnp.sum(spmd.pmap(
+            lambda b: lax.pbroadcast(b, "i", 2), "i")(a) * np.arange(8.0, dtype=dtype)[:, None]))(x)
+        assert_close(g, np.where(np.arange(8)[:, None] == 2, 28.0, 0.0).astype(dtype)
+                     * np.ones((1, 3), dtype))
+    with pytest.raises(ValueError, match=r"pbroadcast: source=8 must be an int axis index in "
+                                         r"\[0, 8\) for axis 'i'"):
+        spmd.pmap(lambda a: lax.pbroadcast(a, "i", 8), "i")(x)
+
+
 def test_experimental_spelling():
     x = _normal(16)
     f = spmd.experimental.shard_map.shard_map(lambda a: lax.psum(a, "x"), MESH_1D, P("x"), P(),

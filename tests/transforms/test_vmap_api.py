@@ -203,7 +203,7 @@ def test_error_bad_in_axes_specifications():
 
 def test_spmd_axis_name_is_refused_with_the_reason():
     with pytest.raises(NotImplementedError, match=r"vmap\(spmd_axis_name='d'\) is not supported: "
-                                                  r"in JAX it shards the vmapped dimension over "
-                                                  r"that mesh axis .* spmd has no meshes\. Leave "
-                                                  r"it out; .* use pmap"):
+                                                  r"in JAX it splits the vmapped dimension over "
+                                                  r"that mesh axis in every shard_map .* Leave it "
+                                                  r"out \(a vmap of a shard_map works, unsplit\)"):
         spmd.vmap(jnp.sin, spmd_axis_name="d")
