@@ -16,7 +16,7 @@ PUBLIC = ["spmd.tree_util", "spmd.numpy", "spmd.lax", "spmd.random", "spmd.nn",
           "spmd.flatten_util",
           "spmd.numpy.linalg", "spmd.numpy.fft", "spmd.scipy.linalg", "spmd.sharding",
           "spmd.example_libraries", "spmd.example_libraries.stax",
-          "spmd.example_libraries.optimizers", "spmd.errors", "spmd.stages"] + [
+          "spmd.example_libraries.optimizers", "spmd.errors", "spmd.stages", "spmd.image"] + [
     f"spmd.scipy.stats.{d}" for d in DISTRIBUTIONS]
 
 
