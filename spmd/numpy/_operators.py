@@ -1,6 +1,8 @@
 """Python operators on spmd.Array and on tracers, as NumPy functions (installed at import)."""
 from __future__ import annotations
 
+import sys
+
 from spmd.numpy import (_bit_views, _creation, _diagonals, _indexing, _linalg, _misc_more,
                         _reductions, _selection, _shape, _shape_more, _statistics,
                         _ufuncs as uf)
@@ -63,8 +65,7 @@ def _to_device(self, device, *, stream=None):
 
 
 def _array_namespace(self, *, api_version=None):
-    import spmd.numpy
-    return spmd.numpy
+    return sys.modules[__package__]  # spmd.numpy, this module's package (imported by now)
 
 
 def install(cls):
