@@ -2,13 +2,24 @@
 standardized variable (x - loc) / scale."""
 from __future__ import annotations
 
+import numpy as np
+
 import spmd.numpy as jnp
-from spmd.numpy._core import promote_to_inexact
+from spmd import dtypes
+from spmd.numpy._core import promote_joined, promote_to_inexact
 
 
 def promote(name, *args):
     """The arguments as arrays of one inexact dtype (ints become the default float)."""
     return promote_to_inexact(name, *args)
+
+
+def promote_dtypes(name, *args):
+    """The arguments as arrays of one inexact dtype, each keeping its shape."""
+    arrays = promote_joined(name, args)
+    if not dtypes.issubdtype(arrays[0].dtype, np.inexact):
+        arrays = [a.astype(dtypes.canonicalize_dtype(float)) for a in arrays]
+    return arrays
 
 
 def standardize(x, loc, scale):
@@ -18,3 +29,15 @@ def standardize(x, loc, scale):
 def outside(x, low, high):
     """x < low or x > high, elementwise."""
     return jnp.logical_or(jnp.less(x, low), jnp.greater(x, high))
+
+
+def log1mexp(x):
+    """log(1 - e^(-x)) for x > 0, accurate at both ends (Maechler's switch at log 2)."""
+    return jnp.where(jnp.less(x, np.log(2)), jnp.log(jnp.negative(jnp.expm1(jnp.negative(x)))),
+                     jnp.log1p(jnp.negative(jnp.exp(jnp.negative(x)))))
+
+
+def nan_outside_unit(q, value):
+    """value, NaN where the probability q is NaN or outside [0, 1] (the ppfs' convention)."""
+    bad = jnp.logical_or(jnp.isnan(q), outside(q, 0, 1))
+    return jnp.where(bad, np.nan, value)
