@@ -255,3 +255,63 @@ def test_invalid_parameters_give_nan():
     assert np.isnan(np.asarray(stats.betabinom.logpmf(1.0, 2.0, -1.0, 1.0)))
     assert np.isnan(np.asarray(stats.expon.ppf(np.array([-0.1, 1.1])))).all()
     assert np.isnan(np.asarray(stats.pareto.ppf(np.array([-0.1, 1.1]), 2.0))).all()
+
+
+def numpy_ranks(row, method):
+    """SciPy's rankdata for one row, from its definition: ties share min/max/average ranks."""
+    order = np.argsort(row, kind="stable")
+    ordinal = np.empty(row.size)
+    ordinal[order] = np.arange(1, row.size + 1)
+    low = np.array([1 + np.sum(row < v) for v in row], float)
+    high = np.array([np.sum(row <= v) for v in row], float)
+    dense = np.array([np.unique(row[row <= v]).size for v in row], float)
+    return {"ordinal": ordinal, "min": low, "max": high, "dense": dense,
+            "average": (low + high) / 2}[method]
+
+
+SAMPLE = np.array([[3, 1, 3, 2, 2, 5], [2, 2, 1, 1, 4, 4], [7, 1, 1, 2, 7, 7]], np.float32)
+
+
+@pytest.mark.parametrize("method", ["average", "min", "max", "dense", "ordinal"])
+def test_rankdata_against_the_definition(method):
+    assert_close(stats.rankdata(SAMPLE, method),
+                 numpy_ranks(SAMPLE.ravel(), method).reshape(-1).astype(np.float32))
+    per_row = np.stack([numpy_ranks(r, method) for r in SAMPLE]).astype(np.float32)
+    assert_close(stats.rankdata(SAMPLE, method, axis=1), per_row)
+
+
+def test_rankdata_nan_and_errors():
+    assert np.isnan(np.asarray(stats.rankdata(np.array([1.0, np.nan, 2.0])))).all()
+    assert_close(stats.rankdata(np.array([3, 1, 2])), np.array([3.0, 1.0, 2.0], np.float32))
+    with pytest.raises(ValueError, match="unknown method 'median'"):
+        stats.rankdata(SAMPLE, "median")
+    with pytest.raises(ValueError, match="Illegal nan_policy value 'skip'"):
+        stats.rankdata(SAMPLE, nan_policy="skip")
+    with pytest.raises(NotImplementedError, match="nan_policy` of omit is not implemented"):
+        stats.mode(SAMPLE, nan_policy="omit")
+
+
+def test_mode_takes_the_smallest_of_the_most_frequent():
+    def numpy_mode(column):
+        values, counts = np.unique(column, return_counts=True)
+        return values[np.argmax(counts)], counts.max()
+    for axis in (0, 1):
+        expected = np.array([numpy_mode(c) for c in np.moveaxis(SAMPLE, axis, 0).T])
+        out = stats.mode(SAMPLE, axis=axis)
+        assert_close(out.mode, expected[:, 0].astype(np.float32))
+        np.testing.assert_array_equal(np.asarray(out.count), expected[:, 1])
+    everything = stats.mode(SAMPLE, axis=None, keepdims=True)
+    assert everything.mode.shape == (1, 1) and float(everything.mode[0, 0]) == 1.0
+    assert int(everything.count[0, 0]) == np.sum(SAMPLE == 1)
+    ties = stats.mode(np.array([5, 2, 2, 5, 9]))  # 2 and 5 twice each: the smallest wins
+    assert int(ties.mode) == 2 and int(ties.count) == 2
+
+
+def test_sem_is_std_over_root_n():
+    for axis in (0, 1, None):
+        n = SAMPLE.size if axis is None else SAMPLE.shape[axis]
+        assert_close(stats.sem(SAMPLE, axis=axis), (np.std(SAMPLE, axis=axis, ddof=1)
+                                                     / np.sqrt(n)).astype(np.float32))
+    with_nan = np.array([1.0, 2.0, np.nan, 4.0], np.float32)
+    assert_close(stats.sem(with_nan, nan_policy="omit"),
+                 np.float32(np.std([1, 2, 4], ddof=1) / np.sqrt(3)))

@@ -4,3 +4,4 @@ from spmd.scipy.stats import (bernoulli, beta, betabinom, binom, cauchy, chi2,  
                               dirichlet, expon, gamma, gennorm, geom, gumbel_l, gumbel_r,
                               laplace, logistic, multinomial, multivariate_normal, nbinom, norm,
                               pareto, poisson, t, truncnorm, uniform, vonmises, wrapcauchy)
+from spmd.scipy.stats._summaries import mode, rankdata, sem  # noqa: F401,E402
