@@ -16,6 +16,8 @@ from spmd.scipy._linalg_matrices import (block_diag, circulant, companion,  # no
                                          convolution_matrix, dft, fiedler, fiedler_companion,
                                          hadamard, hankel, helmert, hilbert, invhilbert,
                                          invpascal, leslie, pascal, toeplitz)
+from spmd.scipy._linalg_functions import (eigh_tridiagonal, expm, expm_frechet,  # noqa: F401
+                                           polar, qr_multiply)
 from spmd.transforms.lax import linalg as lax_linalg
 
 __all__ = ["cho_factor", "cho_solve", "cholesky", "det", "eigh", "inv", "lu", "lu_factor",
@@ -23,7 +25,9 @@ __all__ = ["cho_factor", "cho_solve", "cholesky", "det", "eigh", "inv", "lu", "l
            # the special matrices (spmd/scipy/_linalg_matrices.py)
            "block_diag", "circulant", "companion", "convolution_matrix", "dft", "fiedler",
            "fiedler_companion", "hadamard", "hankel", "helmert", "hilbert", "invhilbert",
-           "invpascal", "leslie", "pascal", "toeplitz"]
+           "invpascal", "leslie", "pascal", "toeplitz",
+           # the matrix functions (spmd/scipy/_linalg_functions.py)
+           "eigh_tridiagonal", "expm", "expm_frechet", "polar", "qr_multiply"]
 
 _matrices = np_linalg.inexact_matrices  # one promotion and shape check for both modules
 

@@ -5,21 +5,12 @@ from __future__ import annotations
 import numpy as np
 
 import spmd.numpy as jnp
-from spmd import dtypes
-from spmd.numpy._core import promote_joined, promote_to_inexact
+from spmd.numpy._core import promote_to_inexact
 
 
 def promote(name, *args):
     """The arguments as arrays of one inexact dtype (ints become the default float)."""
     return promote_to_inexact(name, *args)
-
-
-def promote_dtypes(name, *args):
-    """The arguments as arrays of one inexact dtype, each keeping its shape."""
-    arrays = promote_joined(name, args)
-    if not dtypes.issubdtype(arrays[0].dtype, np.inexact):
-        arrays = [a.astype(dtypes.canonicalize_dtype(float)) for a in arrays]
-    return arrays
 
 
 def standardize(x, loc, scale):

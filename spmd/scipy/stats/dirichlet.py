@@ -6,7 +6,7 @@ import numpy as np
 
 import spmd.numpy as jnp
 from spmd.scipy import special
-from spmd.scipy.stats._common import promote_dtypes
+from spmd.numpy._core import promote_dtypes_inexact
 
 __all__ = ["logpdf", "pdf"]
 
@@ -14,7 +14,7 @@ _SIMPLEX_TOLERANCE = 1e-6  # how far from 1 the components' sum may be
 
 
 def logpdf(x, alpha):
-    x, alpha = promote_dtypes("dirichlet.logpdf", x, alpha)
+    x, alpha = promote_dtypes_inexact("dirichlet.logpdf", x, alpha)
     if alpha.ndim != 1:
         raise ValueError(f"`alpha` must be one-dimensional; got alpha.shape={alpha.shape}")
     if x.shape[0] not in (alpha.shape[0], alpha.shape[0] - 1):
