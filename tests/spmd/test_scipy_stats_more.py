@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 
+import spmd
 from spmd.scipy import stats
 from tests.oracles import assert_close, check_grads
 from tests.spmd.test_scipy_special_distributions import regularized_gamma_p, vec
@@ -315,3 +316,56 @@ def test_sem_is_std_over_root_n():
     with_nan = np.array([1.0, 2.0, np.nan, 4.0], np.float32)
     assert_close(stats.sem(with_nan, nan_policy="omit"),
                  np.float32(np.std([1, 2, 4], ddof=1) / np.sqrt(3)))
+
+
+def gaussian_density(x, mean, cov):
+    diff = x - mean
+    return math.exp(-0.5 * diff @ np.linalg.solve(cov, diff)) / math.sqrt(
+        np.linalg.det(2 * math.pi * cov))
+
+
+KDE_DATA = np.array([[0.0, 1.0, 1.5, 3.0, 4.2, -1.0], [1.0, 0.2, -0.5, 2.0, 1.0, 0.3]])
+KDE_WEIGHTS = np.array([1.0, 2.0, 1.0, 3.0, 1.0, 2.0])
+
+
+@pytest.mark.parametrize("bw_method", ["scott", "silverman", 0.7])
+def test_gaussian_kde_against_the_sum_of_gaussians(bw_method, x64):
+    w = KDE_WEIGHTS / KDE_WEIGHTS.sum()
+    neff = 1 / np.sum(w ** 2)
+    factor = {"scott": neff ** (-1 / 6), "silverman": (neff * 4 / 4) ** (-1 / 6)}.get(
+        bw_method, bw_method)
+    cov = np.cov(KDE_DATA, aweights=w) * factor ** 2
+    kde = stats.gaussian_kde(KDE_DATA, bw_method, weights=KDE_WEIGHTS)
+    assert_close(kde.covariance, cov, rtol=1e-12)
+    points = np.array([[0.5, 2.0, -3.0], [0.0, 1.0, 4.0]])
+    expected = np.array([sum(wi * gaussian_density(p, xi, cov) for wi, xi in zip(w, KDE_DATA.T))
+                         for p in points.T])
+    assert_close(kde(points), expected, rtol=1e-10)
+    assert_close(kde.logpdf(points), np.log(expected), rtol=1e-10)
+    mean, c = np.array([0.3, -0.2]), np.array([[1.0, 0.2], [0.2, 0.5]])
+    assert_close(kde.integrate_gaussian(mean, c), sum(
+        wi * gaussian_density(mean, xi, cov + c) for wi, xi in zip(w, KDE_DATA.T)), rtol=1e-10)
+    assert_close(kde.integrate_kde(kde), sum(
+        wi * wj * gaussian_density(xi, xj, 2 * cov) for wi, xi in zip(w, KDE_DATA.T)
+        for wj, xj in zip(w, KDE_DATA.T)), rtol=1e-10)
+
+
+def test_gaussian_kde_in_one_dimension_pytree_and_resample():
+    data = KDE_DATA[0].astype(np.float32)
+    kde = stats.gaussian_kde(data)
+    sigma = math.sqrt(np.var(data, ddof=1)) * len(data) ** (-1 / 5)  # Scott's rule
+    mass = np.mean([0.5 * (math.erf((2 - x) / sigma / math.sqrt(2))
+                           - math.erf((-1 - x) / sigma / math.sqrt(2))) for x in data])
+    assert_close(kde.integrate_box_1d(-1.0, 2.0), np.float32(mass), rtol=1e-5)
+    assert_close(spmd.jit(lambda k, x: k.pdf(x))(kde, np.array([0.5], np.float32)),
+                 kde.pdf(np.array([0.5], np.float32)))
+    narrow = stats.gaussian_kde(data, bw_method=1e-6)
+    draws = np.asarray(narrow.resample(spmd.random.key(0), (40,)))
+    assert draws.shape == (1, 40)
+    assert np.abs(draws[0][:, None] - data[None, :]).min(axis=1).max() < 1e-3  # data points
+    with pytest.raises(ValueError, match="`bw_method` should be 'scott', 'silverman'"):
+        stats.gaussian_kde(data, bw_method="wide")
+    with pytest.raises(ValueError, match="points have dimension 3, dataset has dimension 1"):
+        kde(np.ones((3, 2)))
+    with pytest.raises(ValueError, match="integrate_box_1d\\(\\) only handles 1D pdfs"):
+        stats.gaussian_kde(KDE_DATA).integrate_box_1d(0.0, 1.0)

@@ -5,3 +5,4 @@ from spmd.scipy.stats import (bernoulli, beta, betabinom, binom, cauchy, chi2,  
                               laplace, logistic, multinomial, multivariate_normal, nbinom, norm,
                               pareto, poisson, t, truncnorm, uniform, vonmises, wrapcauchy)
 from spmd.scipy.stats._summaries import mode, rankdata, sem  # noqa: F401,E402
+from spmd.scipy.stats._kde import gaussian_kde  # noqa: F401,E402
