@@ -214,6 +214,10 @@ def test_gradients(name, x64):
     inside = {"expon": np.array([0.9, 1.1, 1.4, 2.0, 2.2, 1.8]), "truncnorm": X * 0.3,
               "pareto": np.array([0.0, 0.5, 1.0, 2.0, 3.0, 4.0]), "wrapcauchy": UNIT * 6}
     x = inside.get(name.split(".")[0], x)  # away from the support's edges
+    if name == "chi2.cdf":  # in x only: the incomplete gamma's derivative in df is a series
+        df = param
+        check_grads(lambda x: fn(x, df), (x,), order=1, rtol=1e-4, atol=1e-6)
+        return
     if name == "nbinom.logpmf":  # in p only: k counts
         x = np.array([0.0, 1.0, 2.0, 3.0, 5.0, 8.0])
         check_grads(lambda p: fn(x, p), (param,), order=1, rtol=1e-4, atol=1e-6)

@@ -3,12 +3,16 @@ point (columns of a (d, n) dataset), with covariance the data's weighted covaria
 bandwidth factor squared (Scott's rule by default). A pytree, so it passes through jit and vmap."""
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 
 import spmd.numpy as jnp
 from spmd import dtypes, random
 from spmd.numpy._core import check_array_like, promote_dtypes_inexact
 from spmd.scipy import linalg, special
+from spmd.transforms.api import vmap
+from spmd.transforms.jit import jit
 from spmd.tree_util import register_pytree_node_class
 
 _FIELDS = ("neff", "dataset", "weights", "covariance", "inv_cov")
@@ -52,11 +56,8 @@ class gaussian_kde:  # noqa: N801 (JAX's and SciPy's name)
         else:
             raise ValueError("`bw_method` should be 'scott', 'silverman', a scalar, or a "
                              "callable.")
-        # NumPy's cov with aweights (ddof 1): sum_i w_i dx_i dx_i^T / (1 - sum_i w_i^2)
-        centred = dataset - jnp.sum(dataset * weights, axis=1, keepdims=True)
-        data_cov = jnp.matmul(centred * weights, centred.T) / (1 - jnp.sum(weights ** 2))
-        self._set(covariance=data_cov * factor ** 2,
-                  inv_cov=jnp.linalg.inv(data_cov) / factor ** 2)
+        covariance, inv_cov = _kernel_covariance(dataset, weights, factor)
+        self._set(covariance=covariance, inv_cov=inv_cov)
 
     def _set(self, **fields):
         for name, value in fields.items():
@@ -96,15 +97,8 @@ class gaussian_kde:  # noqa: N801 (JAX's and SciPy's name)
         return points
 
     def _log_terms(self, points):
-        """(m, n): log(weight_i N(x_j; data_i, covariance)) for each point j and datum i."""
-        points, data, weights, inv_cov = promote_dtypes_inexact(
-            "gaussian_kde", self._points(points), self.dataset, self.weights, self.inv_cov)
-        # with L L^T = inv_cov, the Mahalanobis distance is the norm of L^T (x - x_i)
-        whitening = linalg.cholesky(inv_cov, lower=True)
-        diff = jnp.matmul(points.T, whitening)[:, None, :] - jnp.matmul(
-            data.T, whitening)[None, :, :]
-        log_norm = jnp.sum(jnp.log(jnp.diagonal(whitening))) - 0.5 * self.d * np.log(2 * np.pi)
-        return jnp.log(weights)[None, :] + log_norm - 0.5 * jnp.sum(diff * diff, axis=-1)
+        return _log_terms(*promote_dtypes_inexact(
+            "gaussian_kde", self._points(points), self.dataset, self.weights, self.inv_cov))
 
     def evaluate(self, points):
         """The density at each point (columns of a (d, m) array)."""
@@ -115,13 +109,6 @@ class gaussian_kde:  # noqa: N801 (JAX's and SciPy's name)
     def logpdf(self, x):
         return special.logsumexp(self._log_terms(x), axis=1)
 
-    def _convolve(self, chol, target, weights, mean):
-        """sum_i w_i N(mean; target_i, covariance of chol) (the Gaussians' overlap)."""
-        norm = 1.0 / (jnp.sqrt(2 * np.pi) ** self.d * jnp.prod(jnp.diagonal(chol[0])))
-        diff = target - mean[:, None]
-        quad = jnp.sum(diff * linalg.cho_solve(chol, diff), axis=0)
-        return norm * jnp.sum(jnp.exp(-0.5 * quad) * weights)
-
     def integrate_gaussian(self, mean, cov):
         """The integral of this density times the Gaussian N(mean, cov)."""
         mean, cov = jnp.atleast_1d(jnp.squeeze(mean)), jnp.atleast_2d(cov)
@@ -129,8 +116,7 @@ class gaussian_kde:  # noqa: N801 (JAX's and SciPy's name)
             raise ValueError(f"mean does not have dimension {self.d}")
         if cov.shape != (self.d, self.d):
             raise ValueError(f"covariance does not have dimension {self.d}")
-        return self._convolve(linalg.cho_factor(self.covariance + cov), self.dataset,
-                              self.weights, mean)
+        return _overlap(self.covariance + cov, self.dataset, self.weights, mean)
 
     def integrate_box_1d(self, low, high):
         """The probability mass in [low, high] (one-dimensional data only)."""
@@ -147,21 +133,15 @@ class gaussian_kde:  # noqa: N801 (JAX's and SciPy's name)
         """The integral of the product of this density and another KDE's."""
         if other.d != self.d:
             raise ValueError("KDEs are not the same dimensionality")
-        chol = linalg.cho_factor(self.covariance + other.covariance)
         small, large = (self, other) if self.n < other.n else (other, self)
-        per_point = [self._convolve(chol, large.dataset, large.weights, small.dataset[:, i])
-                     for i in range(small.n)]
-        return jnp.sum(jnp.stack(per_point) * small.weights)
+        return _kde_overlap(self.covariance + other.covariance, large.dataset, large.weights,
+                            small.dataset, small.weights)
 
     def resample(self, key, shape=()):
         """Draws of shape (d,) + shape: a datum picked by weight plus Gaussian noise of the
         kernel's covariance."""
-        pick_key, noise_key = random.split(key)
-        picked = random.choice(pick_key, self.n, shape=shape, p=self.weights)
-        noise = random.multivariate_normal(noise_key, jnp.zeros(self.d, self.covariance.dtype),
-                                           self.covariance, shape=shape,
-                                           dtype=self.dataset.dtype)
-        return self.dataset[:, picked] + jnp.moveaxis(noise, -1, 0)
+        shape = (int(shape),) if np.ndim(shape) == 0 and shape != () else tuple(shape)
+        return _resample(key, self.dataset, self.weights, self.covariance, shape=shape)
 
     def integrate_box(self, low_bounds, high_bounds, maxpts=None):
         raise NotImplementedError("only 1D box integrations are supported; use "
@@ -169,3 +149,50 @@ class gaussian_kde:  # noqa: N801 (JAX's and SciPy's name)
 
     def set_bandwidth(self, bw_method=None):
         raise NotImplementedError("dynamically changing the bandwidth method is not supported")
+
+
+@jit
+def _log_terms(points, data, weights, inv_cov):
+    """(m, n): log(weight_i N(x_j; data_i, inv(inv_cov))) for each point j and datum i."""
+    # with L L^T = inv_cov, the Mahalanobis distance is the norm of L^T (x - x_i)
+    whitening = linalg.cholesky(inv_cov, lower=True)
+    diff = jnp.matmul(points.T, whitening)[:, None, :] - jnp.matmul(data.T, whitening)[None]
+    log_norm = (jnp.sum(jnp.log(jnp.diagonal(whitening)))
+                - 0.5 * data.shape[0] * np.log(2 * np.pi))
+    return jnp.log(weights)[None, :] + log_norm - 0.5 * jnp.sum(diff * diff, axis=-1)
+
+
+def _overlap_raw(cov, target, weights, mean):
+    """sum_i w_i N(mean; target_i, cov): the integral of the KDE times a Gaussian."""
+    chol = linalg.cho_factor(cov)
+    norm = 1.0 / (jnp.sqrt(2 * np.pi) ** cov.shape[0] * jnp.prod(jnp.diagonal(chol[0])))
+    diff = target - mean[:, None]
+    quad = jnp.sum(diff * linalg.cho_solve(chol, diff), axis=0)
+    return norm * jnp.sum(jnp.exp(-0.5 * quad) * weights)
+
+
+_overlap = jit(_overlap_raw)
+
+
+@jit
+def _kde_overlap(cov, target, weights, points, point_weights):
+    per_point = vmap(lambda mean: _overlap_raw(cov, target, weights, mean), in_axes=1)(points)
+    return jnp.sum(per_point * point_weights)
+
+
+@jit
+def _kernel_covariance(dataset, weights, factor):
+    """The kernel's covariance and its inverse: NumPy's cov with aweights (ddof 1),
+    sum_i w_i dx_i dx_i^T / (1 - sum_i w_i^2), times the bandwidth factor squared."""
+    centred = dataset - jnp.sum(dataset * weights, axis=1, keepdims=True)
+    data_cov = jnp.matmul(centred * weights, centred.T) / (1 - jnp.sum(weights ** 2))
+    return data_cov * factor ** 2, jnp.linalg.inv(data_cov) / factor ** 2
+
+
+@partial(jit, static_argnames=("shape",))
+def _resample(key, dataset, weights, covariance, *, shape):
+    pick_key, noise_key = random.split(key)
+    picked = random.choice(pick_key, dataset.shape[1], shape=shape, p=weights)
+    noise = random.multivariate_normal(noise_key, jnp.zeros(dataset.shape[0], covariance.dtype),
+                                       covariance, shape=shape, dtype=dataset.dtype)
+    return dataset[:, picked] + jnp.moveaxis(noise, -1, 0)

@@ -1,6 +1,7 @@
 """The sample summaries of jax.scipy.stats: mode, rankdata and sem, each along an axis."""
 from __future__ import annotations
 
+from functools import partial
 from typing import NamedTuple
 
 import numpy as np
@@ -10,6 +11,7 @@ from spmd import dtypes
 from spmd.numpy._core import canonicalize_axis
 from spmd.scipy.stats._common import promote
 from spmd.transforms.api import vmap
+from spmd.transforms.jit import jit
 
 _NAN_POLICIES = ("propagate", "omit", "raise")
 
@@ -49,8 +51,12 @@ def _mode_of_column(column):
 
 def mode(a, axis=0, nan_policy="propagate", keepdims=False):
     """The modal value along `axis` (None: of the flattened array) and how often it occurs."""
-    x = jnp.atleast_1d(jnp.asarray(a))
     _check_nan_policy("mode", nan_policy)
+    return _mode(jnp.atleast_1d(jnp.asarray(a)), axis=axis, keepdims=bool(keepdims))
+
+
+@partial(jit, static_argnames=("axis", "keepdims"))  # one program: sorts, searches, gathers
+def _mode(x, *, axis, keepdims):
     if axis is None:
         shape = (1,) * x.ndim if keepdims else ()
         x, axis = x.ravel(), 0
@@ -91,10 +97,14 @@ def _ranks(a, method):
 
 def rankdata(a, method="average", *, axis=None, nan_policy="propagate"):
     """Ranks from 1, ties by `method` (average, min, max, dense, ordinal), as SciPy's."""
-    a = jnp.asarray(a)
     _check_nan_policy("rankdata", nan_policy)
     if method not in _RANK_METHODS:
         raise ValueError(f"unknown method '{method}'")
+    return _rankdata(jnp.asarray(a), method=method, axis=axis)
+
+
+@partial(jit, static_argnames=("method", "axis"))
+def _rankdata(a, *, method, axis):
     if axis is None:
         return _ranks(a.ravel(), method)
     axis = canonicalize_axis(axis, a.ndim)
