@@ -45,6 +45,9 @@ def test_a_jitted_function_is_run_again_op_by_op_to_name_the_primitive(checks):
     np.testing.assert_allclose(np.asarray(f(x)), np.sin(x) * np.log(x), rtol=1e-6)
     with pytest.raises(FloatingPointError, match=r"^invalid value \(nan\) encountered in log$"):
         f(-x)
+    # outputs with no floating values (keys, ints, None) pass unchecked
+    keys, count, nothing = spmd.jit(lambda k: (spmd.random.split(k), 3, None))(spmd.random.key(0))
+    assert keys.shape == (2,) and int(count) == 3 and nothing is None
 
 
 def test_a_nan_the_op_by_op_run_does_not_make_is_reported_as_such(checks):
