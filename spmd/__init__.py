@@ -26,7 +26,7 @@ from spmd import random  # noqa: F401
 from spmd.array_type import Array  # noqa: F401
 from spmd.random.impls import default_prng_impl  # noqa: F401
 from spmd import lax  # noqa: F401
-from spmd import nn, scipy  # noqa: F401
+from spmd import image, nn, scipy  # noqa: F401
 from spmd import distributed  # noqa: F401
 from spmd import debug, dtypes, flatten_util, test_util, tree, tree_util  # noqa: F401
 from spmd.callbacks import pure_callback  # noqa: F401

@@ -23,8 +23,8 @@ Python eagerly, op by op, for debugging (`spmd.disable_jit()` turns it on in a `
 compiled programs keeps before it forgets the least recently used (transforms/caches.py).
 `platform_name`, `platforms` (JAX_PLATFORM_NAME, JAX_PLATFORMS): JAX's choice of backend, which
 JAX programs set first thing; spmd runs on XLA's CPU devices, so "cpu" (or a list that has it)
-is the one value they take. `debug_nans`, `debug_infs`: JAX's NaN/Inf checks; spmd has none
-yet, so only False is taken (True is refused rather than silently ignored).
+is the one value they take. `debug_nans`, `debug_infs` (default off): JAX's NaN/Inf checks of
+every eager op's and jitted function's outputs (transforms/debug_checks.py).
 """
 import os
 from functools import partial
@@ -75,13 +75,6 @@ def _check_platforms(option: str, value):
                          "on XLA's CPU devices only; set it to 'cpu' (or leave it unset)")
 
 
-def _refuse_debug_checks(option: str, value):
-    if value:
-        raise NotImplementedError(f"spmd does not implement jax_{option} yet; to find where a "
-                                  "value goes bad, check it with spmd.debug.print or "
-                                  "jnp.isnan(x).any() outside jit")
-
-
 class Config:
     def __init__(self):
         self.values = {
@@ -106,8 +99,6 @@ class Config:
         self._listeners = {}
         for option in ("platform_name", "platforms"):
             self.on_change(option, partial(_check_platforms, option))
-        for option in ("debug_nans", "debug_infs"):
-            self.on_change(option, partial(_refuse_debug_checks, option))
 
     def update(self, name: str, value):
         """Change a setting: `spmd.config.update("enable_x64", True)`. JAX's `jax_` prefix is

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from spmd.transforms import (backend, caches, core, dtypes, lowering, partitioned_jit,
-                              placement)
+from spmd.transforms import (backend, caches, core, debug_checks, dtypes, lowering,
+                              partitioned_jit, placement)
 from spmd.transforms.array import Array
 from spmd.transforms.core import Eqn, Jaxpr, Var
 
@@ -50,7 +50,7 @@ def apply(prim, args, params):
     if any(partitioned_jit.is_partitioned(x) for x in args):  # stays on its mesh, as in JAX
         outs = partitioned_jit.apply_one_op(key, args,
                                             lambda: one_op_jaxpr(prim, avals, params), prim.name)
-        return outs if prim.multiple_results else outs[0]
+        return _checked(prim, outs)
     entry = _executables.get(key)
     if entry is None:
         jaxpr = one_op_jaxpr(prim, avals, params)
@@ -64,6 +64,12 @@ def apply(prim, args, params):
     if device != exe.devices[0]:  # an argument put on another device draws the op there
         exe = backend.compile(text, out_avals, [device], host_callbacks=callbacks)
     outs = [Array(b, a) for b, a in zip(exe([to_buffer(x, device) for x in args]), out_avals)]
+    return _checked(prim, outs)
+
+
+def _checked(prim, outs):
+    if debug_checks.active:  # jax_debug_nans / jax_debug_infs
+        debug_checks.check_outputs(prim.name, outs)
     return outs if prim.multiple_results else outs[0]
 
 

@@ -14,6 +14,7 @@ from spmd.transforms import (arguments, backend, caches, core, dtypes, lowering,
                               partitioned_jit, placement, stages, tree_util)
 from spmd.transforms.array import Array
 from spmd.transforms.batching import batching_rules, vmap_flat
+from spmd.transforms import debug_checks
 from spmd.transforms.config import config
 from spmd.transforms.core import ClosedJaxpr, Jaxpr, Primitive, Tracer
 from spmd.transforms.eager import to_buffer
@@ -373,8 +374,12 @@ class JitFunction:
                       self.compiler_options, (given_in, carried, given_out))
 
     def __call__(self, *args, **kwargs):
-        if _jit_disabled:  # spmd.disable_jit(): the Python runs eagerly
-            return self.fun(*args, **kwargs)
+        if _jit_special:
+            if _jit_disabled:  # spmd.disable_jit(): the Python runs eagerly
+                return self.fun(*args, **kwargs)
+            if not debug_checks.in_check() and _thread_state.trace is _eval_trace:
+                return debug_checks.checked_jit_call(self, self.fun, self.name, args, kwargs,
+                                                     disable_jit)
         # Fast path: a repeat call with device arrays only, outside any transform. Every
         # microsecond here is dispatch time (a jitted x + 1 runs in a few), hence one argument
         # looked up by its aval alone, straight-line code, the trace read without a call, and
@@ -547,15 +552,18 @@ class _CompiledJit:
         return self._run(leaves)
 
 
-_jit_disabled = bool(config.disable_jit)  # read on every call, so a module global
+_jit_disabled = bool(config.disable_jit)  # read on every call, so module globals
+_jit_special = _jit_disabled or debug_checks.active  # either: the fast path is not taken
 
 
-def _set_disabled(value):
-    global _jit_disabled
-    _jit_disabled = bool(value)
+def _set_special(_value=None):
+    global _jit_disabled, _jit_special
+    _jit_disabled = bool(config.disable_jit)
+    _jit_special = _jit_disabled or debug_checks.active
 
 
-config.on_change("disable_jit", _set_disabled)
+for _option in ("disable_jit", "debug_nans", "debug_infs"):
+    config.on_change(_option, _set_special)  # (after debug_checks' own listener)
 
 
 @contextlib.contextmanager

@@ -89,6 +89,15 @@ def promote_joined(name: str, arrays):
     return [to_dtype(asarray_value(a), dtype, weak) for a in arrays]
 
 
+def promote_dtypes_inexact(name: str, *args):
+    """The operands as arrays of one inexact dtype (ints become the default float), each
+    keeping its own shape (JAX's promote_dtypes_inexact)."""
+    arrays = promote_joined(name, args)
+    if not dtypes.is_inexact(arrays[0].dtype):
+        arrays = [lax.convert_element_type(a, dtypes.default_float(), False) for a in arrays]
+    return arrays
+
+
 def stack(arrays, axis=0, dtype=None):
     """numpy.stack. It lives here, not with the other joins in _shape, because asarray_value
     stacks the lists that hold arrays or tracers."""

@@ -1,7 +1,10 @@
 """Python operators on spmd.Array and on tracers, as NumPy functions (installed at import)."""
 from __future__ import annotations
 
-from spmd.numpy import (_creation, _diagonals, _indexing, _linalg, _reductions, _selection, _shape,
+import sys
+
+from spmd.numpy import (_bit_views, _creation, _diagonals, _indexing, _linalg, _misc_more,
+                        _reductions, _selection, _shape, _shape_more, _statistics,
                         _ufuncs as uf)
 from spmd.numpy._core import is_array_like
 
@@ -40,7 +43,29 @@ _METHODS = {
     **{name: getattr(uf, name) for name in ("round", "conj", "conjugate")},
     "astype": _creation.astype, "copy": _creation.copy, "dot": _linalg.dot,
     "take": _indexing.take, "trace": _diagonals.trace, "diagonal": _diagonals.diagonal,
+    "view": _bit_views.view, "byteswap": _bit_views.byteswap,
+    "argpartition": _misc_more.argpartition, "choose": _shape_more.choose,
+    "searchsorted": _statistics.searchsorted,
+    # the array is compress's second argument, as in NumPy's method
+    "compress": lambda self, condition, *args, **kwargs: _shape_more.compress(
+        condition, self, *args, **kwargs),
 }
+
+
+def _flat(self):
+    raise NotImplementedError("spmd arrays do not implement the arr.flat property (as JAX "
+                              "arrays): consider arr.flatten() instead.")
+
+
+def _to_device(self, device, *, stream=None):
+    if stream is not None:
+        raise NotImplementedError("stream argument of array.to_device()")
+    from spmd.transfers import device_put  # (spmd.transfers is above spmd.numpy)
+    return device_put(self, device)
+
+
+def _array_namespace(self, *, api_version=None):
+    return sys.modules[__package__]  # spmd.numpy, this module's package (imported by now)
 
 
 def install(cls):
@@ -65,6 +90,9 @@ def install(cls):
     cls.real = property(lambda self: uf.real(self))
     cls.imag = property(lambda self: uf.imag(self))
     cls.at = property(lambda self: _indexing.IndexUpdateHelper(self))
+    cls.flat = property(_flat)
+    cls.to_device = _to_device
+    cls.__array_namespace__ = _array_namespace
     cls.__getitem__ = _getitem
     cls.__setitem__ = _immutable
 

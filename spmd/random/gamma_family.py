@@ -10,11 +10,11 @@ import numpy as np
 from spmd.numpy import _ufuncs as uf
 from spmd.numpy._core import broadcast_to
 from spmd.numpy._reductions import sum as _sum
+from spmd.numpy._softmax import softmax
 from spmd.random.distributions import (_checked, _float_dtype, _key_and_layout, _rademacher,
                                        _two_keys)
 from spmd.random.gamma import _gamma
 from spmd.random.samplers import _exponential, _normal_real, canonical_shape, check_shape
-from spmd.scipy.special import softmax
 from spmd.transforms import core, lax
 from spmd.transforms.jit import jit
 

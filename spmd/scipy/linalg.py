@@ -12,10 +12,22 @@ from spmd.numpy._core import broadcast_to, shape_of
 from spmd.numpy._creation import eye
 from spmd.numpy._diagonals import tril, triu
 from spmd.numpy._shape import matrix_transpose
+from spmd.scipy._linalg_matrices import (block_diag, circulant, companion,  # noqa: F401
+                                         convolution_matrix, dft, fiedler, fiedler_companion,
+                                         hadamard, hankel, helmert, hilbert, invhilbert,
+                                         invpascal, leslie, pascal, toeplitz)
+from spmd.scipy._linalg_functions import (eigh_tridiagonal, expm, expm_frechet,  # noqa: F401
+                                           polar, qr_multiply)
 from spmd.transforms.lax import linalg as lax_linalg
 
 __all__ = ["cho_factor", "cho_solve", "cholesky", "det", "eigh", "inv", "lu", "lu_factor",
-           "lu_solve", "qr", "solve", "solve_triangular", "svd"]
+           "lu_solve", "qr", "solve", "solve_triangular", "svd",
+           # the special matrices (spmd/scipy/_linalg_matrices.py)
+           "block_diag", "circulant", "companion", "convolution_matrix", "dft", "fiedler",
+           "fiedler_companion", "hadamard", "hankel", "helmert", "hilbert", "invhilbert",
+           "invpascal", "leslie", "pascal", "toeplitz",
+           # the matrix functions (spmd/scipy/_linalg_functions.py)
+           "eigh_tridiagonal", "expm", "expm_frechet", "polar", "qr_multiply"]
 
 _matrices = np_linalg.inexact_matrices  # one promotion and shape check for both modules
 

@@ -13,6 +13,7 @@ import numpy as np
 from spmd.missing_names import module_getattr as _module_getattr
 import spmd.numpy as jnp
 from spmd.numpy._core import promote_to_inexact
+from spmd.numpy._softmax import softmax  # noqa: F401
 from spmd.scipy._bernoulli import bernoulli  # noqa: F401
 from spmd.scipy._bessel import i0, i0e, i1, i1e  # noqa: F401
 from spmd.scipy._bessel_jn import bessel_jn  # noqa: F401
@@ -121,15 +122,6 @@ def logsumexp(a, axis=None, b=None, keepdims=False, return_sign=False, where=Non
     if b is not None and not dtypes.is_complex(out.dtype):
         out = jnp.where(jnp.less(sign, 0), np.nan, out)
     return out
-
-
-def softmax(x, axis=None):
-    """exp(x) / sum(exp(x)) along `axis`; the maximum is subtracted first as a constant, which
-    keeps exp from overflowing and leaves the value and the derivative unchanged."""
-    (x,) = promote_to_inexact("softmax", x)
-    shifted = jnp.subtract(x, stop_gradient(jnp.max(x, axis=axis, keepdims=True)))
-    unnormalized = jnp.exp(shifted)
-    return jnp.divide(unnormalized, jnp.sum(unnormalized, axis=axis, keepdims=True))
 
 
 def log_softmax(x, axis=None):

@@ -37,6 +37,7 @@ MODULES = {
     "jax.scipy.special": "jax/scipy/special.py",
     "jax.scipy.linalg": "jax/scipy/linalg.py",
     "jax.scipy.stats": "jax/scipy/stats/__init__.py",
+    "jax.image": "jax/image/__init__.py",
 }
 
 

@@ -8,15 +8,17 @@ import pytest
 
 import spmd
 
-DISTRIBUTIONS = ["bernoulli", "beta", "cauchy", "gamma", "laplace", "logistic",
-                 "multivariate_normal", "norm", "poisson", "t", "uniform"]
+DISTRIBUTIONS = ["bernoulli", "beta", "betabinom", "binom", "cauchy", "chi2", "dirichlet",
+                 "expon", "gamma", "gennorm", "geom", "gumbel_l", "gumbel_r", "laplace",
+                 "logistic", "multinomial", "multivariate_normal", "nbinom", "norm", "pareto",
+                 "poisson", "t", "truncnorm", "uniform", "vonmises", "wrapcauchy"]
 PUBLIC = ["spmd.tree_util", "spmd.numpy", "spmd.lax", "spmd.random", "spmd.nn",
           "spmd.nn.initializers", "spmd.scipy", "spmd.scipy.special", "spmd.scipy.stats",
           "spmd.dtypes", "spmd.distributed", "spmd.test_util", "spmd.tree", "spmd.debug",
           "spmd.flatten_util",
           "spmd.numpy.linalg", "spmd.numpy.fft", "spmd.scipy.linalg", "spmd.sharding",
           "spmd.example_libraries", "spmd.example_libraries.stax",
-          "spmd.example_libraries.optimizers", "spmd.errors", "spmd.stages",
+          "spmd.example_libraries.optimizers", "spmd.errors", "spmd.stages", "spmd.image",
           "spmd.experimental", "spmd.experimental.shard_map",
           "spmd.experimental.multihost_utils"] + [
     f"spmd.scipy.stats.{d}" for d in DISTRIBUTIONS]

@@ -66,8 +66,6 @@ def test_jax_programs_first_lines_are_taken(option, value):
     ("jax_platform_name", "gpu", ValueError,
      "jax_platform_name 'gpu' asks for a backend spmd does not have: spmd runs on XLA's CPU"),
     ("jax_platforms", "cuda,tpu", ValueError, "jax_platforms 'cuda,tpu' asks for a backend"),
-    ("jax_debug_nans", True, NotImplementedError, "spmd does not implement jax_debug_nans yet"),
-    ("jax_debug_infs", True, NotImplementedError, "spmd does not implement jax_debug_infs yet"),
 ])
 def test_settings_spmd_cannot_honour_are_refused(option, value, error, message):
     fresh = config_module.Config()
