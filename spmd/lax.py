@@ -11,7 +11,7 @@ from spmd.collectives import (all_gather, all_to_all, axis_index, axis_size, pma
                               pmean, pmin, ppermute, pshuffle, pswapaxes, psum, psum_scatter)
 from spmd.transforms.lax.jax_composites import (RoundingMethod, broadcast_shapes,  # noqa: F401
                                                 broadcast_to_rank, collapse, dtype, full_like,
-                                                index_take, round, scatter_sub,
+                                                index_take, round,
                                                 split, stack, tile, unstack)
 from spmd.transforms.lax.tree_reductions import associative_scan, reduce  # noqa: F401
 from spmd.transforms.lax.reductions import reduce_xor, reduce_xor_p  # noqa: F401
@@ -53,7 +53,7 @@ from spmd.transforms.lax.top_k import top_k_p  # noqa: F401,E402
 from spmd.transforms.lax.fourier import fft_p  # noqa: F401,E402
 from spmd.transforms.lax.gather_scatter import (gather_p, scatter_add_p,  # noqa: F401,E402
                                                 scatter_max_p, scatter_min_p, scatter_mul_p,
-                                                scatter_p)
+                                                scatter_p, scatter_sub_p)
 from spmd.transforms.lax.reductions import (reduce_and_p, reduce_max_p,  # noqa: F401,E402
                                             reduce_min_p, reduce_or_p, reduce_prod_p,
                                             reduce_sum_p)

@@ -146,15 +146,6 @@ def index_take(src, idxs: Sequence, axes: Sequence[int]):
     return gather(src, indices, dnums, slice_sizes)
 
 
-def scatter_sub(operand, scatter_indices, updates, dimension_numbers, *,
-                indices_are_sorted=False, unique_indices=False, mode=None):
-    """jax.lax.scatter_sub: scatter_add of the negated updates (the same sum, wrapping alike
-    for unsigned integers)."""
-    return scatter_add(operand, scatter_indices, ew.neg(_asarray(updates)), dimension_numbers,
-                       indices_are_sorted=indices_are_sorted, unique_indices=unique_indices,
-                       mode=mode)
-
-
 class RoundingMethod(enum.IntEnum):
     """How jax.lax.round treats halfway values."""
     AWAY_FROM_ZERO = 0
