@@ -13,7 +13,7 @@ import numpy as np
 from spmd.transforms import core, dtypes
 from spmd.transforms.lax import elementwise as ew
 from spmd.transforms.lax.dot import dot_general
-from spmd.transforms.lax.gather_scatter import GatherDimensionNumbers, gather, scatter_add
+from spmd.transforms.lax.gather_scatter import GatherDimensionNumbers, gather
 from spmd.transforms.lax.sharding_constraint import with_sharding_constraint
 from spmd.transforms.lax.slicing import concatenate, slice_in_dim
 from spmd.transforms.lax.structural import (broadcast, broadcast_in_dim, canonical_axis,
