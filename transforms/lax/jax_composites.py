@@ -1,5 +1,5 @@
-"""jax.lax functions that JAX 0.10.2 declares as primitives of their own (stack_p, split_p,
-tile_p ...) or builds from others, and spmd builds from the primitives it has: each is the same
+"""jax.lax functions that JAX 0.10.2 declares as primitives of their own (stack_p, unstack_p
+...) or builds from others, and spmd builds from the primitives it has: each is the same
 function with JAX's signature, and grad, vmap and jit follow from its parts."""
 from __future__ import annotations
 
@@ -48,31 +48,6 @@ def unstack(x, axis: int = 0) -> tuple:
     axis = canonical_axis(axis, _aval(x).ndim, "unstack")
     return tuple(squeeze(slice_in_dim(x, i, i + 1, 1, axis), (axis,))
                  for i in range(_aval(x).shape[axis]))
-
-
-def split(operand, sizes: Sequence[int], axis: int = 0) -> list:
-    """jax.lax.split: consecutive chunks of the given `sizes` along `axis`."""
-    shape = _aval(operand).shape
-    axis = canonical_axis(axis, len(shape), "split")
-    sizes = [operator.index(s) for s in sizes]
-    if any(s < 0 for s in sizes) or sum(sizes) != shape[axis]:
-        raise ValueError(f"split: the sizes {tuple(sizes)} must be non-negative and sum to the "
-                         f"size {shape[axis]} of axis {axis} of an array of shape {shape}")
-    starts = np.cumsum([0] + sizes)
-    return [slice_in_dim(operand, int(a), int(b), 1, axis) for a, b in zip(starts, starts[1:])]
-
-
-def tile(operand, reps: Sequence[int]):
-    """jax.lax.tile: `operand` repeated reps[i] times along each dimension i."""
-    shape = _aval(operand).shape
-    reps = tuple(operator.index(r) for r in reps)
-    if len(reps) != len(shape) or any(r < 0 for r in reps):
-        raise ValueError(f"tile: reps {reps} must be one non-negative count per dimension of "
-                         f"an array of shape {shape}")
-    # Each dimension becomes (rep, size): broadcast along new interleaved axes, then merge
-    wide = broadcast_in_dim(operand, tuple(d for r, s in zip(reps, shape) for d in (r, s)),
-                            tuple(range(1, 2 * len(shape), 2)))
-    return reshape(wide, tuple(r * s for r, s in zip(reps, shape)))
 
 
 def broadcast_to_rank(x, rank: int):
