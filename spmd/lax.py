@@ -11,8 +11,8 @@ from spmd.collectives import (all_gather, all_to_all, axis_index, axis_size, pma
                               pmean, pmin, ppermute, pshuffle, pswapaxes, psum, psum_scatter)
 from spmd.transforms.lax.jax_composites import (RoundingMethod, broadcast_shapes,  # noqa: F401
                                                 broadcast_to_rank, collapse, dtype, full_like,
-                                                index_take, round,
-                                                stack, unstack)
+                                                index_take, round)
+from spmd.transforms.lax.stack import stack, stack_p, unstack, unstack_p  # noqa: F401
 from spmd.transforms.lax.split import split, split_p  # noqa: F401
 from spmd.transforms.lax.tile import tile, tile_p  # noqa: F401
 from spmd.transforms.lax.tree_reductions import associative_scan, reduce  # noqa: F401

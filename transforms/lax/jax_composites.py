@@ -1,6 +1,6 @@
-"""jax.lax functions that JAX 0.10.2 declares as primitives of their own (stack_p, unstack_p
-...) or builds from others, and spmd builds from the primitives it has: each is the same
-function with JAX's signature, and grad, vmap and jit follow from its parts."""
+"""jax.lax functions that JAX builds from other operations, and spmd builds from the primitives
+it has: each is the same function with JAX's signature, and grad, vmap and jit follow from its
+parts."""
 from __future__ import annotations
 
 import builtins
@@ -15,9 +15,9 @@ from spmd.transforms.lax import elementwise as ew
 from spmd.transforms.lax.dot import dot_general
 from spmd.transforms.lax.gather_scatter import GatherDimensionNumbers, gather
 from spmd.transforms.lax.sharding_constraint import with_sharding_constraint
-from spmd.transforms.lax.slicing import concatenate, slice_in_dim
+from spmd.transforms.lax.slicing import concatenate
 from spmd.transforms.lax.structural import (broadcast, broadcast_in_dim, canonical_axis,
-                                            expand_dims, reshape, squeeze)
+                                            expand_dims, reshape)
 
 
 def _aval(x):
@@ -29,25 +29,6 @@ def _asarray(x):
     if hasattr(x, "aval") or isinstance(x, core.Tracer):
         return x
     return ew.convert_element_type(x, _aval(x).dtype, _aval(x).weak_type)
-
-
-def stack(operands: Sequence, axis: int = 0):
-    """jax.lax.stack: join arrays of one shape along a new `axis`."""
-    operands = list(operands)
-    if not operands:
-        raise ValueError("stack needs at least one array to stack")
-    axis = canonical_axis(axis, _aval(operands[0]).ndim + 1, "stack")
-    shapes = {_aval(x).shape for x in operands}
-    if len(shapes) > 1:
-        raise TypeError(f"stack: all arrays must have one shape, got {sorted(shapes)}")
-    return concatenate([expand_dims(x, (axis,)) for x in operands], axis)
-
-
-def unstack(x, axis: int = 0) -> tuple:
-    """jax.lax.unstack: the arrays of `x` along `axis`, that axis removed."""
-    axis = canonical_axis(axis, _aval(x).ndim, "unstack")
-    return tuple(squeeze(slice_in_dim(x, i, i + 1, 1, axis), (axis,))
-                 for i in range(_aval(x).shape[axis]))
 
 
 def broadcast_to_rank(x, rank: int):
