@@ -6,6 +6,7 @@ from spmd.transforms.lax import complex_ as complex  # noqa: F401,A004  (lax.com
 from spmd.transforms.stop_gradient import stop_gradient  # noqa: F401
 from spmd.transforms.lax.dot import Precision  # noqa: F401
 from spmd.transforms.lax.dot_algorithm import DotAlgorithm, DotAlgorithmPreset  # noqa: F401
+from spmd.transforms.lax.accuracy import AccuracyMode, Tolerance  # noqa: F401
 from spmd.scipy._lax_incomplete import (betainc, igamma, igamma_grad_a, igammac,  # noqa: F401
                                         random_gamma_grad)
 from spmd.collectives import (all_gather, all_to_all, axis_index, axis_size, pmax,  # noqa: F401
