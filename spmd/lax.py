@@ -17,7 +17,7 @@ from spmd.transforms.lax.jax_composites import (RoundingMethod, broadcast_shapes
 from spmd.transforms.lax.stack import stack, stack_p, unstack, unstack_p  # noqa: F401
 from spmd.transforms.lax.split import split, split_p  # noqa: F401
 from spmd.transforms.lax.tile import tile, tile_p  # noqa: F401
-from spmd.transforms.lax.tree_reductions import associative_scan, reduce  # noqa: F401
+from spmd.transforms.lax.tree_reductions import associative_scan, reduce, reduce_p  # noqa: F401
 from spmd.transforms.lax.reductions import reduce_xor, reduce_xor_p  # noqa: F401
 from spmd.transforms.lax.scatter_apply import scatter_apply  # noqa: F401
 from spmd.transforms.lax.implicit_solves import custom_linear_solve, custom_root  # noqa: F401
