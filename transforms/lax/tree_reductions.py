@@ -10,13 +10,14 @@ import numpy as np
 
 from spmd.transforms import core, tree_util
 from spmd.transforms.lax import elementwise as ew
-from spmd.transforms.batching import batching_rules, move_or_broadcast
+from spmd.transforms.batching import batching_rules
 from spmd.transforms.jit import jit
 from spmd.transforms.core import Primitive, ShapedArray
 from spmd.transforms.jvp import jvp_flat, jvp_rules
 from spmd.transforms.lax.cumulative import scan_leaves
 from spmd.transforms.lax.reductions import reduce_max, reduce_min, reduce_prod, reduce_sum
 from spmd.transforms.lax.slicing import concatenate, rev, slice_in_dim
+from spmd.transforms.lax.windowed import operands_at_front
 from spmd.transforms.lax.structural import (broadcast_in_dim, canonical_axis, reshape, squeeze,
                                             transpose)
 from spmd.transforms.lowering import i64_array, lowering_rules
@@ -113,14 +114,10 @@ def _reduce_jvp(primals, tangents, *, computation, jaxpr, dimensions):
 
 
 def _reduce_batch(axis, args, dims, *, computation, jaxpr, dimensions):
-    n = len(args) // 2
-    if any(d is not None for d in dims[n:]):
-        raise NotImplementedError("reduce with init values that vary over a vmap axis is not "
-                                  "implemented; pass the same init value for every example")
-    operands = [move_or_broadcast(x, d, 0, axis.size) for x, d in zip(args[:n], dims[:n])]
-    outs = reduce_p.bind(*operands, *args[n:], computation=computation, jaxpr=jaxpr,
+    operands = operands_at_front("reduce", axis, args, dims)
+    outs = reduce_p.bind(*operands, *args[len(operands):], computation=computation, jaxpr=jaxpr,
                          dimensions=tuple(d + 1 for d in dimensions))
-    return outs, [0] * n
+    return outs, [0] * len(operands)
 
 
 reduce_p = Primitive("reduce", multiple_results=True)
