@@ -14,9 +14,9 @@ from spmd.collectives import (all_gather, all_to_all, axis_index, axis_size, pma
 from spmd.transforms.lax.jax_composites import (RoundingMethod, broadcast_shapes,  # noqa: F401
                                                 broadcast_to_rank, collapse, dtype, full_like,
                                                 index_take, round)
-from spmd.transforms.lax.stack import stack, stack_p, unstack, unstack_p  # noqa: F401
-from spmd.transforms.lax.split import split, split_p  # noqa: F401
-from spmd.transforms.lax.tile import tile, tile_p  # noqa: F401
+from spmd.transforms.lax.stacking import stack, stack_p, unstack, unstack_p  # noqa: F401
+from spmd.transforms.lax.splitting import split, split_p  # noqa: F401
+from spmd.transforms.lax.tiling import tile, tile_p  # noqa: F401
 from spmd.transforms.lax.tree_reductions import associative_scan, reduce, reduce_p  # noqa: F401
 from spmd.transforms.lax.reductions import reduce_xor, reduce_xor_p  # noqa: F401
 from spmd.transforms.lax.scatter_apply import scatter_apply  # noqa: F401

@@ -10,7 +10,8 @@ from spmd.transforms.batching import batching_rules, bdim_at_front, defbroadcast
 from spmd.transforms.core import Primitive, ShapedArray
 from spmd.transforms.jvp import (Zero, defjvp, defjvp_with_output, defjvp_zero, deflinear,
                                  instantiate, jvp_rules, linear_primitives)
-from spmd.transforms.lax.accuracy import accuracy_attr, check_accuracy
+from spmd.transforms.lax.accuracy import accuracy_attr as _accuracy_attr
+from spmd.transforms.lax.accuracy import check_accuracy as _check_accuracy
 from spmd.transforms.lax.structural import broadcast_in_dim
 from spmd.transforms.lowering import lowering_rules
 from spmd.transforms.trace_primitives import add_any_p
@@ -55,7 +56,7 @@ def elementwise_aval(name: str, kinds, avals, out_dtype=None) -> ShapedArray:
 
 def _hlo_lowering(op_name: str):
     def lower(ctx, *operands, accuracy=None, **params):
-        return ctx.op(op_name, operands, attrs=accuracy_attr(accuracy))
+        return ctx.op(op_name, operands, attrs=_accuracy_attr(accuracy))
     return lower
 
 
@@ -154,7 +155,7 @@ def _bind_with_accuracy(prim):
     """The function of a primitive that takes JAX's `accuracy=` (bound only when given, so
     that programs without it trace as before)."""
     def fn(x, *, accuracy=None):
-        if check_accuracy(accuracy) is None:
+        if _check_accuracy(accuracy) is None:
             return prim.bind(x)
         return prim.bind(x, accuracy=accuracy)
     fn.__name__ = prim.name
