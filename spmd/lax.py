@@ -5,6 +5,8 @@ from spmd.transforms.lax import *  # noqa: F401,F403
 from spmd.transforms.lax import complex_ as complex  # noqa: F401,A004  (lax.complex, as JAX)
 from spmd.transforms.stop_gradient import stop_gradient  # noqa: F401
 from spmd.transforms.lax.dot import Precision  # noqa: F401
+from spmd.transforms.lax.dot_algorithm import DotAlgorithm, DotAlgorithmPreset  # noqa: F401
+from spmd.transforms.lax.accuracy import AccuracyMode, Tolerance  # noqa: F401
 from spmd.scipy._lax_incomplete import (betainc, igamma, igamma_grad_a, igammac,  # noqa: F401
                                         random_gamma_grad)
 from spmd.collectives import (all_gather, all_to_all, axis_index, axis_size, pbroadcast,  # noqa: F401
@@ -12,9 +14,11 @@ from spmd.collectives import (all_gather, all_to_all, axis_index, axis_size, pbr
                               psum_scatter)
 from spmd.transforms.lax.jax_composites import (RoundingMethod, broadcast_shapes,  # noqa: F401
                                                 broadcast_to_rank, collapse, dtype, full_like,
-                                                index_take, round, scatter_sub,
-                                                split, stack, tile, unstack)
-from spmd.transforms.lax.tree_reductions import associative_scan, reduce  # noqa: F401
+                                                index_take, round)
+from spmd.transforms.lax.stacking import stack, stack_p, unstack, unstack_p  # noqa: F401
+from spmd.transforms.lax.splitting import split, split_p  # noqa: F401
+from spmd.transforms.lax.tiling import tile, tile_p  # noqa: F401
+from spmd.transforms.lax.tree_reductions import associative_scan, reduce, reduce_p  # noqa: F401
 from spmd.transforms.lax.reductions import reduce_xor, reduce_xor_p  # noqa: F401
 from spmd.transforms.lax.scatter_apply import scatter_apply  # noqa: F401
 from spmd.transforms.lax.implicit_solves import custom_linear_solve, custom_root  # noqa: F401
@@ -54,7 +58,7 @@ from spmd.transforms.lax.top_k import top_k_p  # noqa: F401,E402
 from spmd.transforms.lax.fourier import fft_p  # noqa: F401,E402
 from spmd.transforms.lax.gather_scatter import (gather_p, scatter_add_p,  # noqa: F401,E402
                                                 scatter_max_p, scatter_min_p, scatter_mul_p,
-                                                scatter_p)
+                                                scatter_p, scatter_sub_p)
 from spmd.transforms.lax.reductions import (reduce_and_p, reduce_max_p,  # noqa: F401,E402
                                             reduce_min_p, reduce_or_p, reduce_prod_p,
                                             reduce_sum_p)

@@ -26,7 +26,7 @@ from spmd.transforms.lax.argminmax import argmax, argmin  # noqa: F401
 from spmd.transforms.lax.gather_scatter import (GatherDimensionNumbers,  # noqa: F401
                                                 GatherScatterMode, ScatterDimensionNumbers, gather,
                                                 scatter, scatter_add, scatter_max, scatter_min,
-                                                scatter_mul)
+                                                scatter_mul, scatter_sub)
 from spmd.transforms.lax.bitcast import bitcast_convert_type  # noqa: F401
 from spmd.transforms.lax.control_flow import (cond, fori_loop, map, scan, switch,  # noqa: F401,A004
                                               while_loop)

@@ -19,6 +19,7 @@ from spmd.transforms.config import config
 from spmd.transforms.batching import batching_rules, moveaxis
 from spmd.transforms.core import Primitive, ShapedArray
 from spmd.transforms.jvp import defjvp, linear_primitives
+from spmd.transforms.lax import dot_algorithm
 from spmd.transforms.lax.elementwise import convert_element_type, mul
 from spmd.transforms.lax.structural import broadcast_in_dim, reshape, transpose
 from spmd.transforms.lowering import lowering_rules
@@ -61,12 +62,17 @@ def _one_precision(value):
 
 
 def canonicalize_precision(precision):
-    """None, or a (lhs, rhs) pair of Precisions, from what JAX accepts: None (the configured
-    default_matmul_precision), a Precision or its name, or a pair of them."""
+    """None, a (lhs, rhs) pair of Precisions or a dot algorithm, from what JAX accepts: None (the
+    configured default_matmul_precision), a Precision or its name, a pair of them, or a
+    DotAlgorithm, a DotAlgorithmPreset or its name."""
     if precision is None:
         precision = config.default_matmul_precision
         if precision is None:
             return None
+    precision = dot_algorithm.preset_named(precision) or precision
+    if dot_algorithm.is_algorithm(precision):
+        dot_algorithm.check_runs_on_cpu(precision)
+        return precision
     if isinstance(precision, (list, tuple)) and len(precision) == 2:
         return (_one_precision(precision[0]), _one_precision(precision[1]))
     one = _one_precision(precision)
@@ -74,7 +80,7 @@ def canonicalize_precision(precision):
 
 
 def _check_default_precision(value):
-    if value is not None:
+    if value is not None and dot_algorithm.preset_named(value) is None:
         _one_precision(value)
     caches.clear_caches()  # programs traced under the old default must trace again
 
@@ -126,10 +132,32 @@ def _dot_general_lowering(ctx, lhs, rhs, *, dimension_numbers, precision,
                                   ("rhs_contracting_dimensions", rc)] if v]
     body = ", ".join(f"{n} = [{', '.join(map(str, v))}]" for n, v in fields)
     attrs = f"dot_dimension_numbers = #stablehlo.dot<{body}>"
+    if dot_algorithm.is_algorithm(precision):
+        return _lower_with_algorithm(ctx, lhs, rhs, attrs, precision)
     if precision is not None:
         attrs += (", precision_config = ["
                   + ", ".join(f"#stablehlo<precision {p.name}>" for p in precision) + "]")
     return ctx.op("stablehlo.dot_general", [lhs, rhs], attrs=attrs)
+
+
+def _lower_with_algorithm(ctx, lhs, rhs, attrs, algorithm):
+    """The product in the algorithm's types: operands converted to the types it computes in,
+    the result in its accumulation type, converted to the output's."""
+    (lhs_aval, rhs_aval), out_aval = ctx.in_avals, ctx.out_avals[0]
+    types = dot_algorithm.compute_types(algorithm, lhs_aval.dtype, rhs_aval.dtype, out_aval.dtype)
+
+    def convert(x, aval, dtype):
+        if np.dtype(dtype) == aval.dtype:
+            return x, aval
+        new = ShapedArray(aval.shape, dtype)
+        return ctx.typed("stablehlo.convert", [x], [aval], new), new
+    (lhs, lhs_aval), (rhs, rhs_aval) = convert(lhs, lhs_aval, types[0]), \
+        convert(rhs, rhs_aval, types[1])
+    acc_aval = ShapedArray(out_aval.shape, types[2])
+    extra = dot_algorithm.algorithm_attr(algorithm)
+    out = ctx.typed("stablehlo.dot_general", [lhs, rhs], [lhs_aval, rhs_aval], acc_aval,
+                    attrs=attrs + (", " + extra if extra else ""))
+    return convert(out, acc_aval, out_aval.dtype)[0]
 
 
 def _ranges_like(*xs):
@@ -191,7 +219,9 @@ def _dot_general_transpose(ct, lhs, rhs, *, dimension_numbers, precision,
     if is_undefined(lhs):
         return [_transpose_lhs(ct, lhs.aval, rhs, dimension_numbers, precision), None]
     swapped = ((rc, lc), (rb, lb))
-    flipped = None if precision is None else precision[::-1]  # the operands trade places
+    # the operands trade places (an algorithm names the same type for both)
+    flipped = precision if precision is None or dot_algorithm.is_algorithm(precision) \
+        else precision[::-1]
     return [None, _transpose_lhs(ct, rhs.aval, lhs, swapped, flipped, swap_ans=True)]
 
 

@@ -10,6 +10,8 @@ from spmd.transforms.batching import batching_rules, bdim_at_front, defbroadcast
 from spmd.transforms.core import Primitive, ShapedArray
 from spmd.transforms.jvp import (Zero, defjvp, defjvp_with_output, defjvp_zero, deflinear,
                                  instantiate, jvp_rules, linear_primitives)
+from spmd.transforms.lax.accuracy import accuracy_attr as _accuracy_attr
+from spmd.transforms.lax.accuracy import check_accuracy as _check_accuracy
 from spmd.transforms.lax.structural import broadcast_in_dim
 from spmd.transforms.lowering import lowering_rules
 from spmd.transforms.trace_primitives import add_any_p
@@ -53,8 +55,8 @@ def elementwise_aval(name: str, kinds, avals, out_dtype=None) -> ShapedArray:
 
 
 def _hlo_lowering(op_name: str):
-    def lower(ctx, *operands, **params):
-        return ctx.op(op_name, operands)
+    def lower(ctx, *operands, accuracy=None, **params):
+        return ctx.op(op_name, operands, attrs=_accuracy_attr(accuracy))
     return lower
 
 
@@ -70,7 +72,7 @@ def _declare(name, nargs, kinds, hlo, out_dtype=None, prim=None) -> Primitive:
 def _unary(name, kinds, hlo, jvp) -> Primitive:
     """A differentiable unary op; `jvp(t, out, x)` is its tangent."""
     prim = _declare(name, 1, kinds, hlo)
-    defjvp_with_output(prim, jvp)
+    defjvp_with_output(prim, lambda t, out, x, **params: jvp(t, out, x))
     return prim
 
 
@@ -147,18 +149,31 @@ acosh_p = _unary("acosh", INEXACT, "chlo.acosh",
                  lambda t, out, x: mul(t, rsqrt(sub(mul(x, x), _full_like(x, 1)))))
 atanh_p = _unary("atanh", INEXACT, "chlo.atanh",
                  lambda t, out, x: div(t, sub(_full_like(x, 1), mul(x, x))))
-exp = _bind(exp_p)
-log = _bind(log_p)
-log1p = _bind(log1p_p)
-expm1 = _bind(expm1_p)
-tanh = _bind(tanh_p)
-logistic = _bind(logistic_p)
-sin = _bind(sin_p)
-cos = _bind(cos_p)
-tan = _bind(tan_p)
-sqrt = _bind(sqrt_p)
-rsqrt = _bind(rsqrt_p)
-cbrt = _bind(cbrt_p)
+
+
+def _bind_with_accuracy(prim):
+    """The function of a primitive that takes JAX's `accuracy=` (bound only when given, so
+    that programs without it trace as before)."""
+    def fn(x, *, accuracy=None):
+        if _check_accuracy(accuracy) is None:
+            return prim.bind(x)
+        return prim.bind(x, accuracy=accuracy)
+    fn.__name__ = prim.name
+    return fn
+
+
+exp = _bind_with_accuracy(exp_p)
+log = _bind_with_accuracy(log_p)
+log1p = _bind_with_accuracy(log1p_p)
+expm1 = _bind_with_accuracy(expm1_p)
+tanh = _bind_with_accuracy(tanh_p)
+logistic = _bind_with_accuracy(logistic_p)
+sin = _bind_with_accuracy(sin_p)
+cos = _bind_with_accuracy(cos_p)
+tan = _bind_with_accuracy(tan_p)
+sqrt = _bind_with_accuracy(sqrt_p)
+rsqrt = _bind_with_accuracy(rsqrt_p)
+cbrt = _bind_with_accuracy(cbrt_p)
 erf = _bind(erf_p)
 erf_inv = _bind(erf_inv_p)
 lgamma = _bind(lgamma_p)

@@ -303,6 +303,9 @@ def _scatter_aval(name):
         _check_indices(who, indices, len(d.scatter_dims_to_operand_dims))
         _check_batching(who, operand, indices, d.operand_batching_dims,
                         d.scatter_indices_batching_dims)
+        if name == "scatter_sub" and operand.dtype == np.bool_:
+            raise TypeError("scatter_sub does not accept booleans (they have no subtraction); "
+                            "use scatter_add or scatter on them")
         if updates.dtype != operand.dtype:
             raise TypeError(f"{who}: updates dtype {updates.dtype} must match the operand's "
                             f"{operand.dtype}; convert them first")
@@ -332,7 +335,7 @@ def _scatter_aval(name):
     return rule
 
 
-_COMBINERS = {"scatter": None, "scatter_add": "stablehlo.add",
+_COMBINERS = {"scatter": None, "scatter_add": "stablehlo.add", "scatter_sub": "stablehlo.subtract",
               "scatter_mul": "stablehlo.multiply", "scatter_min": "stablehlo.minimum",
               "scatter_max": "stablehlo.maximum"}
 _BOOL_COMBINERS = {"stablehlo.add": "stablehlo.or", "stablehlo.multiply": "stablehlo.and"}
@@ -403,6 +406,7 @@ def _declare_scatter(name) -> Primitive:
 
 scatter_p = _declare_scatter("scatter")
 scatter_add_p = _declare_scatter("scatter_add")
+scatter_sub_p = _declare_scatter("scatter_sub")
 scatter_mul_p = _declare_scatter("scatter_mul")
 scatter_min_p = _declare_scatter("scatter_min")
 scatter_max_p = _declare_scatter("scatter_max")
@@ -430,32 +434,39 @@ def _zeros(aval):
     return ew.full(aval.shape, 0, aval.dtype)
 
 
-# scatter_add: linear in operand and updates jointly
-def _scatter_add_jvp(primals, tangents, **params):
-    operand, indices, updates = primals
-    t_op, _, t_up = tangents
-    out = scatter_add_p.bind(operand, indices, updates, **params)
-    if type(t_op) is Zero and type(t_up) is Zero:
-        return out, Zero(core.get_aval(out))
-    t_op = instantiate(t_op, core.get_aval(operand))
-    t_up = instantiate(t_up, core.get_aval(updates))
-    return out, scatter_add_p.bind(t_op, indices, t_up, **params)
+# scatter_add and scatter_sub: linear in operand and updates jointly
+def _scatter_linear_jvp(prim):
+    def rule(primals, tangents, **params):
+        operand, indices, updates = primals
+        t_op, _, t_up = tangents
+        out = prim.bind(operand, indices, updates, **params)
+        if type(t_op) is Zero and type(t_up) is Zero:
+            return out, Zero(core.get_aval(out))
+        t_op = instantiate(t_op, core.get_aval(operand))
+        t_up = instantiate(t_up, core.get_aval(updates))
+        return out, prim.bind(t_op, indices, t_up, **params)
+    return rule
 
 
-def _scatter_add_transpose(ct, operand, indices, updates, **params):
-    if is_undefined(indices):
-        raise TypeError("scatter_add is not linear in its indices")
-    if type(ct) is Zero:
-        return [None, None, None]
-    ct_updates = None
-    if is_undefined(updates):
-        ct_updates = _gather_updates(ct, indices, updates.aval, params)
-    return [ct if is_undefined(operand) else None, None, ct_updates]
+def _scatter_linear_transpose(name, negate):
+    def rule(ct, operand, indices, updates, **params):
+        if is_undefined(indices):
+            raise TypeError(f"{name} is not linear in its indices")
+        if type(ct) is Zero:
+            return [None, None, None]
+        ct_updates = None
+        if is_undefined(updates):
+            ct_updates = _gather_updates(ct, indices, updates.aval, params)
+            if negate:  # the updates enter with a minus sign
+                ct_updates = ew.neg(ct_updates)
+        return [ct if is_undefined(operand) else None, None, ct_updates]
+    return rule
 
 
-jvp_rules[scatter_add_p] = _scatter_add_jvp
-transpose_rules[scatter_add_p] = _scatter_add_transpose
-linear_primitives.add(scatter_add_p)
+for _prim, _negate in ((scatter_add_p, False), (scatter_sub_p, True)):
+    jvp_rules[_prim] = _scatter_linear_jvp(_prim)
+    transpose_rules[_prim] = _scatter_linear_transpose(_prim.name, _negate)
+    linear_primitives.add(_prim)
 
 
 # scatter (overwrite)
@@ -590,6 +601,7 @@ def _scatter_wrapper(prim, name):
 
 scatter = _scatter_wrapper(scatter_p, "scatter")
 scatter_add = _scatter_wrapper(scatter_add_p, "scatter_add")
+scatter_sub = _scatter_wrapper(scatter_sub_p, "scatter_sub")
 scatter_mul = _scatter_wrapper(scatter_mul_p, "scatter_mul")
 scatter_min = _scatter_wrapper(scatter_min_p, "scatter_min")
 scatter_max = _scatter_wrapper(scatter_max_p, "scatter_max")

@@ -1,6 +1,6 @@
-"""jax.lax functions that JAX 0.10.2 declares as primitives of their own (stack_p, split_p,
-tile_p ...) or builds from others, and spmd builds from the primitives it has: each is the same
-function with JAX's signature, and grad, vmap and jit follow from its parts."""
+"""jax.lax functions that JAX builds from other operations, and spmd builds from the primitives
+it has: each is the same function with JAX's signature, and grad, vmap and jit follow from its
+parts."""
 from __future__ import annotations
 
 import builtins
@@ -13,11 +13,11 @@ import numpy as np
 from spmd.transforms import core, dtypes
 from spmd.transforms.lax import elementwise as ew
 from spmd.transforms.lax.dot import dot_general
-from spmd.transforms.lax.gather_scatter import GatherDimensionNumbers, gather, scatter_add
+from spmd.transforms.lax.gather_scatter import GatherDimensionNumbers, gather
 from spmd.transforms.lax.sharding_constraint import with_sharding_constraint
-from spmd.transforms.lax.slicing import concatenate, slice_in_dim
+from spmd.transforms.lax.slicing import concatenate
 from spmd.transforms.lax.structural import (broadcast, broadcast_in_dim, canonical_axis,
-                                            expand_dims, reshape, squeeze)
+                                            expand_dims, reshape)
 
 
 def _aval(x):
@@ -29,50 +29,6 @@ def _asarray(x):
     if hasattr(x, "aval") or isinstance(x, core.Tracer):
         return x
     return ew.convert_element_type(x, _aval(x).dtype, _aval(x).weak_type)
-
-
-def stack(operands: Sequence, axis: int = 0):
-    """jax.lax.stack: join arrays of one shape along a new `axis`."""
-    operands = list(operands)
-    if not operands:
-        raise ValueError("stack needs at least one array to stack")
-    axis = canonical_axis(axis, _aval(operands[0]).ndim + 1, "stack")
-    shapes = {_aval(x).shape for x in operands}
-    if len(shapes) > 1:
-        raise TypeError(f"stack: all arrays must have one shape, got {sorted(shapes)}")
-    return concatenate([expand_dims(x, (axis,)) for x in operands], axis)
-
-
-def unstack(x, axis: int = 0) -> tuple:
-    """jax.lax.unstack: the arrays of `x` along `axis`, that axis removed."""
-    axis = canonical_axis(axis, _aval(x).ndim, "unstack")
-    return tuple(squeeze(slice_in_dim(x, i, i + 1, 1, axis), (axis,))
-                 for i in range(_aval(x).shape[axis]))
-
-
-def split(operand, sizes: Sequence[int], axis: int = 0) -> list:
-    """jax.lax.split: consecutive chunks of the given `sizes` along `axis`."""
-    shape = _aval(operand).shape
-    axis = canonical_axis(axis, len(shape), "split")
-    sizes = [operator.index(s) for s in sizes]
-    if any(s < 0 for s in sizes) or sum(sizes) != shape[axis]:
-        raise ValueError(f"split: the sizes {tuple(sizes)} must be non-negative and sum to the "
-                         f"size {shape[axis]} of axis {axis} of an array of shape {shape}")
-    starts = np.cumsum([0] + sizes)
-    return [slice_in_dim(operand, int(a), int(b), 1, axis) for a, b in zip(starts, starts[1:])]
-
-
-def tile(operand, reps: Sequence[int]):
-    """jax.lax.tile: `operand` repeated reps[i] times along each dimension i."""
-    shape = _aval(operand).shape
-    reps = tuple(operator.index(r) for r in reps)
-    if len(reps) != len(shape) or any(r < 0 for r in reps):
-        raise ValueError(f"tile: reps {reps} must be one non-negative count per dimension of "
-                         f"an array of shape {shape}")
-    # Each dimension becomes (rep, size): broadcast along new interleaved axes, then merge
-    wide = broadcast_in_dim(operand, tuple(d for r, s in zip(reps, shape) for d in (r, s)),
-                            tuple(range(1, 2 * len(shape), 2)))
-    return reshape(wide, tuple(r * s for r, s in zip(reps, shape)))
 
 
 def broadcast_to_rank(x, rank: int):
@@ -144,15 +100,6 @@ def index_take(src, idxs: Sequence, axes: Sequence[int]):
     dnums = GatherDimensionNumbers(offset_dims=tuple(range(1, len(shape) - len(axes) + 1)),
                                    collapsed_slice_dims=axes, start_index_map=axes)
     return gather(src, indices, dnums, slice_sizes)
-
-
-def scatter_sub(operand, scatter_indices, updates, dimension_numbers, *,
-                indices_are_sorted=False, unique_indices=False, mode=None):
-    """jax.lax.scatter_sub: scatter_add of the negated updates (the same sum, wrapping alike
-    for unsigned integers)."""
-    return scatter_add(operand, scatter_indices, ew.neg(_asarray(updates)), dimension_numbers,
-                       indices_are_sorted=indices_are_sorted, unique_indices=unique_indices,
-                       mode=mode)
 
 
 class RoundingMethod(enum.IntEnum):

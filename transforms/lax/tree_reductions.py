@@ -10,12 +10,18 @@ import numpy as np
 
 from spmd.transforms import core, tree_util
 from spmd.transforms.lax import elementwise as ew
+from spmd.transforms.batching import batching_rules
 from spmd.transforms.jit import jit
+from spmd.transforms.core import Primitive, ShapedArray
+from spmd.transforms.jvp import jvp_flat, jvp_rules
 from spmd.transforms.lax.cumulative import scan_leaves
 from spmd.transforms.lax.reductions import reduce_max, reduce_min, reduce_prod, reduce_sum
 from spmd.transforms.lax.slicing import concatenate, rev, slice_in_dim
+from spmd.transforms.lax.windowed import operands_at_front
 from spmd.transforms.lax.structural import (broadcast_in_dim, canonical_axis, reshape, squeeze,
                                             transpose)
+from spmd.transforms.lowering import i64_array, lowering_rules
+from spmd.transforms.staging import trace_to_jaxpr
 
 
 def _leaf_combiner(computation: Callable, treedef, who: str) -> Callable:
@@ -53,14 +59,21 @@ def reduce(operands, init_values, computation: Callable, dimensions: Sequence[in
                                                        dimensions)))
         init = ew.convert_element_type(init_values, core.get_aval(reduced).dtype)
         return computation(broadcast_in_dim(init, core.get_aval(reduced).shape, ()), reduced)
-    if all(core.is_concrete(x) for x in tree_util.tree_leaves((operands, init_values))):
-        # One compiled program instead of one per slice and combine of the tree below
-        return jit(_reduce, static_argnums=(2, 3))(operands, init_values, computation,
-                                                   tuple(dimensions))
-    return _reduce(operands, init_values, computation, tuple(dimensions))
+    leaves, treedef, inits, dims = _flat_arguments(operands, init_values, dimensions)
+    scalars = [ShapedArray((), core.get_aval(x).dtype) for x in leaves]
+    combine = _leaf_combiner(computation, treedef, "reduce")
+    flat = lambda *ab: combine(list(ab[:len(leaves)]), list(ab[len(leaves):]))  # noqa: E731
+    closed = trace_to_jaxpr(flat, scalars + scalars, core.eval_trace)
+    if closed.consts:
+        raise TypeError("reduce's computation must not close over arrays: it runs on scalars "
+                        "only")
+    inits = [ew.convert_element_type(i, a.dtype) for i, a in zip(inits, scalars)]
+    outs = reduce_p.bind(*leaves, *inits, computation=flat, jaxpr=closed.jaxpr,
+                         dimensions=tuple(dims))
+    return tree_util.tree_unflatten(treedef, outs)
 
 
-def _reduce(operands, init_values, computation: Callable, dimensions: tuple):
+def _flat_arguments(operands, init_values, dimensions):
     leaves, treedef = tree_util.tree_flatten(operands)
     inits, init_tree = tree_util.tree_flatten(init_values)
     if init_tree != treedef:
@@ -69,8 +82,55 @@ def _reduce(operands, init_values, computation: Callable, dimensions: tuple):
     shapes = {core.get_aval(x).shape for x in leaves}
     if len(shapes) != 1:
         raise ValueError(f"reduce: all operands must have one shape, got {sorted(shapes)}")
-    shape = shapes.pop()
-    dims = _reduced_dims(shape, dimensions)
+    return leaves, treedef, inits, _reduced_dims(shapes.pop(), dimensions)
+
+
+# ---------------------------------------------------------------- reduce_p: XLA's reduce
+def _reduce_aval(*args, computation, jaxpr, dimensions):
+    n = len(args) // 2
+    for x, init in zip(args[:n], args[n:]):
+        if init.shape != () or init.dtype != x.dtype:
+            raise TypeError(f"reduce: each init value must be a scalar of its operand's dtype "
+                            f"{x.dtype}, got shape {init.shape} dtype {init.dtype}")
+    return [ShapedArray(tuple(d for i, d in enumerate(x.shape) if i not in dimensions), x.dtype)
+            for x in args[:n]]
+
+
+def _reduce_lowering(ctx, *args, computation, jaxpr, dimensions):
+    outs = ctx.op("stablehlo.reduce", list(args), regions=[ctx.jaxpr_region(jaxpr)],
+                  attrs=f"dimensions = {i64_array(dimensions)}")
+    return outs if len(ctx.out_avals) > 1 else [outs]
+
+
+def _reduce_jvp(primals, tangents, *, computation, jaxpr, dimensions):
+    """The tangent of the balanced tree of combines, which the computation's own rules
+    differentiate (XLA's reduce is opaque to them)."""
+    out = reduce_p.bind(*primals, computation=computation, jaxpr=jaxpr, dimensions=dimensions)
+    n = len(primals) // 2
+    tree = lambda *args: _reduce(list(args[:n]), list(args[n:]),  # noqa: E731
+                                 lambda a, b: computation(*a, *b), dimensions)
+    _, out_tangents = jvp_flat(tree, list(primals), list(tangents))
+    return out, out_tangents
+
+
+def _reduce_batch(axis, args, dims, *, computation, jaxpr, dimensions):
+    operands = operands_at_front("reduce", axis, args, dims)
+    outs = reduce_p.bind(*operands, *args[len(operands):], computation=computation, jaxpr=jaxpr,
+                         dimensions=tuple(d + 1 for d in dimensions))
+    return outs, [0] * len(operands)
+
+
+reduce_p = Primitive("reduce", multiple_results=True)
+reduce_p.def_abstract_eval(_reduce_aval)
+lowering_rules[reduce_p] = _reduce_lowering
+jvp_rules[reduce_p] = _reduce_jvp
+batching_rules[reduce_p] = _reduce_batch
+
+
+def _reduce(operands, init_values, computation: Callable, dimensions: tuple):
+    """The reduction as a balanced tree of combines of whole arrays (differentiable by parts)."""
+    leaves, treedef, inits, dims = _flat_arguments(operands, init_values, dimensions)
+    shape = core.get_aval(leaves[0]).shape
     kept = [d for d in range(len(shape)) if d not in dims]
     out_shape = tuple(shape[d] for d in kept)
     n = int(np.prod([shape[d] for d in dims], dtype=int))

@@ -302,14 +302,21 @@ def _generic_jvp(primals, tangents, *, jaxpr, **window):
         "are differentiable")
 
 
-def _generic_batch(axis, args, dims, *, jaxpr, **window):
+def operands_at_front(who, axis, args, dims) -> list:
+    """The operands (the first half of `args`, the init values being the second) of a
+    reduction under vmap, each with the batch axis in front; the init values must be shared."""
     n = len(args) // 2
     if any(d is not None for d in dims[n:]):
-        raise NotImplementedError("reduce_window with init values that vary over a vmap axis is "
-                                  "not implemented; pass the same init value for every example")
-    operands = [move_or_broadcast(x, d, 0, axis.size) for x, d in zip(args[:n], dims[:n])]
-    outs = reduce_window_p.bind(*operands, *args[n:], jaxpr=jaxpr, **_batched_window(0, window))
-    return outs, [0] * n
+        raise NotImplementedError(f"{who} with init values that vary over a vmap axis is not "
+                                  "implemented; pass the same init value for every example")
+    return [move_or_broadcast(x, d, 0, axis.size) for x, d in zip(args[:n], dims[:n])]
+
+
+def _generic_batch(axis, args, dims, *, jaxpr, **window):
+    operands = operands_at_front("reduce_window", axis, args, dims)
+    outs = reduce_window_p.bind(*operands, *args[len(operands):], jaxpr=jaxpr,
+                                **_batched_window(0, window))
+    return outs, [0] * len(operands)
 
 
 reduce_window_p = Primitive("reduce_window", multiple_results=True)
