@@ -9,14 +9,15 @@ of partition ids over the mesh, with channels.
 
 Rules (those of JAX 0.10.2's shard_map with check_vma=False, which compute the same values as
 its check_vma=True ones for programs whose out_specs hold):
-- eager: the primitive alone jitted over the mesh;
+- eager: the.prim alone jitted over the mesh;
 - jvp: shard_map of the body's JVP, tangents laid out as their primals;
 - linearize: the known part runs as a shard_map whose residuals come out stacked over every
   manual axis (a leading dimension of 1 per device), read back per device by the staged part;
 - transpose: shard_map of the body's transpose; an output an out_spec replicates over axes is
   one value all their devices hold, so each takes its share of the cotangent; an input an
   in_spec replicates was used by all of them, so its cotangent is summed over them (psum);
-- vmap: the batch dimension goes in front of every block, unsplit.
+- vmap: the batch dimension goes in front of every block, unsplit, or split over vmap's
+  spmd_axis_name (then each device's body maps over its part of the batch).
 
 Params: `jaxpr` (per device, consts as leading inputs), `mesh`, `in_specs`/`out_specs` (one
 PartitionSpec per flat input/output), `manual_axes` (names, in mesh order), `name`.
@@ -29,7 +30,7 @@ import math
 from spmd.collectives.axes import MeshAxes
 from spmd.collectives.psum import psum_p
 from spmd.transforms import caches, core, dtypes, lax
-from spmd.transforms.batching import batching_rules, moveaxis, vmap_flat
+from spmd.transforms.batching import axis_primitives, batching_rules, moveaxis, vmap_flat
 from spmd.transforms.core import AxisFrame, Jaxpr, Primitive
 from spmd.transforms.jit import jit, jvp_jaxpr
 from spmd.transforms.jvp import Zero, instantiate, jvp_rules
@@ -256,8 +257,30 @@ def _shard_map_transpose(cts, *args, jaxpr, mesh, in_specs, out_specs, manual_ax
 
 
 # ---------------------------------------------------------------- batching
-def _unsplit_front(spec: PartitionSpec) -> PartitionSpec:
-    return PartitionSpec(None, *spec)
+def _batch_front(spec: PartitionSpec, entry) -> PartitionSpec:
+    return PartitionSpec(entry, *spec)
+
+
+def _spmd_split(frame, mesh, manual_axes, in_specs, out_specs) -> int:
+    """How many parts vmap's spmd_axis_name splits the batch into, checked against the mesh."""
+    names = frame.spmd_axis_name
+    if names is None:
+        return 1
+    for name in names:
+        if name not in manual_axes:
+            raise ValueError(f"vmap's spmd_axis_name {name!r} is not a manual axis of the "
+                             f"shard_map inside it (its mesh axes: {tuple(mesh.shape)}, manual: "
+                             f"{tuple(manual_axes)}); name one of the manual axes")
+        for spec in (*in_specs, *out_specs):
+            if name in spec.used_axis_names():
+                raise ValueError(f"vmap's spmd_axis_name {name!r} cannot appear in the specs of "
+                                 f"a shard_map inside it, but {spec} names it; the vmapped "
+                                 "dimension is split over it, so leave it out of the specs")
+    parts = math.prod(mesh.shape[n] for n in names)
+    if frame.size % parts:
+        raise ValueError(f"vmap's mapped size {frame.size} is not divisible by the {parts} "
+                         f"devices of its spmd_axis_name {names}: make it a multiple")
+    return parts
 
 
 def _shard_map_batch(frame, args, dims, *, jaxpr, mesh, in_specs, out_specs, manual_axes,
@@ -265,20 +288,32 @@ def _shard_map_batch(frame, args, dims, *, jaxpr, mesh, in_specs, out_specs, man
     if frame.name in mesh.shape:
         raise NotImplementedError(f"vmap with axis_name {frame.name!r}, a name of the mesh of "
                                   "a shard_map inside it, is not supported; choose another name")
+    parts = _spmd_split(frame, mesh, manual_axes, in_specs, out_specs)
+    if parts > 1 and frame.name is not None and _names_axis(jaxpr, frame.name):
+        raise NotImplementedError(f"a collective over vmap's axis {frame.name!r} inside a "
+                                  "shard_map is not supported with spmd_axis_name: the batch is "
+                                  "split over devices; leave out spmd_axis_name or the collective")
+    entry = frame.spmd_entry()
     moved = [x if b is None else moveaxis(x, b, 0) for x, b in zip(args, dims)]
-    specs = [s if b is None else _unsplit_front(s) for s, b in zip(in_specs, dims)]
+    specs = [s if b is None else _batch_front(s, entry) for s, b in zip(in_specs, dims)]
     batched = [None if b is None else 0 for b in dims]
     avals = [block_aval(mesh, s, core.get_aval(x)) for x, s in zip(moved, specs)]
-    inner = AxisFrame(frame.name, frame.size, "vmap")
+    inner = AxisFrame(frame.name, frame.size // parts, "vmap")
 
     def per_device(*xs):
         return vmap_flat(lambda *ys: core.eval_jaxpr(jaxpr, [], *ys), inner, xs, batched,
                          [0] * len(jaxpr.outvars))
     new, consts = stage_body(per_device, mesh, manual_axes, avals)
     cargs, cspecs = _with_consts(consts, new, specs)
-    outs = bind_shard_map(cargs + moved, new, cspecs, [_unsplit_front(s) for s in out_specs],
+    outs = bind_shard_map(cargs + moved, new, cspecs, [_batch_front(s, entry) for s in out_specs],
                           mesh=mesh, manual_axes=manual_axes, name=name)
     return outs, [0] * len(outs)
+
+
+def _names_axis(jaxpr: Jaxpr, name) -> bool:
+    """Whether a collective of `jaxpr`'s top level names axis `name`."""
+    return any(name in axis_primitives[e.prim](e.params)
+               for e in jaxpr.eqns if e.prim in axis_primitives)
 
 
 # ---------------------------------------------------------------- registration

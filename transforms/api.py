@@ -241,17 +241,11 @@ def vmap(fun: Callable, in_axes=0, out_axes=0, axis_name=None, axis_size=None,
     the end. Keyword arguments are always mapped along axis 0. `out_axes`: likewise, a prefix of
     the output; None for an output that does not vary along the mapped axis. `axis_size` gives
     the size when no input is mapped; `axis_name` binds the axis for collectives (psum, ...).
-    `spmd_axis_name` (JAX: the mesh axis the mapped dimension is sharded over, in the shard_maps
-    and sharding constraints inside) is not supported: it raises NotImplementedError.
+    `spmd_axis_name`: a mesh axis name (or a tuple of them); inside jit over a mesh, the mapped
+    dimension is split over it in every with_sharding_constraint and shard_map inside.
     """
     arguments.check_callable(fun, "vmap")
-    if spmd_axis_name is not None:
-        raise NotImplementedError(
-            f"vmap(spmd_axis_name={spmd_axis_name!r}) is not supported: in JAX it splits the "
-            "vmapped dimension over that mesh axis in every shard_map and sharding constraint "
-            "inside, and spmd's vmap keeps that dimension whole on each device. Leave it out "
-            "(a vmap of a shard_map works, unsplit), or put the mapped dimension into the "
-            "shard_map's in_specs/out_specs yourself, e.g. P('d', ...).")
+    spmd_names = _spmd_axis_names(spmd_axis_name)
     in_spec = arguments.axes_spec(in_axes, "in_axes", "vmap", per_argument=True)
     out_spec = arguments.axes_spec(out_axes, "out_axes", "vmap")
 
@@ -278,9 +272,20 @@ def vmap(fun: Callable, in_axes=0, out_axes=0, axis_name=None, axis_size=None,
             dims = arguments.out_axes_per_leaf(out_spec.key, out_tree, "vmap")
             return [arguments.canonical_out_axis(d, core.get_aval(o).ndim, i, "vmap")
                     for i, (d, o) in enumerate(zip(dims, out_leaves))]
-        outs = vmap_flat(flat, AxisFrame(axis_name, size, "vmap"), leaves, dims, out_dims)
+        outs = vmap_flat(flat, AxisFrame(axis_name, size, "vmap", spmd_axis_name=spmd_names),
+                         leaves, dims, out_dims)
         return tree_util.tree_unflatten(box[0][0], outs)
     return vmapped
+
+
+def _spmd_axis_names(spmd_axis_name) -> tuple | None:
+    if spmd_axis_name is None:
+        return None
+    names = spmd_axis_name if isinstance(spmd_axis_name, tuple) else (spmd_axis_name,)
+    if not names or not all(isinstance(n, str) for n in names):
+        raise TypeError(f"vmap's spmd_axis_name must be a mesh axis name or a non-empty tuple of "
+                        f"them, got {spmd_axis_name!r}")
+    return names
 
 
 # ---------------------------------------------------------------- inspection

@@ -464,11 +464,18 @@ def is_concrete(x) -> bool:
 # ---------------------------------------------------------------- named axes
 class AxisFrame:
     """A named mapped axis bound by vmap or pmap. `kind` is 'vmap' or 'pmap'; pmap frames also
-    know the replica groups their collectives lower to."""
-    __slots__ = ("name", "size", "kind", "trace")
+    know the replica groups their collectives lower to. `spmd_axis_name` (vmap only): the mesh
+    axes, a tuple of names, the mapped dimension is split over inside jit over a mesh."""
+    __slots__ = ("name", "size", "kind", "trace", "spmd_axis_name")
 
-    def __init__(self, name, size, kind, trace=None):
+    def __init__(self, name, size, kind, trace=None, spmd_axis_name=None):
         self.name, self.size, self.kind, self.trace = name, size, kind, trace
+        self.spmd_axis_name = spmd_axis_name
+
+    def spmd_entry(self):
+        """The PartitionSpec entry of the mapped dimension: None (unsplit), a name or names."""
+        names = self.spmd_axis_name
+        return None if names is None else names[0] if len(names) == 1 else names
 
 
 _state = _ThreadState()

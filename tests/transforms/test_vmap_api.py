@@ -201,9 +201,11 @@ def test_error_bad_in_axes_specifications():
         spmd.vmap(jnp.sin, axis_size=5)(M)
 
 
-def test_spmd_axis_name_is_refused_with_the_reason():
-    with pytest.raises(NotImplementedError, match=r"vmap\(spmd_axis_name='d'\) is not supported: "
-                                                  r"in JAX it splits the vmapped dimension over "
-                                                  r"that mesh axis in every shard_map .* Leave it "
-                                                  r"out \(a vmap of a shard_map works, unsplit\)"):
-        spmd.vmap(jnp.sin, spmd_axis_name="d")
+def test_spmd_axis_name_is_checked_and_leaves_values_alone():
+    # it only lays out shard_maps and sharding constraints inside (tests/spmd/
+    # test_vmap_spmd_axis.py); a function without them computes as a plain vmap
+    np.testing.assert_allclose(spmd.vmap(jnp.sin, spmd_axis_name=("d", "e"))(M), np.sin(M),
+                               rtol=1e-6)
+    with pytest.raises(TypeError, match=r"spmd_axis_name must be a mesh axis name or a "
+                                        r"non-empty tuple of them, got 3"):
+        spmd.vmap(jnp.sin, spmd_axis_name=3)

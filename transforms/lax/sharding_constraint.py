@@ -51,10 +51,10 @@ deftranspose_linear(sharding_constraint_p,
 
 def _batch(axis, args, dims, *, sharding):
     (x,), (d,) = args, dims
-    # the mapped dimension is not split: insert an unsplit entry at its place
+    # the mapped dimension is split over vmap's spmd_axis_name, if any, else left whole
     ndim = core.get_aval(x).ndim
     entries = [sharding.spec[i] if i < len(sharding.spec) else None for i in range(ndim - 1)]
-    entries.insert(d, None)
+    entries.insert(d, axis.spmd_entry())
     batched = NamedSharding(sharding.mesh, PartitionSpec(*entries))
     return sharding_constraint_p.bind(x, sharding=batched), d
 
