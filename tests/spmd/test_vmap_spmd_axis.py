@@ -54,9 +54,10 @@ def test_shard_map_gets_the_mapped_dimension_over_the_axis():
     # the batch is split over 'data': each device maps over 8 / 4 = 2 elements of it
     assert "in_shardings=[<@mesh, [{\"data\"}, {}, {}]>" in text
     assert "tensor<2x5x4xf32>" in text
-    out = f(xs, w)
-    assert_close(out, _loop(lambda x: np.tanh(x @ w), xs), rtol=1e-5)
-    assert out.sharding.spec == P("data", None, "model")
+    expected = _loop(lambda x: np.tanh(x @ w), xs)
+    for out in (f(xs, w), spmd.vmap(step, in_axes=(0, None), spmd_axis_name="data")(xs, w)):
+        assert_close(out, expected, rtol=1e-5)  # in jit and eager (jitted over the mesh)
+        assert out.sharding.spec == P("data", None, "model")
 
 
 def test_misuses_are_refused_with_the_reason():
