@@ -21,7 +21,7 @@ spmd.distributed.initialize()
 
 import mlp  # noqa: E402
 import spmd.numpy as jnp  # noqa: E402
-from common import goal, interleaved, report  # noqa: E402
+from common import interleaved, order_check_goals, report, ten_steps  # noqa: E402
 from spmd.sharding import NamedSharding, PartitionSpec as P  # noqa: E402
 
 
@@ -54,22 +54,14 @@ def main():
         sgd.__name__ = f"sgd_{side[6:]}"
         step = spmd.jit(sgd, donate_argnums=0, out_shardings=(replicated, replicated))
         state = {"p": step(spmd.tree_util.tree_map(lambda a: a + 0, params0), x, y)[0]}
-
-        def train(step=step, state=state):
-            for _ in range(10):
-                state["p"], value = step(state["p"], x, y)
-            value.block_until_ready()
         fns[f"4 KB sum, {side}"] = lambda f=total: f(x4k).block_until_ready()
-        fns[f"train x10, {side}"] = train
+        fns[f"train x10, {side}"] = ten_steps(step, state, x, y)
     spmd.config.update("check_call_order", True)
     timed = interleaved(fns, rounds=11, calls=10, warmup=3)
     if me == 0:
         report(f"per-call order check of jit over a mesh, {n} processes x {L} device(s), "
                f"load {os.getloadavg()[0]:.1f}", timed)
-        t = dict(timed)
-        for what in ("4 KB sum", "train x10"):
-            goal(f"{what} with the check / without", t[f"{what}, check on"]
-                 / t[f"{what}, check off"], 1.05)
+        order_check_goals(timed, ("4 KB sum", "train x10"))
 
 
 main()

@@ -242,7 +242,7 @@ def call_order_check():
         spmd.config.update("cross_process_collectives", "gloo")
     spmd.distributed.initialize()
     import mlp
-    from common import goal, interleaved, report
+    from common import interleaved, order_check_goals, report, ten_steps
     from spmd import lax
 
     me = spmd.process_index()
@@ -266,22 +266,14 @@ def call_order_check():
         step = spmd.pmap(device_step, axis_name="batch", donate_argnums=0)
         state = {"p": step(spmd.device_put_replicated(params0, spmd.local_devices()),
                            xs, ys)[0]}
-
-        def train(step=step, state=state):
-            for _ in range(10):
-                state["p"], value = step(state["p"], xs, ys)
-            value.block_until_ready()
         fns[f"4 KB psum, {side}"] = lambda f=psum: f(x4k).block_until_ready()
-        fns[f"train x10, {side}"] = train
+        fns[f"train x10, {side}"] = ten_steps(step, state, xs, ys)
     spmd.config.update("check_call_order", True)
     rows = interleaved(fns, rounds=15, calls=20, warmup=3)
     if me == 0:
         report(f"per-call order check, {spmd.process_count()} processes x "
                f"{spmd.local_device_count()} device, over {transport}", rows)
-        t = dict(rows)
-        for what in ("4 KB psum", "train x10"):
-            goal(f"{what} with the check / without ({transport})",
-                 t[f"{what}, check on"] / t[f"{what}, check off"], 1.05)
+        order_check_goals(rows, ("4 KB psum", "train x10"), f" ({transport})")
 
 
 def psum_4kb():

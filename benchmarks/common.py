@@ -97,6 +97,24 @@ def goal(text: str, ratio: float, limit: float, higher_is_better: bool = False):
     print(f"  goal {text}: {ratio:.2f} (want {sign} {limit}) -> {'met' if met else 'NOT met'}")
 
 
+def ten_steps(step, state: dict, *batch):
+    """A timed function: 10 steps of `step` from state["p"] (kept there), then one wait: the
+    train-step rows of the per-call order check's benchmarks."""
+    def run():
+        for _ in range(10):
+            state["p"], value = step(state["p"], *batch)
+        value.block_until_ready()
+    return run
+
+
+def order_check_goals(rows, whats, suffix: str = ""):
+    """The order check's goal for each `what`: its "check on" row at most 5% over "check off"."""
+    t = dict(rows)
+    for what in whats:
+        goal(f"{what} with the check / without{suffix}",
+             t[f"{what}, check on"] / t[f"{what}, check off"], 1.05)
+
+
 def jax_available() -> bool:
     return importlib.util.find_spec("jax") is not None
 

@@ -45,6 +45,7 @@ from spmd.collectives.axes import groups_attr, replica_axes
 from spmd.collectives.mpi_all_reduce import write_host_callback
 from spmd.pmap_agreement import program_digest
 from spmd.transforms import backend, lax
+from spmd.transforms.call_order_program import MODULUS, next_pair, run_when_in_step
 from spmd.transforms.core import Primitive, ShapedArray
 from spmd.transforms.lowering import lowering_rules
 from spmd.transforms.optimization_barrier import optimization_barrier_p
@@ -69,7 +70,7 @@ def program_id(name: str, text: str, kind: str = "pmap") -> int:
 
 def pair(pid: int, calls: int) -> np.ndarray:
     """The check's input: (id, count, -id, -count)."""
-    count = calls % (2 ** 31 - 1)
+    count = calls % MODULUS
     return np.array([pid, count, -pid, -count], np.int32)
 
 
@@ -87,7 +88,7 @@ class CallCounter:
     def __call__(self, comm) -> None:
         # a per-step cost on the hot path (~2 us): no allocation, one MPI call
         self.calls += 1
-        count = self.calls % (2 ** 31 - 1)
+        count = self.calls % MODULUS
         pid, mine = self.program_id, self.mine
         mine[0], mine[1], mine[2], mine[3] = pid, count, -pid, -count
         comm.Allreduce(self.send, self.receive, op=self.op_max)
@@ -122,21 +123,14 @@ def check_call_order(pair_value, args: list) -> list:
     return optimization_barrier_p.bind(checked, *args)[1:] if args else []
 
 
-_MODULUS = np.full(4, 2 ** 31 - 1, np.int32)  # of the count, as pair() takes it
-_NEXT = np.array([0, 1, 0, -1], np.int32)
-
-
 def check_in_program(pair_value, body, args: list, out_avals) -> list:
     """In the traced replica: `body(*args)` (whose results have `out_avals`) run only when
     every process passed the same pair; returns its results (zeros on a mismatch), the reduced
     pair (for `verify`) and the next call's pair."""
     reduced = order_check_p.bind(pair_value, on_host=False)
     in_step = lax.reduce_and(lax.eq(reduced, pair_value), axes=(0,))
-
-    def skipped(*_):
-        return [lax.full(a.shape, 0, a.dtype, a.weak_type) for a in out_avals]
-    outs = lax.cond(in_step, lambda *xs: list(body(*xs)), skipped, *args)
-    return list(outs) + [reduced, lax.rem(lax.add(pair_value, _NEXT), _MODULUS)]
+    outs = run_when_in_step(in_step, body, args, out_avals)
+    return outs + [reduced, next_pair(pair_value)]
 
 
 def verify(mine: np.ndarray, reduced: np.ndarray) -> None:

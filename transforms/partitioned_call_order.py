@@ -21,6 +21,7 @@ import numpy as np
 
 from spmd.transforms import backend, core, lax
 from spmd.transforms.array import Array
+from spmd.transforms.call_order_program import next_pair, run_when_in_step
 from spmd.transforms.core import Jaxpr, ShapedArray
 from spmd.transforms.optimization_barrier import optimization_barrier_p
 from spmd.transforms.named_sharding import NamedSharding, backend_sharding
@@ -28,8 +29,6 @@ from spmd.transforms.partition_spec import PartitionSpec
 from spmd.transforms.staging import closed_as_open, trace_to_jaxpr
 
 _REDUCED = ShapedArray((4,), np.int32)
-_NEXT = (0, 1, 0, -1)  # from one call's pair to the next one's
-_MODULUS = 2 ** 31 - 1  # of the count, as pmap_call_order.pair takes it
 
 
 class CallOrderCheck:
@@ -55,15 +54,9 @@ class CallOrderCheck:
                                      axes=(0,))
             agree = lax.reduce_and(lax.eq(reduced, lax.neg(_swapped(reduced))), axes=(0,))
             held = optimization_barrier_p.bind(reduced, *args)[1:] if args else []
-
-            def skipped(*_):
-                return [lax.full(a.shape, 0, a.dtype, a.weak_type) for a in out_avals]
-            outs = lax.cond(agree, lambda *xs: core.eval_jaxpr(jaxpr, [], *xs), skipped, *held)
-            # (literals, not NumPy constants: the program takes no constants)
-            n = self.aval.shape[0]
-            step = lax.concatenate([lax.full((n, 1), v, np.int32) for v in _NEXT], 1)
-            next_pair = lax.rem(lax.add(pair, step), lax.full((n, 4), _MODULUS, np.int32))
-            return list(outs) + [reduced, next_pair]
+            outs = run_when_in_step(agree, lambda *xs: core.eval_jaxpr(jaxpr, [], *xs), held,
+                                    out_avals)
+            return outs + [reduced, next_pair(pair)]
         program, consts = closed_as_open(trace_to_jaxpr(checked, [self.aval] + jaxpr.in_avals))
         assert not consts, "the checked program over a mesh took constants"
         return program
