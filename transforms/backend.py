@@ -689,6 +689,10 @@ def _register_lapack() -> None:
 
 
 def lapack_target(routine: str, dtype) -> str:
-    """The registered custom-call target of LAPACK's `routine` (e.g. "getrf") for `dtype`."""
+    """The registered custom-call target of LAPACK's `routine` (e.g. "getrf") for `dtype`; with
+    dtype None, jaxlib's kernel of that name that reads the dtype itself
+    ("tridiagonal_solve_perturbed")."""
     _register_lapack()
+    if dtype is None:
+        return f"{routine}_ffi"
     return f"lapack_{_LAPACK_PREFIX[np.dtype(dtype)]}{routine}_ffi"

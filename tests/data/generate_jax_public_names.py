@@ -25,6 +25,7 @@ MODULES = {
     "jax.numpy.linalg": "jax/numpy/linalg.py",
     "jax.numpy.fft": "jax/numpy/fft.py",
     "jax.lax": "jax/lax/__init__.py",
+    "jax.lax.linalg": "jax/lax/linalg.py",
     "jax.nn": "jax/nn/__init__.py",
     "jax.nn.initializers": "jax/nn/initializers.py",
     "jax.random": "jax/random.py",

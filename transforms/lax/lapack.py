@@ -13,7 +13,7 @@ import numpy as np
 from spmd.transforms import backend, core, dtypes
 from spmd.transforms.batching import batching_rules, bdim_at_front
 from spmd.transforms.core import Primitive, ShapedArray
-from spmd.transforms.jvp import jvp_rules
+from spmd.transforms.jvp import Zero, jvp_rules
 from spmd.transforms.lax import elementwise as ew
 from spmd.transforms.lax.dot import dot_general
 from spmd.transforms.lax.reductions import reduce_sum
@@ -23,7 +23,7 @@ from spmd.transforms.lowering import lowering_rules
 LAPACK_DTYPES = tuple(np.dtype(t) for t in (np.float32, np.float64, np.complex64, np.complex128))
 
 lapack_call_p = Primitive("lapack_call", multiple_results=True)
-lapack_call_p.def_abstract_eval(lambda *avals, routine, attrs, out_avals: list(out_avals))
+lapack_call_p.def_abstract_eval(lambda *avals, routine, attrs, out_avals, typed: list(out_avals))
 
 
 def _layout(ndim: int, matrix: bool) -> str:
@@ -33,12 +33,23 @@ def _layout(ndim: int, matrix: bool) -> str:
     return f"dense<[{', '.join(map(str, order))}]> : tensor<{ndim}xindex>"
 
 
-def _lapack_call_lowering(ctx, *operands, routine, attrs, out_avals):
-    target = backend.lapack_target(routine, ctx.in_avals[0].dtype)
+def _attribute(name, value) -> str:
+    """LAPACK's one-character options are ui8 (uplo="L"), its flags i1 and its integer
+    arguments i32."""
+    if isinstance(value, str):
+        return f"{name} = {ord(value)} : ui8"
+    if isinstance(value, bool):  # ormqr's left and transpose
+        return f"{name} = {'true' if value else 'false'}"
+    return f"{name} = {int(value)} : i32"
+
+
+def _lapack_call_lowering(ctx, *operands, routine, attrs, out_avals, typed):
     rank = max(a.ndim for a in ctx.in_avals)  # the matrices: the operands of highest rank
+    dtype = next(a.dtype for a in ctx.in_avals if a.ndim == rank)
+    target = backend.lapack_target(routine, dtype if typed else None)
     layouts = [[_layout(a.ndim, a.ndim == rank) for a in avals]
                for avals in (ctx.in_avals, out_avals)]
-    config = ", ".join(f"{name} = {ord(char)} : ui8" for name, char in attrs)
+    config = ", ".join(_attribute(name, value) for name, value in attrs)
     outs = ctx.op("stablehlo.custom_call", list(operands), out_avals=list(out_avals), attrs=(
         f'api_version = 4 : i32, call_target_name = "{target}", backend_config = {{{config}}}, '
         f"operand_layouts = [{', '.join(layouts[0])}], "
@@ -46,10 +57,11 @@ def _lapack_call_lowering(ctx, *operands, routine, attrs, out_avals):
     return outs if len(out_avals) > 1 else [outs]
 
 
-def _lapack_call_batch(axis, args, dims, *, routine, attrs, out_avals):
+def _lapack_call_batch(axis, args, dims, *, routine, attrs, out_avals, typed):
     args = [bdim_at_front(x, d, axis.size) for x, d in zip(args, dims)]
     out_avals = tuple(a.update(shape=(axis.size,) + a.shape) for a in out_avals)
-    outs = lapack_call_p.bind(*args, routine=routine, attrs=attrs, out_avals=out_avals)
+    outs = lapack_call_p.bind(*args, routine=routine, attrs=attrs, out_avals=out_avals,
+                              typed=typed)
     return outs, [0] * len(outs)
 
 
@@ -63,10 +75,27 @@ batching_rules[lapack_call_p] = _lapack_call_batch
 jvp_rules[lapack_call_p] = _lapack_call_jvp
 
 
-def lapack_call(*operands, routine: str, out_avals, **attrs):
-    """LAPACK's `routine` on `operands`; `attrs` are its one-character options (uplo="L")."""
+def def_no_derivative(prim: Primitive):
+    """The JVP rule of a decomposition JAX does not differentiate either (schur, hessenberg,
+    householder_product, tridiagonal): it says so, in JAX's words, when a tangent reaches it."""
+    def rule(primals, tangents, **params):
+        outs = prim.bind(*primals, **params)
+        if any(type(t) is not Zero for t in tangents):
+            raise NotImplementedError(
+                f"Differentiation rule for '{prim.name}' not implemented (as in JAX); "
+                f"differentiate a function that does not go through {prim.name}, or stop the "
+                f"gradient before it (lax.stop_gradient)")
+        zeros = [Zero(core.get_aval(o)) for o in (outs if prim.multiple_results else [outs])]
+        return outs, zeros if prim.multiple_results else zeros[0]
+    jvp_rules[prim] = rule
+
+
+def lapack_call(*operands, routine: str, out_avals, typed: bool = True, **attrs):
+    """LAPACK's `routine` on `operands`; `attrs` are its one-character options (uplo="L") and
+    integer arguments (low=1). A `typed` routine has one kernel per dtype (getrf: sgetrf...),
+    chosen by the dtype of the matrices (the operands of highest rank)."""
     return lapack_call_p.bind(*operands, routine=routine, attrs=tuple(sorted(attrs.items())),
-                              out_avals=tuple(out_avals))
+                              out_avals=tuple(out_avals), typed=bool(typed))
 
 
 # ---------------------------------------------------------------- matrix helpers

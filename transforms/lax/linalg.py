@@ -13,16 +13,17 @@ import numpy as np
 from spmd.transforms import core, dtypes
 from spmd.transforms.batching import batching_rules, bdim_at_front
 from spmd.transforms.core import Primitive, ShapedArray
-from spmd.transforms.jvp import Zero, instantiate, jvp_rules, linear_primitives
+from spmd.transforms.jvp import Zero, defjvp_zero, instantiate, jvp_rules, linear_primitives
 from spmd.transforms.lax import elementwise as ew
 from spmd.transforms.lax.composite import lower_fun
 from spmd.transforms.lax.control_flow import fori_loop
-from spmd.transforms.lax.lapack import (check_matrix, conj, diag_matrix,
+from spmd.transforms.lax.lapack import (check_matrix, conj, def_no_derivative, diag_matrix,
                                         diagonal, eye_like, full_like, info_ok, lapack_call,
                                         mH, matmul, mT, nan_where_failed, shape, tril, triu)
 from spmd.transforms.lax.reductions import reduce_sum
 from spmd.transforms.lax.slicing import concatenate, dynamic_index_in_dim, pad, slice_in_dim
-from spmd.transforms.lax.structural import broadcast_in_dim, broadcasted_iota
+from spmd.transforms.lax.linalg_options import EighImplementation, EigImplementation, SvdAlgorithm
+from spmd.transforms.lax.structural import broadcast_in_dim, broadcasted_iota, expand_dims, squeeze
 from spmd.transforms.lowering import lowering_rules
 from spmd.transforms.transpose import is_undefined, transpose_rules
 
@@ -103,7 +104,17 @@ def _lu_aval(x):
             ShapedArray(batch + (m,), np.int32)]
 
 
-def lu_pivots_to_permutation(pivots, permutation_size: int):
+def _lu_pivots_to_permutation_aval(pivots, *, permutation_size):
+    if pivots.ndim < 1 or pivots.dtype != np.int32:
+        raise TypeError(f"lu_pivots_to_permutation: pivots must be an int32 array [..., k], "
+                        f"got {pivots.dtype} of shape {pivots.shape}")
+    if permutation_size < pivots.shape[-1]:
+        raise ValueError(f"lu_pivots_to_permutation: permutation_size {permutation_size} must "
+                         f"be at least the number of pivots, {pivots.shape[-1]}")
+    return ShapedArray(pivots.shape[:-1] + (permutation_size,), np.int32)
+
+
+def _lu_pivots_to_permutation_impl(pivots, *, permutation_size):
     """The permutation that LAPACK's row swaps (row i with row pivots[i], in order) apply."""
     s = shape(pivots)
     rows = broadcasted_iota(np.int32, s[:-1] + (permutation_size,), len(s) - 1)
@@ -116,6 +127,17 @@ def lu_pivots_to_permutation(pivots, permutation_size: int):
         at_p = _pick(perm, there)
         return ew.select(here, at_p, ew.select(there, at_i, perm))
     return fori_loop(0, s[-1], swap, rows)
+
+
+lu_pivots_to_permutation_p = _declare("lu_pivots_to_permutation", _lu_pivots_to_permutation_aval,
+                                      _lu_pivots_to_permutation_impl, multiple_results=False)
+defjvp_zero(lu_pivots_to_permutation_p)
+
+
+def lu_pivots_to_permutation(pivots, permutation_size: int):
+    """The int32 permutation [..., permutation_size] that LU's row swaps `pivots` [..., k]
+    (row i with row pivots[i], in order) apply."""
+    return lu_pivots_to_permutation_p.bind(pivots, permutation_size=int(permutation_size))
 
 
 def _spread(scalar, like):
@@ -201,21 +223,71 @@ def lu(x):
     return lu_p.bind(x)
 
 
+# ---------------------------------------------------------------- householder_product
+def _householder_product_aval(a, taus):
+    check_matrix("householder_product", a)
+    m, n = a.shape[-2:]
+    if m < n:
+        raise ValueError(f"householder_product: a must have at least as many rows as columns, "
+                         f"got shape {a.shape}")
+    if taus.dtype != a.dtype or taus.shape[:-1] != a.shape[:-2] or taus.shape[-1] > n:
+        raise ValueError(f"householder_product: taus must be a {a.dtype} array [..., k] with "
+                         f"a's batch axes {a.shape[:-2]} and k <= {n}, got {taus.dtype} of "
+                         f"shape {taus.shape}")
+    return a.strip_weak()
+
+
+def _householder_product_impl(a, taus):
+    routine = "ungqr" if dtypes.is_complex(core.get_aval(a).dtype) else "orgqr"
+    q, = lapack_call(a, taus, routine=routine, out_avals=(core.get_aval(a),))
+    return q
+
+
+householder_product_p = Primitive("householder_product")
+householder_product_p.def_abstract_eval(_householder_product_aval)
+lowering_rules[householder_product_p] = lower_fun(_householder_product_impl,
+                                                  multiple_results=False)
+
+
+def _householder_product_batch(axis, args, dims):
+    a, taus = (bdim_at_front(x, d, axis.size) for x, d in zip(args, dims))
+    return householder_product_p.bind(a, taus), 0
+
+
+batching_rules[householder_product_p] = _householder_product_batch
+def_no_derivative(householder_product_p)
+
+
+def householder_product(a, taus):
+    """The unitary [..., m, n] matrices whose columns are the product of the elementary
+    reflectors held below a's diagonal, with scale factors taus [..., k] (LAPACK's orgqr)."""
+    return householder_product_p.bind(a, taus)
+
+
 # ---------------------------------------------------------------- qr
-def _qr_aval(x, *, full_matrices):
+def _qr_aval(x, *, full_matrices, pivoting):
     check_matrix("qr", x)
     m, n = x.shape[-2:]
     k = m if full_matrices else min(m, n)
     batch = x.shape[:-2]
-    return [ShapedArray(batch + (m, k), x.dtype), ShapedArray(batch + (k, n), x.dtype)]
+    return [ShapedArray(batch + (m, k), x.dtype), ShapedArray(batch + (k, n), x.dtype)] + (
+        [ShapedArray(batch + (n,), np.int32)] if pivoting else [])
 
 
-def _qr_impl(x, *, full_matrices):
+def _qr_impl(x, *, full_matrices, pivoting):
     aval = core.get_aval(x)
     m, n = aval.shape[-2:]
     k, nd = min(m, n), aval.ndim
-    reflectors, taus = lapack_call(x, routine="geqrf", out_avals=(
-        aval, ShapedArray(aval.shape[:-2] + (k,), aval.dtype)))
+    taus_aval = ShapedArray(aval.shape[:-2] + (k,), aval.dtype)
+    if pivoting:  # geqp3: column pivots chosen so that r's diagonal does not increase
+        columns = ShapedArray(aval.shape[:-2] + (n,), np.int32)
+        reflectors, columns, taus = lapack_call(x, ew.full(columns.shape, 0, np.int32),
+                                                routine="geqp3",
+                                                out_avals=(aval, columns, taus_aval))
+        pivots = [ew.sub(columns, full_like(columns, 1))]  # LAPACK counts from 1
+    else:
+        reflectors, taus = lapack_call(x, routine="geqrf", out_avals=(aval, taus_aval))
+        pivots = []
     r = triu(reflectors)
     if not full_matrices or m < n:
         r = slice_in_dim(r, 0, min(m, n) if not full_matrices else m, axis=nd - 2)
@@ -226,9 +298,7 @@ def _qr_impl(x, *, full_matrices):
                    [(0, 0, 0)] * (nd - 1) + [(0, m - n, 0)])
     else:
         q_in = reflectors
-    routine = "ungqr" if dtypes.is_complex(aval.dtype) else "orgqr"
-    q, = lapack_call(q_in, taus, routine=routine, out_avals=(core.get_aval(q_in),))
-    return [q, r]
+    return [householder_product(q_in, taus), r] + pivots
 
 
 qr_p = _declare("qr", _qr_aval, _qr_impl)
@@ -249,11 +319,19 @@ def _thin_qr_jvp(q, r, dx):
     return dq, dr
 
 
-def _qr_jvp(primals, tangents, *, full_matrices):
+def _permute_columns(x, permutation):
+    return mT(permute_rows(mT(x), permutation))
+
+
+def _qr_jvp(primals, tangents, *, full_matrices, pivoting):
     (x,), (dx,) = primals, tangents
-    q, r = qr_p.bind(x, full_matrices=full_matrices)
+    outs = qr_p.bind(x, full_matrices=full_matrices, pivoting=pivoting)
+    q, r, *p = outs
     if type(dx) is Zero:
-        return [q, r], [Zero(core.get_aval(q)), Zero(core.get_aval(r))]
+        return outs, [Zero(core.get_aval(o)) for o in outs]
+    if pivoting:  # x[:, p] = q r: the pivots are locally constant
+        x, dx = _permute_columns(x, p[0]), _permute_columns(dx, p[0])
+    zero_p = [Zero(core.get_aval(o)) for o in p]
     m, n = shape(x)[-2:]
     nd = len(shape(x))
     if m < n:  # X = [X1 X2]: X1 = Q R1 is square, R2 = Q^H X2
@@ -261,21 +339,23 @@ def _qr_jvp(primals, tangents, *, full_matrices):
                                slice_in_dim(dx, 0, m, axis=nd - 1))
         dr2 = ew.add(matmul(mH(dq), slice_in_dim(x, m, n, axis=nd - 1)),
                      matmul(mH(q), slice_in_dim(dx, m, n, axis=nd - 1)))
-        return [q, r], [dq, concatenate([dr1, dr2], nd - 1)]
+        return outs, [dq, concatenate([dr1, dr2], nd - 1)] + zero_p
     if full_matrices and m > n:
         raise NotImplementedError("The derivative of qr with full_matrices=True is implemented "
                                   "only for matrices with at least as many columns as rows; use "
                                   "full_matrices=False (mode='reduced')")
     dq, dr = _thin_qr_jvp(q, r, dx)
-    return [q, r], [dq, dr]
+    return outs, [dq, dr] + zero_p
 
 
 jvp_rules[qr_p] = _qr_jvp
 
 
-def qr(x, *, full_matrices: bool = True):
-    """(q, r) with x = q r, q's columns orthonormal and r upper triangular."""
-    return qr_p.bind(x, full_matrices=bool(full_matrices))
+def qr(x, *, pivoting: bool = False, full_matrices: bool = True, use_magma=None):
+    """(q, r) with x = q r, q's columns orthonormal and r upper triangular; with pivoting,
+    (q, r, p) with x[..., p] = q r and r's diagonal non-increasing in magnitude. use_magma
+    applies only on GPU, as in JAX."""
+    return tuple(qr_p.bind(x, full_matrices=bool(full_matrices), pivoting=bool(pivoting)))
 
 
 # ---------------------------------------------------------------- eigh
@@ -321,9 +401,21 @@ def _eigh_jvp(primals, tangents, *, lower):
 jvp_rules[eigh_p] = _eigh_jvp
 
 
-def eigh(x, *, lower: bool = True, symmetrize_input: bool = True):
-    """(v, w): eigenvectors (columns of v) and ascending eigenvalues of Hermitian matrices."""
+def _full_subset(who, subset_by_index, size):
+    if subset_by_index is not None and tuple(subset_by_index) != (0, size):
+        raise NotImplementedError(f"{who}: subset_by_index is not supported on CPU (as in "
+                                  f"JAX); compute all {size} and slice them")
+
+
+def eigh(x, *, lower: bool = True, symmetrize_input: bool = True, sort_eigenvalues: bool = True,
+         subset_by_index=None, implementation=None):
+    """(v, w): eigenvectors (columns of v) and ascending eigenvalues of Hermitian matrices.
+    LAPACK sorts the eigenvalues whatever sort_eigenvalues says, as JAX's CPU path does."""
     check_matrix("eigh", core.get_aval(x), square=True)
+    _full_subset("eigh", subset_by_index, shape(x)[-1])
+    if implementation not in (None, EighImplementation.QR):
+        raise NotImplementedError(f"eigh: {implementation} is not supported on CPU (as in JAX); "
+                                  f"use implementation=None or EighImplementation.QR")
     return eigh_p.bind(symmetrize(x) if symmetrize_input else x, lower=bool(lower))
 
 
@@ -391,15 +483,20 @@ def _eig_jvp(primals, tangents, *, compute_left_eigenvectors, compute_right_eige
 jvp_rules[eig_p] = _eig_jvp
 
 
-def eig(x, *, compute_left_eigenvectors: bool = True, compute_right_eigenvectors: bool = True):
+def eig(x, *, compute_left_eigenvectors: bool = True, compute_right_eigenvectors: bool = True,
+        enable_eigvec_derivs: bool = False, implementation=None, use_magma=None):
     """[w, vl, vr] (those asked for) of a general square matrix, complex, unsorted: x vr = vr w
-    and vl^H x = w vl^H, each eigenvector of unit length."""
+    and vl^H x = w vl^H, each eigenvector of unit length. Only LAPACK runs on CPU;
+    enable_eigvec_derivs is not supported (the eigenvectors' derivatives refuse)."""
+    if implementation not in (None, EigImplementation.LAPACK) or use_magma:
+        raise NotImplementedError(f"eig: only the LAPACK implementation runs on CPU, got "
+                                  f"implementation={implementation}, use_magma={use_magma}")
     return eig_p.bind(x, compute_left_eigenvectors=bool(compute_left_eigenvectors),
                       compute_right_eigenvectors=bool(compute_right_eigenvectors))
 
 
 # ---------------------------------------------------------------- svd
-def _svd_aval(x, *, full_matrices, compute_uv):
+def _svd_aval(x, *, full_matrices, compute_uv, qr_algorithm):
     check_matrix("svd", x)
     m, n = x.shape[-2:]
     k, batch = min(m, n), x.shape[:-2]
@@ -410,14 +507,15 @@ def _svd_aval(x, *, full_matrices, compute_uv):
             ShapedArray(batch + (n if full_matrices else k, n), x.dtype)]
 
 
-def _svd_impl(x, *, full_matrices, compute_uv):
+def _svd_impl(x, *, full_matrices, compute_uv, qr_algorithm):
     aval = core.get_aval(x)
     m, n = aval.shape[-2:]
     k, batch = min(m, n), aval.shape[:-2]
     u_aval = ShapedArray(batch + (m, m if full_matrices else k), aval.dtype)
     vt_aval = ShapedArray(batch + (n if full_matrices else k, n), aval.dtype)
     mode = "N" if not compute_uv else ("A" if full_matrices else "S")
-    _, s, u, vt, info = lapack_call(x, routine="gesdd", mode=mode, out_avals=(
+    routine = "gesvd" if qr_algorithm else "gesdd"
+    _, s, u, vt, info = lapack_call(x, routine=routine, mode=mode, out_avals=(
         aval, ShapedArray(batch + (k,), _real_dtype(aval.dtype)), u_aval, vt_aval,
         ShapedArray(batch, np.int32)))
     ok = info_ok(info)
@@ -429,10 +527,11 @@ def _svd_impl(x, *, full_matrices, compute_uv):
 svd_p = _declare("svd", _svd_aval, _svd_impl)
 
 
-def _svd_jvp(primals, tangents, *, full_matrices, compute_uv):
+def _svd_jvp(primals, tangents, *, full_matrices, compute_uv, qr_algorithm):
     (x,), (dx,) = primals, tangents
-    s, u, vt = svd_p.bind(x, full_matrices=False, compute_uv=True)
-    outs = svd_p.bind(x, full_matrices=full_matrices, compute_uv=compute_uv)
+    s, u, vt = svd_p.bind(x, full_matrices=False, compute_uv=True, qr_algorithm=qr_algorithm)
+    outs = svd_p.bind(x, full_matrices=full_matrices, compute_uv=compute_uv,
+                      qr_algorithm=qr_algorithm)
     if type(dx) is Zero:
         return outs, [Zero(core.get_aval(o)) for o in outs]
     m, n = shape(x)[-2:]
@@ -487,9 +586,18 @@ def _rows_like(s_col_square, target):
 jvp_rules[svd_p] = _svd_jvp
 
 
-def svd(x, *, full_matrices: bool = True, compute_uv: bool = True):
-    """(u, s, vt) with x = u diag(s) vt and s descending; just s without compute_uv."""
-    outs = svd_p.bind(x, full_matrices=bool(full_matrices), compute_uv=bool(compute_uv))
+def svd(x, *, full_matrices: bool = True, compute_uv: bool = True, subset_by_index=None,
+        algorithm=None):
+    """(u, s, vt) with x = u diag(s) vt and s descending; just s without compute_uv. The
+    algorithm is LAPACK's divide and conquer (gesdd) or, with SvdAlgorithm.QR, gesvd."""
+    check_matrix("svd", core.get_aval(x))
+    _full_subset("svd", subset_by_index, min(shape(x)[-2:]))
+    if algorithm not in (None, SvdAlgorithm.DEFAULT, SvdAlgorithm.DIVIDE_AND_CONQUER,
+                         SvdAlgorithm.QR):
+        raise NotImplementedError(f"svd: {algorithm} is not implemented on CPU (as in JAX); "
+                                  f"use SvdAlgorithm.DEFAULT or SvdAlgorithm.QR")
+    outs = svd_p.bind(x, full_matrices=bool(full_matrices), compute_uv=bool(compute_uv),
+                      qr_algorithm=algorithm is SvdAlgorithm.QR)
     if not compute_uv:
         return outs[0]
     s, u, vt = outs
@@ -577,9 +685,16 @@ def triangular_solve(a, b, *, left_side: bool = False, lower: bool = False,
                      transpose_a: bool = False, conjugate_a: bool = False,
                      unit_diagonal: bool = False):
     """X with op(a) X = b (left_side) or X op(a) = b, a triangular; op transposes and/or
-    conjugates a (jax.lax.linalg.triangular_solve)."""
-    return triangular_solve_p.bind(a, b, left_side=bool(left_side), lower=bool(lower),
-                                   transpose_a=bool(transpose_a),
-                                   conjugate_a=bool(conjugate_a),
-                                   unit_diagonal=bool(unit_diagonal))
+    conjugates a (jax.lax.linalg.triangular_solve). b may also be one vector per matrix
+    ([..., m]: b.ndim == a.ndim - 1), as in JAX."""
+    conjugate_a = conjugate_a and dtypes.is_complex(core.get_aval(a).dtype)
+    vector = len(shape(b)) == len(shape(a)) - 1
+    if vector:
+        b = expand_dims(b, (len(shape(b)) if left_side else len(shape(b)) - 1,))
+    out = triangular_solve_p.bind(a, b, left_side=bool(left_side), lower=bool(lower),
+                                  transpose_a=bool(transpose_a), conjugate_a=bool(conjugate_a),
+                                  unit_diagonal=bool(unit_diagonal))
+    if vector:
+        out = squeeze(out, (len(shape(out)) - 1 if left_side else len(shape(out)) - 2,))
+    return out
 

@@ -1,5 +1,5 @@
 """spmd.lax: JAX's `jax.lax`, re-exported from the transforms layer (each name is declared with
-its rules in transforms/)."""
+its rules in transforms/); spmd.lax.linalg is jax.lax.linalg."""
 from spmd.missing_names import module_getattr as _module_getattr
 from spmd.transforms.lax import *  # noqa: F401,F403
 from spmd.transforms.lax import complex_ as complex  # noqa: F401,A004  (lax.complex, as JAX)
@@ -83,5 +83,7 @@ for _name in ("ANY", "BOOL", "COMPLEX", "FLOAT", "INEXACT", "INT", "INTEGRAL", "
               "more_elementwise"):
     globals().pop(_name, None)
 
+
+from spmd.lax import linalg  # noqa: E402,F401  (jax.lax.linalg, a module of its own, as in JAX)
 
 __getattr__ = _module_getattr("spmd.lax", "jax.lax")
