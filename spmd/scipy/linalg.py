@@ -1,6 +1,8 @@
 """spmd.scipy.linalg: jax.scipy.linalg's factor-and-solve functions (cho_factor/cho_solve,
 lu/lu_factor/lu_solve, solve_triangular) and SciPy's spellings of the decompositions, on
-spmd.lax.linalg. SciPy's `overwrite_*` and `check_finite` are accepted and ignored, as in JAX."""
+spmd.lax.linalg; the special matrices, the matrix functions and the Schur-based ones live in the
+files named in __all__. SciPy's `overwrite_*` and `check_finite` are accepted and ignored, as in
+JAX."""
 from __future__ import annotations
 
 import warnings
@@ -18,6 +20,8 @@ from spmd.scipy._linalg_matrices import (block_diag, circulant, companion,  # no
                                          invpascal, leslie, pascal, toeplitz)
 from spmd.scipy._linalg_functions import (eigh_tridiagonal, expm, expm_frechet,  # noqa: F401
                                            polar, qr_multiply)
+from spmd.scipy._linalg_schur import (funm, hessenberg, rsf2csf, schur, solve_sylvester,  # noqa: F401
+                                      sqrtm)
 from spmd.transforms.lax import linalg as lax_linalg
 
 __all__ = ["cho_factor", "cho_solve", "cholesky", "det", "eigh", "inv", "lu", "lu_factor",
@@ -27,7 +31,9 @@ __all__ = ["cho_factor", "cho_solve", "cholesky", "det", "eigh", "inv", "lu", "l
            "fiedler_companion", "hadamard", "hankel", "helmert", "hilbert", "invhilbert",
            "invpascal", "leslie", "pascal", "toeplitz",
            # the matrix functions (spmd/scipy/_linalg_functions.py)
-           "eigh_tridiagonal", "expm", "expm_frechet", "polar", "qr_multiply"]
+           "eigh_tridiagonal", "expm", "expm_frechet", "polar", "qr_multiply",
+           # the Schur and Hessenberg forms and what builds on them (spmd/scipy/_linalg_schur.py)
+           "funm", "hessenberg", "rsf2csf", "schur", "solve_sylvester", "sqrtm"]
 
 _matrices = np_linalg.inexact_matrices  # one promotion and shape check for both modules
 
