@@ -80,7 +80,8 @@ for _name in ("ANY", "BOOL", "COMPLEX", "FLOAT", "INEXACT", "INT", "INTEGRAL", "
               "elementwise_aval", "add_any", "add_any_p", "complex_", "round_afz", "round_afz_p",
               "select_p", "argsort", "argminmax", "bitcast", "control_flow", "cumulative",
               "elementwise", "gather_scatter", "reductions", "slicing", "sorting", "structural",
-              "more_elementwise"):
+              "more_elementwise",
+              "linalg"):  # the transforms' module: jax.lax.linalg is spmd.lax.linalg, below
     globals().pop(_name, None)
 
 

@@ -121,6 +121,8 @@ def _rsf2csf_2d(t, z):
 def _rsf2csf(t, z):
     t, z = (x.astype(_to_complex(x.dtype)) for x in (t, z))
     batch = np.broadcast_shapes(t.shape[:-2], z.shape[:-2])
+    if not batch:  # no vmap: its indexing of a batch compiles to far more code
+        return _rsf2csf_2d(t, z)
     t, z = (jnp.broadcast_to(x, batch + x.shape[-2:]).reshape((-1,) + x.shape[-2:])
             for x in (t, z))
     t, z = vmap(_rsf2csf_2d)(t, z)

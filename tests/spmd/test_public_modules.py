@@ -12,7 +12,7 @@ DISTRIBUTIONS = ["bernoulli", "beta", "betabinom", "binom", "cauchy", "chi2", "d
                  "expon", "gamma", "gennorm", "geom", "gumbel_l", "gumbel_r", "laplace",
                  "logistic", "multinomial", "multivariate_normal", "nbinom", "norm", "pareto",
                  "poisson", "t", "truncnorm", "uniform", "vonmises", "wrapcauchy"]
-PUBLIC = ["spmd.tree_util", "spmd.numpy", "spmd.lax", "spmd.random", "spmd.nn",
+PUBLIC = ["spmd.tree_util", "spmd.numpy", "spmd.lax", "spmd.lax.linalg", "spmd.random", "spmd.nn",
           "spmd.nn.initializers", "spmd.scipy", "spmd.scipy.special", "spmd.scipy.stats",
           "spmd.dtypes", "spmd.distributed", "spmd.test_util", "spmd.tree", "spmd.debug",
           "spmd.flatten_util",
