@@ -1,7 +1,8 @@
 """spmd.lax.linalg: JAX's `jax.lax.linalg`, the matrix decompositions over batches of matrices
 [..., m, n] with their primitives, re-exported from the transforms layer where each is declared
 with its rules (transforms/lax/linalg.py, linalg_condensed.py, linalg_banded.py,
-linalg_updates.py)."""
+linalg_updates.py); qdwh, the polar decomposition, is lax code on them (spmd/lax/_qdwh.py)."""
+from spmd.lax._qdwh import qdwh  # noqa: F401
 from spmd.missing_names import module_getattr as _module_getattr
 from spmd.transforms.lax.linalg import (cholesky, cholesky_p, eig, eig_p, eigh,  # noqa: F401
                                         eigh_p, householder_product, householder_product_p, lu,

@@ -203,3 +203,22 @@ def test_misuses_say_what_is_wrong():
         lax_linalg.svd(np.eye(3), algorithm=lax_linalg.SvdAlgorithm.JACOBI)
     with pytest.raises(NotImplementedError, match=r"Differentiation rule for 'schur' not"):
         spmd.grad(lambda a: lax_linalg.schur(a)[0].sum())(np.eye(2))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.complex64])
+def test_qdwh_is_the_polar_decomposition_of_the_svd(dtype):
+    x = draw((5, 3), dtype, seed=13)
+    u, h, iterations, converged = lax_linalg.qdwh(x)
+    left, s, right = np.linalg.svd(x, full_matrices=False)  # x = (U V^H)(V S V^H)
+    _close(u, left @ right, dtype)
+    _close(h, mH(right) @ (s[:, None] * right), dtype)
+    assert bool(converged) and 0 < int(iterations) <= 10
+    # the same matrix padded: only its dynamic_shape counts, the rest of u and h is zero
+    padded = np.pad(x, [(0, 1), (0, 2)])
+    pu, ph, _, _ = (np.asarray(v) for v in lax_linalg.qdwh(padded, dynamic_shape=(5, 3)))
+    _close(pu[:5, :3], np.asarray(u), dtype)
+    assert not pu[5:].any() and not pu[:, 3:].any() and not ph[3:].any()
+    with pytest.raises(ValueError, match=r"must have M >= N"):
+        lax_linalg.qdwh(x.T)
+    with pytest.raises(TypeError, match=r"qdwh: x must be a floating or complex matrix"):
+        lax_linalg.qdwh(np.ones((3, 2), np.int32))
