@@ -75,6 +75,15 @@ batching_rules[lapack_call_p] = _lapack_call_batch
 jvp_rules[lapack_call_p] = _lapack_call_jvp
 
 
+def def_batch_at_front(prim: Primitive):
+    """The batching rule of a primitive over operands that share their batch axes (a matrix,
+    its factors, right-hand sides): the vmapped axis moves to the front of every operand."""
+    def rule(axis, args, dims, **params):
+        out = prim.bind(*(bdim_at_front(x, d, axis.size) for x, d in zip(args, dims)), **params)
+        return (out, [0] * len(out)) if prim.multiple_results else (out, 0)
+    batching_rules[prim] = rule
+
+
 def def_no_derivative(prim: Primitive):
     """The JVP rule of a decomposition JAX does not differentiate either (schur, hessenberg,
     householder_product, tridiagonal): it says so, in JAX's words, when a tangent reaches it."""

@@ -11,13 +11,13 @@ from __future__ import annotations
 import numpy as np
 
 from spmd.transforms import core, dtypes
-from spmd.transforms.batching import batching_rules, bdim_at_front
 from spmd.transforms.core import Primitive, ShapedArray
 from spmd.transforms.jvp import Zero, defjvp_zero, instantiate, jvp_rules, linear_primitives
 from spmd.transforms.lax import elementwise as ew
 from spmd.transforms.lax.composite import lower_fun
 from spmd.transforms.lax.control_flow import fori_loop
-from spmd.transforms.lax.lapack import (check_matrix, conj, def_no_derivative, diag_matrix,
+from spmd.transforms.lax.lapack import (check_matrix, conj, def_batch_at_front,
+                                        def_no_derivative, diag_matrix,
                                         diagonal, eye_like, full_like, info_ok, lapack_call,
                                         mH, matmul, mT, nan_where_failed, shape, tril, triu)
 from spmd.transforms.lax.reductions import reduce_sum
@@ -28,25 +28,18 @@ from spmd.transforms.lowering import lowering_rules
 from spmd.transforms.transpose import is_undefined, transpose_rules
 
 
-def _real_dtype(dtype):
+def real_dtype(dtype):
     return np.dtype(np.float32) if dtype == np.complex64 else (
         np.dtype(np.float64) if dtype == np.complex128 else dtype)
 
 
-def _front_batch(prim):
-    """The batching rule of a one-operand decomposition: its batch axes lead, so the vmapped
-    axis moves to the front and every output carries it there."""
-    def rule(axis, args, dims, **params):
-        out = prim.bind(bdim_at_front(args[0], dims[0], axis.size), **params)
-        return (out, [0] * len(out)) if prim.multiple_results else (out, 0)
-    batching_rules[prim] = rule
-
-
-def _declare(name, aval_rule, impl, multiple_results=True):
+def declare(name, aval_rule, impl, multiple_results=True):
+    """A primitive over batches of matrices [..., m, n], lowered as the lax code `impl` (which
+    calls LAPACK); its operands share their batch axes, which the vmapped axis joins in front."""
     prim = Primitive(name, multiple_results=multiple_results)
     prim.def_abstract_eval(aval_rule)
     lowering_rules[prim] = lower_fun(impl, multiple_results=multiple_results)
-    _front_batch(prim)
+    def_batch_at_front(prim)
     return prim
 
 
@@ -63,7 +56,7 @@ def _cholesky_impl(x):
     return nan_where_failed(tril(factor), info_ok(info))
 
 
-cholesky_p = _declare("cholesky", _cholesky_aval, _cholesky_impl, multiple_results=False)
+cholesky_p = declare("cholesky", _cholesky_aval, _cholesky_impl, multiple_results=False)
 
 
 def _cholesky_jvp(primals, tangents):
@@ -129,8 +122,8 @@ def _lu_pivots_to_permutation_impl(pivots, *, permutation_size):
     return fori_loop(0, s[-1], swap, rows)
 
 
-lu_pivots_to_permutation_p = _declare("lu_pivots_to_permutation", _lu_pivots_to_permutation_aval,
-                                      _lu_pivots_to_permutation_impl, multiple_results=False)
+lu_pivots_to_permutation_p = declare("lu_pivots_to_permutation", _lu_pivots_to_permutation_aval,
+                                     _lu_pivots_to_permutation_impl, multiple_results=False)
 defjvp_zero(lu_pivots_to_permutation_p)
 
 
@@ -162,7 +155,7 @@ def _lu_impl(x):
     return [factors, pivots, lu_pivots_to_permutation(pivots, m)]
 
 
-lu_p = _declare("lu", _lu_aval, _lu_impl)
+lu_p = declare("lu", _lu_aval, _lu_impl)
 
 
 def _lu_factors(lu_, m, n):
@@ -249,12 +242,7 @@ lowering_rules[householder_product_p] = lower_fun(_householder_product_impl,
                                                   multiple_results=False)
 
 
-def _householder_product_batch(axis, args, dims):
-    a, taus = (bdim_at_front(x, d, axis.size) for x, d in zip(args, dims))
-    return householder_product_p.bind(a, taus), 0
-
-
-batching_rules[householder_product_p] = _householder_product_batch
+def_batch_at_front(householder_product_p)
 def_no_derivative(householder_product_p)
 
 
@@ -301,7 +289,7 @@ def _qr_impl(x, *, full_matrices, pivoting):
     return [householder_product(q_in, taus), r] + pivots
 
 
-qr_p = _declare("qr", _qr_aval, _qr_impl)
+qr_p = declare("qr", _qr_aval, _qr_impl)
 
 
 def _thin_qr_jvp(q, r, dx):
@@ -361,7 +349,7 @@ def qr(x, *, pivoting: bool = False, full_matrices: bool = True, use_magma=None)
 # ---------------------------------------------------------------- eigh
 def _eigh_aval(x, *, lower):
     check_matrix("eigh", x, square=True)
-    return [x.strip_weak(), ShapedArray(x.shape[:-1], _real_dtype(x.dtype))]
+    return [x.strip_weak(), ShapedArray(x.shape[:-1], real_dtype(x.dtype))]
 
 
 def _eigh_impl(x, *, lower):
@@ -369,13 +357,13 @@ def _eigh_impl(x, *, lower):
     routine = "heevd" if dtypes.is_complex(aval.dtype) else "syevd"
     v, w, info = lapack_call(x, routine=routine, mode="V", uplo="L" if lower else "U",
                              out_avals=(aval, ShapedArray(aval.shape[:-1],
-                                                          _real_dtype(aval.dtype)),
+                                                          real_dtype(aval.dtype)),
                                         ShapedArray(aval.shape[:-2], np.int32)))
     ok = info_ok(info)
     return [nan_where_failed(v, ok), nan_where_failed(w, ok)]
 
 
-eigh_p = _declare("eigh", _eigh_aval, _eigh_impl)
+eigh_p = declare("eigh", _eigh_aval, _eigh_impl)
 
 
 def _eigh_jvp(primals, tangents, *, lower):
@@ -453,7 +441,7 @@ def _eig_impl(x, *, compute_left_eigenvectors, compute_right_eigenvectors):
         (w, True), (vl, compute_left_eigenvectors), (vr, compute_right_eigenvectors)) if keep]
 
 
-eig_p = _declare("eig", _eig_aval, _eig_impl)
+eig_p = declare("eig", _eig_aval, _eig_impl)
 
 
 def lu_solve_matrix(a, b):
@@ -500,7 +488,7 @@ def _svd_aval(x, *, full_matrices, compute_uv, qr_algorithm):
     check_matrix("svd", x)
     m, n = x.shape[-2:]
     k, batch = min(m, n), x.shape[:-2]
-    s = ShapedArray(batch + (k,), _real_dtype(x.dtype))
+    s = ShapedArray(batch + (k,), real_dtype(x.dtype))
     if not compute_uv:
         return [s]
     return [s, ShapedArray(batch + (m, m if full_matrices else k), x.dtype),
@@ -516,7 +504,7 @@ def _svd_impl(x, *, full_matrices, compute_uv, qr_algorithm):
     mode = "N" if not compute_uv else ("A" if full_matrices else "S")
     routine = "gesvd" if qr_algorithm else "gesdd"
     _, s, u, vt, info = lapack_call(x, routine=routine, mode=mode, out_avals=(
-        aval, ShapedArray(batch + (k,), _real_dtype(aval.dtype)), u_aval, vt_aval,
+        aval, ShapedArray(batch + (k,), real_dtype(aval.dtype)), u_aval, vt_aval,
         ShapedArray(batch, np.int32)))
     ok = info_ok(info)
     if not compute_uv:
@@ -524,7 +512,7 @@ def _svd_impl(x, *, full_matrices, compute_uv, qr_algorithm):
     return [nan_where_failed(s, ok), nan_where_failed(u, ok), nan_where_failed(vt, ok)]
 
 
-svd_p = _declare("svd", _svd_aval, _svd_impl)
+svd_p = declare("svd", _svd_aval, _svd_impl)
 
 
 def _svd_jvp(primals, tangents, *, full_matrices, compute_uv, qr_algorithm):
@@ -670,14 +658,9 @@ def _triangular_solve_transpose(ct, a, b, **params):
     return [None, triangular_solve_p.bind(a, ct, **flipped)]
 
 
-def _triangular_solve_batch(axis, args, dims, **params):
-    a, b = (bdim_at_front(x, d, axis.size) for x, d in zip(args, dims))
-    return triangular_solve_p.bind(a, b, **params), 0
-
-
 jvp_rules[triangular_solve_p] = _triangular_solve_jvp
 transpose_rules[triangular_solve_p] = _triangular_solve_transpose
-batching_rules[triangular_solve_p] = _triangular_solve_batch
+def_batch_at_front(triangular_solve_p)
 linear_primitives.add(triangular_solve_p)
 
 

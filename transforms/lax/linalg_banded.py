@@ -10,26 +10,18 @@ from __future__ import annotations
 import numpy as np
 
 from spmd.transforms import core
-from spmd.transforms.batching import batching_rules, bdim_at_front
 from spmd.transforms.core import Primitive, ShapedArray
 from spmd.transforms.jvp import Zero, instantiate, jvp_rules, linear_primitives
 from spmd.transforms.lax import elementwise as ew
 from spmd.transforms.lax.composite import lower_fun
-from spmd.transforms.lax.lapack import (LAPACK_DTYPES, check_matrix, full_like, info_ok,
+from spmd.transforms.lax.lapack import (LAPACK_DTYPES, check_matrix, def_batch_at_front,
+                                        full_like, info_ok,
                                         lapack_call, matmul, mT, nan_where_failed, shape,
                                         tril)
 from spmd.transforms.lax.slicing import concatenate, pad, slice_in_dim
 from spmd.transforms.lax.structural import broadcast_in_dim
 from spmd.transforms.lowering import lowering_rules
 from spmd.transforms.transpose import is_undefined, transpose_rules
-
-
-def _batch_all_at_front(prim):
-    """Operands of one batch shape: the vmapped axis moves to the front of every one."""
-    def rule(axis, args, dims, **params):
-        args = [bdim_at_front(x, d, axis.size) for x, d in zip(args, dims)]
-        return prim.bind(*args, **params), 0
-    batching_rules[prim] = rule
 
 
 # ---------------------------------------------------------------- tridiagonal_solve
@@ -62,7 +54,7 @@ def _tridiagonal_solve_impl(dl, d, du, b, *, perturb_singular):
 tridiagonal_solve_p = Primitive("tridiagonal_solve")
 tridiagonal_solve_p.def_abstract_eval(_tridiagonal_solve_aval)
 lowering_rules[tridiagonal_solve_p] = lower_fun(_tridiagonal_solve_impl, multiple_results=False)
-_batch_all_at_front(tridiagonal_solve_p)
+def_batch_at_front(tridiagonal_solve_p)
 
 
 def _shift(v, offset):
@@ -147,7 +139,7 @@ def _symmetric_product_impl(a, c, *, alpha, beta):
 symmetric_product_p = Primitive("symmetric_product")
 symmetric_product_p.def_abstract_eval(_symmetric_product_aval)
 lowering_rules[symmetric_product_p] = lower_fun(_symmetric_product_impl, multiple_results=False)
-_batch_all_at_front(symmetric_product_p)
+def_batch_at_front(symmetric_product_p)
 
 
 def _symmetric_product_jvp(primals, tangents, *, alpha, beta):

@@ -13,7 +13,7 @@ from spmd.transforms import core, dtypes
 from spmd.transforms.core import ShapedArray
 from spmd.transforms.lax.lapack import (check_matrix, def_no_derivative, info_ok, lapack_call,
                                         nan_where_failed)
-from spmd.transforms.lax.linalg import _declare, _real_dtype
+from spmd.transforms.lax.linalg import declare, real_dtype
 
 
 def _info(aval):
@@ -38,7 +38,7 @@ def _schur_impl(x, *, compute_schur_vectors, sort_eig_vals, select_callable):
         [nan_where_failed(vectors, ok)] if compute_schur_vectors else [])
 
 
-schur_p = _declare("schur", _schur_aval, _schur_impl)
+schur_p = declare("schur", _schur_aval, _schur_impl)
 def_no_derivative(schur_p)
 
 
@@ -72,7 +72,7 @@ def _hessenberg_impl(a):
     return [nan_where_failed(h, ok), nan_where_failed(taus, ok)]
 
 
-hessenberg_p = _declare("hessenberg", _hessenberg_aval, _hessenberg_impl)
+hessenberg_p = declare("hessenberg", _hessenberg_aval, _hessenberg_impl)
 def_no_derivative(hessenberg_p)
 
 
@@ -89,7 +89,7 @@ def _tridiagonal_aval(a, *, lower):
     if n == 0:
         raise ValueError(f"tridiagonal: the matrix must have at least one row, got shape "
                          f"{a.shape}")
-    batch, real = a.shape[:-2], _real_dtype(a.dtype)
+    batch, real = a.shape[:-2], real_dtype(a.dtype)
     return [a.strip_weak(), ShapedArray(batch + (n,), real), ShapedArray(batch + (n - 1,), real),
             ShapedArray(batch + (n - 1,), a.dtype)]
 
@@ -103,7 +103,7 @@ def _tridiagonal_impl(a, *, lower):
     return [nan_where_failed(o, ok) for o in outs]
 
 
-tridiagonal_p = _declare("tridiagonal", _tridiagonal_aval, _tridiagonal_impl)
+tridiagonal_p = declare("tridiagonal", _tridiagonal_aval, _tridiagonal_impl)
 def_no_derivative(tridiagonal_p)
 
 

@@ -9,30 +9,19 @@ from __future__ import annotations
 import numpy as np
 
 from spmd.transforms import core, dtypes
-from spmd.transforms.batching import batching_rules, bdim_at_front
-from spmd.transforms.core import Primitive
 from spmd.transforms.lax import elementwise as ew
-from spmd.transforms.lax.elementwise import _abs
-from spmd.transforms.lax.composite import lower_fun
+from spmd.transforms.lax.elementwise import abs_p
 from spmd.transforms.lax.control_flow import fori_loop
 from spmd.transforms.lax.lapack import check_matrix, def_no_derivative, full_like, lapack_call
+from spmd.transforms.lax.linalg import declare
 from spmd.transforms.lax.structural import broadcast_in_dim
 from spmd.transforms.lax.slicing import dynamic_index_in_dim, dynamic_update_index_in_dim
-from spmd.transforms.lowering import lowering_rules
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 def _declare(name, aval_rule, impl):
-    """A primitive over operands of one batch shape, whose vmapped axis moves to the front."""
-    prim = Primitive(name)
-    prim.def_abstract_eval(aval_rule)
-    lowering_rules[prim] = lower_fun(impl, multiple_results=False)
-
-    def batch(axis, args, dims, **params):
-        return prim.bind(*(bdim_at_front(x, d, axis.size) for x, d in zip(args, dims)),
-                         **params), 0
-    batching_rules[prim] = batch
+    prim = declare(name, aval_rule, impl, multiple_results=False)
     def_no_derivative(prim)
     return prim
 
@@ -82,7 +71,7 @@ def _cholesky_update_aval(r, w):
 
 def _givens(x, y):
     """(c, s) rotating (x, y) onto (r, 0), scaled by max(|x|, |y|) against overflow."""
-    scale = ew.max(_abs(x), _abs(y))
+    scale = ew.max(abs_p.bind(x), abs_p.bind(y))
     zero = ew.eq(y, full_like(y, 0))
     scale = ew.select(zero, full_like(scale, 1), scale)
     x, y = ew.div(x, scale), ew.div(y, scale)
