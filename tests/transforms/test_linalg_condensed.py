@@ -174,6 +174,13 @@ def test_pivoted_qr_tangent_is_the_tangent_of_the_permuted_matrix():
     _close(pivoted, np.asarray(plain), np.float64)
 
 
+def test_complete_qr_of_a_tall_matrix_derivatives():
+    # Q's completing columns are not unique, but LAPACK's are smooth in a: JAX's tangent for
+    # them is the one finite differences of LAPACK's see
+    check_grads(lambda a: lax_linalg.qr(a, full_matrices=True)[0], (draw((4, 2), seed=14),),
+                order=1)
+
+
 def test_jax_keywords_of_the_older_decompositions():
     a = draw((3, 3), seed=12)
     s_qr = lax_linalg.svd(a, compute_uv=False, algorithm=lax_linalg.SvdAlgorithm.QR)

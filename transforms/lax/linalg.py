@@ -329,11 +329,27 @@ def _qr_jvp(primals, tangents, *, full_matrices, pivoting):
                      matmul(mH(q), slice_in_dim(dx, m, n, axis=nd - 1)))
         return outs, [dq, concatenate([dr1, dr2], nd - 1)] + zero_p
     if full_matrices and m > n:
-        raise NotImplementedError("The derivative of qr with full_matrices=True is implemented "
-                                  "only for matrices with at least as many columns as rows; use "
-                                  "full_matrices=False (mode='reduced')")
+        return outs, list(_full_tall_qr_jvp(q, r, dx, m, n, nd)) + zero_p
     dq, dr = _thin_qr_jvp(q, r, dx)
     return outs, [dq, dr] + zero_p
+
+
+def _full_tall_qr_jvp(q, r, dx, m, n, nd):
+    """The tangents of a complete QR of a tall x (q [m, m], r [m, n], m > n): the thin part's,
+    and for the m - n completing columns Q_mp the choice that keeps Q unitary and follows
+    Householder's construction, as JAX takes it: with Q_mn = [Q_nn; Q_pn] and
+    Z = Q_pn (Q_nn - I)^-1, Q_mp' = Q_mn' Z^H - (Q_mn + Q_mp Z)(Q_pn' - Z Q_nn')^H."""
+    q_mn = slice_in_dim(q, 0, n, axis=nd - 1)
+    dq_mn, dr_nn = _thin_qr_jvp(q_mn, slice_in_dim(r, 0, n, axis=nd - 2), dx)
+    q_nn, q_pn = (slice_in_dim(q_mn, lo, hi, axis=nd - 2) for lo, hi in ((0, n), (n, m)))
+    dq_nn, dq_pn = (slice_in_dim(dq_mn, lo, hi, axis=nd - 2) for lo, hi in ((0, n), (n, m)))
+    z_h = lu_solve_matrix(mH(ew.sub(q_nn, eye_like(q_nn))), mH(q_pn))  # (Q_nn - I)^H Z^H = Q_pn^H
+    z = mH(z_h)
+    q_mp = slice_in_dim(q, n, m, axis=nd - 1)
+    dq_mp = ew.sub(matmul(dq_mn, z_h),
+                   matmul(ew.add(q_mn, matmul(q_mp, z)), mH(ew.sub(dq_pn, matmul(z, dq_nn)))))
+    zeros = ew.full(shape(dr_nn)[:-2] + (m - n, n), 0, core.get_aval(dr_nn).dtype)
+    return concatenate([dq_mn, dq_mp], nd - 1), concatenate([dr_nn, zeros], nd - 2)
 
 
 jvp_rules[qr_p] = _qr_jvp
