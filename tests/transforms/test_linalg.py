@@ -94,15 +94,23 @@ def test_eig_vectors_satisfy_their_equations(dtype):
     _close(np.linalg.norm(vr, axis=-2), np.ones((2, 3)), dtype)
 
 
-def test_eigenvalue_jvp_and_eigenvector_derivative_error():
+def test_eig_jvp_of_eigenvalues_and_of_eigenvectors_when_opted_in():
     a, da = _draw((3, 3), np.float64), _draw((3, 3), np.float64, 1)
     fn = spmd.jit(lambda a: linalg.eig(a, compute_left_eigenvectors=False,
                                        compute_right_eigenvectors=False)[0])
     _, got = spmd.jvp(fn, (a,), (da,))
     expected = (np.asarray(fn(a + 1e-6 * da)) - np.asarray(fn(a - 1e-6 * da))) / 2e-6
     np.testing.assert_allclose(np.asarray(got), expected, atol=1e-6)
-    with pytest.raises(NotImplementedError, match="eigenvectors of non-symmetric"):
+    with pytest.raises(NotImplementedError, match="pass enable_eigvec_derivs=True"):
         spmd.jvp(lambda a: linalg.eig(a)[2], (a,), (da,))
+    # opted in: both kinds of eigenvectors, in LAPACK's normalization (unit length, the
+    # largest component real), against central differences
+    both = spmd.jit(lambda a: linalg.eig(a, enable_eigvec_derivs=True))
+    _, got = spmd.jvp(both, (a,), (da,))
+    ahead, behind = both(a + 1e-6 * da), both(a - 1e-6 * da)
+    for g, p, m in zip(got, ahead, behind):
+        np.testing.assert_allclose(np.asarray(g), (np.asarray(p) - np.asarray(m)) / 2e-6,
+                                   atol=1e-6)
 
 
 @pytest.mark.parametrize("dtype, shape", DTYPE_SHAPES)

@@ -14,6 +14,7 @@ from spmd.transforms import core, dtypes
 from spmd.transforms.core import Primitive, ShapedArray
 from spmd.transforms.jvp import Zero, defjvp_zero, instantiate, jvp_rules, linear_primitives
 from spmd.transforms.lax import elementwise as ew
+from spmd.transforms.lax.argminmax import argmax
 from spmd.transforms.lax.composite import lower_fun
 from spmd.transforms.lax.control_flow import fori_loop
 from spmd.transforms.lax.lapack import (check_matrix, conj, def_batch_at_front,
@@ -432,7 +433,8 @@ def _complex_dtype(dtype):
     return _COMPLEX_OF.get(np.dtype(dtype), np.dtype(dtype))
 
 
-def _eig_aval(x, *, compute_left_eigenvectors, compute_right_eigenvectors):
+def _eig_aval(x, *, compute_left_eigenvectors, compute_right_eigenvectors,
+              enable_eigvec_derivs):
     check_matrix("eig", x, square=True)
     dtype = _complex_dtype(x.dtype)
     vectors = [ShapedArray(x.shape, dtype)] * (int(compute_left_eigenvectors)
@@ -440,7 +442,8 @@ def _eig_aval(x, *, compute_left_eigenvectors, compute_right_eigenvectors):
     return [ShapedArray(x.shape[:-1], dtype)] + vectors
 
 
-def _eig_impl(x, *, compute_left_eigenvectors, compute_right_eigenvectors):
+def _eig_impl(x, *, compute_left_eigenvectors, compute_right_eigenvectors,
+              enable_eigvec_derivs):
     aval = core.get_aval(x)
     dtype = _complex_dtype(aval.dtype)
     values = ShapedArray(aval.shape[:-1], aval.dtype)
@@ -468,20 +471,57 @@ def lu_solve_matrix(a, b):
     return triangular_solve(lu_, y, left_side=True, lower=False)
 
 
-def _eig_jvp(primals, tangents, *, compute_left_eigenvectors, compute_right_eigenvectors):
+def _eigenvector_jvp(w, v, dx):
+    """(w', v') for distinct eigenvalues w and eigenvectors v (columns) under the tangent dx:
+    with P = V^-1 A' V, w' = diag(P) and v'_j = u_j + c_j v_j, u = V (F o P),
+    F_ij = 1 / (w_j - w_i). The free c_j is fixed by LAPACK's normalization, which v' must keep:
+    unit length, and a real component of largest magnitude (row k_j):
+    c_j = -Re(v_j^H u_j) - i Im(u_kj) / v_kj."""
+    s = shape(v)
+    nd = len(s)
+    w_col = broadcast_in_dim(w, s, tuple(range(nd - 2)) + (nd - 1,))  # w_j
+    w_row = broadcast_in_dim(w, s, tuple(range(nd - 1)))              # w_i
+    eye = eye_like(v)
+    f = ew.sub(ew.div(full_like(v, 1), ew.add(eye, ew.sub(w_col, w_row))), eye)
+    p = matmul(lu_solve_matrix(v, dx), v)
+    u = matmul(v, ew.mul(f, p))
+    largest = argmax(ew.real(ew.mul(v, ew.conj(v))), nd - 2, np.int32)
+    rows = broadcasted_iota(np.int32, s, nd - 2)
+    at_k = ew.convert_element_type(
+        ew.eq(rows, broadcast_in_dim(largest, s, tuple(range(nd - 2)) + (nd - 1,))),
+        core.get_aval(v).dtype)
+    c = ew.complex_(ew.neg(ew.real(reduce_sum(ew.mul(ew.conj(v), u), (nd - 2,)))),
+                    ew.neg(ew.div(ew.imag(reduce_sum(ew.mul(at_k, u), (nd - 2,))),
+                                  ew.real(reduce_sum(ew.mul(at_k, v), (nd - 2,))))))
+    return diagonal(p), ew.add(u, ew.mul(v, broadcast_in_dim(c, s, tuple(range(nd - 2))
+                                                             + (nd - 1,))))
+
+
+def _eig_jvp(primals, tangents, *, compute_left_eigenvectors, compute_right_eigenvectors,
+             enable_eigvec_derivs):
     # distinct eigenvalues: w' = diag(V^-1 A' V) with V the right eigenvectors
     (x,), (dx,) = primals, tangents
-    outs = eig_p.bind(x, compute_left_eigenvectors=compute_left_eigenvectors,
-                      compute_right_eigenvectors=compute_right_eigenvectors)
+    params = dict(compute_left_eigenvectors=compute_left_eigenvectors,
+                  enable_eigvec_derivs=enable_eigvec_derivs)
+    outs = eig_p.bind(x, compute_right_eigenvectors=compute_right_eigenvectors, **params)
     if type(dx) is Zero:
         return outs, [Zero(core.get_aval(o)) for o in outs]
-    if compute_left_eigenvectors or compute_right_eigenvectors:
-        raise NotImplementedError("Derivatives of the eigenvectors of non-symmetric matrices "
-                                  "are not supported; differentiate the eigenvalues alone "
-                                  "(eigvals), or use eigh for a symmetric matrix")
-    _, vr = eig_p.bind(x, compute_left_eigenvectors=False, compute_right_eigenvectors=True)
+    vectors = compute_left_eigenvectors or compute_right_eigenvectors
+    if vectors and not enable_eigvec_derivs:
+        raise NotImplementedError(
+            "Derivatives of non-symmetric eigenvectors are only valid under assumptions on "
+            "the input that spmd cannot check (distinct eigenvalues); pass "
+            "enable_eigvec_derivs=True to lax.linalg.eig to opt in, as in JAX, or "
+            "differentiate the eigenvalues alone (eigvals)")
+    w, *_, vr = eig_p.bind(x, compute_right_eigenvectors=True, **params)
     dx = ew.convert_element_type(dx, core.get_aval(vr).dtype)
-    return outs, [diagonal(matmul(lu_solve_matrix(vr, dx), vr))]
+    if not vectors:
+        return outs, [diagonal(matmul(lu_solve_matrix(vr, dx), vr))]
+    dw, dvr = _eigenvector_jvp(w, vr, dx)
+    tangents = [dw]
+    if compute_left_eigenvectors:  # vl^H A = w vl^H: the right eigenvectors of A^H
+        tangents.append(_eigenvector_jvp(ew.conj(w), outs[1], mH(dx))[1])
+    return outs, tangents + ([dvr] if compute_right_eigenvectors else [])
 
 
 jvp_rules[eig_p] = _eig_jvp
@@ -491,12 +531,14 @@ def eig(x, *, compute_left_eigenvectors: bool = True, compute_right_eigenvectors
         enable_eigvec_derivs: bool = False, implementation=None, use_magma=None):
     """[w, vl, vr] (those asked for) of a general square matrix, complex, unsorted: x vr = vr w
     and vl^H x = w vl^H, each eigenvector of unit length. Only LAPACK runs on CPU;
-    enable_eigvec_derivs is not supported (the eigenvectors' derivatives refuse)."""
+    the eigenvectors are differentiated only with enable_eigvec_derivs (distinct eigenvalues:
+    an assumption spmd cannot check), as in JAX."""
     if implementation not in (None, EigImplementation.LAPACK) or use_magma:
         raise NotImplementedError(f"eig: only the LAPACK implementation runs on CPU, got "
                                   f"implementation={implementation}, use_magma={use_magma}")
     return eig_p.bind(x, compute_left_eigenvectors=bool(compute_left_eigenvectors),
-                      compute_right_eigenvectors=bool(compute_right_eigenvectors))
+                      compute_right_eigenvectors=bool(compute_right_eigenvectors),
+                      enable_eigvec_derivs=bool(enable_eigvec_derivs))
 
 
 # ---------------------------------------------------------------- svd
