@@ -106,6 +106,12 @@ def tracing_arguments(tracers, shardings):
         stack.pop()
 
 
+def tracing_a_jit() -> bool:
+    """Whether this thread is tracing a jitted function now (its body, or control flow in it):
+    a pmap there runs over its devices, as a shard_map over them."""
+    return bool(getattr(_traced, "stack", None))
+
+
 def traced_sharding(x) -> NamedSharding | None:
     """The NamedSharding of `x` when it is an argument of a jit being traced (else None)."""
     for known in reversed(getattr(_traced, "stack", ())):
