@@ -18,6 +18,7 @@ import functools
 import inspect
 from typing import Any, Callable
 
+from spmd.missing_names import module_getattr as _module_getattr
 from spmd.transforms import lax, tree_util
 from spmd.transforms.custom_derivatives import forward_attr
 from spmd.transforms.custom_vmap import bind_custom_vmap
@@ -151,3 +152,6 @@ def sequential_vmap(f: Callable) -> custom_vmap:
         out = lax.map(one, mapped)
         return out, tree_util.tree_map(lambda _: True, out)
     return f
+
+
+__getattr__ = _module_getattr("spmd.custom_batching", "jax.custom_batching")
