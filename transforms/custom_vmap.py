@@ -19,7 +19,8 @@ from __future__ import annotations
 from typing import Callable, Sequence
 
 from spmd.transforms import core, dtypes
-from spmd.transforms.batching import batching_rules, moveaxis, vmap_unrestricted
+from spmd.transforms.batching import (batching_rules, broadcast_batch, moveaxis,
+                                      vmap_unrestricted)
 from spmd.transforms.core import AxisFrame, Primitive
 from spmd.transforms.jvp import Zero, instantiate, jvp_flat, jvp_rules
 from spmd.transforms.lowering import lower_jaxpr, lowering_rules
@@ -121,9 +122,11 @@ def _custom_vmap_jvp(primals, tangents, *, call_jaxpr, num_consts, rule):
 
 class _JVPOfRule:
     """The vmap rule of a custom_vmap_call's JVP: the JVP of the user's rule applied where
-    primal and tangent are both batched, vmapped over the axis only one of them is batched along
-    (the rule's outputs then count as batched). An argument without a tangent (an integer) is
-    batched as its primal is."""
+    primal and tangent are both batched, vmapped over the axis where only one of them is (the
+    rule's outputs then count as batched), as JAX does. An integer argument has no tangent: it
+    is batched only in its primal. Where some arguments are batched in both and others in one,
+    the one-sided ones are broadcast to both (JAX vmaps them, and the rule's batched arguments
+    then meet each example of theirs: an outer product over the axis)."""
 
     def __init__(self, rule, has_tangent: Sequence[bool]):
         self.rule, self.has_tangent = rule, list(has_tangent)
@@ -134,9 +137,11 @@ class _JVPOfRule:
 
     def __call__(self, axis_size, in_batched, args):
         n = len(self.has_tangent)
-        pb = in_batched[:n]
+        pb = list(in_batched[:n])
         given = iter(in_batched[n:])
-        tb = [next(given) if h else p for h, p in zip(self.has_tangent, pb)]
+        tb = [next(given) if h else False for h in self.has_tangent]
+        if any(p and t for p, t in zip(pb, tb)):
+            args, pb, tb = self._batch_both(axis_size, list(args), pb, tb)
         both = [p and t for p, t in zip(pb, tb)]
         rule_batched = []
 
@@ -158,6 +163,20 @@ class _JVPOfRule:
         t_batched = [b for b, o in zip(batched, outs[:m]) if _inexact(o)]
         out_batched = [b or d is not None for b, d in zip(batched + t_batched, dims)]
         return outs, out_batched
+
+
+    def _batch_both(self, size, args, pb, tb):
+        """Broadcast the unbatched side of every one-sided argument: (args, pb, tb)."""
+        slots = iter(range(len(pb), len(args)))
+        for i, h in enumerate(self.has_tangent):
+            slot = next(slots) if h else None
+            if not h:  # an integer: its primal alone decides
+                tb[i] = pb[i]
+            elif pb[i] and not tb[i]:
+                args[slot], tb[i] = broadcast_batch(args[slot], size, 0), True
+            elif tb[i] and not pb[i]:
+                args[i], pb[i] = broadcast_batch(args[i], size, 0), True
+        return args, pb, tb
 
 
 def _linearize_error(trace, args, params):

@@ -166,6 +166,32 @@ def test_forward_mode_uses_the_jvp_of_the_rule():
     np.testing.assert_allclose(spmd.jacfwd(f)(XS), np.diag(-np.sin(XS)), rtol=1e-6, atol=1e-7)
 
 
+def test_jvp_under_vmap_with_arguments_batched_differently():
+    seen = []
+
+    @custom_vmap
+    def f(x, y, n):
+        return jnp.sin(x) * y * n
+
+    @f.def_vmap
+    def rule(axis_size, in_batched, xs, ys, ns):
+        seen.append(in_batched)
+        return jnp.cos(xs) * ys * ns, any(in_batched)
+    ys, ns = XS + 1, np.arange(3, dtype=np.int32)
+    # x batched in primal and tangent, y only in its primal, n (an integer) has no tangent
+    out, t = spmd.vmap(lambda x, y, tx, n: spmd.jvp(lambda a, b: f(a, b, n), (x, y),
+                                                    (tx, np.float32(1.0))))(XS, ys, 2 * XS, ns)
+    np.testing.assert_allclose(out, np.cos(XS) * ys * ns, rtol=1e-6)
+    np.testing.assert_allclose(t, (-np.sin(XS) * 2 * XS * ys + np.cos(XS)) * ns, rtol=1e-5)
+    assert seen == [[True, True, True]]
+    # no argument batched in both: JAX's way, the rule's JVP vmapped over the batch
+    seen.clear()
+    out, t = spmd.vmap(lambda x, n: spmd.jvp(lambda a: f(a, 2.0, n), (x,),
+                                             (np.float32(1.0),)))(XS, ns)
+    np.testing.assert_allclose(t, -np.sin(XS) * 2 * ns, rtol=1e-6)
+    assert seen == [[False, False, False]]
+
+
 def test_a_linear_rule_keeps_a_shared_tangent_unbatched():
     linear = custom_vmap(lambda x: 7.0 * x)
     linear.def_vmap(lambda n, b, xs: (11.0 * xs, b[0]))
