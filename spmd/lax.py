@@ -12,6 +12,7 @@ from spmd.scipy._lax_incomplete import (betainc, igamma, igamma_grad_a, igammac,
 from spmd.collectives import (all_gather, all_to_all, axis_index, axis_size, pbroadcast,  # noqa: F401
                               pcast, pmax, pmean, pmin, ppermute, pshuffle, pswapaxes, psum,
                               psum_scatter)
+from spmd.collectives import precv, psend, ragged_all_to_all, ragged_all_to_all_p  # noqa: F401
 from spmd.transforms.lax.jax_composites import (RoundingMethod, broadcast_shapes,  # noqa: F401
                                                 broadcast_to_rank, collapse, dtype, full_like,
                                                 index_take, round)
