@@ -1,10 +1,10 @@
 """The regularized incomplete gamma and beta functions (gammainc, gammaincc, betainc) and betaln.
 
-Each is the power series or the continued fraction of Numerical Recipes (sec. 6.2, 6.4),
-whichever converges fast at the point, run for a fixed number of terms in a fori_loop (a scan:
-differentiable in every argument, forward and reverse). The continued fractions use the
-modified Lentz method. The branch not taken is fed harmless inputs, so that neither its value
-nor its derivative can be nan where the result is used."""
+The gamma functions are lax's igamma and igammac primitives (transforms/lax/incomplete_gamma.py)
+after NumPy's promotion and broadcasting. betainc is the continued fraction of Numerical Recipes
+(sec. 6.4), run for a fixed number of terms in a fori_loop (a scan: differentiable in every
+argument, forward and reverse), by the modified Lentz method. The branch not taken is fed
+harmless inputs, so that neither its value nor its derivative can be nan where it is used."""
 from __future__ import annotations
 
 import numpy as np
@@ -30,75 +30,15 @@ def _prepared(name, *args):
 
 
 # ---------------------------------------------------------------- incomplete gamma
-def _gamma_series(a, x):
-    """P(a, x) = x^a e^-x / Gamma(a + 1) * sum_n x^n / ((a + 1)...(a + n)), for x < a + 1."""
-    def body(_, carry):
-        ap, term, total = carry
-        ap = jnp.add(ap, 1)
-        term = jnp.multiply(term, jnp.divide(x, ap))
-        return ap, term, jnp.add(total, term)
-    one = jnp.ones_like(a)
-    _, _, total = lax.fori_loop(0, _TERMS, body, (a, one, one))
-    log_front = jnp.subtract(jnp.subtract(jnp.multiply(a, jnp.log(x)), x), lax.lgamma(
-        jnp.add(a, 1)))
-    return jnp.multiply(jnp.exp(log_front), total)
-
-
-def _gamma_continued_fraction(a, x):
-    """Q(a, x) = x^a e^-x / Gamma(a) * 1/(x+1-a- 1(1-a)/(x+3-a- 2(2-a)/(x+5-a- ...))), for
-    x >= a + 1."""
-    tiny = _tiny(core.get_aval(x).dtype)
-    b = jnp.subtract(jnp.add(x, 1), a)
-    c = jnp.full_like(x, 1 / tiny)
-    d = jnp.divide(1, b)
-
-    def body(i, carry):
-        b, c, d, h = carry
-        i = i.astype(core.get_aval(x).dtype)
-        an = jnp.multiply(jnp.negative(i), jnp.subtract(i, a))
-        b = jnp.add(b, 2)
-        d = jnp.divide(1, _lentz_guard(jnp.add(jnp.multiply(an, d), b), tiny))
-        c = _lentz_guard(jnp.add(b, jnp.divide(an, c)), tiny)
-        return b, c, d, jnp.multiply(h, jnp.multiply(d, c))
-    _, _, _, h = lax.fori_loop(1, _TERMS, body, (b, c, d, d))
-    log_front = jnp.subtract(jnp.subtract(jnp.multiply(a, jnp.log(x)), x), lax.lgamma(a))
-    return jnp.multiply(jnp.exp(log_front), h)
-
-
-def _gamma_pq(name, a, x):
-    """(P, Q, valid, use_series) for the regularized incomplete gamma at (a, x)."""
-    a, x = _prepared(name, a, x)
-    valid = jnp.logical_and(jnp.greater(a, 0), jnp.greater(x, 0))
-    use_series = jnp.less(x, jnp.add(a, 1))
-    safe_a = jnp.where(valid, a, 1)
-    series_x = jnp.where(jnp.logical_and(valid, use_series), x, 1)
-    cf_x = jnp.where(jnp.logical_and(valid, jnp.logical_not(use_series)), x, 3)
-    p = _gamma_series(safe_a, series_x)
-    q = _gamma_continued_fraction(safe_a, cf_x)
-    return a, x, jnp.where(use_series, p, jnp.subtract(1, q)), \
-        jnp.where(use_series, jnp.subtract(1, p), q), valid
-
-
-def _gamma_edges(a, x, value, valid, at_zero):
-    """x == 0 gives `at_zero`, x == inf its complement; a <= 0, x < 0 or nan give nan."""
-    nan = jnp.logical_or(jnp.logical_or(jnp.less_equal(a, 0), jnp.less(x, 0)),
-                         jnp.logical_or(jnp.isnan(a), jnp.isnan(x)))
-    out = jnp.where(jnp.equal(x, 0), at_zero, value)
-    out = jnp.where(jnp.equal(x, np.inf), 1 - at_zero, out)
-    return jnp.where(nan, np.nan, out)
-
-
 def gammainc(a, x):
     """The regularized lower incomplete gamma function P(a, x) = gamma(a, x) / Gamma(a)."""
-    a, x, p, _, valid = _gamma_pq("gammainc", a, x)
-    return _gamma_edges(a, x, p, valid, 0)
+    return lax.igamma(*_prepared("gammainc", a, x))
 
 
 def gammaincc(a, x):
     """The regularized upper incomplete gamma function Q(a, x) = 1 - P(a, x), accurate where it
     is small (computed directly, not as 1 - P)."""
-    a, x, _, q, valid = _gamma_pq("gammaincc", a, x)
-    return _gamma_edges(a, x, q, valid, 1)
+    return lax.igammac(*_prepared("gammaincc", a, x))
 
 
 # ---------------------------------------------------------------- incomplete beta
