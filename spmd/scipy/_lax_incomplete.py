@@ -1,9 +1,8 @@
-"""jax.lax's random_gamma_grad and betainc under lax's conventions (float operands of one shape
-and dtype, no promotion). igamma, igammac and igamma_grad_a are primitives of
-transforms/lax/incomplete_gamma.py."""
+"""jax.lax's random_gamma_grad under lax's conventions (float operands of one shape
+and dtype, no promotion). igamma, igammac, igamma_grad_a and betainc are primitives
+of transforms/lax/incomplete_gamma.py and incomplete_beta.py."""
 from __future__ import annotations
 
-from spmd.scipy import _incomplete
 from spmd.transforms import core
 from spmd.transforms.lax.elementwise import FLOAT, elementwise_aval
 from spmd.transforms.lax.random_gamma_grad import random_gamma_grad as random_gamma_grad_rule
@@ -19,8 +18,3 @@ def random_gamma_grad(a, x):
     at fixed u), under lax's operand rules; computed as JAX does, by the sampler's own rule
     (transforms/lax/random_gamma_grad.py)."""
     return random_gamma_grad_rule(*_checked("random_gamma_grad", a, x))
-
-
-def betainc(a, b, x):
-    """The regularized incomplete beta function I_x(a, b)."""
-    return _incomplete.betainc(*_checked("betainc", a, b, x))
