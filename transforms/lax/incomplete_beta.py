@@ -9,7 +9,8 @@ from __future__ import annotations
 from spmd.transforms.jvp import defjvp
 from spmd.transforms.lax.composite import lower_fun
 from spmd.transforms.lax.elementwise import FLOAT, _declare, elementwise_aval
-from spmd.transforms.lax.incomplete_gamma import TERMS, const, lentz_guard, tiny_for, where
+from spmd.transforms.lax.incomplete_gamma import (TERMS, as_arrays, const, lentz_guard,
+                                                    tiny_for, where)
 
 
 def _log_beta(a, b):
@@ -52,6 +53,7 @@ def _continued_fraction(a, b, x):
 
 def _betainc(a, b, x):
     from spmd.transforms import lax
+    a, b, x = as_arrays(a, b, x)
     zero, one = const(x, 0), const(x, 1)
     valid = lax.bitwise_and(lax.bitwise_and(lax.gt(a, zero), lax.gt(b, zero)),
                             lax.bitwise_and(lax.gt(x, zero), lax.lt(x, one)))

@@ -27,11 +27,18 @@ def const(x, value):
 def where(pred, on_true, on_false):
     """select with Python scalars allowed on either side."""
     from spmd.transforms import lax
-    like = on_false if isinstance(on_true, (int, float)) else on_true
+    # by type, not isinstance: NumPy's float64 scalars are floats but operands here
+    like = on_false if type(on_true) in (int, float) else on_true
 
     def wrap(v):
-        return const(like, v) if isinstance(v, (int, float)) else v
+        return const(like, v) if type(v) in (int, float) else v
     return lax.select(pred, wrap(on_true), wrap(on_false))
+
+
+def as_arrays(*operands):
+    """Operands as arrays: jvp rules may see Python scalars, which `where` takes as fill values."""
+    from spmd.transforms import lax
+    return [lax.convert_element_type(v, core.get_aval(v).dtype) for v in operands]
 
 
 def lentz_guard(v, tiny):
@@ -86,6 +93,7 @@ def _lower_or_upper(a, x, upper: bool):
     """P(a, x) (or Q when `upper`), with x == 0, x == inf and the domain errors (a <= 0,
     x < 0, nan: nan) as scipy and JAX give them."""
     from spmd.transforms import lax
+    a, x = as_arrays(a, x)
     valid = lax.bitwise_and(lax.gt(a, const(a, 0)), lax.gt(x, const(x, 0)))
     use_series = lax.lt(x, lax.add(a, const(a, 1)))
     safe_a = where(valid, a, 1)
