@@ -7,8 +7,7 @@ from spmd.transforms.stop_gradient import stop_gradient  # noqa: F401
 from spmd.transforms.lax.dot import Precision  # noqa: F401
 from spmd.transforms.lax.dot_algorithm import DotAlgorithm, DotAlgorithmPreset  # noqa: F401
 from spmd.transforms.lax.accuracy import AccuracyMode, Tolerance  # noqa: F401
-from spmd.scipy._lax_incomplete import (betainc, igamma, igamma_grad_a, igammac,  # noqa: F401
-                                        random_gamma_grad)
+from spmd.scipy._lax_incomplete import random_gamma_grad  # noqa: F401
 from spmd.collectives import (all_gather, all_to_all, axis_index, axis_size, pbroadcast,  # noqa: F401
                               pcast, pmax, pmean, pmin, ppermute, pshuffle, pswapaxes, psum,
                               psum_scatter)
