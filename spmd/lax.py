@@ -20,7 +20,8 @@ from spmd.transforms.lax.tiling import tile, tile_p  # noqa: F401
 from spmd.transforms.lax.tree_reductions import associative_scan, reduce, reduce_p  # noqa: F401
 from spmd.transforms.lax.reductions import reduce_xor, reduce_xor_p  # noqa: F401
 from spmd.transforms.lax.scatter_apply import scatter_apply  # noqa: F401
-from spmd.transforms.lax.implicit_solves import custom_linear_solve, custom_root  # noqa: F401
+from spmd.transforms.lax.implicit_solves import custom_root  # noqa: F401
+from spmd.transforms.lax.linear_solve import custom_linear_solve, linear_solve_p  # noqa: F401
 from spmd.transforms.optimization_barrier import optimization_barrier, optimization_barrier_p  # noqa: F401
 from spmd.transforms.lax.type_aliases import (ConvGeneralDilatedDimensionNumbers,  # noqa: F401
                                               DotDimensionNumbers, PrecisionLike)
