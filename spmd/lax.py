@@ -24,6 +24,7 @@ from spmd.transforms.lax.implicit_solves import custom_root  # noqa: F401
 from spmd.transforms.lax.linear_solve import custom_linear_solve, linear_solve_p  # noqa: F401
 from spmd.transforms.lax.dce_sink import dce_sink, dce_sink_p  # noqa: F401
 from spmd.transforms.lax.device_put import device_put_p  # noqa: F401
+from spmd.transforms.lax.select_and_scatter import select_and_scatter_p  # noqa: F401
 from spmd.transforms.optimization_barrier import optimization_barrier, optimization_barrier_p  # noqa: F401
 from spmd.transforms.lax.type_aliases import (ConvGeneralDilatedDimensionNumbers,  # noqa: F401
                                               DotDimensionNumbers, PrecisionLike)
