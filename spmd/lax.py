@@ -25,6 +25,8 @@ from spmd.transforms.lax.linear_solve import custom_linear_solve, linear_solve_p
 from spmd.transforms.lax.dce_sink import dce_sink, dce_sink_p  # noqa: F401
 from spmd.transforms.lax.device_put import device_put_p  # noqa: F401
 from spmd.transforms.lax.select_and_scatter import select_and_scatter_p  # noqa: F401
+from spmd.transforms.lax.tokens import (after_all, after_all_p, create_token,  # noqa: F401
+                                        create_token_p)
 from spmd.transforms.optimization_barrier import optimization_barrier, optimization_barrier_p  # noqa: F401
 from spmd.transforms.lax.type_aliases import (ConvGeneralDilatedDimensionNumbers,  # noqa: F401
                                               DotDimensionNumbers, PrecisionLike)
