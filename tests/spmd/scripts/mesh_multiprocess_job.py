@@ -3,20 +3,26 @@ processes x 4 devices: a 1-d mesh ('batch',) and a 2-d mesh ('data', 'model'), '
 the processes), checked against oracles every process computes alone: NumPy on the global
 input (built by every process from the same seed) and single-device training.
 
+    mesh_multiprocess_job.py ORACLE.npz EXAMPLE_ARGS...
+
 Checks, in one run: make_array_from_process_local_data and process_allgather; an elementwise
 op, a matmul sharded on each of its axes, a reduction over a sharded axis; laying an array
 spanning processes out anew; a data-parallel training step on ('batch',) and a tensor-parallel
 MLP on ('data', 'model'); the errors for fetching such an array, for a host value split between
 processes, for a mesh of another process's devices, and for processes that build different
-programs (both sides named); last, the per-call order check (issue 14): off, programs with no
-collective between processes run in any order; on, two agreed programs run in a different
-order raise CallOrderError on both processes, naming both sides, and so does every later
-call."""
+programs (both sides named); then examples/train_sharded.py's main(EXAMPLE_ARGS), whose loss,
+test accuracy and final parameters must be those of one process of 8 devices (ORACLE.npz,
+written by the test: `loss`, `accuracy` and the parameters in order as `param<i>`); last, the
+per-call order check (issue 14): off, programs with no collective between processes run in
+any order; on, two agreed programs run in a different order raise CallOrderError on both
+processes, naming both sides, and so does every later call."""
 import os
 import re
 import sys
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", ".."))
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..")
+sys.path.insert(0, ROOT)
+sys.path.insert(0, os.path.join(ROOT, "examples"))
 
 import numpy as np  # noqa: E402
 
@@ -187,6 +193,20 @@ def check_errors(x):
                  r"double\(f32\[(16|32),2\]\)", spmd.jit(double), v)
 
 
+def check_the_example(oracle_path, args):
+    """The example's own entry point, in a job it did not join itself (main() sees that)."""
+    import train_sharded  # (imports scikit-learn for the digits: only this check needs it)
+    oracle = np.load(oracle_path)
+    got = train_sharded.main(args)
+    assert abs(got["loss"] - float(oracle["loss"])) < 1e-4, (got["loss"], float(oracle["loss"]))
+    assert got["accuracy"] == float(oracle["accuracy"]), (got["accuracy"], oracle["accuracy"])
+    params = spmd.tree_util.tree_leaves(got["params"])
+    assert len(params) == len(oracle.files) - 2, (len(params), oracle.files)
+    for i, value in enumerate(params):
+        # gloo adds the partial sums across processes in another order than one process does
+        assert_close(value, oracle[f"param{i}"], rtol=1e-4, atol=1e-5)
+
+
 def check_call_order():
     V = np.arange(16, dtype=np.float32)
     v = spmd.make_array_from_process_local_data(NamedSharding(batch_mesh, P("batch")),
@@ -231,6 +251,7 @@ X, x = check_local_data_and_gather()
 check_ops()
 check_training()
 check_errors(x)
+check_the_example(sys.argv[1], sys.argv[2:])
 check_call_order()  # last: after a mismatch no program over several processes may run
 multihost_utils.sync_global_devices("mesh checks done")
 print(f"process {me}: all mesh checks passed", flush=True)
