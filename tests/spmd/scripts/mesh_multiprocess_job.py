@@ -16,6 +16,7 @@ written by the test: `loss`, `accuracy` and the parameters in order as `param<i>
 per-call order check (issue 14): off, programs with no collective between processes run in
 any order; on, two agreed programs run in a different order raise CallOrderError on both
 processes, naming both sides, and so does every later call."""
+import functools
 import os
 import re
 import sys
@@ -41,7 +42,7 @@ assert (spmd.process_count(), L) == (2, 4), (spmd.process_count(), L)
 rng = np.random.default_rng(0)  # the same global values in every process
 batch_mesh = spmd.make_mesh((8,), ("batch",))
 mesh = spmd.make_mesh((2, 4), ("data", "model"))  # row i: process i's devices
-gather = multihost_utils.process_allgather
+gather = functools.partial(multihost_utils.process_allgather, tiled=True)  # global arrays
 
 
 def expect_error(error, pattern, fn, *args):
@@ -65,8 +66,9 @@ def check_local_data_and_gather():
     np.testing.assert_array_equal(np.asarray(x.addressable_data(0)), X[me * 8:me * 8 + 2])
     np.testing.assert_array_equal(gather(x), X)
     # host values: each process's part, stacked or concatenated in process order
-    np.testing.assert_array_equal(gather(np.float32([me, 1])), [[0, 1], [1, 1]])
-    np.testing.assert_array_equal(gather(np.arange(2) + 2 * me, tiled=True), np.arange(4))
+    np.testing.assert_array_equal(multihost_utils.process_allgather(np.float32([me, 1])),
+                                  [[0, 1], [1, 1]])
+    np.testing.assert_array_equal(gather(np.arange(2) + 2 * me), np.arange(4))
     # a dimension given whole (not split between processes) and an explicit global shape
     Z = rng.normal(size=(4, 8)).astype(np.float32)
     z = spmd.make_array_from_process_local_data(NamedSharding(mesh, P("data", "model")),
@@ -164,6 +166,9 @@ def check_training():
 def check_errors(x):
     expect_error(RuntimeError, r"Array f32\[16,3\] .* not possible in process \d: it spans the "
                  r"devices of processes \[0, 1\].*process_allgather", np.asarray, x)
+    # as in JAX: a global array has no per-process part to stack
+    expect_error(ValueError, "Gathering global non-fully-addressable arrays only supports "
+                 "tiled=True", multihost_utils.process_allgather, x)
     assert repr(x) == "Array(shape=(16, 3), dtype=float32)"
     split = spmd.jit(lambda v: v * 2, in_shardings=NamedSharding(mesh, P("data")))
     expect_error(ValueError, r"argument 0 \(v\) is a host value \(f32\[8,4\]\), but the program "
