@@ -113,11 +113,35 @@ class CallbackAllReduce:
         chain (lowering.LoweringContext.chained), of a dtype it reduces, over the whole axis or
         (over MPI, with sub-communicators) in groups."""
         dtype = np.dtype(ctx.in_avals[0].dtype)
-        in_groups = not self._whole(groups)
         return (ctx.chained and (dtype in _MPI_DTYPES or dtype == np.bool_ or widened(dtype))
                 and not (kind != "sum" and dtype.kind == "c")
-                and not (in_groups and (self.between_processes != "mpi"
-                                        or self.sub_communicator is None)))
+                and (self._whole(groups) or self.in_groups(ctx)))
+
+    def in_groups(self, ctx) -> bool:
+        """Whether collectives in replica groups (not over the whole axis) go through the
+        callbacks: over MPI, with sub-communicators, in the chain."""
+        return (self.between_processes == "mpi" and self.sub_communicator is not None
+                and ctx.chained)
+
+    def spans(self, groups, g: int) -> tuple[Callable, list]:
+        """For replica `groups`, seen from process g: `communicators(comm)`, {processes:
+        communicator} for every set of processes that a group spans (every process asks for
+        every one, in one order: MPI_Comm_split is collective over the world, and its first
+        call makes them), and [(processes, their groups)] of the sets that include g, in the
+        order of their first group (the same in every process, so that none waits in a call
+        that another makes later)."""
+        everyone = tuple(range(len(self.groups)))
+        spans: dict[tuple, list] = {}
+        for group in groups:
+            spans.setdefault(tuple(sorted({self.group_of[r] for r in group})), []).append(group)
+        shared = [p for p in spans if 1 < len(p) < len(everyone)]
+        sub = self.sub_communicator
+
+        def communicators(comm) -> dict:
+            made = {p: sub(comm, p) for p in shared}
+            made[everyone] = comm
+            return made
+        return communicators, [(p, spans[p]) for p in spans if g in p]
 
     def exchanges(self, ctx, groups: Sequence[Sequence[int]]) -> bool:
         """Whether a collective that moves data (all_gather, psum_scatter, all_to_all, ppermute)
@@ -190,24 +214,15 @@ class CallbackAllReduce:
     def _grouped(self, kind: str, groups, g: int) -> Callable:
         """Process g's part of an all-reduce in replica groups: each group's local members
         combined, then (when its members span processes) MPI Allreduce over the
-        sub-communicator of those processes, one call for all the groups over the same ones, in
-        the order of their first group (the same in every process, so none waits for a call
-        another makes later); every member's output filled."""
-        everyone = tuple(range(len(self.groups)))
-        spans = {}  # processes -> the groups over them (each as its members' local positions)
-        for group in groups:
-            processes = tuple(sorted({self.group_of[r] for r in group}))
-            spans.setdefault(processes, []).append(
-                [self.position_of[r] for r in group if self.group_of[r] == g])
-        shared = [p for p in spans if 1 < len(p) < len(everyone)]  # each a sub-communicator
-        mine = [(p, spans[p]) for p in spans if g in p]
-        combine, op, in_place, sub = _COMBINE[kind], self.ops.get(kind), self.in_place, \
-            self.sub_communicator
+        sub-communicator of those processes, one call for all the groups over the same ones;
+        every member's output filled."""
+        communicators, mine = self.spans(groups, g)
+        combine, op, in_place = _COMBINE[kind], self.ops.get(kind), self.in_place
+        mine = [(processes, [[self.position_of[r] for r in group if self.group_of[r] == g]
+                             for group in over]) for processes, over in mine]
 
         def run(comm, inputs, outputs):
-            # every process asks for every sub-communicator, in one order (made at the first run)
-            comms = {p: sub(comm, p) for p in shared}
-            comms[everyone] = comm
+            comms = communicators(comm)
             for processes, members in mine:
                 totals = np.stack([local_total([inputs[j] for j in m], combine) for m in members])
                 if len(processes) > 1:

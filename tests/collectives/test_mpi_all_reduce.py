@@ -133,9 +133,9 @@ def test_every_collective_case_in_one_program(processes, count, between):
     over the stand-in MPI every collective over the whole axis goes through a callback (in a
     chain, each process's part done by its last replica) and one MPI call; without MPI the
     all-reduces reduce within the process, then an XLA all_reduce between the processes. Over
-    MPI the grouped all-reduces go through callbacks too: one MPI call per site on the world
-    (2 and 4 processes: each group spans them all), or on each group's sub-communicator (8);
-    the other grouped collectives stay XLA's."""
+    MPI the grouped ones go through callbacks too: one MPI call per site (Allreduce for the
+    reductions, Allgather for the others) on the world (2 and 4 processes: each group spans
+    them all), or on each group's sub-communicator (8)."""
     texts, worlds = processes(count, between)
     specs = [(case, dtype, None) for case in CASES for dtype in case.dtypes]
     specs += [(case, case.dtypes[0], groups_for(8)) for case in CASES if case.grouped]
@@ -155,14 +155,19 @@ def test_every_collective_case_in_one_program(processes, count, between):
     if between == "mpi":  # one MPI call per site (a ppermute: a Sendrecv per peer distance)
         calls, world = dict(worlds[-1].calls), worlds[-1]
         assert calls.pop("Sendrecv") >= sites["ppermute"] > 0
-        in_groups = expected_sites([s for s in specs if s[2] is not None], True)["all_reduce"]
-        assert in_groups > 0
+        whole = expected_sites([s for s in specs if s[2] is None], True)
+        grouped = expected_sites([s for s in specs if s[2] is not None], True)
+        reductions = grouped.pop("all_reduce")
+        in_groups = {"Allreduce": reductions, "Allgather": sum(grouped.values())}
+        assert reductions > 0 and in_groups["Allgather"] > 0
+        want = collections.Counter({MPI_CALLS[s]: k for s, k in whole.items()
+                                    if s != "ppermute"})
         if count == 8:  # groups [0, 2, 4, 6] and [7, 5, 3, 1]: a sub-communicator each
-            sites["all_reduce"] -= in_groups
             assert sorted(world.parts) == [(0, 2, 4, 6), (1, 3, 5, 7)]
-            assert [dict(w.calls) for w in world.parts.values()] == [
-                {"Allreduce": in_groups}] * 2
-        assert calls == {MPI_CALLS[s]: k for s, k in sites.items() if s != "ppermute"}
+            assert [dict(w.calls) for w in world.parts.values()] == [in_groups] * 2
+        else:
+            want.update(in_groups)
+        assert calls == want
     else:  # one all_reduce between processes after each callback, in groups across them
         per = 8 // count
         across = ", ".join("[" + ", ".join(str(p * per + j) for p in range(count)) + "]"

@@ -52,21 +52,23 @@ def check_collectives():
     """Every collective case (each dtype) in one program over all N devices, and (where the
     table has groups for N) their axis_index_groups variants in another; each process compares
     its rows with NumPy's. The program's text shows which transport runs each collective: over
-    MPI, every one over the whole axis is one of the transport's callbacks and XLA runs none
-    (no gloo); without MPI, XLA runs all but the all-reduces' in-process part (several devices
-    per process). Returns (cases, callback sites)."""
+    MPI, every one (in groups too) is one of the transport's callbacks and XLA runs none (no
+    gloo); without MPI, XLA runs all but the all-reduces' in-process part (several devices per
+    process). Returns (cases, callback sites of the program over the whole axis)."""
     whole = [(case, dtype, None) for case in CASES for dtype in case.dtypes]
     grouped = [(case, case.dtypes[0], groups_for(N)) for case in CASES if case.grouped
                if N in (4, 8)]
     text = run_cases(whole)
-    if grouped:
-        run_cases(grouped)
+    grouped_text = run_cases(grouped) if grouped else ""
     chosen = cross_process_transport(spmd.devices())
     over_mpi = chosen is not None and chosen.between_processes == "mpi"
     want = expected_sites(whole, over_mpi) if chosen is not None else {}
     assert sites_in(text) == want, (sites_in(text), want)
     assert bool(XLA_COLLECTIVE.search(text)) != over_mpi, "XLA collectives under MPI" \
         if over_mpi else "no XLA collective without MPI"
+    if over_mpi and grouped:  # in axis_index_groups too (the world's or sub-communicators)
+        assert sites_in(grouped_text) == expected_sites(grouped, True), grouped_text
+        assert not XLA_COLLECTIVE.search(grouped_text), grouped_text
     return len(whole) + len(grouped), sum(want.values())
 
 
