@@ -29,7 +29,8 @@ def device_put(x, device=None, *, src=None, donate: bool = False, may_alias=None
     if donate and may_alias is False:
         raise ValueError("device_put: donate=True and may_alias=False cannot be combined "
                          "(a donated input is always reused when it can be)")
-    return tree_util.tree_map(lambda v: _put(v, device, donate, may_alias), x)
+    with _backend.explicit_transfers():  # the transfer guard's levels tell explicit ones apart
+        return tree_util.tree_map(lambda v: _put(v, device, donate, may_alias), x)
 
 
 def _put(x, device, donate: bool, may_alias):
@@ -56,7 +57,8 @@ def _single_device(x: Array):
 def device_get(x):
     """`x` (a pytree) with every Array brought to the host as a NumPy array; other leaves
     as they are (anything with `__array__` converted)."""
-    return tree_util.tree_map(_get, x)
+    with _backend.explicit_transfers():
+        return tree_util.tree_map(_get, x)
 
 
 def _get(x):

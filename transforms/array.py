@@ -8,7 +8,7 @@ import sys
 
 import numpy as np
 
-from spmd.transforms import backend, core
+from spmd.transforms import backend, core, transfer_guard
 from spmd.transforms.core import ShapedArray
 from spmd.transforms.mesh import Mesh
 from spmd.transforms.named_sharding import NamedSharding, SingleDeviceSharding
@@ -134,6 +134,12 @@ class Array:
         backend.block_until_ready(self._buf)
         return self
 
+    def copy_to_host_async(self) -> None:
+        """Start bringing the value to the host, so that a later read need not wait (JAX's
+        method; on CPU devices a read is zero-copy anyway)."""
+        self._check_alive()
+        backend.copy_to_host_async(self._buf)
+
     def is_deleted(self) -> bool:
         return self._npy is _DELETED or backend.is_deleted(self._buf)
 
@@ -162,6 +168,7 @@ class Array:
     def _value(self) -> np.ndarray:
         if self._npy is None or self.is_deleted():
             self._check_alive()
+            transfer_guard.check_device_to_host(self)
             if self.is_partitioned and self.is_fully_replicated:
                 # any device's block is the whole (across processes, one of this process's)
                 first = self.sharding._local_positions()[0]

@@ -242,7 +242,7 @@ class _FastCall:
         program = entry.executable(device)
         # donated arguments: used up after the call, as in JAX (JitFunction.__call__)
         self.donated = [i for i, d in enumerate(entry.donated[len(entry.consts):]) if d]
-        self.execute = program.exe.loaded.execute_sharded
+        self.execute = program.exe.execute
         self.handlers = program.exe.handlers
         self.leading = list(entry.const_bufs)
         self.out_avals = program.out_avals
