@@ -521,8 +521,11 @@ def from_dlpack(capsule, aval, device, copy):
 
 
 def copy_to_host_async(buf) -> None:
-    """Start bringing the buffer's data to the host (a no-op copy for CPU buffers)."""
-    buf.copy_to_host_async()
+    """Start bringing the buffer's data to the host. On CPU devices a read is zero-copy
+    (DLPack) whatever this does, so a multi-device buffer is left alone: jaxlib's per-device
+    views of it cost what the note above `_DLPackCapsule` says."""
+    if type(buf._sharding) is SingleDeviceSharding:
+        buf._copy_single_device_array_to_host_async()
 
 
 def live_buffers() -> list:

@@ -81,9 +81,22 @@ def _ml_kind(dtype):
         return None
 
 
+class extended(np.generic):
+    """The scalar kind of dtypes NumPy does not have (typed PRNG keys' `key<fry>`): for
+    `issubdtype(key.dtype, dtypes.extended)`; never instantiated."""
+
+
+class prng_key(extended):
+    """The scalar kind of typed PRNG keys' dtypes, for `issubdtype(key.dtype, prng_key)`."""
+
+
 def issubdtype(dtype, category) -> bool:
     """np.issubdtype that also places ml_dtypes' types (bfloat16, the float8s, int4...) among
-    the floating or integer kinds, as JAX does."""
+    the floating or integer kinds, as JAX does, and extended dtypes (a typed key's) under
+    their kind."""
+    kind = getattr(dtype, "type", None)
+    if not isinstance(dtype, np.dtype) and isinstance(kind, type) and issubclass(kind, extended):
+        return issubclass(kind, category) if isinstance(category, type) else dtype == category
     kind = _ml_kind(dtype)
     if kind is None:
         return bool(np.issubdtype(dtype, category))

@@ -10,8 +10,8 @@ Threefry-2x32, JAX's default; (4,) for rbg, (1,) or (2,) for Philox).
   typed keys `key<fry>` do. It is a pytree whose one leaf is the data (the implementation rides
   in the tree structure), so it passes through jit, vmap and pmap. The difference from JAX: its
   dtype is a plain marker object (`spmd.random.KEY_DTYPE` for Threefry), not a NumPy extended
-  dtype, so `jnp.issubdtype(k.dtype, jax.dtypes.prng_key)` has no spmd equivalent; arithmetic on
-  it is refused, and `key_data` / `wrap_key_data` convert between the two forms.
+  dtype (its `.type` is `jax.dtypes.prng_key`, so `jnp.issubdtype(k.dtype, jax.dtypes.prng_key)`
+  holds as in JAX); arithmetic on it is refused, and `key_data` / `wrap_key_data` convert between the two forms.
 """
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from spmd.numpy._core import is_array_like
 from spmd.random import impls
 from spmd.random.impls import PRNGImpl
 from spmd.random.seeds import UINT32
-from spmd.transforms import core, lax, tree_util
+from spmd.transforms import core, dtypes, lax, tree_util
 from spmd.transforms.array import Array
 from spmd.transforms.core import Tracer
 from spmd.transforms.custom_derivatives import register_float0_tangent_type
@@ -36,6 +36,7 @@ class KeyDtype:
         self.impl = impl
 
     name = property(lambda self: f"key<{self.impl.tag}>")
+    type = dtypes.prng_key  # its scalar kind: issubdtype(key.dtype, jax.dtypes.prng_key)
 
     def __eq__(self, other):
         return isinstance(other, KeyDtype) and other.impl == self.impl
