@@ -24,8 +24,8 @@ What each does in spmd:
 - legacy_prng_key: "warn" or "error" where spmd.random gets a raw uint32 key instead of a
   typed key (spmd.random.key).
 - threefry_partitionable: which of JAX's two Threefry stream layouts spmd.random uses.
-- enable_custom_prng: JAX 0.10.2 reads it nowhere; spmd accepts it and likewise ignores it
-  (spmd's PRNG implementations are chosen with `impl=` or default_prng_impl either way).
+- enable_custom_prng: as in JAX 0.10.2, only a FutureWarning where spmd.random gets a raw key
+  while legacy_prng_key is "allow" (implementations are chosen with `impl=` either way).
 - softmax_custom_jvp: JAX's switch to a custom_jvp rule for nn.softmax, which saves memory
   and keeps the gradient finite where -inf entries are masked; spmd's softmax always
   differentiates that way, so the setting changes nothing.

@@ -67,6 +67,10 @@ class LRUCache:
     def __len__(self):
         return len(self._data)
 
+    def keys(self) -> list:
+        with self._lock:
+            return list(self._data)
+
     def __contains__(self, key):
         return key in self._data
 

@@ -15,6 +15,8 @@ Threefry-2x32, JAX's default; (4,) for rbg, (1,) or (2,) for Philox).
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from spmd.numpy._core import is_array_like
@@ -23,6 +25,7 @@ from spmd.random.impls import PRNGImpl
 from spmd.random.seeds import UINT32
 from spmd.transforms import core, dtypes, lax, tree_util
 from spmd.transforms.array import Array
+from spmd.transforms.config import config
 from spmd.transforms.core import Tracer
 from spmd.transforms.custom_derivatives import register_float0_tangent_type
 from spmd.transforms.lax.slicing import index_in_dim
@@ -163,12 +166,30 @@ def check_key(name: str, key, allow_batched: bool = False, raw_impl: PRNGImpl | 
                             f"{key_shape} (the key shape of {impl.name}, the default PRNG), got "
                             f"shape={aval.shape}. Create keys with spmd.random.key(seed) or "
                             "spmd.random.PRNGKey(seed)")
+        _check_legacy_key_allowed()
     shape = tuple(core.get_aval(data).shape)
     if not allow_batched and shape != key_shape:
         raise ValueError(f"{name} accepts a single key, but was given a key array of shape "
                          f"{shape[:len(shape) - len(key_shape)] if typed else shape} != "
                          f"{() if typed else key_shape}. Use spmd.vmap for batching.")
     return data, typed, impl
+
+
+_LEGACY_KEY = ("Legacy uint32 key array passed as key to jax.random function. Please create "
+               "keys using jax.random.key(). If use of a raw key array was intended, set "
+               'jax_legacy_prng_key="allow".')
+
+
+def _check_legacy_key_allowed() -> None:
+    """JAX's jax_legacy_prng_key ('allow', 'warn', 'error') on a raw uint32 key, and its
+    warning under jax_enable_custom_prng."""
+    if config.legacy_prng_key == "error":
+        raise ValueError(_LEGACY_KEY)
+    if config.legacy_prng_key == "warn":
+        warnings.warn(_LEGACY_KEY, stacklevel=4)
+    elif config.enable_custom_prng:
+        warnings.warn("Raw arrays as random keys to jax.random functions are deprecated. "
+                      "Assuming valid threefry2x32 key for now.", FutureWarning, stacklevel=4)
 
 
 def rewrap(typed: bool, data, impl: PRNGImpl):
