@@ -15,8 +15,11 @@ What each does in spmd:
   typed operands would promote implicitly (weak Python scalars still adopt the other type).
 - numpy_rank_promotion: "warn" or "raise" where operands of different ranks broadcast.
 - transfer_guard, transfer_guard_host_to_device / _device_to_device / _device_to_host:
-  "allow", "log", "disallow", "log_explicit", "disallow_explicit" for implicit transfers
-  (a NumPy argument, np.asarray of an Array); device_put and device_get are explicit.
+  "allow", "log", "disallow", "log_explicit", "disallow_explicit". Implicit transfers (a NumPy
+  value or Python scalar into an operation, an Array moved to the device a jit runs on) are
+  logged or refused; device_put and device_get are explicit, refused only by
+  "disallow_explicit". As in JAX, reading a CPU device's array to the host is never refused
+  (spmd's devices are XLA's CPU devices), so transfer_guard_device_to_host changes nothing.
 - check_tracer_leaks (checking_leaks()): after a jit, grad or vmap traces, a traced value
   kept past the trace (a global, a list outside) raises an error naming it.
 - enable_checks: every program jit traces is type-checked (each equation's output types

@@ -58,7 +58,10 @@ def from_dlpack(external_array, device=None, copy: bool | None = None) -> Array:
     shape, dtype = backend.dlpack_shape_dtype(capsule)
     aval = ShapedArray(shape, dtype)
     try:
-        x = Array(backend.from_dlpack(capsule, aval, source, copy), aval)
+        buf = backend.from_dlpack(capsule, aval, source, copy)
+        if copy:  # jaxlib's import may still share host memory on CPU: copy for certain
+            buf = backend.copy_to_device(buf, source)
+        x = Array(buf, aval)
     except backend.JaxRuntimeError as e:
         reason = str(e)
         if "is not aligned to" not in reason:

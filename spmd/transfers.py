@@ -40,7 +40,9 @@ def _put(x, device, donate: bool, may_alias):
         return make_array(x, device=device)
     if may_alias is not False and (device is None or device == _single_device(x)):
         return x
-    moved = Array(_backend.device_put(np.asarray(x), x.aval, device), x.aval)
+    moved = Array(_backend.device_put(np.asarray(x), x.aval, device) if x.is_multi_device
+                  else _backend.copy_to_device(x._buf, device or _single_device(x)),
+                  x.aval)
     if donate:
         x.delete()
     return moved

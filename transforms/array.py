@@ -8,7 +8,7 @@ import sys
 
 import numpy as np
 
-from spmd.transforms import backend, core, transfer_guard
+from spmd.transforms import backend, core
 from spmd.transforms.core import ShapedArray
 from spmd.transforms.mesh import Mesh
 from spmd.transforms.named_sharding import NamedSharding, SingleDeviceSharding
@@ -168,7 +168,6 @@ class Array:
     def _value(self) -> np.ndarray:
         if self._npy is None or self.is_deleted():
             self._check_alive()
-            transfer_guard.check_device_to_host(self)
             if self.is_partitioned and self.is_fully_replicated:
                 # any device's block is the whole (across processes, one of this process's)
                 first = self.sharding._local_positions()[0]
@@ -273,8 +272,13 @@ class Array:
     def __reduce__(self):  # pickling (checkpoints, Ray) goes through NumPy
         return (_rebuild, (np.asarray(self), self.weak_type))
 
-    def __dlpack__(self, *args, **kwargs):
-        return self._value().__dlpack__(*args, **kwargs)
+    def __dlpack__(self, *, stream=None, max_version=None, dl_device=None, copy=None):
+        """The buffer as a DLPack capsule (zero-copy; every dtype, bfloat16 and bool too); a
+        value spread over several devices, or `copy=True`, through a host copy."""
+        self._check_alive()
+        if self.is_multi_device or copy:
+            return np.array(self._value()).__dlpack__()
+        return backend.to_dlpack(self._buf)
 
     def __dlpack_device__(self):
         return (1, 0)

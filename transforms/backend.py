@@ -47,8 +47,9 @@ config.on_change("enable_x64", lambda v: _x64_state.set_global(bool(v)))
 
 # ---------------------------------------------------------------- transfer guards
 # jaxlib checks host-to-device transfers (batched_device_put) and device-to-device copies
-# itself against its guard state, as JAX's config sets it; spmd's device-to-host reads go
-# through DLPack, which jaxlib does not check (transforms/transfer_guard.py checks those).
+# (copy_to_device) itself against its guard state, as JAX's config sets it. Reads to the host
+# are never refused: JAX allows every fetch from a CPU device, and spmd's devices are XLA's
+# CPU devices (reads are DLPack views of host memory).
 _GUARD_LEVELS = {name: getattr(_jax.guard_lib.TransferGuardLevel, name.upper())
                  for name in ("allow", "log", "disallow", "log_explicit", "disallow_explicit")}
 _GUARDED = ("host_to_device", "device_to_device", "device_to_host")
@@ -355,6 +356,14 @@ def device_put(x: np.ndarray, aval, device=None):
                                    enable_x64=bool(config.enable_x64))
 
 
+def copy_to_device(buf, device):
+    """A single-device buffer copied onto another device (a device-to-device transfer)."""
+    out, = _jax.batched_copy_array_to_devices_with_sharding(
+        [buf], [_jax.DeviceList((device,))], [single_sharding(device)],
+        [_jax.ArrayCopySemantics.ALWAYS_COPY])
+    return out
+
+
 def device_put_sharded(shards: Sequence[np.ndarray], global_aval, devices: Sequence):
     """One host array per device, stacked along dim 0 into one global array."""
     return _jax.batched_device_put(global_aval, stacked_sharding(devices, global_aval.ndim),
@@ -414,6 +423,12 @@ def _as_uint16(capsule):
                            f"(code {code.value}, {bits.value} bits) for a bfloat16 buffer")
     code.value = _DL_UINT
     return capsule
+
+
+def to_dlpack(buf):
+    """A single-device buffer as a DLPack capsule (zero-copy), once it is computed."""
+    buf.block_until_ready()
+    return _jax.buffer_to_dlpack_managed_tensor(buf)
 
 
 def _first_shard_view(buf, dtype) -> np.ndarray:
@@ -564,8 +579,8 @@ class Executable:
     def _execute_tracked(self, bufs: Sequence):
         results = self.loaded.execute_sharded(bufs, with_tokens=True)
         _running_effects.append(results.consume_token())
-        while len(_running_effects) > 1 and _running_effects[0].is_ready():
-            _running_effects.popleft()  # (keeps the deque as short as what still runs)
+        if len(_running_effects) > _TRACKED_EFFECTS:  # (tokens cannot say they are done:
+            _running_effects.popleft().block_until_ready()  # the oldest has long finished)
         return results
 
     def run_with_token(self, bufs: Sequence):
@@ -589,6 +604,7 @@ class Executable:
 
 
 _running_effects: collections.deque = collections.deque()  # tokens of programs calling Python
+_TRACKED_EFFECTS = 64
 
 
 def wait_for_effects() -> None:

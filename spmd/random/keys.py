@@ -11,7 +11,8 @@ Threefry-2x32, JAX's default; (4,) for rbg, (1,) or (2,) for Philox).
   in the tree structure), so it passes through jit, vmap and pmap. The difference from JAX: its
   dtype is a plain marker object (`spmd.random.KEY_DTYPE` for Threefry), not a NumPy extended
   dtype (its `.type` is `jax.dtypes.prng_key`, so `jnp.issubdtype(k.dtype, jax.dtypes.prng_key)`
-  holds as in JAX); arithmetic on it is refused, and `key_data` / `wrap_key_data` convert between the two forms.
+  holds as in JAX); arithmetic on it is refused, and `key_data` / `wrap_key_data` convert
+  between the two forms.
 """
 from __future__ import annotations
 
