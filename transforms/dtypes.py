@@ -164,7 +164,7 @@ _WEAK_NAMES = {_I: str(int), _F: str(float), _C: str(complex)}  # JAX names them
 
 
 def _strict() -> bool:
-    return config.numpy_dtype_promotion == "strict"
+    return config.values["numpy_dtype_promotion"] == "strict"  # (read at every promotion)
 
 
 def _node(dtype, weak):

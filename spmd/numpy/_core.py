@@ -68,10 +68,11 @@ def broadcast_to(x, shape):
 def check_rank_promotion(name: str, shapes) -> None:
     """JAX's jax_numpy_rank_promotion: 'warn' or 'raise' where operands of different ranks
     (scalars aside) would broadcast, as NumPy lets them."""
-    if config.numpy_rank_promotion == "allow" or len({len(s) for s in shapes if s}) < 2:
+    level = config.values["numpy_rank_promotion"]  # (every binary operation reads it)
+    if level == "allow" or len({len(s) for s in shapes if s}) < 2:
         return
     listed = " ".join(str(tuple(s)) for s in shapes)
-    if config.numpy_rank_promotion == "warn":
+    if level == "warn":
         warnings.warn(f"Following NumPy automatic rank promotion for {name} on shapes {listed}. "
                       "Set the jax_numpy_rank_promotion config option to 'allow' to disable "
                       "this warning; for more information, see "
