@@ -1,10 +1,10 @@
 """JAX's names for the arrays a process holds and the work it has launched: `Device` and
-`Shard` (types), `live_arrays`, `copy_to_host_async` and `effects_barrier`."""
+`Shard` (types), `live_arrays` and `effects_barrier`."""
 from __future__ import annotations
 
 import gc
 
-from spmd.transforms import backend, inflight, tree_util
+from spmd.transforms import backend, inflight
 from spmd.transforms.array import Array, Shard  # noqa: F401  (jax.Shard)
 
 Device = backend.Device
@@ -20,15 +20,6 @@ def live_arrays(platform=None) -> list:
     held = {id(buf) for buf in backend.live_buffers()}
     return [x for x in gc.get_objects()
             if type(x) is Array and id(x._buf) in held and not x.is_deleted()]
-
-
-def copy_to_host_async(x):
-    """Starts copying every Array leaf of the pytree `x` to the host; returns `x`."""
-    for leaf in tree_util.tree_leaves(x):
-        copy = getattr(leaf, "copy_to_host_async", None)
-        if copy is not None:
-            copy()
-    return x
 
 
 def effects_barrier() -> None:

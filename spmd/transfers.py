@@ -1,6 +1,6 @@
 """Moving values between the host and the devices, as JAX names it: `device_put` (onto a
-device), `device_get` (back to NumPy) and `block_until_ready` (wait for pending work), each
-over a pytree of values."""
+device), `device_get` (back to NumPy), `block_until_ready` (wait for pending work) and
+`copy_to_host_async`, each over a pytree of values."""
 from __future__ import annotations
 
 import numpy as np
@@ -72,8 +72,18 @@ def _get(x):
 
 def block_until_ready(x):
     """Wait until every Array in the pytree `x` is computed; returns `x`."""
+    return _call_on_leaves(x, "block_until_ready")
+
+
+def copy_to_host_async(x):
+    """Start copying every Array leaf of the pytree `x` to the host; returns `x`."""
+    return _call_on_leaves(x, "copy_to_host_async")
+
+
+def _call_on_leaves(x, method: str):
+    """`leaf.method()` for each leaf of `x` that has the method; returns `x`."""
     for leaf in tree_util.tree_leaves(x):
-        wait = getattr(leaf, "block_until_ready", None)
-        if wait is not None:
-            wait()
+        call = getattr(leaf, method, None)
+        if call is not None:
+            call()
     return x

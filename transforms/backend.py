@@ -616,8 +616,8 @@ def wait_for_effects() -> None:
             break
 
 
-_compile_cache = caches.LRUCache("compiled executables")
-_loaded_cache = caches.LRUCache("loaded programs")
+_compile_cache = caches.LRUCache("compiled executables", compiled_only=True)
+_loaded_cache = caches.LRUCache("loaded programs", compiled_only=True)
 
 
 # Options XLA reads from the executable's build options rather than from its flags (JAX's

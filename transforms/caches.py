@@ -24,11 +24,14 @@ class LRUCache:
     """A mapping bounded to `maxsize` entries (None: `config.cache_size`) that evicts the least
     recently used entry. Safe to share between threads: a lookup and an eviction racing each
     other cost a recomputation at worst."""
-    __slots__ = ("name", "_maxsize", "_data", "_lock", "peek", "__weakref__")
+    __slots__ = ("name", "_maxsize", "_data", "_lock", "peek", "compiled_only", "__weakref__")
 
-    def __init__(self, name: str, maxsize: int | None = None):
+    def __init__(self, name: str, maxsize: int | None = None, *, compiled_only: bool = False):
         self.name = name
         self._maxsize = maxsize
+        # holds executables keyed by their program (text, or a primitive with its types):
+        # valid whatever the settings that change how Python code traces
+        self.compiled_only = compiled_only
         self._data: collections.OrderedDict = collections.OrderedDict()
         self._lock = threading.Lock()
         # `peek(key)`: a lookup that leaves the order alone, at the cost of a dict lookup (a
@@ -91,6 +94,14 @@ def clear_caches() -> None:
     executables stays)."""
     for cache in registered():
         cache.clear()
+
+
+def clear_traces() -> None:
+    """Forget every traced program (jit's, pmap's, control-flow bodies...), keeping the
+    executables compiled from program text: for a setting that changes how code traces."""
+    for cache in registered():
+        if not cache.compiled_only:
+            cache.clear()
 
 
 def _apply_cache_size(size):

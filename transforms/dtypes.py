@@ -205,4 +205,4 @@ def python_scalar_dtype(value):
 # jit keys its traces by argument types, not by these settings, which change what a trace
 # records (JAX keys its traces by them too): programs traced before a change are forgotten
 for _option in ("numpy_dtype_promotion", "numpy_rank_promotion"):
-    config.on_change(_option, lambda _value: caches.clear_caches())
+    config.on_change(_option, lambda _value: caches.clear_traces())

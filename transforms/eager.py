@@ -9,7 +9,7 @@ from spmd.transforms import (backend, caches, core, debug_checks, dtypes, loweri
 from spmd.transforms.array import Array
 from spmd.transforms.core import Eqn, Jaxpr, Var
 
-_executables = caches.LRUCache("eager one-op executables")
+_executables = caches.LRUCache("eager one-op executables", compiled_only=True)
 
 
 def to_buffer(x, device=None):

@@ -103,6 +103,16 @@ def test_rank_promotion_allow_warn_raise_also_for_a_function_jitted_before():
         np.testing.assert_array_equal(f(x, row), expected)
 
 
+def test_a_promotion_setting_retraces_but_does_not_recompile(caplog):
+    f = spmd.jit(lambda a: a * 3)
+    np.testing.assert_array_equal(f(jnp.ones(2)), [3.0, 3.0])
+    with spmd.numpy_dtype_promotion("strict"):
+        pass  # traces are forgotten, the executables compiled from their text kept
+    with caplog.at_level(logging.WARNING, logger="spmd.compiles"), spmd.log_compiles(True):
+        np.testing.assert_array_equal(f(jnp.ones(2)), [3.0, 3.0])
+    assert not caplog.records
+
+
 # ---------------------------------------------------------------- where things run
 def test_default_device_places_new_arrays_host_values_and_jit_there():
     target = spmd.devices()[3]
