@@ -130,3 +130,9 @@ def cached(fun):
         return value
     memoized.cache = cache
     return memoized
+
+
+# jit keys its traces by argument types, not by these settings, which change what a trace
+# records (JAX keys its traces by them too): programs traced before a change are forgotten
+for _option in ("numpy_dtype_promotion", "numpy_rank_promotion", "softmax_custom_jvp"):
+    config.on_change(_option, lambda _value: clear_traces())

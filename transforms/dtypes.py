@@ -5,7 +5,6 @@ import functools
 import ml_dtypes
 import numpy as np
 
-from spmd.transforms import caches
 from spmd.transforms.config import config
 
 bfloat16 = np.dtype(ml_dtypes.bfloat16)
@@ -201,8 +200,3 @@ def python_scalar_dtype(value):
         return default_complex(), True
     raise TypeError(f"not a Python scalar: {value!r}")
 
-
-# jit keys its traces by argument types, not by these settings, which change what a trace
-# records (JAX keys its traces by them too): programs traced before a change are forgotten
-for _option in ("numpy_dtype_promotion", "numpy_rank_promotion"):
-    config.on_change(_option, lambda _value: caches.clear_traces())

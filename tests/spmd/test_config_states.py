@@ -241,3 +241,19 @@ def test_enable_checks_type_checks_staged_programs():
         jaxpr_checks.check_jaxpr(wrong)
     with pytest.raises(jaxpr_checks.JaxprTypeError, match="read by equation 0 .add. before"):
         jaxpr_checks.check_jaxpr(Jaxpr([], [a], [b], [Eqn(add_p, [a, b], [b], {})]))
+
+
+def test_softmax_custom_jvp_differentiates_with_the_rule_and_the_same_values():
+    x = np.array([[0.5, -1.0, 2.0], [0.0, 3.0, 1.0]], np.float32)
+    t = np.array([[1.0, 2.0, -1.0], [0.5, 0.0, 1.0]], np.float32)
+    y = np.exp(x) / np.exp(x).sum(-1, keepdims=True)
+    expected = y * (t - (y * t).sum(-1, keepdims=True))  # the Jacobian of softmax times t
+
+    def tangent(a, b):
+        return spmd.jvp(spmd.nn.softmax, (a,), (b,))[1]
+    programs = []
+    for on in (False, True):
+        with spmd.softmax_custom_jvp(on):
+            np.testing.assert_allclose(spmd.jit(tangent)(x, t), expected, rtol=1e-5, atol=1e-6)
+            programs.append(str(spmd.make_jaxpr(tangent)(x, t)))
+    assert programs[0] != programs[1] and "custom_jvp" in programs[1]
