@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Callable, Sequence
 
-from spmd.transforms import core
+from spmd.transforms import core, tracer_leaks
+from spmd.transforms.config import config
 from spmd.transforms.core import AxisFrame, Trace, Tracer, set_current_trace
 from spmd.transforms.trace_primitives import broadcast_in_dim_p, transpose_p
 
@@ -86,6 +87,9 @@ def vmap_flat(fun: Callable, axis: AxisFrame, args: Sequence, in_dims: Sequence,
             results.append(val)
         else:
             results.append(move_or_broadcast(val, bdim, want, axis.size))
+    if config.check_tracer_leaks:
+        ins = outs = o = val = None  # (this frame's own references are no leak)
+        tracer_leaks.check(trace)
     return results
 
 

@@ -1,7 +1,7 @@
-"""JAX's `jax_check_tracer_leaks`: when a program has been traced (jit, make_jaxpr, a loop or
-branch body, grad's linearization), a traced value still held by anything (a global, a list
-outside the function) is an error that names it and what holds it, as JAX's "Leaked trace"
-error. Off by default: it runs the garbage collector after every trace."""
+"""JAX's `jax_check_tracer_leaks`: when a transform's trace ends (jit, make_jaxpr, a loop or
+branch body, grad's linearization, jvp, vmap), a traced value still held by anything (a
+global, a list outside the function) is an error that names it and what holds it, as JAX's
+"Leaked trace" error. Off by default: it runs the garbage collector after every trace."""
 from __future__ import annotations
 
 import gc
