@@ -1,5 +1,6 @@
 """JAX's top-level settings (spmd/config_states.py): each is a context manager that sets its
 config option for a block and restores it, and each does in spmd what JAX's does."""
+import functools
 import logging
 import warnings
 
@@ -216,13 +217,22 @@ def test_check_tracer_leaks_names_a_tracer_kept_past_its_trace():
         y = jnp.sin(x)
         kept.append(y)
         return y * 2
+    @functools.partial(spmd.custom_vjp, nondiff_argnums=(0,))
+    def scaled(k, x):
+        return k * x
+    scaled.defvjp(lambda k, x: (k * x, None), lambda k, _, g: (k * g,))
     with spmd.checking_leaks():
         np.testing.assert_allclose(spmd.jit(lambda x: jnp.cos(x).sum())(jnp.zeros(3)), 3.0)
         np.testing.assert_allclose(spmd.grad(lambda x: jnp.cos(x).sum())(jnp.zeros(3)), 0.0)
-        with pytest.raises(Exception, match=r"^Leaked trace StagingTrace. Leaked tracer\(s\):"
-                                            r"\n\nTraced<f32\[3\]>.*\nheld by a list object"):
-            spmd.jit(leaky)(jnp.ones(3))
-    kept.clear()
+        np.testing.assert_allclose(spmd.vmap(jnp.cos)(jnp.zeros(3)), 1.0)
+        np.testing.assert_allclose(
+            spmd.grad(spmd.jit(lambda x: scaled(2.0, x).sum()))(jnp.zeros(3)), 2.0)
+        for transform, trace in [(spmd.jit, "StagingTrace"), (spmd.grad, "JVPTrace"),
+                                 (spmd.vmap, "BatchTrace")]:
+            with pytest.raises(Exception, match=rf"^Leaked trace {trace}. Leaked tracer\(s\):"
+                                                r"\n\nTraced<f32\[3?\]>.*\nheld by a list object"):
+                transform(lambda x: leaky(x).sum())(jnp.ones(3))
+            kept.clear()
     np.testing.assert_allclose(spmd.jit(leaky)(jnp.zeros(3)), 0.0)  # off: no check
 
 
