@@ -38,6 +38,13 @@
    NumPy buffers and against gloo, interleaved: a 16 MiB result (8 MiB per process), and 16 MiB
    per process (a 32 MiB result). Goal: within 1.2x of mpi4py's time.
 
+8. example (from here, not inside a job; issue 15): examples/train_data_parallel.py, 2
+   processes x 4 devices, under `spmd-run` (the world formed through the coordinator),
+   `spmd-run --ray` (the same, on a local Ray in a private network namespace) and `spmd-run
+   --mpi` (mpiexec's world), the three launches alternated for 3 rounds: each launch's median
+   examples/s of its epochs after the first (which compiles). Goal: `spmd-run` and `--ray`
+   each >= 0.8x of `--mpi` in the same round.
+
 Run one job by hand: spmd-run -n 2 --mpi --cpu-devices 1 bench_multiprocess.py allreduce
 """
 from __future__ import annotations
@@ -344,6 +351,39 @@ def _all_gather_side_by_side(spmd, per_process: int):
              t["spmd all_gather (MPI)"] / t["mpi4py Allgather"], 1.2)
 
 
+EXAMPLE_LAUNCHES = {"spmd-run": [], "spmd-run --ray": ["--ray"], "spmd-run --mpi": ["--mpi"]}
+
+
+def example(rounds: int = 3, epochs: int = 5) -> None:
+    import re
+    import statistics
+    from common import goal, machine
+    print(f"# the example, 2 processes x 4 devices, {epochs} epochs, on {machine()}")
+    script = os.path.join(os.path.dirname(HERE), "examples", "train_data_parallel.py")
+    speeds: dict[str, list[float]] = {launch: [] for launch in EXAMPLE_LAUNCHES}
+    for r in range(rounds):
+        for launch, flags in EXAMPLE_LAUNCHES.items():
+            command = [sys.executable, "-m", "spmd.launch", "-n", "2", *flags, "--cpu-devices",
+                       "4", script, "--epochs", str(epochs), "--checkpoint-dir", ""]
+            done = subprocess.run(command, capture_output=True, text=True, timeout=600,
+                                  cwd=os.path.dirname(HERE),
+                                  env={**os.environ, "PYTHONPATH": os.path.dirname(HERE)})
+            if done.returncode != 0:
+                print(done.stderr[-3000:], file=sys.stderr)
+                raise SystemExit(f"{' '.join(command)} failed with {done.returncode}")
+            per_epoch = [float(v.replace(",", "")) for v in re.findall(
+                r"^\[0\] epoch .* ([\d,]+) examples/s$", done.stdout, re.M)][1:]
+            speeds[launch].append(statistics.median(per_epoch))
+            print(f"  round {r + 1} {launch:15s} {speeds[launch][-1]:9,.0f} examples/s "
+                  f"(epochs after the first: {', '.join(f'{v:,.0f}' for v in per_epoch)}; "
+                  f"load {os.getloadavg()[0]:.1f})", flush=True)
+    for launch in ("spmd-run", "spmd-run --ray"):
+        ratios = [a / b for a, b in zip(speeds[launch], speeds["spmd-run --mpi"])]
+        print(f"  {launch} / spmd-run --mpi, by round: {', '.join(f'{v:.2f}' for v in ratios)}")
+        goal(f"{launch} / spmd-run --mpi examples/s (median of the rounds)",
+             statistics.median(ratios), 0.8, higher_is_better=True)
+
+
 def _job(n: int, mpi: bool, section: str, devices: int = 1) -> None:
     command = [sys.executable, "-m", "spmd.launch", "-n", str(n), *(["--mpi"] if mpi else []),
                "--cpu-devices", str(devices), os.path.abspath(__file__), section]
@@ -380,5 +420,5 @@ def driver():
 if __name__ == "__main__":
     SECTIONS = {"allreduce": allreduce, "train": train, "mpi_callback": mpi_callback,
                 "gloo_local_first": gloo_local_first, "call_order_check": call_order_check,
-                "psum_4kb": psum_4kb, "all_gather": all_gather}
+                "psum_4kb": psum_4kb, "all_gather": all_gather, "example": example}
     SECTIONS.get(sys.argv[1] if len(sys.argv) > 1 else "", driver)()

@@ -171,6 +171,7 @@ def shutdown() -> None:
         world.stop_watching()
     try:
         client.key_value_set(f"{_LEAVING}{spec.process_id}", "left")
+        mpi_world.free_sub_communicators()
         mpi_world.leave()
         if service is not None:
             _wait_until_everyone_left(client, spec.num_processes)

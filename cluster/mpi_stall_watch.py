@@ -90,6 +90,11 @@ class WatchedComm:
     def stop_watching(self) -> None:
         self._watch.stop()
 
+    def Split(self, color: int, key: int = 0):  # noqa: N802  (mpi4py's name)
+        """A sub-communicator (a null one outside it), its calls timed by the same watch."""
+        part = self._watch.call(self._comm.Split, color, key)
+        return WatchedComm(part, self._watch) if part else part
+
     def __getattr__(self, name):
         attribute = getattr(self._comm, name)
         if not callable(attribute):

@@ -124,6 +124,35 @@ def leave() -> None:
     _world.clear()
 
 
+_sub_communicators: dict[tuple[int, ...], object] = {}  # ranks -> their communicator
+
+
+def sub_communicator(comm, ranks: tuple[int, ...]):
+    """The communicator of `ranks` of the world `comm` (ranked in their order), or a null one
+    in the ranks not among them. Made by MPI_Comm_split, collective over the whole world: every
+    rank asks for the same ranks at the same point (pmap's all-reduces with axis_index_groups
+    do, inside their callbacks: collectives/mpi_all_reduce.py). Made once per set of ranks, in
+    this world or mpiexec's; freed by `free_sub_communicators` when the process leaves the
+    job."""
+    found = _sub_communicators.get(ranks)
+    if found is None:
+        from mpi4py import MPI
+        me = comm.Get_rank()
+        found = comm.Split(0 if me in ranks else MPI.UNDEFINED, me)
+        _sub_communicators[ranks] = found
+    return found
+
+
+def free_sub_communicators() -> None:
+    """Free the sub-communicators made in this job (MPICH frees one without waiting for the
+    other ranks, so a process leaving alone does not hang here)."""
+    made = list(_sub_communicators.values())
+    _sub_communicators.clear()
+    for comm in made:
+        if comm:  # (a null communicator in the ranks outside)
+            comm.Free()
+
+
 def _remove_shared_memory_names() -> None:
     """Remove the names of MPICH's /dev/shm segments that this process maps (the memory
     stays until the last rank unmaps it: when the processes end)."""

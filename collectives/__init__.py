@@ -10,3 +10,6 @@ from spmd.collectives.axis_index import axis_index, axis_index_p  # noqa: F401
 from spmd.collectives.axes import MeshAxes, ReplicaAxes  # noqa: F401
 from spmd.collectives.pcast import pcast, pvary_p  # noqa: F401
 from spmd.collectives.pbroadcast import pbroadcast  # noqa: F401
+from spmd.collectives.ragged_all_to_all import (ragged_all_to_all,  # noqa: F401
+                                                ragged_all_to_all_p)
+from spmd.collectives.send_recv import precv, psend  # noqa: F401

@@ -103,6 +103,12 @@ class ReplicaAxes:
     def __repr__(self):
         return f"ReplicaAxes({self.axes})"
 
+    @property
+    def orders_host_callbacks(self) -> bool:
+        """Whether the lowering chains host callbacks through loops and branches too
+        (lowering.OrderedChain): the cross-process transport's callbacks need one order."""
+        return self.cross_process is not None
+
     def _check(self, names):
         for n in names:
             if n not in self.sizes:

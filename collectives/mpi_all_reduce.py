@@ -15,11 +15,18 @@ float32 and rounded once at the end (MPI has no such types). Measured here: 16 M
 between 2 processes in 0.93 to 1.07 of raw MPI's time, against gloo's 0.5 to 0.6 of its
 bandwidth; a 4 KB psum in 0.16 ms against gloo's 2.9 ms (benchmarks/RESULTS.md, issue 6).
 
+With `axis_index_groups`, each group is reduced over the sub-communicator of the processes
+that hold its members (made once per set of processes, cluster/mpi_world.py), or within the
+process when one holds them all; the groups over one set of processes go in one call.
+
 MPI needs every process to call its collectives in the same order. Three things give that:
-- each callback takes the previous one's result as an extra operand (which it ignores), so XLA
-  (which may run independent ops concurrently) runs them in program order;
-- only collectives in the program's top-level block use MPI: one inside a loop body or a
-  branch (run 0 or many times) stays an XLA all_reduce;
+- each callback takes the previous one's token (an extra ui8 result) as an extra operand, so
+  XLA (which may run independent ops concurrently) runs them in program order; loops and
+  branches carry that token through their regions (lowering.OrderedChain), so a loop body's
+  callbacks, run a data-dependent number of times but in the same order in every process, stay
+  between the ones before and after the loop;
+- the sub-communicators are made inside the callbacks, at their first run: there every process
+  is at the same point of the chain (MPI_Comm_split is collective over the whole world);
 - pmap runs a program that calls MPI only after the previous one has finished, so two
   executions never interleave their MPI calls (spmd/pmap_program.py).
 """
@@ -33,6 +40,7 @@ from spmd.collectives.mpi_meeting import LocalMeeting, as_bytes
 from spmd.collectives.psum import write_all_reduce
 from spmd.transforms import callbacks, dtypes
 from spmd.transforms.core import ShapedArray
+from spmd.transforms.lowering import ORDER_TOKEN
 
 # The dtypes MPI reduces natively (mpi4py maps them from the buffer's format). Narrower floats
 # are reduced in float32 (`_WIDE`), booleans as bytes (max/min are or/and on 0 and 1).
@@ -42,6 +50,8 @@ _MPI_DTYPES = {np.dtype(t) for t in (np.float32, np.float64, np.int8, np.int16, 
 _WIDE = np.dtype(np.float32)
 _REPLICA_ID = ShapedArray((), np.uint32)
 _COMBINE = {"sum": np.add, "max": np.maximum, "min": np.minimum}  # within a process
+# marks the callback that runs pmap's per-call order check (spmd/pmap_call_order.py `carried`)
+CHECKS_CALL_ORDER = "spmd_checks_call_order"
 
 
 def widened(dtype: np.dtype) -> bool:
@@ -75,7 +85,7 @@ class CallbackAllReduce:
     (MPI.PROC_NULL, for ppermute's rounds)."""
 
     def __init__(self, groups: Sequence[Sequence[int]], comms: dict, ops: dict, in_place=None,
-                 proc_null=None):
+                 proc_null=None, sub_communicator: Callable | None = None):
         self.groups = [list(g) for g in groups]
         if len({len(g) for g in self.groups}) != 1:
             raise ValueError(f"MPI all-reduce needs the same number of devices in every "
@@ -84,6 +94,10 @@ class CallbackAllReduce:
         self.position_of = {r: j for g in self.groups for j, r in enumerate(g)}
         self.comms, self.ops, self.in_place = dict(comms), dict(ops), in_place
         self.proc_null = proc_null
+        # `sub_communicator(comm, ranks)`: the communicator of those ranks of `comm` (null in
+        # the others), which every rank of `comm` asks for at the same point; None: the
+        # all-reduces with axis_index_groups stay XLA's
+        self.sub_communicator = sub_communicator
         # `check_order(comm)`, when set, runs before the MPI call of the program's first
         # collective (the per-call order check, spmd/pmap_call_order.py): first in the chain,
         # it precedes every other MPI call of the execution
@@ -94,28 +108,63 @@ class CallbackAllReduce:
         """"mpi", or "gloo" (XLA's all_reduce) when there is no communicator."""
         return "gloo" if all(c is None for c in self.comms.values()) else "mpi"
 
-    def handles(self, ctx, kind: str, axis_index_groups) -> bool:
-        """Whether this all-reduce goes through the callback: over the whole axis (no
-        sub-groups), in the top-level block, of a dtype it reduces."""
+    def handles(self, ctx, kind: str, groups: Sequence[Sequence[int]]) -> bool:
+        """Whether this all-reduce in these replica groups goes through the callback: in the
+        chain (lowering.LoweringContext.chained), of a dtype it reduces, over the whole axis or
+        (over MPI, with sub-communicators) in groups."""
         dtype = np.dtype(ctx.in_avals[0].dtype)
-        return (axis_index_groups is None and not ctx.nested
-                and (dtype in _MPI_DTYPES or dtype == np.bool_ or widened(dtype))
-                and not (kind != "sum" and dtype.kind == "c"))
+        return (ctx.chained and (dtype in _MPI_DTYPES or dtype == np.bool_ or widened(dtype))
+                and not (kind != "sum" and dtype.kind == "c")
+                and (self._whole(groups) or self.in_groups(ctx)))
+
+    def in_groups(self, ctx) -> bool:
+        """Whether collectives in replica groups (not over the whole axis) go through the
+        callbacks: over MPI, with sub-communicators, in the chain."""
+        return (self.between_processes == "mpi" and self.sub_communicator is not None
+                and ctx.chained)
+
+    def spans(self, groups, g: int) -> tuple[Callable, list]:
+        """For replica `groups`, seen from process g: `communicators(comm)`, {processes:
+        communicator} for every set of processes that a group spans (every process asks for
+        every one, in one order: MPI_Comm_split is collective over the world, and its first
+        call makes them), and [(processes, their groups)] of the sets that include g, in the
+        order of their first group (the same in every process, so that none waits in a call
+        that another makes later)."""
+        everyone = tuple(range(len(self.groups)))
+        spans: dict[tuple, list] = {}
+        for group in groups:
+            spans.setdefault(tuple(sorted({self.group_of[r] for r in group})), []).append(group)
+        shared = [p for p in spans if 1 < len(p) < len(everyone)]
+        sub = self.sub_communicator
+
+        def communicators(comm) -> dict:
+            made = {p: sub(comm, p) for p in shared}
+            made[everyone] = comm
+            return made
+        return communicators, [(p, spans[p]) for p in spans if g in p]
 
     def exchanges(self, ctx, groups: Sequence[Sequence[int]]) -> bool:
         """Whether a collective that moves data (all_gather, psum_scatter, all_to_all, ppermute)
-        in these replica groups goes over MPI: with a communicator, in the top-level block,
-        over the whole axis (one group of every replica, in order), with the replicas of
-        process p after those of process p - 1 (MPI lays blocks out in rank order)."""
+        in these replica groups goes over MPI: with a communicator, in the chain, over the whole
+        axis (one group of every replica, in order), with the replicas of process p after those
+        of process p - 1 (MPI lays blocks out in rank order)."""
         everyone = list(range(len(self.group_of)))
         in_rank_order = [r for g in self.groups for r in g] == everyone  # pmap's device order
-        return (self.between_processes == "mpi" and not ctx.nested and in_rank_order
+        return (self.between_processes == "mpi" and ctx.chained and in_rank_order
                 and [list(g) for g in groups] == [everyone])
 
-    def lower(self, ctx, x: str, kind: str, then: Callable | None = None) -> str:
-        """The all-reduce of `x`; `then(x, out)`, when given, runs in every replica on the reduced
-        value before the callback returns (the call-order check raises there)."""
+    def lower(self, ctx, x: str, kind: str, groups=None, then: Callable | None = None) -> str:
+        """The all-reduce of `x` in replica `groups` (None: over the whole axis); `then(x, out)`,
+        when given, runs in every replica on the reduced value before the callback returns (the
+        call-order check raises there)."""
         aval = ctx.in_avals[0]
+        if groups is not None and not self._whole(groups):
+            # the groups, visible in the text: two programs that differ only in them must not
+            # share a compiled executable (cached by its text)
+            text = ";".join(",".join(map(str, g)) for g in groups)
+            return self.write_chained(ctx, x, aval, aval,
+                                      f'spmd_mpi_all_reduce = "{kind} in {text}"',
+                                      lambda g: self._grouped(kind, groups, g))
         # the reduction, visible in the text that processes compare before a first run
         # (spmd/pmap_agreement.py): a psum and a pmax must not pass as equal
         out = self.write_chained(ctx, x, aval, aval, f'spmd_mpi_all_reduce = "{kind}"',
@@ -130,28 +179,58 @@ class CallbackAllReduce:
         """A host callback that every replica calls with `x` (typed `aval`), and whose result
         (typed `out_aval`) the process's meeting fills: `run_for(g)` gives the function that
         process g's last replica runs, `run(comm, inputs, outputs)`. It takes the previous
-        callback's result as an extra operand, so that XLA calls them in program order."""
+        callback's token and returns the next (ModuleContext.ordered_token), so that XLA calls
+        them in program order."""
         replica = ctx.op("stablehlo.replica_id", [], out_avals=[_REPLICA_ID], operand_avals=[])
         operands, operand_avals = [x, replica], [aval, _REPLICA_ID]
         module = ctx.module
-        if module.ordered_token is not None:  # the previous call's result: called after it
-            operands.append(module.ordered_token[0])
-            operand_avals.append(module.ordered_token[1])
-        before = self.check_order if module.ordered_token is None else None
+        first = module.ordered_token is None
+        if not first:  # the previous call's token: called after it
+            operands.append(module.ordered_token)
+            operand_avals.append(ORDER_TOKEN)
+        # the call-order check runs in the chain's first callback, if that is in the top-level
+        # block (run once per execution); the mark tells pmap it is carried there
+        before = self.check_order if first and not ctx.nested else None
+        if before is not None:
+            attribute += f', {CHECKS_CALL_ORDER} = "here"'
         meetings = {g: LocalMeeting(len(self.groups[g]), self.comms[g], run_for(g), before)
                     for g in self.comms}
         group_of, position_of = self.group_of, self.position_of
 
         def meet(_ctx, x, replica, *rest):
             r = int(np.asarray(replica))
-            x, out = np.asarray(x), np.asarray(rest[-1])
+            x, out = np.asarray(x), np.asarray(rest[-2])  # (rest[-1]: the token, unread)
             meetings[group_of[r]].arrive(position_of[r], x, out)
             if then is not None:
                 then(x, out)
             return ()
-        out = write_host_callback(ctx, meet, operands, operand_avals, out_aval, attribute)
-        module.ordered_token = (out, out_aval)
+        out, module.ordered_token = callbacks.write_host_callback(
+            ctx, meet, operands, operand_avals, [out_aval, ORDER_TOKEN], attribute)
         return out
+
+    def _whole(self, groups) -> bool:
+        return len(groups) == 1 and sorted(groups[0]) == list(range(len(self.group_of)))
+
+    def _grouped(self, kind: str, groups, g: int) -> Callable:
+        """Process g's part of an all-reduce in replica groups: each group's local members
+        combined, then (when its members span processes) MPI Allreduce over the
+        sub-communicator of those processes, one call for all the groups over the same ones;
+        every member's output filled."""
+        communicators, mine = self.spans(groups, g)
+        combine, op, in_place = _COMBINE[kind], self.ops.get(kind), self.in_place
+        mine = [(processes, [[self.position_of[r] for r in group if self.group_of[r] == g]
+                             for group in over]) for processes, over in mine]
+
+        def run(comm, inputs, outputs):
+            comms = communicators(comm)
+            for processes, members in mine:
+                totals = np.stack([local_total([inputs[j] for j in m], combine) for m in members])
+                if len(processes) > 1:
+                    comms[processes].Allreduce(in_place, _native(totals), op=op)
+                for total, m in zip(totals, members):
+                    for j in m:
+                        np.copyto(outputs[j], total, casting="unsafe")
+        return run
 
     def across(self) -> list[list[int]]:
         """Replica groups of one replica per process (one group per local device index)."""

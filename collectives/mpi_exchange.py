@@ -4,6 +4,10 @@ callback per collective, in the same chain, where the replicas of a process meet
 one makes the one MPI call between the processes (Allgather, Reduce_scatter_block, Alltoall;
 ppermute: one Sendrecv per process distance that has something to move).
 
+In replica groups (axis_index_groups) the values are gathered within each set of processes
+that a group spans, over its sub-communicator, and each member's result is picked from its
+group's values (`Exchange`).
+
 The program arranges each operand so that the MPI call works on whole contiguous blocks, one
 per replica, in replica order (a transpose or a reshape around the callback, free when the
 collective's axis is the first): the callback takes and gives the values stacked along a new
@@ -21,51 +25,77 @@ from spmd.collectives.mpi_meeting import as_bytes
 from spmd.transforms.lowering import i64_array
 
 
-def over_mpi(ctx, replicas, groups) -> CallbackAllReduce | None:
-    """The transport that moves this collective over MPI, or None: XLA's own op then."""
+def over_mpi(ctx, replicas, groups) -> "Exchange | None":
+    """How this collective in these replica groups moves over MPI, or None: XLA's own op then."""
     transport = replicas.cross_process
-    return transport if transport is not None and transport.exchanges(ctx, groups) else None
+    if transport is None:
+        return None
+    if transport.exchanges(ctx, groups):
+        return Exchange(transport, None)
+    return Exchange(transport, groups) if transport.in_groups(ctx) else None
+
+
+class Exchange:
+    """One collective's way over MPI: over the whole axis (`groups` None: one MPI call made for
+    it), or in replica groups of `n` (each process's values gathered within every set of
+    processes that a group spans, over its sub-communicator, then each member's result picked
+    from its group's values with NumPy: more data than the call over the whole axis moves, but
+    one Allgather per set of processes)."""
+
+    def __init__(self, transport: CallbackAllReduce, groups):
+        self.transport, self.groups = transport, groups
+        self.n = len(transport.group_of) if groups is None else len(groups[0])
+
+    def write(self, ctx, x: str, aval, out_aval, site: str, whole: Callable,
+              pick: Callable) -> str:
+        """The callback: `whole(transport, g)` runs process g's part over the whole axis;
+        `pick(values, k)` gives a group's member k its result from the group's values."""
+        transport, groups = self.transport, self.groups
+        if groups is None:
+            return transport.write_chained(ctx, x, aval, out_aval, f'spmd_mpi_{site} = "{self.n}"',
+                                           lambda g: whole(transport, g))
+        # the groups, in the text: programs that differ only in them must not share an executable
+        text = ";".join(",".join(map(str, group)) for group in groups)
+        return transport.write_chained(ctx, x, aval, out_aval,
+                                       f'spmd_mpi_{site} = "{self.n} in {text}"',
+                                       lambda g: _in_groups(transport, groups, g, pick))
 
 
 # ---------------------------------------------------------------- the lowerings
-def all_gather(transport, ctx, x: str, axis: int, tiled: bool) -> str:
+def all_gather(exchange: Exchange, ctx, x: str, axis: int, tiled: bool) -> str:
     aval = ctx.in_avals[0]
-    n = len(transport.group_of)
-    stacked = aval.update(shape=(n,) + aval.shape)
-    out = transport.write_chained(ctx, x, aval, stacked, f'spmd_mpi_all_gather = "{n}"',
-                                  lambda g: _gather(transport, g))
+    stacked = aval.update(shape=(exchange.n,) + aval.shape)
+    out = exchange.write(ctx, x, aval, stacked, "all_gather", _gather, lambda values, k: values)
     out, moved = _move_axis(ctx, out, stacked, 0, axis)
     return _reshape(ctx, out, moved, ctx.out_avals[0].shape)[0]  # tiled: n merges into `axis`
 
 
-def psum_scatter(transport, ctx, x: str, dim: int) -> str:
-    aval = ctx.in_avals[0]
-    n = len(transport.group_of)
+def psum_scatter(exchange: Exchange, ctx, x: str, dim: int) -> str:
+    aval, n = ctx.in_avals[0], exchange.n
     x, front = _move_axis(ctx, x, aval, dim, 0)
     x, blocks = _reshape(ctx, x, front, (n, front.shape[0] // n) + front.shape[1:])
     block = blocks.update(shape=blocks.shape[1:])
-    out = transport.write_chained(ctx, x, blocks, block, f'spmd_mpi_psum_scatter = "{n}"',
-                                  lambda g: _scatter(transport, g))
+    out = exchange.write(ctx, x, blocks, block, "psum_scatter", _scatter,
+                         lambda values, k: local_total(list(values[:, k]), np.add))
     if len(ctx.out_avals[0].shape) == len(aval.shape):  # tiled: the block's rows go back
         out, block = _move_axis(ctx, out, block, 0, dim)
     return _reshape(ctx, out, block, ctx.out_avals[0].shape)[0]
 
 
-def all_to_all(transport, ctx, x: str, split: int, concat: int) -> str:
-    aval = ctx.in_avals[0]
-    n = len(transport.group_of)
+def all_to_all(exchange: Exchange, ctx, x: str, split: int, concat: int) -> str:
+    aval, n = ctx.in_avals[0], exchange.n
     shape = aval.shape
     x, parts = _reshape(ctx, x, aval, shape[:split] + (n, shape[split] // n) + shape[split + 1:])
     x, sends = _move_axis(ctx, x, parts, split, 0)  # sends[j]: the block for replica j
-    out = transport.write_chained(ctx, x, sends, sends, f'spmd_mpi_all_to_all = "{n}"',
-                                  lambda g: _all_to_all(transport, g))
+    out = exchange.write(ctx, x, sends, sends, "all_to_all", _all_to_all,
+                         lambda values, k: values[:, k])
     # out[s]: the block from replica s; they are laid out along `concat`, sender first
     out, received = _move_axis(ctx, out, sends, 0, concat)
     return _reshape(ctx, out, received, ctx.out_avals[0].shape)[0]
 
 
-def ppermute(transport, ctx, x: str, pairs) -> str:
-    aval = ctx.in_avals[0]
+def ppermute(exchange: Exchange, ctx, x: str, pairs) -> str:
+    aval, transport = ctx.in_avals[0], exchange.transport
     # the pairs live in the callback alone: the text must tell two permutations apart, or
     # one's compiled program (cached by its text) would serve the other
     moves = " ".join(f"{s}>{d}" for s, d in pairs)
@@ -94,6 +124,30 @@ def _move_axis(ctx, x: str, aval, source: int, target: int):
 def _copy_to_others(outputs: list) -> None:
     for other in outputs[1:]:
         np.copyto(other, outputs[0])
+
+
+def _in_groups(transport, groups, g: int, pick: Callable) -> Callable:
+    """Process g's part of a collective in replica groups: its replicas' values, stacked, go
+    to every process of each set of processes that a group spans (Allgather over the set's
+    communicator; none for a set of this process alone); then each local member of a group
+    gets `pick(the group's values in group order, its position in the group)`."""
+    communicators, mine = transport.spans(groups, g)
+    group_of, position = transport.group_of, transport.position_of
+
+    def run(comm, inputs, outputs):
+        comms, local = communicators(comm), np.stack(inputs)
+        for processes, over in mine:
+            gathered = local[None]  # [rank in the set, local position]: a replica's value
+            if len(processes) > 1:
+                gathered = np.empty((len(processes),) + local.shape, local.dtype)
+                comms[processes].Allgather(as_bytes(local), as_bytes(gathered))
+            rank = {p: i for i, p in enumerate(processes)}
+            for group in over:
+                values = np.stack([gathered[rank[group_of[r]], position[r]] for r in group])
+                for k, r in enumerate(group):
+                    if group_of[r] == g:
+                        np.copyto(outputs[position[r]], pick(values, k), casting="unsafe")
+    return run
 
 
 def _gather(transport, g: int) -> Callable:

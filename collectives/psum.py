@@ -150,12 +150,11 @@ _HLO_BOOL = {"sum": "stablehlo.or", "max": "stablehlo.or", "min": "stablehlo.and
 def _all_reduce_lowering(kind):
     def lower(ctx, x, *, axes, axis_index_groups):
         replicas = replica_axes(ctx, f"p{kind}")
+        groups = replicas.groups(axes, axis_index_groups)
         between_processes = replicas.cross_process  # MPI, when pmap chose it (see there)
-        if between_processes is not None and between_processes.handles(ctx, kind,
-                                                                        axis_index_groups):
-            return between_processes.lower(ctx, x, kind)
-        return write_all_reduce(ctx, x, kind, replicas.groups(axes, axis_index_groups),
-                                replicas.channel(ctx))
+        if between_processes is not None and between_processes.handles(ctx, kind, groups):
+            return between_processes.lower(ctx, x, kind, groups)
+        return write_all_reduce(ctx, x, kind, groups, replicas.channel(ctx))
     return lower
 
 

@@ -143,7 +143,8 @@ def train(epochs=30, batch_size=128, seed=0, model_parallel=1, shard_map=False):
         say(f"epoch {epoch + 1:2d}/{epochs} loss {mean_loss:.4f}  test accuracy {accuracy:6.1%}"
             f"  {speeds[-1]:9,.0f} examples/s")
     return {"accuracy": accuracy, "loss": mean_loss,
-            "params": multihost_utils.process_allgather(params),  # whole, in every process
+            # whole, in every process (tiled: one process's arrays get no process axis)
+            "params": multihost_utils.process_allgather(params, tiled=True),
             "examples_per_second": float(np.median(speeds[1:] or speeds))}
 
 
@@ -157,7 +158,9 @@ def main(argv=None):
     p.add_argument("--shard-map", action="store_true",
                    help="write the data-parallel step per device with shard_map")
     args = p.parse_args(argv)
-    if spmd.distributed.launched():  # started by spmd-run, mpiexec, srun or Ray: join the job
+    # started by spmd-run, mpiexec, srun or Ray: join the job (unless a program that imported
+    # this one has joined it already)
+    if spmd.distributed.launched() and not spmd.distributed.is_initialized():
         spmd.distributed.initialize()
     return train(args.epochs, args.batch_size, args.seed, args.model_parallel, args.shard_map)
 

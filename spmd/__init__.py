@@ -56,6 +56,7 @@ from spmd import custom_derivatives, dlpack, typing  # noqa: F401,E402
 from spmd.transforms.closure_rules import closure_convert, custom_gradient  # noqa: F401,E402
 from spmd.transforms.linear_transpose import linear_transpose  # noqa: F401,E402
 from spmd.transforms.dtypes import float0  # noqa: F401,E402
+from spmd import custom_batching  # noqa: F401,E402
 
 
 checkpoint = remat  # jax.checkpoint; saving training state is spmd.checkpoints

@@ -7,11 +7,11 @@ from spmd.transforms.stop_gradient import stop_gradient  # noqa: F401
 from spmd.transforms.lax.dot import Precision  # noqa: F401
 from spmd.transforms.lax.dot_algorithm import DotAlgorithm, DotAlgorithmPreset  # noqa: F401
 from spmd.transforms.lax.accuracy import AccuracyMode, Tolerance  # noqa: F401
-from spmd.scipy._lax_incomplete import (betainc, igamma, igamma_grad_a, igammac,  # noqa: F401
-                                        random_gamma_grad)
+from spmd.scipy._lax_incomplete import random_gamma_grad  # noqa: F401
 from spmd.collectives import (all_gather, all_to_all, axis_index, axis_size, pbroadcast,  # noqa: F401
                               pcast, pmax, pmean, pmin, ppermute, pshuffle, pswapaxes, psum,
                               psum_scatter)
+from spmd.collectives import precv, psend, ragged_all_to_all, ragged_all_to_all_p  # noqa: F401
 from spmd.transforms.lax.jax_composites import (RoundingMethod, broadcast_shapes,  # noqa: F401
                                                 broadcast_to_rank, collapse, dtype, full_like,
                                                 index_take, round)
@@ -21,7 +21,13 @@ from spmd.transforms.lax.tiling import tile, tile_p  # noqa: F401
 from spmd.transforms.lax.tree_reductions import associative_scan, reduce, reduce_p  # noqa: F401
 from spmd.transforms.lax.reductions import reduce_xor, reduce_xor_p  # noqa: F401
 from spmd.transforms.lax.scatter_apply import scatter_apply  # noqa: F401
-from spmd.transforms.lax.implicit_solves import custom_linear_solve, custom_root  # noqa: F401
+from spmd.transforms.lax.implicit_solves import custom_root  # noqa: F401
+from spmd.transforms.lax.linear_solve import custom_linear_solve, linear_solve_p  # noqa: F401
+from spmd.transforms.lax.dce_sink import dce_sink, dce_sink_p  # noqa: F401
+from spmd.transforms.lax.device_put import device_put_p  # noqa: F401
+from spmd.transforms.lax.select_and_scatter import select_and_scatter_p  # noqa: F401
+from spmd.transforms.lax.tokens import (after_all, after_all_p, create_token,  # noqa: F401
+                                        create_token_p)
 from spmd.transforms.optimization_barrier import optimization_barrier, optimization_barrier_p  # noqa: F401
 from spmd.transforms.lax.type_aliases import (ConvGeneralDilatedDimensionNumbers,  # noqa: F401
                                               DotDimensionNumbers, PrecisionLike)

@@ -13,9 +13,6 @@ ALTERNATIVES = {
     },
     "jax.lax": {
         "dot_general_p": "spmd.lax.dot_general",
-        "psend": "spmd.lax.ppermute (a send and its receive in one collective)",
-        "precv": "spmd.lax.ppermute (a send and its receive in one collective)",
-        "ragged_all_to_all": "spmd.lax.all_to_all on chunks padded to one size",
     },
 }
 

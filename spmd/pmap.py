@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 from typing import Callable
 
-from spmd import pmap_stages
+from spmd import pmap_in_jit, pmap_stages
 from spmd.devices import devices_for, process_count
 from spmd.pmap_primitive import bind_pmap
 from spmd.pmap_program import PmapProgram, trace_per_device
@@ -44,8 +44,10 @@ def pmap(fun: Callable | None = None, axis_name=None, *, in_axes=0, out_axes=0,
     - `backend`: None or 'cpu' (the platforms present); `global_arg_shapes`, which JAX removed,
       is an error.
 
-    Inside jit, cond, fori_loop, scan or another pmap, the pmap computes as the vmap of `fun`
-    under `axis_name` on the enclosing program's device (same numbers, one device).
+    Inside jit (and cond, fori_loop or scan within it) the pmap runs over its devices as a
+    shard_map, as in JAX: the jit compiles for them and its results are laid out on them.
+    Inside another pmap (nested), or in an eager cond or loop, it computes as the vmap of `fun`
+    under `axis_name` on the enclosing program's device (same numbers).
 
     Results are `spmd.Array`s that stay on their devices: a mapped result is stacked over them
     (`x[i]` is device i's part, `np.asarray(x)` gathers it) and feeds the next pmap with no
@@ -131,7 +133,13 @@ class PmapFunction:
         return self if obj is None else functools.partial(self, obj)
 
     def _bind(self, sig, leaves):
-        """Under grad/jvp/vmap (or with traced values closed over): the pmap primitive."""
+        """Under grad/jvp/vmap (or with traced values closed over): the pmap primitive; while
+        a jit is traced, a shard_map over the pmap's devices (spmd/pmap_in_jit.py)."""
+        if pmap_in_jit.applies(self.axis_name):
+            return pmap_in_jit.bind(
+                sig.jaxpr, list(sig.consts) + list(leaves),
+                [None] * len(sig.consts) + list(sig.dims), sig.out_dims,
+                axis_name=self.axis_name, size=sig.size, devices=self.devices, name=self.name)
         moved = [x if d in (None, 0) else moveaxis(x, d, 0) for x, d in zip(leaves, sig.dims)]
         outs = bind_pmap(list(sig.consts) + moved, sig.jaxpr,
                          [None] * len(sig.consts) + [None if d is None else 0 for d in sig.dims],

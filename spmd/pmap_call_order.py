@@ -42,7 +42,7 @@ import re
 import numpy as np
 
 from spmd.collectives.axes import groups_attr, replica_axes
-from spmd.collectives.mpi_all_reduce import write_host_callback
+from spmd.collectives.mpi_all_reduce import CHECKS_CALL_ORDER, write_host_callback
 from spmd.pmap_agreement import program_digest
 from spmd.transforms import backend, lax
 from spmd.transforms.call_order_program import MODULUS, next_pair, run_when_in_step
@@ -113,8 +113,10 @@ _XLA_COLLECTIVES = re.compile(r'"stablehlo\.(all_reduce|all_gather|all_to_all|re
 
 
 def carried(text: str) -> bool:
-    """Whether a program lowered with a CallCounter runs it before any collective."""
-    return "spmd_mpi_" in text and not _XLA_COLLECTIVES.search(text)
+    """Whether a program lowered with a CallCounter runs it before any collective: in its
+    first callback, which is in the top-level block (not in a loop body: run 0 or many
+    times), and no XLA collective could run before it."""
+    return CHECKS_CALL_ORDER in text and not _XLA_COLLECTIVES.search(text)
 
 
 def check_call_order(pair_value, args: list) -> list:

@@ -10,12 +10,13 @@ the result again, as JAX's xla_pmap does:
   device, so its cotangent is summed over them (psum); an out_axes=None output is one value
   held by every device, so each device takes 1/N of its cotangent.
 - vmap: pmap of the vmapped per-device program (the batch axis right after the mapped one).
-- lowering, for a pmap inside a compiled program (jit, a cond branch, a loop body, an outer
-  pmap: nested pmap): the per-device program vmapped over the mapped axis under the same name,
-  computed on the enclosing program's device(s). JAX would spread it over the pmap's devices;
-  here a jit stays a one-device program whose collectives became batched operations, so it
-  has nothing for XLA's CPU collectives to deadlock on. In a job of several processes only the
-  nested form works (a jitted pmap would need the other processes' devices).
+- lowering, for a pmap left inside a compiled program: nested in another pmap (or a
+  shard_map), in an eager cond or loop, or with an axis name that is not a string (a pmap
+  traced inside jit is a shard_map over its devices instead: spmd/pmap_in_jit.py): the
+  per-device program vmapped over the mapped axis under the same name, computed on the
+  enclosing program's device(s), its collectives batched operations. In a job of several
+  processes only the nested form works (a jitted pmap would need the other processes'
+  devices).
 
 Params: `jaxpr` (per device, consts as leading inputs), `axis_name`, `axis_size`, `in_dims` and
 `out_dims` (0: mapped along the leading axis; None: broadcast / one device's value),
@@ -88,11 +89,11 @@ def _pmap_impl(*args, jaxpr, axis_name, axis_size, in_dims, out_dims, devices, n
 
 
 def _pmap_lowering(ctx, *args, jaxpr, axis_name, axis_size, in_dims, out_dims, devices, name):
-    """A pmap inside a compiled program (jit, a cond branch, a loop body, an outer pmap)
-    computes in that program, on its device: the per-device program vmapped over the mapped
-    axis under the same axis name (pmap's semantics are vmap's; collectives over the name
-    become their batched forms). So a jit stays a single-device program with no collectives
-    to deadlock on, and an outer pmap keeps one replica per device of its own axis."""
+    """A pmap left inside a compiled program (an outer pmap, an eager cond branch or loop
+    body) computes in that program, on its device: the per-device program vmapped over the
+    mapped axis under the same axis name (pmap's semantics are vmap's; collectives over the
+    name become their batched forms). An outer pmap keeps one replica per device of its own
+    axis."""
     outer = ctx.module.axis_context
     outer_axes = outer.axes if isinstance(outer, ReplicaAxes) else ()
     if not outer_axes and _global_size(axis_size, devices) != axis_size:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
+from spmd.cluster import mpi_world
 from spmd.cluster.distributed import mpi_communicator
 from spmd.collectives.mpi_all_reduce import CallbackAllReduce, gloo_after_local
 from spmd.transforms import backend
@@ -48,4 +49,4 @@ def cross_process_transport(devices: Sequence) -> CallbackAllReduce | None:
     # ("int32": the type of the per-call order check's tiny all-reduce, spmd/pmap_call_order.py)
     return CallbackAllReduce(groups, {me: comm}, {"sum": MPI.SUM, "max": MPI.MAX, "min": MPI.MIN,
                                                   "int32": MPI.INT32_T}, MPI.IN_PLACE,
-                             MPI.PROC_NULL)
+                             MPI.PROC_NULL, mpi_world.sub_communicator)

@@ -194,8 +194,9 @@ class Array:
         return (f"{doing} of the Array {self.aval.str_short()} laid out by {sharding} is not "
                 f"possible in process {backend.process_index()}: it spans the devices of "
                 f"processes {sorted(sharding._process_indices())}, and each holds only its "
-                "own blocks. Use spmd.experimental.multihost_utils.process_allgather(x) for "
-                "the whole array, or x.addressable_shards for this process's blocks")
+                "own blocks. Use spmd.experimental.multihost_utils.process_allgather(x, "
+                "tiled=True) for the whole array, or x.addressable_shards for this process's "
+                "blocks")
 
     def _assemble(self) -> np.ndarray:
         """The whole array from the blocks of a mesh layout (each read once)."""

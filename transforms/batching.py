@@ -69,16 +69,11 @@ def vmap_flat(fun: Callable, axis: AxisFrame, args: Sequence, in_dims: Sequence,
               out_dims: Sequence | Callable[[], Sequence]):
     """Run `fun(*args) -> list` with args mapped along in_dims; outputs mapped along out_dims
     (None: the output must not vary along the axis), or along `out_dims()` once `fun` has run."""
-    trace = BatchTrace(core.current_trace(), axis)
-    axis.trace = trace
-    ins = [BatchTracer(trace, a, d) if d is not None else a for a, d in zip(args, in_dims)]
-    with set_current_trace(trace), core.extend_axis_env(axis):
-        outs = fun(*ins)
+    lifted = _run_batched(fun, axis, args, in_dims)
     if callable(out_dims):
         out_dims = out_dims()
     results = []
-    for i, (o, want) in enumerate(zip(outs, out_dims)):
-        val, bdim = trace.lift(o)
+    for i, ((val, bdim), want) in enumerate(zip(lifted, out_dims)):
         if want is None:
             if bdim is not None:
                 raise ValueError(f"vmap has out_axes=None for output {i}, but that output varies "
@@ -91,6 +86,23 @@ def vmap_flat(fun: Callable, axis: AxisFrame, args: Sequence, in_dims: Sequence,
         ins = outs = o = val = None  # (this frame's own references are no leak)
         tracer_leaks.check(trace)
     return results
+
+
+def vmap_unrestricted(fun: Callable, axis: AxisFrame, args: Sequence, in_dims: Sequence):
+    """Run `fun(*args) -> list` with args mapped along in_dims; returns (outputs, their mapped
+    axes), None for an output that does not vary along the axis (nothing is broadcast)."""
+    lifted = _run_batched(fun, axis, args, in_dims)
+    return [v for v, _ in lifted], [d for _, d in lifted]
+
+
+def _run_batched(fun, axis, args, in_dims) -> list[tuple]:
+    """(value, mapped axis or None) per output of `fun` run on a new BatchTrace."""
+    trace = BatchTrace(core.current_trace(), axis)
+    axis.trace = trace
+    ins = [BatchTracer(trace, a, d) if d is not None else a for a, d in zip(args, in_dims)]
+    with set_current_trace(trace), core.extend_axis_env(axis):
+        outs = fun(*ins)
+    return [trace.lift(o) for o in outs]
 
 
 # ---------------------------------------------------------------- helpers for rules

@@ -204,6 +204,14 @@ def _flat_jvp(rule, in_tree, out_type: _OutputType):
     return flat
 
 
+def forward_attr(self, name):
+    """What the wrapped function has, as JAX forwards it: `custom_vjp(custom_vmap(f))` still
+    takes `def_vmap`."""
+    if name == "fun":  # not set yet: no function to ask
+        raise AttributeError(name)
+    return getattr(self.fun, name)
+
+
 class custom_jvp:
     """A function with a custom JVP rule, as `jax.custom_jvp`:
 
@@ -222,6 +230,8 @@ class custom_jvp:
         self.fun = fun
         self.nondiff_argnums = tuple(nondiff_argnums)
         self.jvp = None
+
+    __getattr__ = forward_attr
 
     def defjvp(self, jvp: Callable, symbolic_zeros: bool = False):
         if symbolic_zeros:
@@ -367,6 +377,8 @@ class custom_vjp:
         self.fun = fun
         self.nondiff_argnums = tuple(nondiff_argnums)
         self.fwd = self.bwd = None
+
+    __getattr__ = forward_attr
 
     def defvjp(self, fwd: Callable, bwd: Callable, symbolic_zeros: bool = False):
         if symbolic_zeros:

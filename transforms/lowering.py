@@ -71,10 +71,12 @@ class ModuleContext:
         self.counter = itertools.count()
         self.axis_context = axis_context  # set by pmap: named axes -> replica groups
         self.host_callbacks = host_callbacks if host_callbacks is not None else []
-        # (name, aval) of the last result of an ordered host callback in the top-level block:
+        # The token (a ui8 scalar, ORDER_TOKEN) that the last ordered host callback returned:
         # the next one takes it as an operand, so XLA (which may run independent ops
-        # concurrently) runs them in program order, the same order in every process.
-        self.ordered_token: tuple | None = None
+        # concurrently) runs them in program order, the same order in every process. Loops and
+        # branches carry it through their regions when `chains_control_flow` (OrderedChain).
+        self.ordered_token: str | None = None
+        self.chains_control_flow = bool(getattr(axis_context, "orders_host_callbacks", False))
         self.mesh = None  # set for a program partitioned over a mesh (jit over a mesh)
 
     def fresh(self) -> str:
@@ -86,13 +88,17 @@ class LoweringContext:
     results."""
 
     def __init__(self, module: ModuleContext, lines: list[str], indent: str,
-                 in_avals=(), out_avals=(), nested: bool = False, scope: str = ""):
+                 in_avals=(), out_avals=(), nested: bool = False, scope: str = "",
+                 chained: bool | None = None):
         self.module, self.lines, self.indent = module, lines, indent
         # the equation's named_scope: a location on its ops, which XLA keeps as op_name metadata
         quoted = scope.replace("\\", "\\\\").replace('"', '\\"')
         self.location = f' loc("{quoted}")' if scope else ""
         self.in_avals, self.out_avals = list(in_avals), list(out_avals)
         self.nested = nested  # inside a region (a loop body, a branch): runs 0 or many times
+        # where ordered host callbacks may be written: the top-level block, or a region that
+        # carries the module's ordered token (OrderedChain)
+        self.chained = (not nested) if chained is None else chained
 
     def op(self, name: str, operands: Sequence[str], out_avals: Sequence[ShapedArray] | None = None,
            attrs: str = "", regions: Sequence[str] = (), operand_avals=None):
@@ -122,12 +128,14 @@ class LoweringContext:
 
     def region(self, arg_avals: Sequence[ShapedArray],
                body: Callable[["LoweringContext", list], list],
-               result_avals: Sequence[ShapedArray]) -> str:
-        """A region `{ ^bb0(args): ... stablehlo.return }` whose body `body(ctx, args)` writes."""
+               result_avals: Sequence[ShapedArray], chained: bool = False) -> str:
+        """A region `{ ^bb0(args): ... stablehlo.return }` whose body `body(ctx, args)` writes
+        (`chained`: it carries the ordered token, see OrderedChain)."""
         args = [f"%r{next(self.module.counter)}" for _ in arg_avals]
         header = ", ".join(f"{a}: {tensor_type(av)}" for a, av in zip(args, arg_avals))
         inner: list[str] = []
-        sub = LoweringContext(self.module, inner, self.indent + "    ", nested=True)
+        sub = LoweringContext(self.module, inner, self.indent + "    ", nested=True,
+                              chained=chained)
         results = body(sub, args)
         types = ", ".join(tensor_type(a) for a in result_avals)
         inner.append(f'{self.indent}    "stablehlo.return"({", ".join(results)}) : ({types}) -> ()')
@@ -149,6 +157,47 @@ class LoweringContext:
         return self.region([scalar] * (2 * count), body, [scalar] * count)
 
 
+ORDER_TOKEN = ShapedArray((), np.dtype(np.uint8))  # see ModuleContext.ordered_token
+
+
+class OrderedChain:
+    """The module's ordered token carried through one loop or branch op, so that host callbacks
+    inside its regions stay in the chain: after those before the op, before those after it
+    (pmap's collectives between processes over MPI need one call order in every process; a
+    loop body's callbacks run a data-dependent number of times, but in the same order in
+    every process). A loop carries the token as its last state element; a branch reads it
+    from the enclosing block and returns it last. Carried only where the module chains
+    through control flow and one of the op's sub-programs binds a collective (`carried`)."""
+
+    def __init__(self, ctx: "LoweringContext", programs: Sequence[Jaxpr]):
+        module = ctx.module
+        self.module, self.advanced = module, False
+        self.carried = (module.chains_control_flow and ctx.chained and any(
+            prim.collective for program in programs for prim in core.primitives_in(program)))
+        # the token on entry (a zero before the chain's first callback: the one that carries
+        # pmap's call-order check must stay in the top-level block, see mpi_all_reduce.py)
+        self.entry = None if not self.carried else module.ordered_token or ctx.constant(
+            np.zeros((), np.uint8), ORDER_TOKEN)
+
+    def lower(self, token: str, lower: Callable[[], list]) -> list:
+        """`lower()` (writing one region's body) with the chain at `token`; returns its
+        results and, last, the chain's token at its end."""
+        module = self.module
+        saved, module.ordered_token = module.ordered_token, token
+        try:
+            results = list(lower())
+            self.advanced |= module.ordered_token != token
+            return results + [module.ordered_token]
+        finally:
+            module.ordered_token = saved
+
+    def after(self, token: str) -> None:
+        """The op's token result `token` goes on in the enclosing block (once a callback ran
+        inside: else the chain is as it was, perhaps not yet started)."""
+        if self.advanced:
+            self.module.ordered_token = token
+
+
 def lower_jaxpr(ctx: LoweringContext, jaxpr: Jaxpr, consts: Sequence[str], args: Sequence[str]
                 ) -> list[str]:
     """Write `jaxpr`'s equations into ctx's block; returns the names of its results."""
@@ -161,7 +210,7 @@ def lower_jaxpr(ctx: LoweringContext, jaxpr: Jaxpr, consts: Sequence[str], args:
 
     def ctx_for(in_avals, out_avals, scope=""):
         return LoweringContext(ctx.module, ctx.lines, ctx.indent, in_avals, out_avals,
-                               ctx.nested, scope)
+                               ctx.nested, scope, ctx.chained)
 
     env.update((id(v), c) for v, c in zip(jaxpr.constvars, consts))
     env.update((id(v), a) for v, a in zip(jaxpr.invars, args))

@@ -82,7 +82,7 @@ def _relaid_across_processes(x: Array, sharding, aval, what: str) -> Array:
             f"cannot move {what} ({aval.str_short()}, on {x.sharding}) onto {sharding}: it "
             "spans the devices of several processes, and such an array can only be laid out "
             "anew over the same mesh; to bring it whole to this process use "
-            "spmd.experimental.multihost_utils.process_allgather(x)")
+            "spmd.experimental.multihost_utils.process_allgather(x, tiled=True)")
     check_fits(sharding, aval.shape, what)
     return resharding[0](x, sharding)
 

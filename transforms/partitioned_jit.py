@@ -106,6 +106,12 @@ def tracing_arguments(tracers, shardings):
         stack.pop()
 
 
+def tracing_a_jit() -> bool:
+    """Whether this thread is tracing a jitted function now (its body, or control flow in it):
+    a pmap there runs over its devices, as a shard_map over them."""
+    return bool(getattr(_traced, "stack", None))
+
+
 def traced_sharding(x) -> NamedSharding | None:
     """The NamedSharding of `x` when it is an argument of a jit being traced (else None)."""
     for known in reversed(getattr(_traced, "stack", ())):
@@ -166,7 +172,9 @@ def plan(jaxpr: Jaxpr, num_consts: int, given_in: Sequence, carried: Sequence,
     if len(meshes) > 1:
         raise ValueError("a jit call's shardings name several meshes "
                          f"({', '.join(str(m) for m in meshes)}): one program runs on one mesh; "
-                         "place the arguments on the same mesh")
+                         "place the arguments on the same mesh (a pmap inside jit runs over "
+                         "a mesh of its devices named by its axis name: the pmaps of one jit "
+                         "need the same devices and axis name)")
     mesh = meshes.pop()
     names = None
     in_avals = jaxpr.in_avals[num_consts:]

@@ -18,11 +18,14 @@ from spmd.make_array import ProcessPart, make_array_from_process_local_data
 
 def process_allgather(in_tree, tiled: bool = False):
     """Every process's values, as NumPy arrays. A leaf that is an Array spanning the devices
-    of several processes comes back whole (its global value; `tiled` does not apply). Any
-    other leaf is this process's part: the parts are stacked on a new leading axis in
-    process order, or concatenated along axis 0 with `tiled=True`."""
+    of several processes comes back whole (its global value), which JAX allows only with
+    `tiled=True`. Any other leaf is this process's part: the parts are stacked on a new
+    leading axis in process order, or concatenated along axis 0 with `tiled=True`."""
     leaves, tree = tree_util.tree_flatten(in_tree)
     spans = [type(x) is Array and not x.is_fully_addressable for x in leaves]
+    if any(spans) and not tiled:  # JAX's rule and words: such an array has no per-process part
+        raise ValueError("Gathering global non-fully-addressable arrays only supports "
+                         "tiled=True")
     out = [_whole(x) if s else None for x, s in zip(leaves, spans)]
     local = [x for x, s in zip(leaves, spans) if not s]
     if local:  # every process has the same tree, so the same leaves go this way

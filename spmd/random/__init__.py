@@ -9,7 +9,7 @@ from spmd.random.binomial import binomial, multinomial  # noqa: F401
 from spmd.random.distributions import (cauchy, double_sided_maxwell, geometric,  # noqa: F401
                                        laplace, logistic, lognormal, maxwell, pareto,
                                        rademacher, rayleigh, triangular, wald, weibull_min)
-from spmd.random.gamma import gamma, loggamma  # noqa: F401
+from spmd.random.gamma import gamma, loggamma, random_gamma_p  # noqa: F401
 from spmd.random.gamma_family import (ball, beta, chisquare, dirichlet, f,  # noqa: F401
                                       generalized_normal, t)
 from spmd.random.key_extras import clone, key_dtype  # noqa: F401

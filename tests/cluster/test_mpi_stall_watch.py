@@ -32,6 +32,15 @@ class Comm:
     def Get_size(self):
         return self.size
 
+    def Split(self, color, key=0):
+        """A sub-communicator, or a null one (false, as mpi4py's) for a negative color."""
+        return Comm() if color >= 0 else NullComm()
+
+
+class NullComm:
+    def __bool__(self):
+        return False
+
 
 def watched(departed):
     stalls, asked = [], []
@@ -75,3 +84,22 @@ def test_stopping_the_watch_waits_for_its_thread():
     assert thread.is_alive()
     wrapped.stop_watching()
     assert not thread.is_alive() and stalls == []
+
+
+def test_a_sub_communicator_is_watched_by_the_same_watch():
+    """pmap's collectives in axis_index_groups wait in sub-communicators made by Split: a call
+    there that still waits after a peer left ends the process too; a null one stays null."""
+    departed = {}
+    wrapped, _, stalls, _ = watched(departed)
+    part = wrapped.Split(0, 1)
+    assert isinstance(part, WatchedComm) and part._watch is wrapped._watch
+    assert isinstance(wrapped.Split(-32766, 1), NullComm)
+    caller = threading.Thread(target=part.Allreduce, args=(1, 2))
+    caller.start()
+    departed[1] = "left"
+    deadline = time.monotonic() + 5
+    while not stalls and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert stalls == [(1, "left")]
+    part._comm.finish.set()
+    caller.join(5)

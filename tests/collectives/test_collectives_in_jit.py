@@ -1,5 +1,6 @@
-"""Every collective in a pmap inside jit (computed there as the vmap of the per-device program,
-on one device) against NumPy on the gathered inputs, with and without axis_index_groups."""
+"""Every collective in a pmap inside jit (run there as a shard_map over the pmap's devices,
+whose collectives name the mesh axis) against NumPy on the gathered inputs, with and without
+axis_index_groups."""
 import pytest
 
 import spmd

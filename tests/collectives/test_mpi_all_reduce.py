@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 import spmd
+import spmd.numpy as jnp
 from spmd import lax, pmap_program
 from spmd.collectives.mpi_all_reduce import CallbackAllReduce, gloo_after_local
 from tests.collectives.cases import BF16, CASES, groups_for, inputs
@@ -37,6 +38,11 @@ class StandInWorld:
         self.calls = collections.Counter()
         self.mail = {}  # (source, destination) -> queue.Queue of messages
         self.mail_lock = threading.Lock()
+        self.parts = {}  # ranks -> the StandInWorld of a sub-communicator over them
+
+    def part(self, ranks: tuple) -> "StandInWorld":
+        with self.mail_lock:
+            return self.parts.setdefault(ranks, StandInWorld(len(ranks)))
 
     def _meet(self, r: int, kind: str, contribution, result):
         """Every rank's contribution, then `result(contributions)` on each rank."""
@@ -61,6 +67,9 @@ class StandInWorld:
             return out
 
         class Rank:
+            def sub(self, ranks):  # the sub-communicator (None outside it), as MPI_Comm_split
+                return world.part(ranks).rank(ranks.index(r)) if r in ranks else None
+
             def Allreduce(self, send, recv, op):
                 recv[...] = world._meet(r, "Allreduce", recv if send is IN_PLACE else send,
                                         lambda sends: total(sends, op))
@@ -103,8 +112,8 @@ def processes(monkeypatch):
             world = StandInWorld(count)
             worlds.append(world)
             return CallbackAllReduce(groups, {p: world.rank(p) for p in range(count)},
-                                {"sum": np.add, "max": np.maximum, "min": np.minimum}, IN_PLACE,
-                                     PROC_NULL)
+                                     {"sum": np.add, "max": np.maximum, "min": np.minimum},
+                                     IN_PLACE, PROC_NULL, lambda comm, ranks: comm.sub(ranks))
         monkeypatch.setattr(pmap_program, "cross_process_transport", transport)
         lower = lowering.lower_module
 
@@ -123,8 +132,10 @@ def test_every_collective_case_in_one_program(processes, count, between):
     """All cases of the collective table, each dtype, and the grouped variants, in one program:
     over the stand-in MPI every collective over the whole axis goes through a callback (in a
     chain, each process's part done by its last replica) and one MPI call; without MPI the
-    all-reduces reduce within the process, then an XLA all_reduce between the processes. The
-    grouped ones stay XLA's."""
+    all-reduces reduce within the process, then an XLA all_reduce between the processes. Over
+    MPI the grouped ones go through callbacks too: one MPI call per site (Allreduce for the
+    reductions, Allgather for the others) on the world (2 and 4 processes: each group spans
+    them all), or on each group's sub-communicator (8)."""
     texts, worlds = processes(count, between)
     specs = [(case, dtype, None) for case in CASES for dtype in case.dtypes]
     specs += [(case, case.dtypes[0], groups_for(8)) for case in CASES if case.grouped]
@@ -142,9 +153,21 @@ def test_every_collective_case_in_one_program(processes, count, between):
     sites = expected_sites(specs, between == "mpi")
     assert sites_in(text) == sites and text.count(CALLBACK) == sum(sites.values()), text
     if between == "mpi":  # one MPI call per site (a ppermute: a Sendrecv per peer distance)
-        calls = dict(worlds[-1].calls)
+        calls, world = dict(worlds[-1].calls), worlds[-1]
         assert calls.pop("Sendrecv") >= sites["ppermute"] > 0
-        assert calls == {MPI_CALLS[s]: k for s, k in sites.items() if s != "ppermute"}
+        whole = expected_sites([s for s in specs if s[2] is None], True)
+        grouped = expected_sites([s for s in specs if s[2] is not None], True)
+        reductions = grouped.pop("all_reduce")
+        in_groups = {"Allreduce": reductions, "Allgather": sum(grouped.values())}
+        assert reductions > 0 and in_groups["Allgather"] > 0
+        want = collections.Counter({MPI_CALLS[s]: k for s, k in whole.items()
+                                    if s != "ppermute"})
+        if count == 8:  # groups [0, 2, 4, 6] and [7, 5, 3, 1]: a sub-communicator each
+            assert sorted(world.parts) == [(0, 2, 4, 6), (1, 3, 5, 7)]
+            assert [dict(w.calls) for w in world.parts.values()] == [in_groups] * 2
+        else:
+            want.update(in_groups)
+        assert calls == want
     else:  # one all_reduce between processes after each callback, in groups across them
         per = 8 // count
         across = ", ".join("[" + ", ".join(str(p * per + j) for p in range(count)) + "]"
@@ -209,29 +232,49 @@ def test_callbacks_are_chained_in_program_order(processes):
         np.testing.assert_array_equal(np.asarray(got), np.broadcast_to(want, x.shape))
     calls = [line for line in texts[-1].splitlines() if CALLBACK in line]
     assert len(calls) == 3
-    tokens = [line.split(" = ")[0].strip() + ")" for line in calls]  # "%v6 = ..." -> "%v6)"
+    # "%v6:2 = ..." -> "%v6#1)": the token, each callback's second result
+    tokens = [line.split(":")[0].strip() + "#1)" for line in calls]
     assert tokens[0] in calls[1] and tokens[1] in calls[2], "\n".join(calls)
     assert tokens[0] not in calls[2]
 
 
-def test_a_reduction_inside_a_loop_stays_an_xla_all_reduce(processes):
-    """A psum in a scan body runs once per iteration: it stays XLA's, beside top-level ones
-    over MPI, and both give NumPy's numbers."""
-    texts, _ = processes(4)
+@pytest.mark.parametrize("between", ["mpi", "xla"])
+def test_reductions_in_loops_and_branches_stay_in_the_chain(processes, between):
+    """A psum in a scan body, in a while loop's cond and its body, in a branch of cond: each
+    through the callbacks, the loop and the branch carrying the chain's token (its state's and
+    the case's last value), so every process calls MPI in one order however many times the
+    loop runs: here as often as the collectives run, 13 times. Without MPI each still
+    reduces within the process first."""
+    texts, worlds = processes(4, between)
     x = np.random.default_rng(1).standard_normal((8, 5)).astype(np.float32)
 
     def step(v):
         def body(carry, _):
             return carry + lax.psum(v, "i"), None
-        total, _ = lax.scan(body, lax.psum(v, "i"), None, length=3)
-        return lax.pmax(total, "i")
-    out = spmd.pmap(step, axis_name="i")(x)
-    np.testing.assert_allclose(np.asarray(out), np.broadcast_to(4 * x.sum(0), x.shape),
-                               rtol=1e-5)
+        total, _ = lax.scan(body, lax.psum(v, "i"), None, length=3)  # 1 + 3 calls
+
+        def more(state):  # 4 calls: 3 iterations
+            return lax.psum(state[0], "i") < 3 * 8
+
+        def again(state):  # 3 calls
+            return state[0] + 1, state[1] + lax.pmax(v, "i")
+        _, maxes = lax.while_loop(more, again, (0, jnp.zeros_like(v)))
+        least = lax.cond(total[0] > -1e30, lambda u: lax.pmin(u, "i"), lambda u: u, v)
+        return lax.pmax(total, "i"), maxes, least  # 1 + 1 calls
+    got = spmd.pmap(step, axis_name="i")(x)
+    want = (4 * x.sum(0), 3 * x.max(0), x.min(0))
+    for out, expected in zip(got, want):
+        np.testing.assert_allclose(np.asarray(out), np.broadcast_to(expected, x.shape),
+                                   rtol=1e-5)
     text = texts[-1]
-    assert text.count(CALLBACK) == 2  # the psum before the loop and the pmax after it
-    body = text[text.index('"stablehlo.while"'):]
-    assert '"stablehlo.all_reduce"' in body
+    assert text.count(CALLBACK) == 6, text
+    loop = text[text.index('"stablehlo.while"'):]
+    assert "tensor<ui8>) -> (tensor<i32>" in text  # a loop state that ends with the token
+    if between == "mpi":
+        assert '"stablehlo.all_reduce"' not in text, text
+        assert worlds[-1].calls == {"Allreduce": 13}
+    else:  # after the reduction within the process, XLA's between them, in the loop too
+        assert '"stablehlo.all_reduce"' in loop
 
 
 def test_grad_of_a_data_parallel_step_over_mpi_equals_one_device(processes):

@@ -24,11 +24,12 @@ XLA_COLLECTIVE = re.compile(r'"stablehlo\.(all_reduce|all_gather|all_to_all|redu
 
 
 def expected_sites(specs, over_mpi: bool) -> collections.Counter:
-    """The callback sites a program of these (case, dtype, groups) specs has: every whole-axis
-    collective over MPI; without MPI, the all-reduces only (reduced within the process first)."""
-    sites = [SITES[case.name] for case, _, groups in specs if groups is None]
-    return collections.Counter(s for s in sites if s is not None
-                               and (over_mpi or s == "all_reduce"))
+    """The callback sites a program of these (case, dtype, groups) specs has: every collective
+    over MPI (in axis_index_groups too); without MPI, the whole-axis all-reduces only (reduced
+    within the process first)."""
+    sites = [(SITES[case.name], groups is None) for case, _, groups in specs]
+    return collections.Counter(s for s, whole in sites if s is not None
+                               and (over_mpi or whole and s == "all_reduce"))
 
 
 def sites_in(text: str) -> collections.Counter:

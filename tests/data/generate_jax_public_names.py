@@ -38,6 +38,7 @@ MODULES = {
     "jax.scipy.linalg": "jax/scipy/linalg.py",
     "jax.scipy.stats": "jax/scipy/stats/__init__.py",
     "jax.image": "jax/image/__init__.py",
+    "jax.custom_batching": "jax/custom_batching.py",
 }
 
 

@@ -3,8 +3,9 @@ processes, mpiexec, Ray) on 127.0.0.1 with 1 or 2 devices per process.
 
 scripts/pmap_multiprocess_job.py checks, on every process, every collective against NumPy on
 the global input, the mapping options, spmd.distributed's helpers on pmap results, data-parallel
-training against single-device training on the whole batch, a psum in a scan body, and the
-errors for mismatched shapes or programs (naming both sides). With an MPI world (mpiexec's, or
+training against single-device training on the whole batch, collectives in loop bodies and
+branches and over axis_index_groups across processes, and the errors for mismatched shapes or
+programs (naming both sides). With an MPI world (mpiexec's, or
 one formed through the coordinator) the collectives between processes go over MPI
 (collectives/mpi_all_reduce.py, mpi_exchange.py: the job asserts which transport ran each),
 and the same checks hold; the job also checks that such a job can be told to use gloo.

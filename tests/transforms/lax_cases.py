@@ -162,6 +162,22 @@ def _to_int32(d):
     return np.dtype(np.int32)
 
 
+def np_total_order(compare):
+    """`compare` under IEEE total order (-nan < -inf < ... < -0 < 0 < ... < inf < nan), on
+    integer keys: a float's bits with the magnitude bits flipped for negatives."""
+    def key(v):
+        v = np.asarray(v)
+        if not np.issubdtype(v.dtype, np.floating):
+            return v
+        bits = v.astype(np.float64).view(np.int64)
+        return bits ^ ((bits >> 63) & np.int64(0x7FFFFFFFFFFFFFFF))
+    return lambda x, y: compare(key(x), key(y))
+
+
+_TOTAL_X = Fixed((-0.0, 0.0, np.nan, -np.inf, 1.0, np.inf, np.nan, 2.0))
+_TOTAL_Y = Fixed((0.0, -0.0, np.nan, np.nan, 1.0, -np.inf, 1.0, 2.5))
+
+
 # ---------------------------------------------------------------- NumPy references
 def np_trunc_div(x, y):
     if x.dtype.kind in "iu":
@@ -333,6 +349,13 @@ CASES = [
              y=Operand(SHAPE, ints=(0, 3)), out_dtype=_to_bool, grad_order=0)
       for name, ufunc in [("eq", np.equal), ("ne", np.not_equal), ("lt", np.less),
                           ("le", np.less_equal), ("gt", np.greater), ("ge", np.greater_equal)]],
+    *[case for name, ufunc in [("eq_to", np.equal), ("le_to", np.less_equal), ("lt_to", np.less)]
+      for case in (
+          binary(name, getattr(lax, name + "_p").bind, np_total_order(ufunc), F,
+                 x=_TOTAL_X, y=_TOTAL_Y, out_dtype=_to_bool, grad_order=0),
+          binary(name + "_integral", getattr(lax, name + "_p").bind, np_total_order(ufunc),
+                 I + B, x=Operand(SHAPE, ints=(0, 3)), y=Operand(SHAPE, ints=(0, 3)),
+                 out_dtype=_to_bool, grad_order=0))],
     Case("select", lax.select, np.where, (Pred(), Operand(SHAPE), Operand(SHAPE)), ALL + C + LOW,
          linear=((1, 2),)),
     Case("select_scalar_pred", lax.select, np.where, (Pred(()), Operand(SHAPE), Operand(SHAPE)),

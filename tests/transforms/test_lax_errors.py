@@ -27,6 +27,8 @@ ERRORS = [
      r"select's predicate must be bool, got int32"),
     ("select_pred_shape", lambda: lax.select(np.ones(3, bool), f32, f32), TypeError,
      r"select's predicate shape \(3,\) must be \(\) or match the cases' shape \(2, 3\)"),
+    ("eq_to_complex", lambda: lax.eq_to_p.bind(f32 * 1j, f32 * 1j), TypeError,
+     r"eq_to does not accept complex\d+ operands; it takes float"),
     ("clz_float", lambda: lax.clz(f32), TypeError,
      r"clz does not accept float32 operands; it takes int or uint"),
     ("zeta_int", lambda: lax.zeta(i32, i32), TypeError, r"zeta does not accept int32 operands"),

@@ -46,3 +46,6 @@ from spmd.transforms.lax.windowed import (reduce_window, reduce_window_max_p,  #
 from spmd.transforms.lax.fourier import FftType, fft  # noqa: F401
 from spmd.transforms.lax import linalg  # noqa: F401  (jax.lax.linalg)
 from spmd.transforms.lax.sharding_constraint import with_sharding_constraint  # noqa: F401,E402
+from spmd.transforms.lax.incomplete_gamma import (igamma, igamma_grad_a, igamma_grad_a_p,  # noqa: F401,E402
+                                                    igamma_p, igammac, igammac_p)
+from spmd.transforms.lax.incomplete_beta import betainc, regularized_incomplete_beta_p  # noqa: F401,E402

@@ -396,10 +396,13 @@ shift_right_arithmetic = _bind(shift_right_arithmetic_p)
 shift_right_logical = _bind(shift_right_logical_p)
 
 # ---------------------------------------------------------------- comparisons
-def _compare_lowering(direction):
+def _compare_lowering(direction, total_order=False):
+    """`total_order` compares floats by -nan < -inf < ... < -0 < 0 < ... < inf < nan (the
+    order sort uses), as JAX's eq_to/le_to/lt_to do."""
     def lower(ctx, x, y):
         kind = _kind(ctx.in_avals[0].dtype)
-        ctype = {FLOAT: "FLOAT", COMPLEX: "FLOAT", INT: "SIGNED", UINT: "UNSIGNED",
+        inexact = "TOTALORDER" if total_order else "FLOAT"
+        ctype = {FLOAT: inexact, COMPLEX: inexact, INT: "SIGNED", UINT: "UNSIGNED",
                  BOOL: "UNSIGNED"}[kind]
         return ctx.op("stablehlo.compare", [x, y],
                       attrs=f"comparison_direction = #stablehlo<comparison_direction {direction}>, "
@@ -414,6 +417,12 @@ lt_p = _zero_tangent("lt", 2, _ORDERED, _compare_lowering("LT"), out_dtype=np.bo
 le_p = _zero_tangent("le", 2, _ORDERED, _compare_lowering("LE"), out_dtype=np.bool_)
 gt_p = _zero_tangent("gt", 2, _ORDERED, _compare_lowering("GT"), out_dtype=np.bool_)
 ge_p = _zero_tangent("ge", 2, _ORDERED, _compare_lowering("GE"), out_dtype=np.bool_)
+# JAX's total-order comparisons: primitives only (sort's comparators bind them), no wrappers.
+# XLA orders no complex numbers totally, so eq_to takes real operands only (a type error here,
+# where JAX's would fail in XLA's verifier)
+eq_to_p = _zero_tangent("eq_to", 2, _ORDERED, _compare_lowering("EQ", True), out_dtype=np.bool_)
+le_to_p = _zero_tangent("le_to", 2, _ORDERED, _compare_lowering("LE", True), out_dtype=np.bool_)
+lt_to_p = _zero_tangent("lt_to", 2, _ORDERED, _compare_lowering("LT", True), out_dtype=np.bool_)
 eq = _bind(eq_p)
 ne = _bind(ne_p)
 lt = _bind(lt_p)

@@ -1,5 +1,5 @@
-"""jax.lax.custom_root and custom_linear_solve: a solver's result, differentiated implicitly
-(through the equation it solves) instead of through the solver's iterations. The functions'
+"""jax.lax.custom_root: a solver's result, differentiated implicitly
+(through the equation it solves) instead of through the solver's iterations. The function's
 closed-over values (the parameters derivatives flow to) are made explicit arguments with
 closure_convert, so the custom rules can name them."""
 from __future__ import annotations
@@ -7,9 +7,9 @@ from __future__ import annotations
 from typing import Callable
 
 from spmd.transforms import tree_util
-from spmd.transforms.api import jvp, vjp
+from spmd.transforms.api import jvp
 from spmd.transforms.closure_rules import closure_convert
-from spmd.transforms.custom_derivatives import custom_jvp, custom_vjp
+from spmd.transforms.custom_derivatives import custom_jvp
 from spmd.transforms.stop_gradient import stop_gradient
 
 
@@ -45,50 +45,3 @@ def custom_root(f: Callable, initial_guess, solve: Callable, tangent_solve: Call
         return x, _neg(tangent_solve(along_x, df))
 
     return root(tuple(consts), initial_guess)
-
-
-def custom_linear_solve(matvec: Callable, b, solve: Callable,
-                        transpose_solve: Callable | None = None, symmetric: bool = False,
-                        has_aux: bool = False):
-    """jax.lax.custom_linear_solve: x = solve(matvec, b) for the linear map `matvec`, with
-    reverse-mode derivatives from A x = b: the cotangent of b is the solution of the
-    transposed system (`transpose_solve(vecmat, ct)`, or `solve` when `symmetric`), and the
-    values matvec closes over get minus its product with x through matvec. The solvers are
-    not differentiated: what they close over gets no gradient."""
-    _no_aux("custom_linear_solve", has_aux)
-    matvec_explicit, consts = closure_convert(matvec, b)
-    n_consts = len(consts)
-    solve_explicit, solve_consts = closure_convert(lambda rhs: solve(matvec, rhs), b)
-    if symmetric:
-        transpose_solve = solve
-    if transpose_solve is None:
-        transposed_explicit, transposed_consts = None, []
-    else:
-        def solve_transposed(ct):
-            _, vecmat = vjp(matvec, b)
-            return transpose_solve(lambda w: vecmat(w)[0], ct)
-        transposed_explicit, transposed_consts = closure_convert(solve_transposed, b)
-    n_solve = len(solve_consts)
-
-    def forward(all_consts, b):
-        return solve_explicit(b, *all_consts[n_consts:n_consts + n_solve])
-
-    def fwd(all_consts, b):
-        x = forward(all_consts, b)
-        return x, (all_consts, x)
-
-    def bwd(residuals, ct):
-        all_consts, x = residuals
-        if transposed_explicit is None:
-            raise TypeError("custom_linear_solve: transpose_solve is required for reverse-mode "
-                            "differentiation (grad) unless symmetric=True")
-        ct_b = transposed_explicit(ct, *all_consts[n_consts + n_solve:])
-        own = tuple(all_consts[:n_consts])
-        _, through_consts = vjp(lambda c: matvec_explicit(x, *c), own)
-        ct_consts = list(_neg(through_consts(ct_b)[0]))
-        rest = [tree_util.tree_map(lambda v: v * 0, c) for c in all_consts[n_consts:]]
-        return tuple(ct_consts + rest), ct_b
-
-    wrapped = custom_vjp(forward)
-    wrapped.defvjp(fwd, bwd)
-    return wrapped(tuple(consts) + tuple(solve_consts) + tuple(transposed_consts), b)

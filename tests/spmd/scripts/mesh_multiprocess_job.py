@@ -3,20 +3,27 @@ processes x 4 devices: a 1-d mesh ('batch',) and a 2-d mesh ('data', 'model'), '
 the processes), checked against oracles every process computes alone: NumPy on the global
 input (built by every process from the same seed) and single-device training.
 
+    mesh_multiprocess_job.py ORACLE.npz EXAMPLE_ARGS...
+
 Checks, in one run: make_array_from_process_local_data and process_allgather; an elementwise
 op, a matmul sharded on each of its axes, a reduction over a sharded axis; laying an array
 spanning processes out anew; a data-parallel training step on ('batch',) and a tensor-parallel
 MLP on ('data', 'model'); the errors for fetching such an array, for a host value split between
 processes, for a mesh of another process's devices, and for processes that build different
-programs (both sides named); last, the per-call order check (issue 14): off, programs with no
-collective between processes run in any order; on, two agreed programs run in a different
-order raise CallOrderError on both processes, naming both sides, and so does every later
-call."""
+programs (both sides named); then examples/train_sharded.py's main(EXAMPLE_ARGS), whose loss,
+test accuracy and final parameters must be those of one process of 8 devices (ORACLE.npz,
+written by the test: `loss`, `accuracy` and the parameters in order as `param<i>`); last, the
+per-call order check (issue 14): off, programs with no collective between processes run in
+any order; on, two agreed programs run in a different order raise CallOrderError on both
+processes, naming both sides, and so does every later call."""
+import functools
 import os
 import re
 import sys
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", ".."))
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..")
+sys.path.insert(0, ROOT)
+sys.path.insert(0, os.path.join(ROOT, "examples"))
 
 import numpy as np  # noqa: E402
 
@@ -35,7 +42,7 @@ assert (spmd.process_count(), L) == (2, 4), (spmd.process_count(), L)
 rng = np.random.default_rng(0)  # the same global values in every process
 batch_mesh = spmd.make_mesh((8,), ("batch",))
 mesh = spmd.make_mesh((2, 4), ("data", "model"))  # row i: process i's devices
-gather = multihost_utils.process_allgather
+gather = functools.partial(multihost_utils.process_allgather, tiled=True)  # global arrays
 
 
 def expect_error(error, pattern, fn, *args):
@@ -59,8 +66,9 @@ def check_local_data_and_gather():
     np.testing.assert_array_equal(np.asarray(x.addressable_data(0)), X[me * 8:me * 8 + 2])
     np.testing.assert_array_equal(gather(x), X)
     # host values: each process's part, stacked or concatenated in process order
-    np.testing.assert_array_equal(gather(np.float32([me, 1])), [[0, 1], [1, 1]])
-    np.testing.assert_array_equal(gather(np.arange(2) + 2 * me, tiled=True), np.arange(4))
+    np.testing.assert_array_equal(multihost_utils.process_allgather(np.float32([me, 1])),
+                                  [[0, 1], [1, 1]])
+    np.testing.assert_array_equal(gather(np.arange(2) + 2 * me), np.arange(4))
     # a dimension given whole (not split between processes) and an explicit global shape
     Z = rng.normal(size=(4, 8)).astype(np.float32)
     z = spmd.make_array_from_process_local_data(NamedSharding(mesh, P("data", "model")),
@@ -158,6 +166,9 @@ def check_training():
 def check_errors(x):
     expect_error(RuntimeError, r"Array f32\[16,3\] .* not possible in process \d: it spans the "
                  r"devices of processes \[0, 1\].*process_allgather", np.asarray, x)
+    # as in JAX: a global array has no per-process part to stack
+    expect_error(ValueError, "Gathering global non-fully-addressable arrays only supports "
+                 "tiled=True", multihost_utils.process_allgather, x)
     assert repr(x) == "Array(shape=(16, 3), dtype=float32)"
     split = spmd.jit(lambda v: v * 2, in_shardings=NamedSharding(mesh, P("data")))
     expect_error(ValueError, r"argument 0 \(v\) is a host value \(f32\[8,4\]\), but the program "
@@ -185,6 +196,20 @@ def check_errors(x):
     expect_error(RuntimeError, r"the jit program over a mesh differs between processes: "
                  r"process \d has double\(f32\[(16|32),2\]\).* but process \d has "
                  r"double\(f32\[(16|32),2\]\)", spmd.jit(double), v)
+
+
+def check_the_example(oracle_path, args):
+    """The example's own entry point, in a job it did not join itself (main() sees that)."""
+    import train_sharded  # (imports scikit-learn for the digits: only this check needs it)
+    oracle = np.load(oracle_path)
+    got = train_sharded.main(args)
+    assert abs(got["loss"] - float(oracle["loss"])) < 1e-4, (got["loss"], float(oracle["loss"]))
+    assert got["accuracy"] == float(oracle["accuracy"]), (got["accuracy"], oracle["accuracy"])
+    params = spmd.tree_util.tree_leaves(got["params"])
+    assert len(params) == len(oracle.files) - 2, (len(params), oracle.files)
+    for i, value in enumerate(params):
+        # gloo adds the partial sums across processes in another order than one process does
+        assert_close(value, oracle[f"param{i}"], rtol=1e-4, atol=1e-5)
 
 
 def check_call_order():
@@ -231,6 +256,7 @@ X, x = check_local_data_and_gather()
 check_ops()
 check_training()
 check_errors(x)
+check_the_example(sys.argv[1], sys.argv[2:])
 check_call_order()  # last: after a mismatch no program over several processes may run
 multihost_utils.sync_global_devices("mesh checks done")
 print(f"process {me}: all mesh checks passed", flush=True)

@@ -6,8 +6,10 @@ Checks, in one run (each process import costs a second): every collective of
 tests/collectives/cases.py in one program; in_axes/out_axes, broadcast arguments, results fed
 back with donation, grad of a pmap, a per-process constant, a map over this process's devices
 alone; spmd.distributed's helpers on pmap results; data-parallel training of a small MLP
-against single-device training on the whole batch; and the errors for a mapped size that is not
-the local device count and for processes that call a pmap with different shapes or programs.
+against single-device training on the whole batch; collectives in loops and branches and over
+axis_index_groups across processes (over MPI where the job has a world); and the errors for
+a mapped size that is not the local device count and for processes that call a pmap with
+different shapes or programs.
 """
 import os
 import re
@@ -50,21 +52,23 @@ def check_collectives():
     """Every collective case (each dtype) in one program over all N devices, and (where the
     table has groups for N) their axis_index_groups variants in another; each process compares
     its rows with NumPy's. The program's text shows which transport runs each collective: over
-    MPI, every one over the whole axis is one of the transport's callbacks and XLA runs none
-    (no gloo); without MPI, XLA runs all but the all-reduces' in-process part (several devices
-    per process). Returns (cases, callback sites)."""
+    MPI, every one (in groups too) is one of the transport's callbacks and XLA runs none (no
+    gloo); without MPI, XLA runs all but the all-reduces' in-process part (several devices per
+    process). Returns (cases, callback sites of the program over the whole axis)."""
     whole = [(case, dtype, None) for case in CASES for dtype in case.dtypes]
     grouped = [(case, case.dtypes[0], groups_for(N)) for case in CASES if case.grouped
                if N in (4, 8)]
     text = run_cases(whole)
-    if grouped:
-        run_cases(grouped)
+    grouped_text = run_cases(grouped) if grouped else ""
     chosen = cross_process_transport(spmd.devices())
     over_mpi = chosen is not None and chosen.between_processes == "mpi"
     want = expected_sites(whole, over_mpi) if chosen is not None else {}
     assert sites_in(text) == want, (sites_in(text), want)
     assert bool(XLA_COLLECTIVE.search(text)) != over_mpi, "XLA collectives under MPI" \
         if over_mpi else "no XLA collective without MPI"
+    if over_mpi and grouped:  # in axis_index_groups too (the world's or sub-communicators)
+        assert sites_in(grouped_text) == expected_sites(grouped, True), grouped_text
+        assert not XLA_COLLECTIVE.search(grouped_text), grouped_text
     return len(whole) + len(grouped), sum(want.values())
 
 
@@ -200,16 +204,57 @@ def check_training():
 
 
 def check_control_flow():
-    """A psum in a scan body (it stays XLA's) between two over MPI when mpiexec started us."""
+    """Collectives in a fori_loop body (the program's first), a scan body, a while loop's cond
+    and body and a branch of cond; with an MPI world every one over MPI (the loops and the
+    branch carry the callbacks' chain), none of XLA's (gloo) left."""
     X = np.random.default_rng(5).standard_normal((N, 4)).astype(np.float32)
 
     def step(v):
+        first = lax.fori_loop(0, 2, lambda i, c: c + lax.psum(v, "i"), jnp.zeros_like(v))
+
         def body(carry, _):
             return carry + lax.psum(v, "i"), None
-        total, _ = lax.scan(body, lax.psum(v, "i"), None, length=3)
-        return lax.pmax(total, "i")
-    out = spmd.pmap(step, axis_name="i")(X[MINE])
-    assert_close(out, np.broadcast_to(4 * X.sum(0), (L, 4)), rtol=1e-5, atol=1e-5)
+        total, _ = lax.scan(body, first, None, length=3)
+        _, maxes = lax.while_loop(lambda s: lax.psum(s[0], "i") < 2 * N,
+                                  lambda s: (s[0] + 1, s[1] + lax.pmax(v, "i")),
+                                  (0, jnp.zeros_like(v)))
+        least = lax.cond(total[0] > -1e30, lambda u: lax.pmin(u, "i"), lambda u: u, v)
+        return total, maxes, least
+    f = spmd.pmap(step, axis_name="i")
+    want = (5 * X.sum(0), 2 * X.max(0), X.min(0))
+    for out, expected in zip(f(X[MINE]), want):
+        assert_close(out, np.broadcast_to(expected, (L, 4)), rtol=1e-5, atol=1e-5)
+    if transport() == "mpi":
+        text = f.lower(X[MINE]).as_text()
+        # (and the call-order check's own, first: it cannot ride in a loop body's callback)
+        checks = int(bool(spmd.config.check_call_order))
+        assert not XLA_COLLECTIVE.search(text), text
+        assert sites_in(text) == {"all_reduce": 5 + checks}, text
+
+
+def check_groups():
+    """psum, pmean and pmax over axis_index_groups that span processes (evens and odds; the
+    halves; one device against the rest, groups of two sizes) against NumPy; with an MPI world
+    over MPI (the world or a sub-communicator of the processes a group spans), none of XLA's."""
+    X = np.random.default_rng(7).standard_normal((N, 3)).astype(np.float32)
+    alternate = [list(range(0, N, 2)), list(range(1, N, 2))] if N > 2 else [[1], [0]]
+    halves = [list(range(N // 2)), list(range(N // 2, N))]
+    alone = [[0], list(range(1, N))]
+
+    def oracle(reduce, groups):
+        out = np.empty_like(X)
+        for g in groups:
+            out[g] = reduce(X[g], axis=0)
+        return out
+    f = spmd.pmap(lambda v: (lax.psum(v, "i", axis_index_groups=alternate),
+                             lax.pmean(v, "i", axis_index_groups=halves),
+                             lax.pmax(v, "i", axis_index_groups=alone)), axis_name="i")
+    want = (oracle(np.sum, alternate), oracle(np.mean, halves), oracle(np.max, alone))
+    for out, expected in zip(f(X[MINE]), want):
+        assert_close(out, expected[MINE], rtol=1e-5, atol=1e-6)
+    if transport() == "mpi":
+        text = f.lower(X[MINE]).as_text()
+        assert not XLA_COLLECTIVE.search(text) and sites_in(text) == {"all_reduce": 3}, text
 
 
 def transport() -> str:
@@ -273,6 +318,7 @@ check_mapping()
 check_helpers()
 check_training()
 check_control_flow()
+check_groups()
 check_errors()
 over = transport()
 check_gloo_on_request()

@@ -24,7 +24,7 @@ from spmd.transforms.lax.control_flow.subprograms import (as_tangent, batch_prog
                                                           is_differentiable, jvp_program,
                                                           partial_eval_program, transpose_program)
 from spmd.transforms.lax.structural import broadcast_in_dim
-from spmd.transforms.lowering import lower_jaxpr, lowering_rules
+from spmd.transforms.lowering import ORDER_TOKEN, OrderedChain, lower_jaxpr, lowering_rules
 from spmd.transforms.stop_gradient import stop_gradient
 from spmd.transforms.staging import partial_eval_rules
 from spmd.transforms.transpose import is_undefined, transpose_rules
@@ -47,10 +47,22 @@ cond_p.def_abstract_eval(_cond_abstract_eval)
 
 def _cond_lowering(ctx, index, *ops, branches):
     # case regions take no arguments: a branch reads the operands from the enclosing block
-    regions = [ctx.region([], lambda sub, _, b=b: lower_jaxpr(sub, b, [], list(ops)),
-                          b.out_avals) for b in branches]
-    out = ctx.op("stablehlo.case", [index], regions=regions, operand_avals=ctx.in_avals[:1])
-    return op_results(out, len(ctx.out_avals))
+    # (and the ordered token, which it returns last where it carries one: OrderedChain)
+    chain = OrderedChain(ctx, branches)
+    out_avals = list(ctx.out_avals) + [ORDER_TOKEN] * chain.carried
+
+    def branch(sub, b):
+        def run():
+            return lower_jaxpr(sub, b, [], list(ops))
+        return chain.lower(chain.entry, run) if chain.carried else run()
+    regions = [ctx.region([], lambda sub, _, b=b: branch(sub, b), out_avals, chain.carried)
+               for b in branches]
+    out = ctx.op("stablehlo.case", [index], out_avals=out_avals, regions=regions,
+                 operand_avals=ctx.in_avals[:1])
+    results = op_results(out, len(out_avals))
+    if chain.carried:
+        chain.after(results.pop())
+    return results
 
 
 lowering_rules[cond_p] = _cond_lowering

@@ -28,7 +28,8 @@ from spmd.transforms.lax.control_flow.subprograms import (as_tangent, batch_fixe
                                                           zeros)
 from spmd.transforms.lax.slicing import concatenate, slice_in_dim
 from spmd.transforms.lax.structural import reshape
-from spmd.transforms.lowering import i64_array, lower_jaxpr, lowering_rules
+from spmd.transforms.lowering import (ORDER_TOKEN, OrderedChain, i64_array, lower_jaxpr,
+                                      lowering_rules)
 from spmd.transforms.staging import partial_eval_rules
 from spmd.transforms.transpose import is_undefined, transpose_rules
 
@@ -115,12 +116,21 @@ def _scan_lowering(ctx, *args, jaxpr, num_consts, num_carry, length, reverse, un
             for k in range(unroll):
                 inner = step(sub, _i32_op(sub, "stablehlo.add", first, _i32(sub, k)), inner)
             return [_i32_op(sub, "stablehlo.add", st[0], _i32(sub, 1))] + inner
-        loop_avals = [_I32] + state_avals
-        out = ctx.op("stablehlo.while", [_i32(ctx, 0)] + state, out_avals=loop_avals,
+        loop_avals, loop_state = [_I32] + state_avals, [_i32(ctx, 0)] + state
+        chain = OrderedChain(ctx, [jaxpr])  # the ordered token rides last in the state
+        if chain.carried:
+            loop_avals, loop_state = loop_avals + [ORDER_TOKEN], loop_state + [chain.entry]
+            plain_body = body
+
+            def body(sub, st):
+                return chain.lower(st[-1], lambda: plain_body(sub, st[:-1]))
+        out = ctx.op("stablehlo.while", loop_state, out_avals=loop_avals,
                      regions=[ctx.region(loop_avals, cond, [ShapedArray((), np.bool_)]),
-                              ctx.region(loop_avals, body, loop_avals)],
+                              ctx.region(loop_avals, body, loop_avals, chain.carried)],
                      operand_avals=loop_avals)
         state = op_results(out, len(loop_avals))[1:]
+        if chain.carried:
+            chain.after(state.pop())
     for k in range(trips * unroll, length):
         state = step(ctx, _i32(ctx, k), state)
     _, carry, _, ys = _split(state, num_consts, num_carry, n_xs)

@@ -30,7 +30,7 @@ from spmd.transforms.lax.control_flow.subprograms import (as_tangent, batch_fixe
                                                           unknown_fixed_point, with_unused_inputs)
 from spmd.transforms.lax.reductions import reduce_or
 from spmd.transforms.lax.structural import broadcast_in_dim
-from spmd.transforms.lowering import lower_jaxpr, lowering_rules
+from spmd.transforms.lowering import ORDER_TOKEN, OrderedChain, lower_jaxpr, lowering_rules
 from spmd.transforms.staging import partial_eval_rules
 from spmd.transforms.transpose import transpose_rules
 
@@ -63,16 +63,29 @@ while_p.def_abstract_eval(_while_abstract_eval)
 def _while_lowering(ctx, *args, cond_jaxpr, body_jaxpr, cond_nconsts, body_nconsts):
     """The consts travel in the loop state, unchanged, beside the carry."""
     nc, nb = cond_nconsts, body_nconsts
-    avals = list(ctx.in_avals)
+    avals, state = list(ctx.in_avals), list(args)
+    chain = OrderedChain(ctx, [cond_jaxpr, body_jaxpr])  # the token rides last in the state
+    if chain.carried:
+        avals, state = avals + [ORDER_TOKEN], state + [chain.entry]
+    n = len(args)
 
     def cond(sub, st):
-        return lower_jaxpr(sub, cond_jaxpr, [], st[:nc] + st[nc + nb:])
+        def run():
+            return lower_jaxpr(sub, cond_jaxpr, [], st[:nc] + st[nc + nb:n])
+        # (cond's callbacks end before the body's start: XLA runs the whole cond first)
+        return chain.lower(st[n], run)[:1] if chain.carried else run()
 
     def body(sub, st):
-        return st[:nc + nb] + lower_jaxpr(sub, body_jaxpr, [], st[nc:])
-    out = ctx.op("stablehlo.while", list(args), out_avals=avals,
-                 regions=[ctx.region(avals, cond, [_PRED]), ctx.region(avals, body, avals)])
-    return op_results(out, len(avals))[nc + nb:]
+        def run():
+            return st[:nc + nb] + lower_jaxpr(sub, body_jaxpr, [], st[nc:n])
+        return chain.lower(st[n], run) if chain.carried else run()
+    out = ctx.op("stablehlo.while", state, out_avals=avals, operand_avals=avals,
+                 regions=[ctx.region(avals, cond, [_PRED], chain.carried),
+                          ctx.region(avals, body, avals, chain.carried)])
+    results = op_results(out, len(avals))
+    if chain.carried:
+        chain.after(results[n])
+    return results[nc + nb:n]
 
 
 lowering_rules[while_p] = _while_lowering
