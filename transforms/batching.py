@@ -82,9 +82,6 @@ def vmap_flat(fun: Callable, axis: AxisFrame, args: Sequence, in_dims: Sequence,
             results.append(val)
         else:
             results.append(move_or_broadcast(val, bdim, want, axis.size))
-    if config.check_tracer_leaks:
-        ins = outs = o = val = None  # (this frame's own references are no leak)
-        tracer_leaks.check(trace)
     return results
 
 
@@ -102,7 +99,11 @@ def _run_batched(fun, axis, args, in_dims) -> list[tuple]:
     ins = [BatchTracer(trace, a, d) if d is not None else a for a, d in zip(args, in_dims)]
     with set_current_trace(trace), core.extend_axis_env(axis):
         outs = fun(*ins)
-    return [trace.lift(o) for o in outs]
+    lifted = [trace.lift(o) for o in outs]
+    if config.check_tracer_leaks:
+        del ins, outs  # (this frame's own references are no leak)
+        tracer_leaks.check(trace)
+    return lifted
 
 
 # ---------------------------------------------------------------- helpers for rules
