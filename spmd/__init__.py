@@ -14,7 +14,8 @@ from spmd.devices import (device_count, device_put_replicated, device_put_sharde
                           devices, local_device_count, local_devices, process_count,
                           process_index)
 from spmd.transforms.custom_derivatives import custom_jvp, custom_vjp  # noqa: F401
-from spmd.transfers import block_until_ready, device_get, device_put  # noqa: F401
+from spmd.transfers import (block_until_ready, copy_to_host_async, device_get,  # noqa: F401
+                            device_put)
 from spmd.transforms.jacobians import hessian, jacfwd, jacobian, jacrev  # noqa: F401
 from spmd.transforms.remat import checkpoint_policies, remat  # noqa: F401
 from spmd.transforms.lax.dot import default_matmul_precision  # noqa: F401
@@ -40,9 +41,18 @@ from spmd.transforms.partition_spec import P  # noqa: F401
 from spmd.shard_map import shard_map  # noqa: F401,E402
 from spmd import experimental  # noqa: F401,E402
 from spmd import errors, stages  # noqa: F401,E402
-from spmd.environment import (default_backend, enable_x64, host_count, host_id,  # noqa: F401,E402
-                              host_ids, named_call, print_environment_info, process_indices,
-                              typeof)
+from spmd.environment import (default_backend, host_count, host_id, host_ids,  # noqa: F401,E402
+                              named_call, print_environment_info, process_indices, typeof)
+from spmd.config_states import (allow_f16_reductions, check_tracer_leaks,  # noqa: F401,E402
+                                checking_leaks, debug_infs, debug_nans, default_device,
+                                enable_checks, enable_custom_prng, enable_x64,
+                                explain_cache_misses, legacy_prng_key, log_compiles,
+                                numpy_dtype_promotion, numpy_rank_promotion,
+                                softmax_custom_jvp, threefry_partitionable, transfer_guard,
+                                transfer_guard_device_to_device, transfer_guard_device_to_host,
+                                transfer_guard_host_to_device)
+from spmd.arrays_on_devices import Device, Shard, effects_barrier, live_arrays  # noqa: F401,E402
+from spmd import custom_derivatives, dlpack, typing  # noqa: F401,E402
 from spmd.transforms.closure_rules import closure_convert, custom_gradient  # noqa: F401,E402
 from spmd.transforms.linear_transpose import linear_transpose  # noqa: F401,E402
 from spmd.transforms.dtypes import float0  # noqa: F401,E402

@@ -1,6 +1,5 @@
 """jax's names for where a program runs and how it is configured: default_backend, the
-process (host) counts, typeof, named_call, enable_x64 as a context manager, and
-print_environment_info."""
+process (host) counts, typeof, named_call and print_environment_info."""
 from __future__ import annotations
 
 import functools
@@ -13,7 +12,6 @@ import numpy as np
 
 from spmd.devices import devices, process_count, process_index
 from spmd.transforms import backend, core
-from spmd.transforms.config import config
 from spmd.transforms.scopes import named_scope
 
 
@@ -55,40 +53,6 @@ def named_call(fun: Callable, *, name: str | None = None) -> Callable:
         with named_scope(scope):
             return fun(*args, **kwargs)
     return call
-
-
-class _ConfigState:
-    """A setting as JAX's config states have it: `.value`, and `with state(new): ...` sets it
-    for the block. spmd's settings are per process: set it around whole computations, not in
-    one thread while others run."""
-
-    def __init__(self, option: str):
-        self.option = option
-
-    @property
-    def value(self):
-        return getattr(config, self.option)
-
-    def __call__(self, new_value):
-        return _Setting(self.option, new_value)
-
-    def __bool__(self):
-        raise TypeError(f"bool() of jax_{self.option} is ambiguous: read its .value")
-
-
-class _Setting:
-    def __init__(self, option, value):
-        self.option, self.new_value = option, value
-
-    def __enter__(self):
-        self.previous = getattr(config, self.option)
-        config.update(self.option, self.new_value)
-
-    def __exit__(self, *exc):
-        config.update(self.option, self.previous)
-
-
-enable_x64 = _ConfigState("enable_x64")
 
 
 def print_environment_info(return_string: bool = False) -> str | None:

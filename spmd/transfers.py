@@ -1,6 +1,6 @@
 """Moving values between the host and the devices, as JAX names it: `device_put` (onto a
-device), `device_get` (back to NumPy) and `block_until_ready` (wait for pending work), each
-over a pytree of values."""
+device), `device_get` (back to NumPy), `block_until_ready` (wait for pending work) and
+`copy_to_host_async`, each over a pytree of values."""
 from __future__ import annotations
 
 import numpy as np
@@ -29,7 +29,8 @@ def device_put(x, device=None, *, src=None, donate: bool = False, may_alias=None
     if donate and may_alias is False:
         raise ValueError("device_put: donate=True and may_alias=False cannot be combined "
                          "(a donated input is always reused when it can be)")
-    return tree_util.tree_map(lambda v: _put(v, device, donate, may_alias), x)
+    with _backend.explicit_transfers():  # the transfer guard's levels tell explicit ones apart
+        return tree_util.tree_map(lambda v: _put(v, device, donate, may_alias), x)
 
 
 def _put(x, device, donate: bool, may_alias):
@@ -39,7 +40,9 @@ def _put(x, device, donate: bool, may_alias):
         return make_array(x, device=device)
     if may_alias is not False and (device is None or device == _single_device(x)):
         return x
-    moved = Array(_backend.device_put(np.asarray(x), x.aval, device), x.aval)
+    moved = Array(_backend.device_put(np.asarray(x), x.aval, device) if x.is_multi_device
+                  else _backend.copy_to_device(x._buf, device or _single_device(x)),
+                  x.aval)
     if donate:
         x.delete()
     return moved
@@ -56,7 +59,8 @@ def _single_device(x: Array):
 def device_get(x):
     """`x` (a pytree) with every Array brought to the host as a NumPy array; other leaves
     as they are (anything with `__array__` converted)."""
-    return tree_util.tree_map(_get, x)
+    with _backend.explicit_transfers():
+        return tree_util.tree_map(_get, x)
 
 
 def _get(x):
@@ -68,8 +72,18 @@ def _get(x):
 
 def block_until_ready(x):
     """Wait until every Array in the pytree `x` is computed; returns `x`."""
+    return _call_on_leaves(x, "block_until_ready")
+
+
+def copy_to_host_async(x):
+    """Start copying every Array leaf of the pytree `x` to the host; returns `x`."""
+    return _call_on_leaves(x, "copy_to_host_async")
+
+
+def _call_on_leaves(x, method: str):
+    """`leaf.method()` for each leaf of `x` that has the method; returns `x`."""
     for leaf in tree_util.tree_leaves(x):
-        wait = getattr(leaf, "block_until_ready", None)
-        if wait is not None:
-            wait()
+        call = getattr(leaf, method, None)
+        if call is not None:
+            call()
     return x

@@ -264,14 +264,15 @@ def vmap(fun: Callable, in_axes=0, out_axes=0, axis_name=None, axis_size=None,
             a, k = tree_util.tree_unflatten(in_tree, xs)
             out = fun(*a, **k)
             out_leaves, out_tree = tree_util.tree_flatten(out)
-            box.append((out_tree, out_leaves))
+            # the types, not the traced values: nothing outlives the trace (check_tracer_leaks)
+            box.append((out_tree, [core.get_aval(o) for o in out_leaves]))
             return out_leaves
 
         def out_dims():  # out_axes is a prefix of the output, known once traced
-            out_tree, out_leaves = box[0]
+            out_tree, out_avals = box[0]
             dims = arguments.out_axes_per_leaf(out_spec.key, out_tree, "vmap")
-            return [arguments.canonical_out_axis(d, core.get_aval(o).ndim, i, "vmap")
-                    for i, (d, o) in enumerate(zip(dims, out_leaves))]
+            return [arguments.canonical_out_axis(d, a.ndim, i, "vmap")
+                    for i, (d, a) in enumerate(zip(dims, out_avals))]
         outs = vmap_flat(flat, AxisFrame(axis_name, size, "vmap", spmd_axis_name=spmd_names),
                          leaves, dims, out_dims)
         return tree_util.tree_unflatten(box[0][0], outs)

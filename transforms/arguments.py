@@ -264,6 +264,10 @@ def argnums_tuple(argnums, nargs: int) -> tuple[int, ...]:
 
 def partial_args(fun: Callable, args: tuple, kwargs: dict, nums: tuple[int, ...]):
     """`fun` as a function of the arguments at positions `nums` only (the rest fixed)."""
+    # the values at `nums` are replaced at every call: not kept, so that a traced value passed
+    # there does not outlive its trace in a staged program's params (check_tracer_leaks)
+    args = tuple(None if i in nums else a for i, a in enumerate(args))
+
     def partial_fun(*diff_args):
         full = list(args)
         for i, a in zip(nums, diff_args):

@@ -134,6 +134,12 @@ class Array:
         backend.block_until_ready(self._buf)
         return self
 
+    def copy_to_host_async(self) -> None:
+        """Start bringing the value to the host, so that a later read need not wait (JAX's
+        method; on CPU devices a read is zero-copy anyway)."""
+        self._check_alive()
+        backend.copy_to_host_async(self._buf)
+
     def is_deleted(self) -> bool:
         return self._npy is _DELETED or backend.is_deleted(self._buf)
 
@@ -267,8 +273,13 @@ class Array:
     def __reduce__(self):  # pickling (checkpoints, Ray) goes through NumPy
         return (_rebuild, (np.asarray(self), self.weak_type))
 
-    def __dlpack__(self, *args, **kwargs):
-        return self._value().__dlpack__(*args, **kwargs)
+    def __dlpack__(self, *, stream=None, max_version=None, dl_device=None, copy=None):
+        """The buffer as a DLPack capsule (zero-copy; every dtype, bfloat16 and bool too); a
+        value spread over several devices, or `copy=True`, through a host copy."""
+        self._check_alive()
+        if self.is_multi_device or copy:
+            return np.array(self._value()).__dlpack__()
+        return backend.to_dlpack(self._buf)
 
     def __dlpack_device__(self):
         return (1, 0)

@@ -8,8 +8,11 @@ few Python methods that jax normally monkeypatches, which the sharding classes b
 """
 from __future__ import annotations
 
+import collections
+import contextlib
 import ctypes
 import hashlib
+import functools
 import os
 import threading
 from typing import Sequence
@@ -32,13 +35,51 @@ if jaxlib.__version__ != REQUIRED_JAXLIB:  # pragma: no cover - install problem
 from jaxlib import _jax  # noqa: E402
 from jaxlib import xla_client as xc  # noqa: E402
 
-from spmd.transforms import caches, dtypes, host_memory  # noqa: E402
+from spmd.transforms import caches, compile_log, dtypes, host_memory  # noqa: E402
 from spmd.transforms.config import config  # noqa: E402
 
 JaxRuntimeError = _jax.JaxRuntimeError
+Device = _jax.Device  # the type of every device (jax.Device)
 _x64_state = _jax.config.Config("jax_enable_x64", bool(config.enable_x64))
 _jax.jax_jit.set_enable_x64_state(_x64_state)
 config.on_change("enable_x64", lambda v: _x64_state.set_global(bool(v)))
+
+
+# ---------------------------------------------------------------- transfer guards
+# jaxlib checks host-to-device transfers (batched_device_put) and device-to-device copies
+# (copy_to_device) itself against its guard state, as JAX's config sets it. Reads to the host
+# are never refused: JAX allows every fetch from a CPU device, and spmd's devices are XLA's
+# CPU devices (reads are DLPack views of host memory).
+_GUARD_LEVELS = {name: getattr(_jax.guard_lib.TransferGuardLevel, name.upper())
+                 for name in ("allow", "log", "disallow", "log_explicit", "disallow_explicit")}
+_GUARDED = ("host_to_device", "device_to_device", "device_to_host")
+
+
+def _set_transfer_guard(kind: str, level: str) -> None:
+    setattr(_jax.guard_lib.global_state(), kind, _GUARD_LEVELS[level])
+
+
+for _kind in _GUARDED:
+    _set_transfer_guard(_kind, config.values[f"transfer_guard_{_kind}"])
+    config.on_change(f"transfer_guard_{_kind}", functools.partial(_set_transfer_guard, _kind))
+
+
+@contextlib.contextmanager
+def explicit_transfers():
+    """The transfers inside are explicit (device_put, device_get): the guard levels 'allow',
+    'log' and 'disallow' let them through, as JAX's do."""
+    state = _jax.guard_lib.thread_local_state()
+    before = state.explicit_device_put, state.explicit_device_get
+    state.explicit_device_put = state.explicit_device_get = True
+    try:
+        yield
+    finally:
+        state.explicit_device_put, state.explicit_device_get = before
+
+
+def explicit_device_get() -> bool:
+    """Whether this thread is inside explicit_transfers()."""
+    return bool(_jax.guard_lib.thread_local_state().explicit_device_get)
 
 
 
@@ -73,6 +114,9 @@ _REPLICATED = xc.HloSharding.replicate()
 
 class SingleDeviceSharding(_jax.SingleDeviceSharding):
     """jaxlib's C++ sharding plus the Python methods its C++ side calls back into."""
+
+    def __repr__(self):  # as JAX's; jaxlib's transfer guard messages show it
+        return f"SingleDeviceSharding(device={self._device!r}, memory_kind={self.memory_kind})"
 
     @property
     def memory_kind(self):
@@ -261,8 +305,28 @@ def local_devices() -> list:
 def default_device():
     device = _state.default_device  # read by every eager op: not a fresh list each time
     if device is None:
-        device = _state.default_device = client().local_devices()[0]
+        device = _state.default_device = _configured_default_device()
     return device
+
+
+def _configured_default_device():
+    """config.default_device: None or 'cpu' (the first local device), or a local Device."""
+    chosen = config.default_device
+    if chosen is None or isinstance(chosen, str):
+        return client().local_devices()[0]
+    return chosen
+
+
+def _check_default_device(value) -> None:
+    local = client().local_devices()
+    if not (value is None or value == "cpu" or any(value is d or value == d for d in local)):
+        raise ValueError("jax_default_device must be passed either a Device object (e.g. "
+                         f"`jax.devices('cpu')[0]`) of this process or the platform name 'cpu' "
+                         f"(spmd has no other platform), got: {value!r}")
+    _state.default_device = None  # resolved again at the next use
+
+
+config.on_change("default_device", _check_default_device)
 
 
 def process_index() -> int:
@@ -290,6 +354,14 @@ def device_put(x: np.ndarray, aval, device=None):
     device = device or default_device()
     return _jax.batched_device_put(aval, single_sharding(device), [x], [device], committed=True,
                                    enable_x64=bool(config.enable_x64))
+
+
+def copy_to_device(buf, device):
+    """A single-device buffer copied onto another device (a device-to-device transfer)."""
+    out, = _jax.batched_copy_array_to_devices_with_sharding(
+        [buf], [_jax.DeviceList((device,))], [single_sharding(device)],
+        [_jax.ArrayCopySemantics.ALWAYS_COPY])
+    return out
 
 
 def device_put_sharded(shards: Sequence[np.ndarray], global_aval, devices: Sequence):
@@ -351,6 +423,12 @@ def _as_uint16(capsule):
                            f"(code {code.value}, {bits.value} bits) for a bfloat16 buffer")
     code.value = _DL_UINT
     return capsule
+
+
+def to_dlpack(buf):
+    """A single-device buffer as a DLPack capsule (zero-copy), once it is computed."""
+    buf.block_until_ready()
+    return _jax.buffer_to_dlpack_managed_tensor(buf)
 
 
 def _first_shard_view(buf, dtype) -> np.ndarray:
@@ -429,6 +507,47 @@ def block_until_ready(buf):
     return buf
 
 
+_DL_DTYPES = {(0, 8): "int8", (0, 16): "int16", (0, 32): "int32", (0, 64): "int64",
+              (1, 8): "uint8", (1, 16): "uint16", (1, 32): "uint32", (1, 64): "uint64",
+              (2, 16): "float16", (2, 32): "float32", (2, 64): "float64", (4, 16): "bfloat16",
+              (5, 64): "complex64", (5, 128): "complex128", (6, 8): "bool"}
+
+
+def dlpack_shape_dtype(capsule) -> tuple[tuple, np.dtype]:
+    """The shape and dtype a (legacy, unconsumed) DLPack capsule describes."""
+    tensor = _capsule_pointer(capsule, b"dltensor")
+    ndim = ctypes.c_int32.from_address(tensor + 16).value
+    code = ctypes.c_uint8.from_address(tensor + _DL_DTYPE_OFFSET).value
+    bits = ctypes.c_uint8.from_address(tensor + _DL_DTYPE_OFFSET + 1).value
+    if (code, bits) not in _DL_DTYPES:
+        raise TypeError(f"from_dlpack: the DLPack dtype (code {code}, {bits} bits) has no spmd "
+                        "dtype")
+    shape = ctypes.cast(ctypes.c_void_p.from_address(tensor + 24).value,
+                        ctypes.POINTER(ctypes.c_int64))
+    return tuple(shape[i] for i in range(ndim)), np.dtype(getattr(dtypes, _DL_DTYPES[
+        (code, bits)], None) or _DL_DTYPES[(code, bits)])
+
+
+def from_dlpack(capsule, aval, device, copy):
+    """A buffer of type `aval` on `device` from a DLPack capsule of host memory: zero-copy
+    unless `copy`."""
+    buf = _jax.dlpack_managed_tensor_to_buffer(capsule, device, None, copy, 1)
+    return buf._rewrap_with_aval_and_sharding(aval, single_sharding(device))
+
+
+def copy_to_host_async(buf) -> None:
+    """Start bringing the buffer's data to the host. On CPU devices a read is zero-copy
+    (DLPack) whatever this does, so a multi-device buffer is left alone: jaxlib's per-device
+    views of it cost what the note above `_DLPackCapsule` says."""
+    if type(buf._sharding) is SingleDeviceSharding:
+        buf._copy_single_device_array_to_host_async()
+
+
+def live_buffers() -> list:
+    """Every device buffer this process holds (jaxlib's arrays, not spmd's)."""
+    return list(client().live_arrays())
+
+
 def is_deleted(buf) -> bool:
     return buf.is_deleted()
 
@@ -437,11 +556,14 @@ def is_deleted(buf) -> bool:
 class Executable:
     """A compiled program with prebuilt output handlers: `exe(bufs)` returns output buffers.
     `out_sharding` is a function of the output aval or a list with one sharding per output."""
-    __slots__ = ("loaded", "handlers", "devices")
+    __slots__ = ("loaded", "handlers", "devices", "execute")
 
-    def __init__(self, loaded, out_avals, devices, out_sharding=None):
+    def __init__(self, loaded, out_avals, devices, out_sharding=None, effects: bool = False):
         self.loaded = loaded
         self.devices = devices
+        # `execute(bufs)` launches it; a program that calls Python is tracked until it ends,
+        # so that effects_barrier can wait for its callbacks
+        self.execute = self._execute_tracked if effects else loaded.execute_sharded
         if out_sharding is None:
             shardings = [single_sharding(devices[0])] * len(out_avals)
         elif callable(out_sharding):
@@ -452,7 +574,14 @@ class Executable:
                          for a, s in zip(out_avals, shardings)]
 
     def __call__(self, bufs: Sequence):
-        return self.loaded.execute_sharded(bufs).consume_with_handlers(self.handlers)
+        return self.execute(bufs).consume_with_handlers(self.handlers)
+
+    def _execute_tracked(self, bufs: Sequence):
+        results = self.loaded.execute_sharded(bufs, with_tokens=True)
+        _running_effects.append(results.consume_token())
+        if len(_running_effects) > _TRACKED_EFFECTS:  # (tokens cannot say they are done:
+            _running_effects.popleft().block_until_ready()  # the oldest has long finished)
+        return results
 
     def run_with_token(self, bufs: Sequence):
         """(output buffers, token): `token.block_until_ready()` waits for the whole execution,
@@ -474,8 +603,21 @@ class Executable:
         return self.loaded.get_compiled_memory_stats()
 
 
-_compile_cache = caches.LRUCache("compiled executables")
-_loaded_cache = caches.LRUCache("loaded programs")
+_running_effects: collections.deque = collections.deque()  # tokens of programs calling Python
+_TRACKED_EFFECTS = 64
+
+
+def wait_for_effects() -> None:
+    """Wait until every program launched so far that calls Python has ended."""
+    while _running_effects:
+        try:
+            _running_effects.popleft().block_until_ready()
+        except IndexError:  # another thread took the last one
+            break
+
+
+_compile_cache = caches.LRUCache("compiled executables", compiled_only=True)
+_loaded_cache = caches.LRUCache("loaded programs", compiled_only=True)
 
 
 # Options XLA reads from the executable's build options rather than from its flags (JAX's
@@ -534,9 +676,10 @@ def compile(module_text: str, out_avals, devices: Sequence, out_sharding=None,
         return exe
     loaded = _loaded_cache.get(key)
     if loaded is None:
-        loaded = _loaded_cache[key] = _compile_loaded(module_text, key, devices, host_callbacks,
-                                                      compiler_options)
-    exe = Executable(loaded, out_avals, list(devices), out_sharding)
+        with compile_log.compiling(module_text):
+            loaded = _loaded_cache[key] = _compile_loaded(module_text, key, devices,
+                                                          host_callbacks, compiler_options)
+    exe = Executable(loaded, out_avals, list(devices), out_sharding, bool(host_callbacks))
     if exe_key is not None:
         _compile_cache[exe_key] = exe
     return exe
@@ -553,8 +696,9 @@ def compile_partitioned(module_text: str, out_avals, devices: Sequence, out_shar
     if exe is None:
         loaded = _loaded_cache.get(key)
         if loaded is None:
-            loaded = _loaded_cache[key] = _compile_loaded(module_text, key, devices, (),
-                                                          compiler_options, partitioned=True)
+            with compile_log.compiling(module_text):
+                loaded = _loaded_cache[key] = _compile_loaded(module_text, key, devices, (),
+                                                              compiler_options, partitioned=True)
         shardings = [out_sharding(i, a, op) for i, (a, op) in enumerate(
             zip(out_avals, loaded.get_output_shardings()))]
         exe = _compile_cache[key] = Executable(loaded, out_avals, list(devices), shardings)

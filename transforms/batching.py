@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Callable, Sequence
 
-from spmd.transforms import core
+from spmd.transforms import core, tracer_leaks
+from spmd.transforms.config import config
 from spmd.transforms.core import AxisFrame, Trace, Tracer, set_current_trace
 from spmd.transforms.trace_primitives import broadcast_in_dim_p, transpose_p
 
@@ -98,7 +99,11 @@ def _run_batched(fun, axis, args, in_dims) -> list[tuple]:
     ins = [BatchTracer(trace, a, d) if d is not None else a for a, d in zip(args, in_dims)]
     with set_current_trace(trace), core.extend_axis_env(axis):
         outs = fun(*ins)
-    return [trace.lift(o) for o in outs]
+    lifted = [trace.lift(o) for o in outs]
+    if config.check_tracer_leaks:
+        del ins, outs  # (this frame's own references are no leak)
+        tracer_leaks.check(trace)
+    return lifted
 
 
 # ---------------------------------------------------------------- helpers for rules

@@ -24,11 +24,14 @@ class LRUCache:
     """A mapping bounded to `maxsize` entries (None: `config.cache_size`) that evicts the least
     recently used entry. Safe to share between threads: a lookup and an eviction racing each
     other cost a recomputation at worst."""
-    __slots__ = ("name", "_maxsize", "_data", "_lock", "peek", "__weakref__")
+    __slots__ = ("name", "_maxsize", "_data", "_lock", "peek", "compiled_only", "__weakref__")
 
-    def __init__(self, name: str, maxsize: int | None = None):
+    def __init__(self, name: str, maxsize: int | None = None, *, compiled_only: bool = False):
         self.name = name
         self._maxsize = maxsize
+        # holds executables keyed by their program (text, or a primitive with its types):
+        # valid whatever the settings that change how Python code traces
+        self.compiled_only = compiled_only
         self._data: collections.OrderedDict = collections.OrderedDict()
         self._lock = threading.Lock()
         # `peek(key)`: a lookup that leaves the order alone, at the cost of a dict lookup (a
@@ -67,6 +70,10 @@ class LRUCache:
     def __len__(self):
         return len(self._data)
 
+    def keys(self) -> list:
+        with self._lock:
+            return list(self._data)
+
     def __contains__(self, key):
         return key in self._data
 
@@ -87,6 +94,14 @@ def clear_caches() -> None:
     executables stays)."""
     for cache in registered():
         cache.clear()
+
+
+def clear_traces() -> None:
+    """Forget every traced program (jit's, pmap's, control-flow bodies...), keeping the
+    executables compiled from program text: for a setting that changes how code traces."""
+    for cache in registered():
+        if not cache.compiled_only:
+            cache.clear()
 
 
 def _apply_cache_size(size):
@@ -115,3 +130,9 @@ def cached(fun):
         return value
     memoized.cache = cache
     return memoized
+
+
+# jit keys its traces by argument types, not by these settings, which change what a trace
+# records (JAX keys its traces by them too): programs traced before a change are forgotten
+for _option in ("numpy_dtype_promotion", "numpy_rank_promotion", "softmax_custom_jvp"):
+    config.on_change(_option, lambda _value: clear_traces())

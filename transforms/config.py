@@ -25,6 +25,13 @@ compiled programs keeps before it forgets the least recently used (transforms/ca
 JAX programs set first thing; spmd runs on XLA's CPU devices, so "cpu" (or a list that has it)
 is the one value they take. `debug_nans`, `debug_infs` (default off): JAX's NaN/Inf checks of
 every eager op's and jitted function's outputs (transforms/debug_checks.py).
+JAX's other top-level settings (spmd/config_states.py says what each does in spmd):
+`default_device` (None: the first local device), `log_compiles`, `explain_cache_misses`,
+`numpy_dtype_promotion` ("standard"/"strict"), `numpy_rank_promotion` ("allow"/"warn"/"raise"),
+`transfer_guard_host_to_device`, `_device_to_device`, `_device_to_host` ("allow", "log",
+"disallow", "log_explicit", "disallow_explicit"), `enable_checks`, `check_tracer_leaks`,
+`legacy_prng_key` ("allow"/"warn"/"error"), `enable_custom_prng`, `softmax_custom_jvp`,
+`allow_f16_reductions`, each read from its JAX_ variable as JAX does.
 """
 import os
 from functools import partial
@@ -68,6 +75,28 @@ def _cpu_device_count() -> int:
     return 1
 
 
+def _env_choice(option: str, default: str) -> str:
+    if option.startswith("transfer_guard_"):  # JAX_TRANSFER_GUARD sets every direction
+        default = _env_choice("transfer_guard", default)
+    return os.environ.get("JAX_" + option.upper(), default).strip().lower() or default
+
+
+# the settings that take one of a few names, and those names (the first is the default)
+CHOICES = {
+    "numpy_dtype_promotion": ("standard", "strict"),
+    "numpy_rank_promotion": ("allow", "warn", "raise"),
+    "legacy_prng_key": ("allow", "warn", "error"),
+    **{f"transfer_guard{kind}": ("allow", "log", "disallow", "log_explicit", "disallow_explicit")
+       for kind in ("", "_host_to_device", "_device_to_device", "_device_to_host")},
+}
+TRANSFER_DIRECTIONS = ("host_to_device", "device_to_device", "device_to_host")
+
+
+def _check_choice(option: str, value):
+    if value not in CHOICES[option]:
+        raise ValueError(f"jax_{option} must be one of {list(CHOICES[option])}, got {value!r}")
+
+
 def _check_platforms(option: str, value):
     names = [] if value is None else [p.strip() for p in str(value).split(",") if p.strip()]
     if names and "cpu" not in names:
@@ -95,10 +124,28 @@ class Config:
             "platforms": os.environ.get("JAX_PLATFORMS", ""),
             "debug_nans": False,
             "debug_infs": False,
+            "default_device": None,
+            "log_compiles": _env_flag("JAX_LOG_COMPILES"),
+            "explain_cache_misses": _env_flag("JAX_EXPLAIN_CACHE_MISSES"),
+            "enable_checks": _env_flag("JAX_ENABLE_CHECKS"),
+            "check_tracer_leaks": _env_flag("JAX_CHECK_TRACER_LEAKS"),
+            "enable_custom_prng": _env_flag("JAX_ENABLE_CUSTOM_PRNG"),
+            "softmax_custom_jvp": _env_flag("JAX_SOFTMAX_CUSTOM_JVP"),
+            "allow_f16_reductions": _env_on_unless_off("JAX_ALLOW_F16_REDUCTIONS"),
+            **{option: _env_choice(option, names[0]) for option, names in CHOICES.items()},
         }
         self._listeners = {}
         for option in ("platform_name", "platforms"):
             self.on_change(option, partial(_check_platforms, option))
+        for option in CHOICES:
+            _check_choice(option, self.values[option])  # a bad JAX_ variable fails at import
+            self.on_change(option, partial(_check_choice, option))
+        self.on_change("transfer_guard", self._set_every_transfer_guard)
+
+    def _set_every_transfer_guard(self, value):
+        """jax_transfer_guard sets the guard of every direction (read them one by one)."""
+        for direction in TRANSFER_DIRECTIONS:
+            self.update(f"transfer_guard_{direction}", value)
 
     def update(self, name: str, value):
         """Change a setting: `spmd.config.update("enable_x64", True)`. JAX's `jax_` prefix is

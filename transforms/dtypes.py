@@ -80,9 +80,22 @@ def _ml_kind(dtype):
         return None
 
 
+class extended(np.generic):
+    """The scalar kind of dtypes NumPy does not have (typed PRNG keys' `key<fry>`): for
+    `issubdtype(key.dtype, dtypes.extended)`; never instantiated."""
+
+
+class prng_key(extended):
+    """The scalar kind of typed PRNG keys' dtypes, for `issubdtype(key.dtype, prng_key)`."""
+
+
 def issubdtype(dtype, category) -> bool:
     """np.issubdtype that also places ml_dtypes' types (bfloat16, the float8s, int4...) among
-    the floating or integer kinds, as JAX does."""
+    the floating or integer kinds, as JAX does, and extended dtypes (a typed key's) under
+    their kind."""
+    kind = getattr(dtype, "type", None)
+    if not isinstance(dtype, np.dtype) and isinstance(kind, type) and issubclass(kind, extended):
+        return issubclass(kind, category) if isinstance(category, type) else dtype == category
     kind = _ml_kind(dtype)
     if kind is None:
         return bool(np.issubdtype(dtype, category))
@@ -111,21 +124,46 @@ _EDGES = {
 }
 
 
+# jax_numpy_dtype_promotion="strict": only a weak Python scalar adopts a typed operand's dtype
+# (of its kind or above); two different typed dtypes have no common type
+_STRICT_EDGES = {
+    _I: [_F, int8, int16, int32, int64, uint8, uint16, uint32, uint64],
+    _F: [_C, bfloat16, float16, float32, float64], _C: [complex64, complex128],
+    **{dtype: [] for dtype in SUPPORTED},
+}
+
+
+class TypePromotionError(ValueError):
+    """Raised when JAX's type promotion finds no common dtype (jax.dtypes.TypePromotionError)."""
+
+
 @functools.cache
-def _upper_bounds(node):
+def _upper_bounds(node, strict: bool = False):
     out = {node}
-    for succ in _EDGES[node]:
-        out |= _upper_bounds(succ)
+    for succ in (_STRICT_EDGES if strict else _EDGES)[node]:
+        out |= _upper_bounds(succ, strict)
     return frozenset(out)
 
 
 @functools.lru_cache(maxsize=1024)
-def _join(nodes: tuple):
-    common = frozenset.intersection(*(_upper_bounds(n) for n in nodes))
+def _join(nodes: tuple, strict: bool = False):
+    common = frozenset.intersection(*(_upper_bounds(n, strict) for n in nodes))
     for candidate in common:
-        if _upper_bounds(candidate) >= common:
+        if _upper_bounds(candidate, strict) >= common:
             return candidate
-    raise TypeError(f"no common dtype for {nodes}")  # unreachable: complex128 is above all
+    # only the strict lattice has no common bound (complex128 is above all on the standard one)
+    names = tuple(_WEAK_NAMES.get(n, str(n)) for n in nodes)
+    raise TypePromotionError(
+        f"Input dtypes {names} have no available implicit dtype promotion path when "
+        "jax_numpy_dtype_promotion=strict. Try explicitly casting inputs to the desired output "
+        "type, or set jax_numpy_dtype_promotion=standard.")
+
+
+_WEAK_NAMES = {_I: str(int), _F: str(float), _C: str(complex)}  # JAX names them by Python type
+
+
+def _strict() -> bool:
+    return config.values["numpy_dtype_promotion"] == "strict"  # (read at every promotion)
 
 
 def _node(dtype, weak):
@@ -138,7 +176,7 @@ def _node(dtype, weak):
 
 def result_type(*typed):
     """Promote (dtype, weak) pairs; returns (dtype, weak) with the weak kinds made concrete."""
-    node = _join(tuple(_node(np.dtype(d), w) for d, w in typed))
+    node = _join(tuple(_node(np.dtype(d), w) for d, w in typed), _strict())
     weak = node in (_I, _F, _C)
     dtype = {_I: default_int(), _F: default_float(), _C: default_complex()}.get(node, node)
     return canonicalize(dtype), weak
@@ -147,7 +185,7 @@ def result_type(*typed):
 def promote_types(a, b) -> np.dtype:
     """The dtype two (strongly typed) dtypes promote to on JAX's lattice, not narrowed by
     canonicalization (jnp.promote_types)."""
-    return np.dtype(_join((np.dtype(a), np.dtype(b))))
+    return np.dtype(_join((np.dtype(a), np.dtype(b)), _strict()))
 
 
 def python_scalar_dtype(value):
@@ -161,3 +199,4 @@ def python_scalar_dtype(value):
     if isinstance(value, complex):
         return default_complex(), True
     raise TypeError(f"not a Python scalar: {value!r}")
+

@@ -9,7 +9,7 @@ from spmd.transforms import (backend, caches, core, debug_checks, dtypes, loweri
 from spmd.transforms.array import Array
 from spmd.transforms.core import Eqn, Jaxpr, Var
 
-_executables = caches.LRUCache("eager one-op executables")
+_executables = caches.LRUCache("eager one-op executables", compiled_only=True)
 
 
 def to_buffer(x, device=None):
@@ -18,9 +18,10 @@ def to_buffer(x, device=None):
     over several devices is gathered), host values transferred."""
     if type(x) is Array:
         x._check_alive()
-        if x.is_multi_device or (device is not None
-                                 and backend.single_device_of(x._buf) != device):
+        if x.is_multi_device:  # gathered through the host
             return backend.device_put(np.asarray(x), x.aval, device)
+        if device is not None and backend.single_device_of(x._buf) != device:
+            return backend.copy_to_device(x._buf, device)
         return x._buf
     aval = core.get_aval(x)
     if aval.dtype == dtypes.float0:  # no data: XLA takes bool zeros in its place

@@ -10,8 +10,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from spmd.transforms import (arguments, backend, caches, core, dtypes, lowering,
-                              partitioned_jit, placement, stages, tree_util)
+from spmd.transforms import (arguments, backend, cache_misses, caches, core, dtypes,
+                              lowering, partitioned_jit, placement, stages, tree_util)
 from spmd.transforms.array import Array
 from spmd.transforms.batching import batching_rules, vmap_flat
 from spmd.transforms import debug_checks
@@ -242,7 +242,7 @@ class _FastCall:
         program = entry.executable(device)
         # donated arguments: used up after the call, as in JAX (JitFunction.__call__)
         self.donated = [i for i, d in enumerate(entry.donated[len(entry.consts):]) if d]
-        self.execute = program.exe.loaded.execute_sharded
+        self.execute = program.exe.execute
         self.handlers = program.exe.handlers
         self.leading = list(entry.const_bufs)
         self.out_avals = program.out_avals
@@ -338,6 +338,10 @@ class JitFunction:
             (get_mesh(),) if self.with_shardings else ())
         entry = self._cache.get(key)
         if entry is None:
+            if config.explain_cache_misses:
+                cache_misses.explain(self.fun, self.name, key, self._cache.keys(),
+                                     arguments.labels_for(self.fun, in_tree,
+                                                          split.dyn_positions))
             entry = self._trace(split, in_tree, avals, len(args), carried)
             if all(not isinstance(c, Tracer) for c in entry.consts):
                 self._cache[key] = entry

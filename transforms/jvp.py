@@ -11,7 +11,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from spmd.transforms import core, dtypes
+from spmd.transforms import core, dtypes, tracer_leaks
+from spmd.transforms.config import config
 from spmd.transforms.core import ShapedArray, Trace, Tracer, set_current_trace
 from spmd.transforms.staging import StagingTrace
 from spmd.transforms.trace_primitives import add_any_p, broadcast_in_dim_p
@@ -163,6 +164,9 @@ def jvp_flat(fun: Callable, primals: Sequence, tangents: Sequence):
     with set_current_trace(trace):
         outs = fun(*ins)
     lifted = [trace.lift(o) for o in outs]
+    if config.check_tracer_leaks:
+        del ins, outs  # (this frame's own references are no leak)
+        tracer_leaks.check(trace)
     return [p for p, _ in lifted], [t for _, t in lifted]
 
 
@@ -193,4 +197,7 @@ def linearize_flat(fun: Callable, primals: Sequence, wrt: Sequence[bool] | None 
         program = tangent_trace.finish([t for (_, t), z in zip(lifted, out_zero) if not z])
     finally:
         tangent_trace.alive = False
+    if config.check_tracer_leaks:
+        del ins, outs
+        tracer_leaks.check(trace)
     return [p for p, _ in lifted], program, out_zero

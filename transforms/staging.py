@@ -12,7 +12,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from spmd.transforms import core
+from spmd.transforms import core, jaxpr_checks, tracer_leaks
+from spmd.transforms.config import config
 from spmd.transforms.core import (ClosedJaxpr, Eqn, Jaxpr, Literal, ShapedArray, Trace, Tracer, Var,
                                   get_aval, set_current_trace)
 from spmd.transforms.scopes import compile_time_eval_active, current_scope
@@ -125,9 +126,15 @@ def trace_to_jaxpr(fun: Callable, in_avals: Sequence[ShapedArray], parent: Trace
     try:
         with set_current_trace(trace):
             outs = fun(*args)
-        return trace.finish(outs)
+        closed = trace.finish(outs)
     finally:
         trace.alive = False
+    if config.check_tracer_leaks:
+        del args, outs  # (this frame's own references are no leak)
+        tracer_leaks.check(trace)
+    if config.enable_checks:
+        jaxpr_checks.check_jaxpr(closed.jaxpr)
+    return closed
 
 
 def closed_as_open(closed: ClosedJaxpr) -> tuple[Jaxpr, list]:

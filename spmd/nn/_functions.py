@@ -2,6 +2,7 @@
 where the function has a kink: relu'(0) = 0, relu6' is 0 at 0 and 6, leaky_relu'(0) = 1."""
 from __future__ import annotations
 
+import functools
 import math
 import operator
 
@@ -13,6 +14,7 @@ from spmd.scipy import special
 from spmd.transforms.custom_derivatives import custom_jvp
 from spmd.scipy.special import logsumexp  # noqa: F401  (jax.nn.logsumexp)
 from spmd.transforms import core, dtypes, lax
+from spmd.transforms.config import config
 from spmd.transforms.stop_gradient import stop_gradient
 
 
@@ -198,11 +200,29 @@ def softmax(x, axis=-1, where=None):
     """exp(x) / sum(exp(x)) along `axis`; with `where`, only the True entries take part and the
     others are 0."""
     x, where = _masked("softmax", x, where)
+    if where is None and config.values["softmax_custom_jvp"]:
+        return _softmax_with_rule(x, axis)
     if where is None:
         return special.softmax(x, axis=axis)
     unnormalized = jnp.where(where, jnp.exp(_shifted(x, axis, where)), 0)
     result = jnp.divide(unnormalized, jnp.sum(unnormalized, axis=axis, keepdims=True))
     return jnp.where(where, result, 0)
+
+
+@functools.partial(custom_jvp, nondiff_argnums=(1,))
+def _softmax_with_rule(x, axis):
+    """softmax with JAX's custom_jvp rule (jax_softmax_custom_jvp): the tangent is computed
+    from the result alone, y * (t - sum(y * t)), which keeps no exp intermediates for the
+    backward pass."""
+    return special.softmax(x, axis=axis)
+
+
+@_softmax_with_rule.defjvp
+def _softmax_jvp(axis, primals, tangents):
+    (x,), (t,) = primals, tangents
+    y = _softmax_with_rule(x, axis)
+    return y, jnp.multiply(y, jnp.subtract(t, jnp.sum(jnp.multiply(y, t), axis=axis,
+                                                      keepdims=True)))
 
 
 def log_softmax(x, axis=-1, where=None):

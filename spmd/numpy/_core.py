@@ -2,9 +2,12 @@
 promotion (with JAX's weak Python scalars), and broadcasting to a common shape."""
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from spmd.transforms import core, dtypes, lax
+from spmd.transforms.config import config
 from spmd.transforms.array import Array, make_array
 from spmd.transforms.core import Tracer
 
@@ -62,11 +65,33 @@ def broadcast_to(x, shape):
     return lax.broadcast_in_dim(squeezed, shape, tuple(lead + i for i in keep))
 
 
+def check_rank_promotion(name: str, shapes) -> None:
+    """JAX's jax_numpy_rank_promotion: 'warn' or 'raise' where operands of different ranks
+    (scalars aside) would broadcast, as NumPy lets them."""
+    level = config.values["numpy_rank_promotion"]  # (every binary operation reads it)
+    if level == "allow" or len({len(s) for s in shapes if s}) < 2:
+        return
+    listed = " ".join(str(tuple(s)) for s in shapes)
+    if level == "warn":
+        warnings.warn(f"Following NumPy automatic rank promotion for {name} on shapes {listed}. "
+                      "Set the jax_numpy_rank_promotion config option to 'allow' to disable "
+                      "this warning; for more information, see "
+                      "https://docs.jax.dev/en/latest/rank_promotion_warning.html.",
+                      stacklevel=3)
+    else:
+        raise ValueError(f"Operands could not be broadcast together for {name} on shapes "
+                         f"{listed} and with the config option jax_numpy_rank_promotion="
+                         "'raise'. For more information, see "
+                         "https://docs.jax.dev/en/latest/rank_promotion_warning.html.")
+
+
 def promote_args(name: str, *args):
     """Operands promoted to one dtype and broadcast to one shape."""
     check_array_like(name, *args)
     dtype, weak = result_dtype(*args)
-    shape = broadcast_shapes(*(core.get_aval(x).shape for x in args))
+    shapes = [core.get_aval(x).shape for x in args]
+    check_rank_promotion(name, shapes)
+    shape = broadcast_shapes(*shapes)
     return [broadcast_to(to_dtype(x, dtype, weak), shape) for x in args]
 
 

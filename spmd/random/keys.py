@@ -10,10 +10,13 @@ Threefry-2x32, JAX's default; (4,) for rbg, (1,) or (2,) for Philox).
   typed keys `key<fry>` do. It is a pytree whose one leaf is the data (the implementation rides
   in the tree structure), so it passes through jit, vmap and pmap. The difference from JAX: its
   dtype is a plain marker object (`spmd.random.KEY_DTYPE` for Threefry), not a NumPy extended
-  dtype, so `jnp.issubdtype(k.dtype, jax.dtypes.prng_key)` has no spmd equivalent; arithmetic on
-  it is refused, and `key_data` / `wrap_key_data` convert between the two forms.
+  dtype (its `.type` is `jax.dtypes.prng_key`, so `jnp.issubdtype(k.dtype, jax.dtypes.prng_key)`
+  holds as in JAX); arithmetic on it is refused, and `key_data` / `wrap_key_data` convert
+  between the two forms.
 """
 from __future__ import annotations
+
+import warnings
 
 import numpy as np
 
@@ -21,8 +24,9 @@ from spmd.numpy._core import is_array_like
 from spmd.random import impls
 from spmd.random.impls import PRNGImpl
 from spmd.random.seeds import UINT32
-from spmd.transforms import core, lax, tree_util
+from spmd.transforms import core, dtypes, lax, tree_util
 from spmd.transforms.array import Array
+from spmd.transforms.config import config
 from spmd.transforms.core import Tracer
 from spmd.transforms.custom_derivatives import register_float0_tangent_type
 from spmd.transforms.lax.slicing import index_in_dim
@@ -36,6 +40,7 @@ class KeyDtype:
         self.impl = impl
 
     name = property(lambda self: f"key<{self.impl.tag}>")
+    type = dtypes.prng_key  # its scalar kind: issubdtype(key.dtype, jax.dtypes.prng_key)
 
     def __eq__(self, other):
         return isinstance(other, KeyDtype) and other.impl == self.impl
@@ -162,12 +167,30 @@ def check_key(name: str, key, allow_batched: bool = False, raw_impl: PRNGImpl | 
                             f"{key_shape} (the key shape of {impl.name}, the default PRNG), got "
                             f"shape={aval.shape}. Create keys with spmd.random.key(seed) or "
                             "spmd.random.PRNGKey(seed)")
+        _check_legacy_key_allowed()
     shape = tuple(core.get_aval(data).shape)
     if not allow_batched and shape != key_shape:
         raise ValueError(f"{name} accepts a single key, but was given a key array of shape "
                          f"{shape[:len(shape) - len(key_shape)] if typed else shape} != "
                          f"{() if typed else key_shape}. Use spmd.vmap for batching.")
     return data, typed, impl
+
+
+_LEGACY_KEY = ("Legacy uint32 key array passed as key to jax.random function. Please create "
+               "keys using jax.random.key(). If use of a raw key array was intended, set "
+               'jax_legacy_prng_key="allow".')
+
+
+def _check_legacy_key_allowed() -> None:
+    """JAX's jax_legacy_prng_key ('allow', 'warn', 'error') on a raw uint32 key, and its
+    warning under jax_enable_custom_prng."""
+    if config.legacy_prng_key == "error":
+        raise ValueError(_LEGACY_KEY)
+    if config.legacy_prng_key == "warn":
+        warnings.warn(_LEGACY_KEY, stacklevel=4)
+    elif config.enable_custom_prng:
+        warnings.warn("Raw arrays as random keys to jax.random functions are deprecated. "
+                      "Assuming valid threefry2x32 key for now.", FutureWarning, stacklevel=4)
 
 
 def rewrap(typed: bool, data, impl: PRNGImpl):

@@ -20,7 +20,8 @@ PUBLIC = ["spmd.tree_util", "spmd.numpy", "spmd.lax", "spmd.lax.linalg", "spmd.r
           "spmd.example_libraries", "spmd.example_libraries.stax",
           "spmd.example_libraries.optimizers", "spmd.errors", "spmd.stages", "spmd.image",
           "spmd.experimental", "spmd.experimental.shard_map",
-          "spmd.experimental.multihost_utils", "spmd.custom_batching"] + [
+          "spmd.experimental.multihost_utils", "spmd.custom_batching",
+          "spmd.custom_derivatives", "spmd.dlpack", "spmd.typing"] + [
     f"spmd.scipy.stats.{d}" for d in DISTRIBUTIONS]
 
 
