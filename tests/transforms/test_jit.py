@@ -1,5 +1,7 @@
 """jit: one trace and one compile per signature, static and donated arguments, the StableHLO
 text, and the error texts."""
+import functools
+
 import numpy as np
 import pytest
 
@@ -310,3 +312,40 @@ def test_float0_through_jit():
     t, v = passthrough(np.zeros((2, 1), spmd.dtypes.float0), x)
     assert t.dtype == spmd.dtypes.float0 and t.shape == (2, 1)
     assert_close(v, 2 * np.ones(3, np.float32))
+
+
+ONE, THREE = np.float32(1), np.float32(3)
+
+
+def test_the_jitted_function_calls_like_the_function():
+    """jit returns a plain function: methods bind, keywords and no-argument calls reach the
+    function, the repeat call of one device array (its fast path) gives what the first gave,
+    and the wrapper carries the function's name, docstring, lower and trace."""
+    class Scaler:
+        def __init__(self, k):
+            self.k = k
+
+        @functools.partial(spmd.jit, static_argnums=0)  # as JAX's docs write a method
+        def scaled(self, x):
+            return x * self.k
+
+    x = jnp.asarray(np.arange(3, dtype=np.float32))
+    assert_close(Scaler(2).scaled(x), np.arange(3, dtype=np.float32) * 2)
+
+    def f(x=ONE, *, y=THREE):
+        """f's docstring"""
+        return x * y + 1
+
+    jf = spmd.jit(f)
+    assert (jf.__name__, jf.__doc__, jf.__wrapped__) == ("f", "f's docstring", f)
+    assert_close(jf(), np.float32(4))
+    assert_close(jf(x=np.float32(2)), np.float32(7))
+    assert_close(jf(np.float32(2), y=np.float32(5)), np.float32(11))
+    first = jf(x)
+    for _ in range(3):  # repeat calls of one device array
+        assert_close(jf(x), np.arange(3, dtype=np.float32) * 3 + 1)
+    assert_close(first, np.arange(3, dtype=np.float32) * 3 + 1)
+    assert "stablehlo.multiply" in jf.lower(x).as_text()
+    assert {"mul", "add"} <= {e.prim.name for e in jf.trace(x).jaxpr.eqns}
+    with pytest.raises(TypeError, match="positional"):
+        jf(x, x, x)  # the function's own TypeError
