@@ -84,6 +84,45 @@ def pytest_addoption(parser):
 
 
 def pytest_collection_modifyitems(config, items):
+    items[:] = _files_in_schedule_order(items)
     if config.getoption("--poisoned-jax"):
         for item in items:
             item.fixturenames.append("poisoned_jax")
+
+
+# The files that take longest (their tests start jobs of several processes: launchers, Ray,
+# simulated hosts, the examples' training runs), longest first, as measured on one core. They
+# hold few tests each, and xdist's loadfile hands out files by test count, largest first: that
+# left them for the end, where the last one given out ran on one worker while the other idled.
+# Handed out first, longest first (the usual fix for a greedy schedule), the many short files
+# fill in around them. A file missing here only loses its early place.
+SLOW_FIRST = (
+    "tests/launch/test_spmd_run.py", "tests/spmd/test_pmap_multiprocess.py",
+    "tests/launch/test_job_endings.py", "tests/examples/test_train_example.py",
+    "tests/launch/test_spmd_run_ray.py", "tests/multihost/test_spmd_run_hosts.py",
+    "tests/multihost/test_by_hand_and_slurm.py", "tests/examples/test_jax_style_programs.py",
+    "tests/launch/test_collective_stall.py", "tests/multihost/test_ray_hosts.py",
+    "tests/cluster/test_fail_fast.py", "tests/examples/test_train_cnn.py",
+    "tests/spmd/test_pmap_call_order.py", "tests/cluster/test_job_identity.py",
+    "tests/cluster/test_distributed.py", "tests/spmd/test_fetch.py", "tests/launch/test_hosts.py",
+    "tests/cluster/test_ray_pool.py", "tests/cluster/test_mpi_world.py",
+    "tests/examples/test_train_sharded.py", "tests/multihost/test_checkpoints_hosts.py",
+    "tests/cluster/test_loader_agreement.py", "tests/cluster/test_host_collectives.py",
+    "tests/cluster/test_checkpoint_damage.py", "tests/spmd/test_mesh_multiprocess.py")
+
+
+def pytest_configure(config):
+    if hasattr(config.option, "loadscopereorder"):  # xdist's own order gives way to ours
+        config.option.loadscopereorder = False
+
+
+def _files_in_schedule_order(items):
+    """The items regrouped by file: the slow files first, then the others by test count,
+    largest first (xdist's own order); each file's tests keep their order."""
+    files = {}
+    for item in items:
+        files.setdefault(item.nodeid.split("::", 1)[0], []).append(item)
+
+    def rank(path):
+        return (0, SLOW_FIRST.index(path)) if path in SLOW_FIRST else (1, -len(files[path]))
+    return [item for path in sorted(files, key=rank) for item in files[path]]

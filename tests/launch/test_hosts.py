@@ -115,19 +115,24 @@ def test_the_remote_end_stops_its_command_when_stdin_ends(tmp_path):
     """The tether: closing its stdin (a closed ssh connection) stops the command (SIGTERM, then
     SIGKILL for one that ignores it); a command that ends by itself gives its status."""
     tether = [sys.executable, "-m", "spmd.launch.ssh_launch", "--"]
-    ends = subprocess.Popen([*tether, sys.executable, "-c", "raise SystemExit(5)"],
-                            stdin=subprocess.PIPE)
-    assert ends.wait(timeout=30) == 5
-    ends.stdin.close()
     stubborn = ("import signal, time, sys; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
                 "print('ready', flush=True); time.sleep(60)")
-    for code, expected in (("import time; print('ready', flush=True); time.sleep(60)", 128 + 15),
-                           (stubborn, 128 + 9)):
-        proc = subprocess.Popen([*tether, sys.executable, "-c", code], stdin=subprocess.PIPE,
-                                stdout=subprocess.PIPE, text=True)
+    # the three tethers run side by side: their start-ups and the stubborn one's grace overlap
+    ends = subprocess.Popen([*tether, sys.executable, "-c", "raise SystemExit(5)"],
+                            stdin=subprocess.PIPE)
+    stopped = [(subprocess.Popen([*tether, sys.executable, "-c", code], stdin=subprocess.PIPE,
+                                 stdout=subprocess.PIPE, text=True), expected)
+               for code, expected in (("import time; print('ready', flush=True); "
+                                       "time.sleep(60)", 128 + 15), (stubborn, 128 + 9))]
+    assert ends.wait(timeout=30) == 5
+    ends.stdin.close()
+    for proc, _ in stopped:
         assert proc.stdout.readline() == "ready\n"
-        start = time.monotonic()
+    closed = []
+    for proc, _ in stopped:
+        closed.append(time.monotonic())
         proc.stdin.close()
+    for (proc, expected), start in zip(stopped, closed):
         assert proc.wait(timeout=30) == expected
         assert time.monotonic() - start < ssh_launch.TETHER_GRACE_SECONDS + 5
 
